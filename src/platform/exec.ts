@@ -1,0 +1,50 @@
+// Running other programs: argv only, never a shell, with a timeout and captured output.
+
+import { spawn } from 'node:child_process';
+
+export interface ExecResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+  input?: string | Buffer;
+  cwd?: string;
+}
+
+/** Splits a command setting (REBOOT_COMMAND, HEALTH_CHECK) on white space into argv. No quoting, no shell. */
+export function splitCommand(command: string): string[] {
+  return command.split(/\s+/).filter((part) => part.length > 0);
+}
+
+/** Runs argv[0] with the rest as arguments; resolves with its exit status and output (never rejects on a non-zero exit). */
+export function execArgv(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  if (!file) return Promise.reject(new Error('Empty command'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      shell: false,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      signal: options.signal,
+      timeout: options.timeoutMs,
+      killSignal: 'SIGKILL',
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (exitCode, signal) =>
+      resolve({ exitCode, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+    );
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input ?? '');
+  });
+}

@@ -1,0 +1,48 @@
+// Logger factory: pino JSON lines to stderr by default, a readable one-line format when stderr is a TTY.
+
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  level?: LevelWithSilent;
+  /** Force readable (true) or JSON (false) output; default: readable when stderr is a TTY. */
+  pretty?: boolean;
+  /** Where to write; default stderr (fd 2). */
+  destination?: NodeJS.WritableStream;
+  name?: string;
+}
+
+/** Keys whose values never reach a log line. */
+export const REDACTED_PATHS = [
+  'password',
+  '*.password',
+  'settings.downloadPassword',
+  'settings.etcdPassword',
+  'headers.authorization',
+  '*.headers.authorization',
+];
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? (process.env.UPDATE_ENGINE_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
+  const base = { level, name: options.name, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const usePretty = options.pretty ?? (options.destination === undefined && process.stderr.isTTY === true);
+  if (usePretty) {
+    const stream = pretty({
+      destination: options.destination ?? 2,
+      sync: true,
+      colorize: options.destination === undefined && process.stderr.isTTY === true,
+      ignore: 'pid,hostname,name',
+      translateTime: 'SYS:HH:MM:ss.l',
+    });
+    return pino(base, stream);
+  }
+  if (options.destination) return pino(base, options.destination);
+  return pino(base, pino.destination({ fd: 2, sync: true }));
+}
+
+/** A logger that drops everything (for tests and quiet commands). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,40 @@
+// Tests that need an outside tool (sgdisk, cgpt, etcd, root) call requireTool: a missing tool is a
+// failure with the install hint, never a silent skip (CI installs them with scripts/setup.sh).
+
+import { execFileSync } from 'node:child_process';
+
+const INSTALL_HINT: Record<string, string> = {
+  sgdisk: 'apt-get install gdisk',
+  cgpt: 'apt-get install cgpt',
+  etcd: 'apt-get install etcd-server',
+  etcdctl: 'apt-get install etcd-client',
+  openssl: 'apt-get install openssl',
+  curl: 'apt-get install curl',
+  losetup: 'apt-get install mount',
+  partx: 'apt-get install util-linux',
+};
+
+export function hasTool(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Throws (so the test fails) when the tool is not on PATH. */
+export function requireTool(name: string): void {
+  if (!hasTool(name)) {
+    throw new Error(`This test needs "${name}" (${INSTALL_HINT[name] ?? 'install it'}); run scripts/setup.sh`);
+  }
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Throws when not root: tests of loop devices and cgroups need it (CI runs as root). */
+export function requireRoot(what: string): void {
+  if (!isRoot()) throw new Error(`This test needs root for ${what}; run it as root (CI does)`);
+}

@@ -1,0 +1,13 @@
+// Test runner settings: the JSON report feeds .ci/run's "N passed, N failed" line.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
+  },
+});
