@@ -1,0 +1,177 @@
+// The daemon's status (update_engine's UPDATE_STATUS_* names), the one table of allowed transitions,
+// and StatusMachine: the current snapshot, transitions that assert, change listeners, `-status` text.
+
+import { UpdateEngineError, type ErrorCode } from '../errors.ts';
+
+/** The statuses, as update_engine prints them (REFERENCE §2). */
+export const UPDATE_STATUSES = [
+  'UPDATE_STATUS_IDLE',
+  'UPDATE_STATUS_CHECKING_FOR_UPDATE',
+  'UPDATE_STATUS_UPDATE_AVAILABLE',
+  'UPDATE_STATUS_DOWNLOADING',
+  'UPDATE_STATUS_VERIFYING',
+  'UPDATE_STATUS_FINALIZING',
+  'UPDATE_STATUS_UPDATED_NEED_REBOOT',
+  'UPDATE_STATUS_REPORTING_ERROR_EVENT',
+] as const;
+
+export type UpdateStatus = (typeof UPDATE_STATUSES)[number];
+
+/**
+ * Allowed transitions: update_engine's, plus this project's own (marked). Any status may go to
+ * REPORTING_ERROR_EVENT. Anything not listed is a bug in the caller.
+ */
+export const ALLOWED_TRANSITIONS: Readonly<Record<UpdateStatus, readonly UpdateStatus[]>> = {
+  UPDATE_STATUS_IDLE: ['UPDATE_STATUS_CHECKING_FOR_UPDATE', 'UPDATE_STATUS_REPORTING_ERROR_EVENT'],
+  UPDATE_STATUS_CHECKING_FOR_UPDATE: [
+    'UPDATE_STATUS_IDLE', // no update
+    'UPDATE_STATUS_UPDATE_AVAILABLE',
+    'UPDATE_STATUS_UPDATED_NEED_REBOOT', // project: a check while a reboot is pending found nothing newer
+    'UPDATE_STATUS_REPORTING_ERROR_EVENT',
+  ],
+  UPDATE_STATUS_UPDATE_AVAILABLE: ['UPDATE_STATUS_DOWNLOADING', 'UPDATE_STATUS_REPORTING_ERROR_EVENT'],
+  UPDATE_STATUS_DOWNLOADING: ['UPDATE_STATUS_VERIFYING', 'UPDATE_STATUS_REPORTING_ERROR_EVENT'],
+  UPDATE_STATUS_VERIFYING: ['UPDATE_STATUS_FINALIZING', 'UPDATE_STATUS_REPORTING_ERROR_EVENT'],
+  UPDATE_STATUS_FINALIZING: ['UPDATE_STATUS_UPDATED_NEED_REBOOT', 'UPDATE_STATUS_REPORTING_ERROR_EVENT'],
+  UPDATE_STATUS_UPDATED_NEED_REBOOT: [
+    'UPDATE_STATUS_CHECKING_FOR_UPDATE', // project: keep checking; a newer offer replaces the pending update
+    'UPDATE_STATUS_IDLE', // project: -reset_status undid the flip
+    'UPDATE_STATUS_REPORTING_ERROR_EVENT',
+  ],
+  UPDATE_STATUS_REPORTING_ERROR_EVENT: [
+    'UPDATE_STATUS_IDLE',
+    'UPDATE_STATUS_UPDATED_NEED_REBOOT', // project: a failed check while a reboot is pending keeps the flip
+  ],
+};
+
+export function isAllowedTransition(from: UpdateStatus, to: UpdateStatus): boolean {
+  return ALLOWED_TRANSITIONS[from].includes(to);
+}
+
+/** What went wrong in the last cycle (kept until the next check starts). */
+export interface StatusError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** The daemon's status as the control socket reports it. */
+export interface StatusSnapshot {
+  status: UpdateStatus;
+  /** Fraction 0..1 of the current step (download progress while DOWNLOADING). */
+  progress: number;
+  /** Unix time in seconds of the last completed check; 0 = never. */
+  lastCheckedTimeSeconds: number;
+  /** Version offered or pending; "0.0.0" when there is none. */
+  newVersion: string;
+  /** Payload size of the offer in bytes; 0 when there is none. */
+  newSizeBytes: number;
+  /** Human-readable detail of the current step (e.g. "writing block 12 of 40"); "" when idle. */
+  currentOperation: string;
+  /** The error of the last failed cycle, or null. */
+  lastError: StatusError | null;
+}
+
+/** Fields a transition or an update may set (status changes only through transition()). */
+export type StatusChanges = Partial<Omit<StatusSnapshot, 'status'>>;
+
+export type StatusListener = (snapshot: StatusSnapshot, previous: StatusSnapshot) => void;
+
+export const NO_VERSION = '0.0.0';
+
+export const IDLE_SNAPSHOT: StatusSnapshot = Object.freeze({
+  status: 'UPDATE_STATUS_IDLE',
+  progress: 0,
+  lastCheckedTimeSeconds: 0,
+  newVersion: NO_VERSION,
+  newSizeBytes: 0,
+  currentOperation: '',
+  lastError: null,
+});
+
+/** update_engine_client -status output, exactly (REFERENCE §2), with a trailing newline. */
+export function formatStatusText(s: StatusSnapshot): string {
+  return [
+    `LAST_CHECKED_TIME=${Math.floor(s.lastCheckedTimeSeconds)}`,
+    `PROGRESS=${s.progress.toFixed(6)}`,
+    `CURRENT_OP=${s.status}`,
+    `NEW_VERSION=${s.newVersion === '' ? NO_VERSION : s.newVersion}`,
+    `NEW_SIZE=${Math.floor(s.newSizeBytes)}`,
+    '',
+  ].join('\n');
+}
+
+function checkProgress(progress: number): void {
+  if (!(progress >= 0 && progress <= 1)) {
+    throw new UpdateEngineError('ERR_INTERNAL', `Progress must be a fraction from 0 to 1, got ${progress}`);
+  }
+}
+
+/**
+ * Holds the current snapshot. transition(to) asserts the table; progress resets to 0 on every
+ * transition unless given; entering IDLE clears the offer (newVersion, newSizeBytes) and the detail;
+ * entering CHECKING_FOR_UPDATE clears lastError. Listeners run synchronously, in order.
+ */
+export class StatusMachine {
+  #current: StatusSnapshot;
+  readonly #listeners = new Set<StatusListener>();
+
+  constructor(initial: Partial<StatusSnapshot> = {}) {
+    this.#current = Object.freeze({ ...IDLE_SNAPSHOT, ...initial });
+    checkProgress(this.#current.progress);
+  }
+
+  get status(): UpdateStatus {
+    return this.#current.status;
+  }
+
+  /** The current snapshot (immutable). */
+  snapshot(): StatusSnapshot {
+    return this.#current;
+  }
+
+  canTransition(to: UpdateStatus): boolean {
+    return isAllowedTransition(this.#current.status, to);
+  }
+
+  /** Moves to `to`; an illegal transition is a bug and throws ERR_INTERNAL without changing anything. */
+  transition(to: UpdateStatus, changes: StatusChanges = {}): StatusSnapshot {
+    const from = this.#current.status;
+    if (!isAllowedTransition(from, to)) {
+      throw new UpdateEngineError('ERR_INTERNAL', `Illegal status transition from ${from} to ${to}`, { details: { from, to } });
+    }
+    const reset: StatusChanges = { progress: 0 };
+    if (to === 'UPDATE_STATUS_IDLE') Object.assign(reset, { newVersion: NO_VERSION, newSizeBytes: 0, currentOperation: '' });
+    if (to === 'UPDATE_STATUS_CHECKING_FOR_UPDATE') reset.lastError = null;
+    return this.#set({ ...this.#current, ...reset, ...changes, status: to });
+  }
+
+  /** Changes fields without a status change (progress, detail); notifies listeners. */
+  update(changes: StatusChanges): StatusSnapshot {
+    return this.#set({ ...this.#current, ...changes });
+  }
+
+  /** Calls `listener` after every change; returns the unsubscribe function. */
+  onChange(listener: StatusListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  #set(next: StatusSnapshot): StatusSnapshot {
+    checkProgress(next.progress);
+    const previous = this.#current;
+    this.#current = Object.freeze(next);
+    let failure: unknown;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(this.#current, previous);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    // A throwing listener is a bug; the others still ran and the change stands.
+    if (failure !== undefined) throw new UpdateEngineError('ERR_INTERNAL', 'A status listener failed', { cause: failure });
+    return this.#current;
+  }
+}
