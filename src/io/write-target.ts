@@ -10,9 +10,32 @@ export interface WriteTarget {
   open(): Promise<void>;
   /** Writes all of `data` at `offset` (relative to the start of the target). */
   write(data: Uint8Array, offset: number): Promise<void>;
+  /**
+   * Optional: writes the chunks back to back starting at `offset`, in one gathered write (pwritev),
+   * so that callers can hand over slices without concatenating them. Same errors as write().
+   */
+  writev?(chunks: readonly Uint8Array[], offset: number): Promise<void>;
   /** Makes everything written so far durable (fdatasync). */
   sync(): Promise<void>;
   /** Reads `length` bytes at `offset` into a new buffer (fewer only at the end of the target). */
   read(offset: number, length: number): Promise<Buffer>;
   close(): Promise<void>;
+}
+
+/** Writes chunks back to back at `offset`, with the target's writev when it has one. */
+export async function writeChunks(target: WriteTarget, chunks: readonly Uint8Array[], offset: number): Promise<void> {
+  if (chunks.length === 1) return target.write(chunks[0] as Uint8Array, offset);
+  if (target.writev) return target.writev(chunks, offset);
+  let at = offset;
+  for (const chunk of chunks) {
+    await target.write(chunk, at);
+    at += chunk.byteLength;
+  }
+}
+
+/** The total length of some chunks in bytes. */
+export function totalBytes(chunks: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.byteLength;
+  return n;
 }
