@@ -1,0 +1,36 @@
+// Turns a stored block into its image bytes: as is, or decompressed (gzip, brotli) in the libuv thread
+// pool with the output capped at the block's length, so a zip bomb stops at one block.
+
+import { brotliDecompress, gunzip, type InputType } from 'node:zlib';
+import { UpdateEngineError } from '../errors.ts';
+import type { Compression } from './manifest.ts';
+
+function inflate(compression: Exclude<Compression, 'none'>, input: InputType, maxOutputLength: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (e: Error | null, out: Buffer) => (e ? reject(e) : resolve(out));
+    if (compression === 'gzip') gunzip(input, { maxOutputLength }, done);
+    else brotliDecompress(input, { maxOutputLength }, done);
+  });
+}
+
+/**
+ * The image bytes of block `index` from its stored bytes. ERR_PAYLOAD_FORMAT when they do not
+ * decompress, decompress past `imageLength` (checked while inflating), or come out short.
+ */
+export async function decodeBlock(compression: Compression, stored: Uint8Array, imageLength: number, index: number): Promise<Uint8Array> {
+  if (compression === 'none') return stored;
+  let out: Buffer;
+  try {
+    out = await inflate(compression, stored, imageLength);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Block ${index} decompresses past the block length of ${imageLength} bytes (${compression})`, { cause: e });
+    }
+    throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Block ${index} does not decompress (${compression}): ${(e as Error).message}`, { cause: e });
+  }
+  if (out.byteLength !== imageLength) {
+    throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Block ${index} decompresses to ${out.byteLength} bytes, expected ${imageLength} (${compression})`);
+  }
+  return out;
+}

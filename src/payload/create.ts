@@ -1,0 +1,172 @@
+// createPayload: image file in, signed payload out, streaming in two passes with bounded memory.
+// Pass 1 hashes each block and the whole image (and learns each block's compressed length); the
+// manifest is then signed; pass 2 writes the archive, re-checking every block against pass 1.
+
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { UpdateEngineError, wrapError } from '../errors.ts';
+import { silentLogger } from '../platform/logger.ts';
+import { encodeBlockTable } from './block-table.ts';
+import { compressBlock } from './block-encoder.ts';
+import { BlockSlots } from './block-slots.ts';
+import { HashPool } from './hash-pool.ts';
+import { DEFAULT_BLOCK_SIZE_BYTES, manifestSchema, MAX_BLOCK_COUNT, PAYLOAD_FORMAT_VERSION, serializeManifest, type Compression, type PayloadManifest } from './manifest.ts';
+import { writePayloadArchive, type DataSink } from './payload-writer.ts';
+import { makeSignatures, type PayloadSigner } from './signers.ts';
+import { serializeSignatures } from './signature.ts';
+
+export type { PayloadSigner } from './signers.ts';
+
+export interface CreatePayloadOptions {
+  imagePath: string;
+  out: string;
+  version: string;
+  /** Sign with these private keys (PEM). */
+  privateKeyPem?: string | readonly string[];
+  /** Sign with these signers (an HSM or KMS behind a function). */
+  signer?: PayloadSigner | readonly PayloadSigner[];
+  /** Write a payload without signatures, to be signed elsewhere (payload manifest / attach-signature). */
+  unsigned?: boolean;
+  blockSizeBytes?: number;
+  compression?: Compression;
+  appId?: string;
+  board?: string;
+  logger?: Logger;
+}
+
+export interface CreatePayloadResult {
+  manifest: PayloadManifest;
+  manifestBytes: Buffer;
+  signatureKeyIds: string[];
+  payloadSizeBytes: number;
+  payloadSha256Base64: string;
+  dataOffset: number;
+}
+
+const IN_FLIGHT_BLOCKS = 8;
+
+async function readBlock(fh: FileHandle, into: Buffer, position: number, path: string): Promise<number> {
+  let done = 0;
+  while (done < into.byteLength) {
+    const { bytesRead } = await fh.read(into, done, into.byteLength - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  if (done === 0 && position === 0) throw new UpdateEngineError('ERR_USAGE', `Image "${path}" is empty`);
+  return done;
+}
+
+interface Scan {
+  imageSize: number;
+  imageSha256: string;
+  hashes: Buffer[];
+  storedLengths: number[];
+}
+
+/** Pass 1: per-block hashes, whole-image hash, stored lengths. Reads until the end of the file. */
+async function scanImage(fh: FileHandle, path: string, blockSize: number, compression: Compression, pool: HashPool): Promise<Scan> {
+  const slots = new BlockSlots(IN_FLIGHT_BLOCKS, blockSize);
+  const imageHash = pool.stream(0);
+  const hashes: Buffer[] = [];
+  const storedLengths: number[] = [];
+  const jobs: Array<Promise<void>> = [];
+  let size = 0;
+  for (let index = 0; ; index++) {
+    const slot = await slots.acquire();
+    const n = await readBlock(fh, slot.memory, size, path);
+    if (n === 0) {
+      slot.release();
+      break;
+    }
+    if (index >= MAX_BLOCK_COUNT) {
+      slot.release();
+      throw new UpdateEngineError('ERR_USAGE', `Image "${path}" has more than ${MAX_BLOCK_COUNT} blocks of ${blockSize} bytes: use a larger --block-size`);
+    }
+    size += n;
+    const view = slot.memory.subarray(0, n);
+    slot.hold();
+    jobs.push(imageHash.update(view).finally(() => slot.release()));
+    const job = Promise.all([pool.hashOnce(view), compression === 'none' ? Promise.resolve(n) : compressBlock(compression, view).then((b) => b.byteLength)]).then(([digest, stored]) => {
+      hashes[index] = digest;
+      storedLengths[index] = stored;
+    });
+    jobs.push(job.finally(() => slot.release()));
+    if (n < blockSize) break;
+  }
+  await Promise.all(jobs);
+  return { imageSize: size, imageSha256: (await imageHash.digest()).toString('hex'), hashes, storedLengths };
+}
+
+/** Pass 2: streams the stored blocks, checking each against pass 1 (the image must not change meanwhile). */
+async function streamBlocks(fh: FileHandle, path: string, m: PayloadManifest, scan: Scan, pool: HashPool, sink: DataSink): Promise<void> {
+  for (let index = 0; index < m.blockCount; index++) {
+    const length = Math.min(m.blockSize, m.imageSize - index * m.blockSize);
+    const block = Buffer.allocUnsafe(length);
+    const n = await readBlock(fh, block, index * m.blockSize, path);
+    const [digest, stored] = await Promise.all([pool.hashOnce(block), m.compression === 'none' ? Promise.resolve(block) : compressBlock(m.compression, block)]);
+    if (n !== length || !digest.equals(scan.hashes[index] as Buffer) || stored.byteLength !== scan.storedLengths[index]) {
+      throw new UpdateEngineError('ERR_USAGE', `Image "${path}" changed while the payload was being written (block ${index})`);
+    }
+    await sink(stored);
+  }
+}
+
+/** Creates a payload file from an image file; signs it unless `unsigned`. */
+export async function createPayload(options: CreatePayloadOptions): Promise<CreatePayloadResult> {
+  const logger = options.logger ?? silentLogger();
+  const blockSize = options.blockSizeBytes ?? DEFAULT_BLOCK_SIZE_BYTES;
+  const compression = options.compression ?? 'none';
+  const hasKeys = options.privateKeyPem !== undefined || options.signer !== undefined;
+  if (!hasKeys && !options.unsigned) throw new UpdateEngineError('ERR_USAGE', 'A payload needs a private key or a signer (or unsigned: true, to be signed elsewhere)');
+  let fh: FileHandle;
+  try {
+    fh = await open(options.imagePath, 'r');
+  } catch (e) {
+    throw wrapError(e, 'ERR_USAGE', `Cannot open image "${options.imagePath}"`);
+  }
+  const pool = new HashPool(2);
+  try {
+    const scan = await scanImage(fh, options.imagePath, blockSize, compression, pool);
+    const tableBytes = encodeBlockTable(scan.hashes, scan.storedLengths);
+    const candidate = {
+      formatVersion: PAYLOAD_FORMAT_VERSION,
+      version: options.version,
+      ...(options.appId !== undefined && { appId: options.appId }),
+      ...(options.board !== undefined && { board: options.board }),
+      imageSize: scan.imageSize,
+      blockSize,
+      blockCount: scan.hashes.length,
+      compression,
+      imageSha256: scan.imageSha256,
+      blockTableSha256: createHash('sha256').update(tableBytes).digest('hex'),
+    };
+    const checked = manifestSchema.safeParse(candidate);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      throw new UpdateEngineError('ERR_USAGE', `Cannot create the payload: ${issue?.path.join('.') ?? 'manifest'}: ${issue?.message ?? 'invalid'}`);
+    }
+    const manifest = checked.data;
+    const manifestBytes = serializeManifest(manifest);
+    const signatures = await makeSignatures(manifestBytes, options.privateKeyPem, options.signer);
+    const written = await writePayloadArchive(options.out, {
+      manifestBytes,
+      signaturesBytes: serializeSignatures(signatures),
+      tableBytes,
+      dataSizeBytes: scan.storedLengths.reduce((a, b) => a + b, 0),
+      writeData: (sink) => streamBlocks(fh, options.imagePath, manifest, scan, pool, sink),
+    });
+    logger.info({ out: options.out, version: manifest.version, sizeBytes: written.sizeBytes }, `Payload "${options.out}" written`);
+    return {
+      manifest,
+      manifestBytes,
+      signatureKeyIds: signatures.map((s) => s.keyId),
+      payloadSizeBytes: written.sizeBytes,
+      payloadSha256Base64: written.sha256Base64,
+      dataOffset: written.dataOffset,
+    };
+  } finally {
+    await fh.close();
+    await pool.close();
+  }
+}

@@ -1,0 +1,62 @@
+// On resume: re-reads the blocks a previous run left on the target, checks each against the signed
+// block table and feeds them, in order, to the whole-image hash. Any difference means the resume
+// point cannot be trusted: the caller then starts over from the beginning.
+
+import type { WriteTarget } from '../io/write-target.ts';
+import { blockHash, type BlockTable } from './block-table.ts';
+import type { BlockSlots } from './block-slots.ts';
+import type { HashPool, WorkerHashStream } from './hash-pool.ts';
+import { imageBlockLength, type PayloadManifest } from './manifest.ts';
+
+export interface ExistingBlocksInput {
+  target: WriteTarget;
+  manifest: PayloadManifest;
+  table: BlockTable;
+  /** Blocks [0, count) are checked. */
+  count: number;
+  hashes: HashPool;
+  imageHash: WorkerHashStream;
+  slots: BlockSlots;
+  signal: AbortSignal;
+  onProgress?(blocksDone: number): void;
+}
+
+/** The first block (index) on the target that differs from the table, or undefined when all match. */
+export async function findChangedBlock(input: ExistingBlocksInput): Promise<number | undefined> {
+  const { manifest, table, target } = input;
+  let changed: number | undefined;
+  let checked = 0;
+  const pending: Array<Promise<void>> = [];
+  const note = (index: number) => {
+    if (changed === undefined || index < changed) changed = index;
+  };
+  for (let i = 0; i < input.count && changed === undefined; i++) {
+    input.signal.throwIfAborted();
+    const slot = await input.slots.acquire();
+    try {
+      const length = imageBlockLength(manifest, i);
+      const bytes = await target.read(i * manifest.blockSize, length);
+      if (bytes.byteLength !== length) {
+        note(i);
+        break;
+      }
+      slot.memory.set(bytes);
+      const view = slot.memory.subarray(0, length);
+      slot.hold();
+      pending.push(input.imageHash.update(view).finally(() => slot.release()));
+      slot.hold();
+      const check = input.hashes
+        .hashOnce(view)
+        .then((digest) => {
+          if (!digest.equals(blockHash(table, i))) note(i);
+          input.onProgress?.(++checked);
+        })
+        .finally(() => slot.release());
+      pending.push(check);
+    } finally {
+      slot.release();
+    }
+  }
+  await Promise.all(pending);
+  return changed;
+}

@@ -1,0 +1,144 @@
+// SHA-256 off the main thread: a few worker threads, each holding streaming hashes (the payload file's
+// hash, the whole image's) and doing one-shot block hashes. Shared memory is hashed in place, owned
+// buffers are transferred, anything else is copied once. Every update resolves when it was hashed.
+
+import { Worker } from 'node:worker_threads';
+import { UpdateEngineError } from '../errors.ts';
+
+// Plain JavaScript, run with `eval: true`, so that workers need no TypeScript loader (tsx, vitest).
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const streams = new Map();
+parentPort.on('message', (m) => {
+  try {
+    if (m.op === 'open') { streams.set(m.id, createHash('sha256')); return; }
+    if (m.op === 'update') {
+      streams.get(m.id).update(new Uint8Array(m.buf, m.offset, m.length));
+      parentPort.postMessage({ seq: m.seq });
+    } else if (m.op === 'digest') {
+      const digest = streams.get(m.id).digest();
+      streams.delete(m.id);
+      parentPort.postMessage({ seq: m.seq, digest });
+    } else if (m.op === 'once') {
+      parentPort.postMessage({ seq: m.seq, digest: createHash('sha256').update(new Uint8Array(m.buf, m.offset, m.length)).digest() });
+    }
+  } catch (e) {
+    parentPort.postMessage({ seq: m.seq, error: String(e && e.message || e) });
+  }
+});
+`;
+
+interface Reply {
+  seq: number;
+  digest?: Uint8Array;
+  error?: string;
+}
+
+/** Below this, transferring is not worth it (and small Buffers may share Node's pool): copy. */
+const TRANSFER_MIN_BYTES = 64 * 1024;
+
+class HashWorker {
+  readonly worker: Worker;
+  pendingBytes = 0;
+  private seq = 0;
+  private readonly waiting = new Map<number, { bytes: number; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private failure: Error | undefined;
+
+  constructor() {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker.on('message', (r: Reply) => {
+      const w = this.waiting.get(r.seq);
+      if (!w) return;
+      this.waiting.delete(r.seq);
+      this.pendingBytes -= w.bytes;
+      if (r.error !== undefined) w.reject(new UpdateEngineError('ERR_INTERNAL', `Hash worker failed: ${r.error}`));
+      else w.resolve(r);
+    });
+    this.worker.on('error', (e) => this.failAll(e));
+    this.worker.on('exit', () => this.failAll(new Error('hash worker exited')));
+  }
+
+  private failAll(e: Error): void {
+    this.failure ??= e;
+    for (const w of this.waiting.values()) w.reject(new UpdateEngineError('ERR_INTERNAL', `Hash worker failed: ${e.message}`, { cause: e }));
+    this.waiting.clear();
+    this.pendingBytes = 0;
+  }
+
+  request(message: Record<string, unknown>, data?: Uint8Array, transfer = false): Promise<Reply> {
+    if (this.failure) return Promise.reject(new UpdateEngineError('ERR_INTERNAL', `Hash worker failed: ${this.failure.message}`));
+    const seq = ++this.seq;
+    const transferList: ArrayBuffer[] = [];
+    if (data) {
+      let view = data;
+      if (!(data.buffer instanceof SharedArrayBuffer) && !(transfer && data.buffer.byteLength >= TRANSFER_MIN_BYTES)) {
+        view = new Uint8Array(data.byteLength); // a copy (Buffer#slice would not copy)
+        view.set(data);
+      }
+      if (!(view.buffer instanceof SharedArrayBuffer)) transferList.push(view.buffer as ArrayBuffer);
+      Object.assign(message, { buf: view.buffer, offset: view.byteOffset, length: view.byteLength });
+    }
+    const bytes = data?.byteLength ?? 0;
+    this.pendingBytes += bytes;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(seq, { bytes, resolve, reject });
+      this.worker.postMessage({ ...message, seq }, transferList);
+    });
+  }
+
+  post(message: Record<string, unknown>): void {
+    this.worker.postMessage(message);
+  }
+}
+
+/** A running SHA-256 in one worker; updates are hashed in the order they are given. */
+export class WorkerHashStream {
+  private static nextId = 0;
+  private readonly id = ++WorkerHashStream.nextId;
+
+  constructor(private readonly worker: HashWorker) {
+    worker.post({ op: 'open', id: this.id });
+  }
+
+  /** Bytes handed over but not hashed yet (bound queues with it). */
+  get pendingBytes(): number {
+    return this.worker.pendingBytes;
+  }
+
+  /** Resolves once the bytes are hashed: shared memory may then be reused. `transfer`: the caller gives up `data`. */
+  async update(data: Uint8Array, transfer = false): Promise<void> {
+    if (data.byteLength === 0) return;
+    await this.worker.request({ op: 'update', id: this.id }, data, transfer);
+  }
+
+  async digest(): Promise<Buffer> {
+    const r = await this.worker.request({ op: 'digest', id: this.id });
+    return Buffer.from(r.digest ?? new Uint8Array());
+  }
+}
+
+export class HashPool {
+  private readonly workers: HashWorker[];
+
+  constructor(workerCount = 2) {
+    this.workers = Array.from({ length: Math.max(1, workerCount) }, () => new HashWorker());
+  }
+
+  /** A streaming hash pinned to worker `index` (modulo the pool size). */
+  stream(index: number): WorkerHashStream {
+    return new WorkerHashStream(this.workers[index % this.workers.length] as HashWorker);
+  }
+
+  /** SHA-256 of `data` on the least busy worker. */
+  async hashOnce(data: Uint8Array, transfer = false): Promise<Buffer> {
+    let best = this.workers[0] as HashWorker;
+    for (const w of this.workers) if (w.pendingBytes < best.pendingBytes) best = w;
+    const r = await best.request({ op: 'once' }, data, transfer);
+    return Buffer.from(r.digest ?? new Uint8Array());
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}

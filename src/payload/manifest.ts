@@ -1,0 +1,146 @@
+// The payload manifest: the first tar entry, the bytes every signature covers. Its schema (zod),
+// the format limits, and the pure checks an apply makes against it (app id, board, version, size).
+
+import { z } from 'zod';
+import { UpdateEngineError } from '../errors.ts';
+import { compareVersions, isVersion } from '../config/values.ts';
+
+/** Format version written by this code; readers refuse any other. */
+export const PAYLOAD_FORMAT_VERSION = 1;
+/** The manifest entry may not be larger than this (checked from the tar header, before reading it). */
+export const MANIFEST_MAX_BYTES = 16 * 1024;
+export const MIN_BLOCK_SIZE_BYTES = 4096;
+export const MAX_BLOCK_SIZE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_BLOCK_SIZE_BYTES = 1024 * 1024;
+/** Caps the block table at 9 MiB (36 bytes per block). */
+export const MAX_BLOCK_COUNT = 262_144;
+
+export const COMPRESSIONS = ['none', 'gzip', 'brotli'] as const;
+/** How each block is stored: as is, or compressed on its own (gzip or brotli). */
+export type Compression = (typeof COMPRESSIONS)[number];
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (SHA-256)');
+const label = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces');
+
+export const manifestSchema = z
+  .strictObject({
+    /** Always 1 for this format. */
+    formatVersion: z.literal(PAYLOAD_FORMAT_VERSION),
+    /** The OS version the image holds (semver-like, as VERSION). */
+    version: z.string().max(64).refine(isVersion, 'expected a semver-like version, e.g. 3374.2.0'),
+    /** Omaha app id the payload is for; absent = any. */
+    appId: label.optional(),
+    /** Board the payload is for; absent = any. */
+    board: label.optional(),
+    /** Size of the image in bytes. */
+    imageSize: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    /** Size of a block in bytes (a power of two, 4 KiB to 64 MiB); the last block may be shorter. */
+    blockSize: z
+      .number()
+      .int()
+      .min(MIN_BLOCK_SIZE_BYTES)
+      .max(MAX_BLOCK_SIZE_BYTES)
+      .refine((n) => (n & (n - 1)) === 0, 'expected a power of two'),
+    /** ceil(imageSize / blockSize). */
+    blockCount: z.number().int().min(1).max(MAX_BLOCK_COUNT),
+    /** How each block is stored in the image data entry. */
+    compression: z.enum(COMPRESSIONS),
+    /** SHA-256 of the whole image (hex). */
+    imageSha256: sha256Hex,
+    /** SHA-256 of the block table entry's bytes (hex). */
+    blockTableSha256: sha256Hex,
+  })
+  .refine((m) => m.blockCount === Math.ceil(m.imageSize / m.blockSize), {
+    message: 'blockCount must be ceil(imageSize / blockSize)',
+    path: ['blockCount'],
+  });
+
+/** What a payload says about itself (the first tar entry, JSON). */
+export type PayloadManifest = z.infer<typeof manifestSchema>;
+
+/** Parses and validates manifest bytes; ERR_PAYLOAD_FORMAT with the field and reason otherwise. */
+export function parseManifest(bytes: Uint8Array): PayloadManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch (e) {
+    throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Payload manifest is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `"${issue.path.join('.')}"` : 'the manifest';
+    throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Payload manifest is invalid: ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+/** The exact bytes written (and signed) for a manifest: pretty JSON with a fixed key order, newline-terminated. */
+export function serializeManifest(m: PayloadManifest): Buffer {
+  const ordered: Record<string, unknown> = { formatVersion: m.formatVersion, version: m.version };
+  if (m.appId !== undefined) ordered.appId = m.appId;
+  if (m.board !== undefined) ordered.board = m.board;
+  Object.assign(ordered, {
+    imageSize: m.imageSize,
+    blockSize: m.blockSize,
+    blockCount: m.blockCount,
+    compression: m.compression,
+    imageSha256: m.imageSha256,
+    blockTableSha256: m.blockTableSha256,
+  });
+  const bytes = Buffer.from(`${JSON.stringify(ordered, null, 2)}\n`, 'utf8');
+  if (bytes.byteLength > MANIFEST_MAX_BYTES) {
+    throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Payload manifest would be ${bytes.byteLength} bytes, over the ${MANIFEST_MAX_BYTES}-byte cap`);
+  }
+  return bytes;
+}
+
+/** The length in bytes of image block `index` (the last one may be shorter). */
+export function imageBlockLength(m: Pick<PayloadManifest, 'imageSize' | 'blockSize'>, index: number): number {
+  return Math.min(m.blockSize, m.imageSize - index * m.blockSize);
+}
+
+/** What the machine applying a payload is, and what it accepts. */
+export interface PayloadExpectation {
+  appId: string;
+  board?: string;
+  runningVersion?: string;
+  allowDowngrade: boolean;
+}
+
+/** The outcome of the checks that passed with a note (for the log), e.g. a downgrade that was allowed. */
+export interface ExpectationNotes {
+  downgradeAllowed: boolean;
+  versionUnchecked: boolean;
+}
+
+/** Checks app id, board and version; ERR_PAYLOAD_TARGET / ERR_PAYLOAD_DOWNGRADE with both values quoted. */
+export function checkExpectation(m: PayloadManifest, expect: PayloadExpectation): ExpectationNotes {
+  if (m.appId !== undefined && m.appId.toLowerCase() !== expect.appId.toLowerCase()) {
+    throw new UpdateEngineError('ERR_PAYLOAD_TARGET', `Payload is for app id "${m.appId}", this machine is "${expect.appId}"`);
+  }
+  if (m.board !== undefined && m.board !== expect.board) {
+    const mine = expect.board === undefined ? 'has no BOARD set' : `is "${expect.board}"`;
+    throw new UpdateEngineError('ERR_PAYLOAD_TARGET', `Payload is for board "${m.board}", this machine ${mine}`);
+  }
+  if (expect.runningVersion === undefined) return { downgradeAllowed: false, versionUnchecked: true };
+  const newer = compareVersions(m.version, expect.runningVersion) > 0;
+  if (newer) return { downgradeAllowed: false, versionUnchecked: false };
+  if (!expect.allowDowngrade) {
+    throw new UpdateEngineError(
+      'ERR_PAYLOAD_DOWNGRADE',
+      `Payload version "${m.version}" is not newer than the running version "${expect.runningVersion}" (set ALLOW_DOWNGRADE=true to accept it)`,
+    );
+  }
+  return { downgradeAllowed: true, versionUnchecked: false };
+}
+
+/** ERR_PAYLOAD_TOO_LARGE when the image does not fit the target. */
+export function checkFits(m: PayloadManifest, targetSizeBytes: number, targetDescription: string): void {
+  if (m.imageSize > targetSizeBytes) {
+    throw new UpdateEngineError(
+      'ERR_PAYLOAD_TOO_LARGE',
+      `Image of ${m.imageSize} bytes does not fit write target "${targetDescription}" (${targetSizeBytes} bytes)`,
+    );
+  }
+}

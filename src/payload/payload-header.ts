@@ -1,0 +1,132 @@
+// Reads the payload's header region from a ByteReader: manifest, signatures, block table and the image
+// data entry's tar header, each checked against the fixed layout and its size cap as it arrives.
+// The caller decides whether the manifest is trusted (signature check) before the block table is read.
+
+import { createHash } from 'node:crypto';
+import { UpdateEngineError } from '../errors.ts';
+import type { ByteReader } from './byte-reader.ts';
+import { blockTableBytes, decodeBlockTable, totalStoredBytes, type BlockTable } from './block-table.ts';
+import { MANIFEST_MAX_BYTES, type PayloadManifest } from './manifest.ts';
+import { parseSignatures, SIGNATURES_MAX_BYTES } from './signature.ts';
+import { decodeTarHeader, expectEntry, isZeroBlock, TAR_BLOCK_BYTES, TRAILER_MAX_BYTES, tarPadding, type EntryName } from './tar-header.ts';
+
+export type RawSignature = ReturnType<typeof parseSignatures>[number];
+
+export interface PayloadHeader {
+  /** The manifest's exact bytes (what signatures cover). */
+  manifestBytes: Buffer;
+  manifest: PayloadManifest;
+  /** SHA-256 (hex) of manifestBytes: identifies the payload's content (checkpoints use it). */
+  manifestSha256Hex: string;
+  signatures: RawSignature[];
+  blockTable: BlockTable;
+  /** Payload offset of the first image data byte: the header region is [0, dataOffset). */
+  dataOffset: number;
+  /** Size of the image data entry (the sum of the stored block lengths). */
+  dataSizeBytes: number;
+}
+
+export interface ReadHeaderOptions {
+  /** Called with the manifest bytes and signatures; returns the manifest once trusted (or throws). */
+  accept(manifestBytes: Buffer, signatures: RawSignature[]): PayloadManifest;
+  /** Every byte consumed, in order (the payload file hash). */
+  onBytes?(bytes: Buffer): void;
+}
+
+/** Reads entry `index`'s tar header and checks its name and place. */
+async function readEntryHeader(reader: ByteReader, index: number, onBytes: ReadHeaderOptions['onBytes']): Promise<{ name: EntryName; sizeBytes: number; at: number }> {
+  const at = reader.offset;
+  const block = await reader.read(TAR_BLOCK_BYTES, `the tar header of entry ${index + 1}`);
+  onBytes?.(block);
+  const header = decodeTarHeader(block, at);
+  return { name: expectEntry(header, index, at), sizeBytes: header.sizeBytes, at };
+}
+
+async function readEntryBody(reader: ByteReader, name: EntryName, sizeBytes: number, onBytes: ReadHeaderOptions['onBytes']): Promise<Buffer> {
+  const body = Buffer.from(await reader.read(sizeBytes, `entry "${name}"`));
+  onBytes?.(body);
+  const padding = await reader.read(tarPadding(sizeBytes), `the padding after "${name}"`);
+  onBytes?.(padding);
+  return body;
+}
+
+function capped(name: EntryName, sizeBytes: number, maxBytes: number): void {
+  if (sizeBytes > maxBytes) {
+    throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Entry "${name}" is ${sizeBytes} bytes, over the ${maxBytes}-byte cap`);
+  }
+}
+
+/** Reads the first entry only: the manifest's bytes (unverified). */
+export async function readManifestBytes(reader: ByteReader, onBytes?: ReadHeaderOptions['onBytes']): Promise<Buffer> {
+  const entry = await readEntryHeader(reader, 0, onBytes);
+  capped(entry.name, entry.sizeBytes, MANIFEST_MAX_BYTES);
+  return readEntryBody(reader, entry.name, entry.sizeBytes, onBytes);
+}
+
+/** Reads and checks the header region; on return the reader is at the first image data byte. */
+export async function readPayloadHeader(reader: ByteReader, options: ReadHeaderOptions): Promise<PayloadHeader> {
+  const { onBytes } = options;
+  const manifestBytes = await readManifestBytes(reader, onBytes);
+  const sigEntry = await readEntryHeader(reader, 1, onBytes);
+  capped(sigEntry.name, sigEntry.sizeBytes, SIGNATURES_MAX_BYTES);
+  const signatures = parseSignatures(await readEntryBody(reader, sigEntry.name, sigEntry.sizeBytes, onBytes));
+  const manifest = options.accept(manifestBytes, signatures);
+
+  const tableEntry = await readEntryHeader(reader, 2, onBytes);
+  if (tableEntry.sizeBytes !== blockTableBytes(manifest)) {
+    throw new UpdateEngineError(
+      'ERR_PAYLOAD_FORMAT',
+      `Entry "${tableEntry.name}" at offset ${tableEntry.at} says ${tableEntry.sizeBytes} bytes, but ${manifest.blockCount} blocks take ${blockTableBytes(manifest)}`,
+    );
+  }
+  const tableBytes = await readEntryBody(reader, tableEntry.name, tableEntry.sizeBytes, onBytes);
+  const tableSha256 = createHash('sha256').update(tableBytes).digest('hex');
+  if (tableSha256 !== manifest.blockTableSha256) {
+    throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Block table SHA-256 is ${tableSha256}, the manifest says ${manifest.blockTableSha256}`);
+  }
+  const blockTable = decodeBlockTable(tableBytes, manifest);
+
+  const dataEntry = await readEntryHeader(reader, 3, onBytes);
+  if (dataEntry.sizeBytes !== totalStoredBytes(blockTable)) {
+    throw new UpdateEngineError(
+      'ERR_PAYLOAD_FORMAT',
+      `Entry "${dataEntry.name}" at offset ${dataEntry.at} says ${dataEntry.sizeBytes} bytes, but the block table adds up to ${totalStoredBytes(blockTable)}`,
+    );
+  }
+  return {
+    manifestBytes,
+    manifest,
+    manifestSha256Hex: createHash('sha256').update(manifestBytes).digest('hex'),
+    signatures,
+    blockTable,
+    dataOffset: reader.offset,
+    dataSizeBytes: dataEntry.sizeBytes,
+  };
+}
+
+/**
+ * Reads what follows the image data: its zero padding, then only zero blocks (at least two, the
+ * end-of-archive marker) up to the end of the stream. Another entry, or anything non-zero, is refused.
+ */
+export async function readPayloadTrailer(reader: ByteReader, dataSizeBytes: number, onBytes?: ReadHeaderOptions['onBytes']): Promise<void> {
+  const paddingAt = reader.offset;
+  const padding = await reader.read(tarPadding(dataSizeBytes), 'the padding after the image data');
+  onBytes?.(padding);
+  if (!isZeroBlock(padding)) throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `The padding after the image data at offset ${paddingAt} is not zero`);
+  const start = reader.offset;
+  for (;;) {
+    const at = reader.offset;
+    const piece = await reader.readUpTo(TAR_BLOCK_BYTES);
+    if (piece.byteLength === 0) break;
+    onBytes?.(piece);
+    if (!isZeroBlock(piece)) {
+      throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Unexpected data after the image data at offset ${at}: a payload has exactly 4 entries`);
+    }
+    if (reader.offset - start > TRAILER_MAX_BYTES) {
+      throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `More than ${TRAILER_MAX_BYTES} bytes of padding after the image data`);
+    }
+  }
+  if (reader.offset - start < 2 * TAR_BLOCK_BYTES || (reader.offset - start) % TAR_BLOCK_BYTES !== 0) {
+    throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Payload is truncated: it ends at offset ${reader.offset} inside the end-of-archive marker`);
+  }
+}
