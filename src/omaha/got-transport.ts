@@ -1,0 +1,221 @@
+// GotTransport: the HttpTransport adapter on got. Connect timeout, no automatic retries (callers
+// decide), no decompression (byte ranges stay raw), TLS with the system CAs plus SERVER_CA_FILE,
+// proxies from the environment, credentials only over HTTPS (also across redirects).
+
+import http from 'node:http';
+import https from 'node:https';
+import { readFile } from 'node:fs/promises';
+import tls from 'node:tls';
+import got, { type BeforeRedirectHook, type Got, type OptionsInit, type Request as GotRequest, RequestError } from 'got';
+import { UpdateEngineError } from '../errors.ts';
+import {
+  HttpTransportError,
+  type HttpFailureKind,
+  type HttpGetOptions,
+  type HttpPostOptions,
+  type HttpPostResponse,
+  type HttpStreamResponse,
+  type HttpTransport,
+} from './http-transport.ts';
+import { ProxyTunnelAgent, requestViaHttpProxy } from './proxy-agent.ts';
+import { proxyForUrl } from './proxy.ts';
+
+/** Where Debian/Ubuntu and Fedora/RHEL keep the system trust store. */
+export const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
+
+export interface GotTransportOptions {
+  /** Connect (and TLS handshake) timeout; default 30 s. */
+  connectTimeoutMs?: number;
+  /** Extra PEM CA bundle (SERVER_CA_FILE), trusted in addition to the system CAs. */
+  caFile?: string;
+  /** System bundles to add to Node's built-in roots; default SYSTEM_CA_BUNDLES (missing ones are skipped). */
+  systemCaBundles?: string[];
+  /** Where HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are read; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  userAgent?: string;
+  maxRedirects?: number;
+}
+
+/** Node's roots + the readable system bundles + the extra CA file (ERR_CONFIG_FILE when that one is unreadable). */
+export async function loadCaBundle(caFile: string | undefined, systemBundles: string[] = SYSTEM_CA_BUNDLES): Promise<string[]> {
+  const cas = [...tls.rootCertificates];
+  for (const path of systemBundles) {
+    try {
+      cas.push(await readFile(path, 'utf8'));
+    } catch {
+      // not on this distribution
+    }
+  }
+  if (caFile !== undefined) {
+    let pem: string;
+    try {
+      pem = await readFile(caFile, 'utf8');
+    } catch (e) {
+      throw new UpdateEngineError('ERR_CONFIG_FILE', `Cannot read SERVER_CA_FILE "${caFile}": ${(e as Error).message}`, { cause: e });
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UpdateEngineError('ERR_CONFIG_VALUE', `SERVER_CA_FILE "${caFile}" holds no PEM certificate`);
+    cas.push(pem);
+  }
+  return cas;
+}
+
+function failureKind(e: unknown): HttpFailureKind {
+  if (e instanceof HttpTransportError) return e.kind;
+  const cause = e instanceof RequestError && e.cause instanceof HttpTransportError ? e.cause : undefined;
+  if (cause) return cause.kind;
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'ETIMEDOUT') return 'timeout';
+  if (code === 'ERR_TOO_MANY_REDIRECTS') return 'redirects';
+  if (code === 'ERR_ABORTED' || code === 'ABORT_ERR' || (e as Error).name === 'AbortError') return 'aborted';
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'connect';
+  if (code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('SELF_SIGNED') || code.startsWith('UNABLE_TO') || code.startsWith('ERR_SSL')) return 'tls';
+  return 'network';
+}
+
+/** Wraps anything a got request threw into an HttpTransportError naming the URL. */
+export function toTransportError(e: unknown, url: string): HttpTransportError {
+  if (e instanceof HttpTransportError) return e;
+  const kind = failureKind(e);
+  const inner = e instanceof RequestError && e.cause instanceof HttpTransportError ? e.cause.message : (e as Error).message;
+  const code = (e as { code?: string }).code;
+  return new HttpTransportError(kind, url, `${inner}${code && !inner.includes(code) ? ` (${code})` : ''}`, { cause: e });
+}
+
+export class GotTransport implements HttpTransport {
+  private readonly got: Got;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly proxyAgents = new Map<string, { http: http.Agent; https: ProxyTunnelAgent }>();
+
+  private constructor(
+    private readonly cas: string[],
+    private readonly options: GotTransportOptions,
+  ) {
+    const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    this.httpAgent = new http.Agent({ keepAlive: true });
+    this.httpsAgent = new https.Agent({ keepAlive: true });
+    const env = options.env ?? process.env;
+    this.got = got.extend({
+      retry: { limit: 0 },
+      decompress: false,
+      throwHttpErrors: false,
+      followRedirect: true,
+      maxRedirects: options.maxRedirects ?? 10,
+      timeout: { lookup: connectTimeoutMs, connect: connectTimeoutMs, secureConnect: connectTimeoutMs },
+      https: { certificateAuthority: cas },
+      agent: { http: this.httpAgent, https: this.httpsAgent },
+      headers: { 'user-agent': options.userAgent ?? 'update-engine/0.1.0' },
+      request: (url, requestOptions, callback) => {
+        const proxy = proxyForUrl(url, env);
+        if (!proxy) return undefined;
+        const agents = this.agentsFor(proxy, connectTimeoutMs);
+        if (url.protocol === 'https:') return https.request(url, { ...requestOptions, agent: agents.https }, callback as (res: http.IncomingMessage) => void);
+        return requestViaHttpProxy(proxy, agents.http, url, requestOptions, callback as (res: http.IncomingMessage) => void);
+      },
+    });
+  }
+
+  /** Builds a transport: loads the CA bundle (ERR_CONFIG_FILE / ERR_CONFIG_VALUE for a bad SERVER_CA_FILE). */
+  static async create(options: GotTransportOptions = {}): Promise<GotTransport> {
+    return new GotTransport(await loadCaBundle(options.caFile, options.systemCaBundles), options);
+  }
+
+  private agentsFor(proxy: URL, connectTimeoutMs: number): { http: http.Agent; https: ProxyTunnelAgent } {
+    const key = proxy.href;
+    let agents = this.proxyAgents.get(key);
+    if (!agents) {
+      agents = { http: new http.Agent({ keepAlive: true }), https: new ProxyTunnelAgent(proxy, connectTimeoutMs, { keepAlive: true, ca: this.cas }) };
+      this.proxyAgents.set(key, agents);
+    }
+    return agents;
+  }
+
+  /** Starts a request and resolves once the response headers are in. */
+  private start(url: string, options: OptionsInit, method: 'GET' | 'POST'): Promise<{ request: GotRequest; response: http.IncomingMessage }> {
+    return new Promise((resolve, reject) => {
+      let request: GotRequest;
+      try {
+        request = this.got.stream(url, { ...options, method, isStream: true });
+      } catch (e) {
+        reject(toTransportError(e, url));
+        return;
+      }
+      const onError = (e: unknown) => reject(toTransportError(e, url));
+      request.once('error', onError);
+      request.once('response', (response: http.IncomingMessage) => {
+        request.off('error', onError);
+        resolve({ request, response });
+      });
+    });
+  }
+
+  async post(url: string, body: string, options: HttpPostOptions): Promise<HttpPostResponse> {
+    const { request, response } = await this.start(
+      url,
+      {
+        body,
+        headers: options.headers ?? {},
+        signal: options.signal,
+        timeout: {
+          ...(options.responseTimeoutMs ? { response: options.responseTimeoutMs } : {}),
+          ...(options.totalTimeoutMs ? { request: options.totalTimeoutMs } : {}),
+        },
+      },
+      'POST',
+    );
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let truncated = false;
+    try {
+      for await (const chunk of request as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        total += chunk.length;
+        if (total > options.maxResponseBytes) {
+          truncated = true;
+          break;
+        }
+      }
+    } catch (e) {
+      throw toTransportError(e, url);
+    } finally {
+      if (truncated) request.destroy();
+    }
+    const all = Buffer.concat(chunks);
+    return { statusCode: response.statusCode ?? 0, headers: response.headers, body: truncated ? all.subarray(0, options.maxResponseBytes + 1) : all, truncated };
+  }
+
+  async get(url: string, options: HttpGetOptions): Promise<HttpStreamResponse> {
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    const credentials = options.credentials;
+    if (credentials && new URL(url).protocol === 'https:') {
+      headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+    }
+    const { request, response } = await this.start(
+      url,
+      {
+        headers,
+        signal: options.signal,
+        timeout: options.responseTimeoutMs ? { response: options.responseTimeoutMs } : {},
+        hooks: {
+          beforeRedirect: [
+            ((next) => {
+              if ((next.url as URL | undefined)?.protocol !== 'https:') delete next.headers.authorization;
+            }) satisfies BeforeRedirectHook,
+          ],
+        },
+      },
+      'GET',
+    );
+    return { statusCode: response.statusCode ?? 0, headers: response.headers, url: (response as http.IncomingMessage & { url?: string }).url || url, body: request };
+  }
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+    for (const agents of this.proxyAgents.values()) {
+      agents.http.destroy();
+      agents.https.destroy();
+    }
+  }
+}
