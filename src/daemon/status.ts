@@ -107,9 +107,9 @@ function checkProgress(progress: number): void {
 }
 
 /**
- * Holds the current snapshot. transition(to) asserts the table; progress resets to 0 on every
- * transition unless given; entering IDLE clears the offer (newVersion, newSizeBytes) and the detail;
- * entering CHECKING_FOR_UPDATE clears lastError. Listeners run synchronously, in order.
+ * Holds the current snapshot. transition(to) asserts the table; progress (0) and the detail ("")
+ * belong to a step and reset on every transition unless given; entering IDLE clears the offer
+ * (newVersion, newSizeBytes); entering CHECKING_FOR_UPDATE clears lastError. Listeners run synchronously, in order.
  */
 export class StatusMachine {
   #current: StatusSnapshot;
@@ -139,8 +139,8 @@ export class StatusMachine {
     if (!isAllowedTransition(from, to)) {
       throw new UpdateEngineError('ERR_INTERNAL', `Illegal status transition from ${from} to ${to}`, { details: { from, to } });
     }
-    const reset: StatusChanges = { progress: 0 };
-    if (to === 'UPDATE_STATUS_IDLE') Object.assign(reset, { newVersion: NO_VERSION, newSizeBytes: 0, currentOperation: '' });
+    const reset: StatusChanges = { progress: 0, currentOperation: '' };
+    if (to === 'UPDATE_STATUS_IDLE') Object.assign(reset, { newVersion: NO_VERSION, newSizeBytes: 0 });
     if (to === 'UPDATE_STATUS_CHECKING_FOR_UPDATE') reset.lastError = null;
     return this.#set({ ...this.#current, ...reset, ...changes, status: to });
   }

@@ -77,7 +77,9 @@ describe('ControlClient', () => {
 
   it('rejects with the daemon error code and message', async () => {
     const { client } = await setup();
-    await expect(client.reset()).rejects.toMatchObject({ code: 'ERR_USAGE', message: 'There is no pending update to reset (status UPDATE_STATUS_IDLE)' });
+    expect((await client.reset()).message).toBe('Nothing to reset: no update is pending');
+    await client.check();
+    await expect(client.reset()).rejects.toMatchObject({ code: 'ERR_UPDATE_IN_PROGRESS', message: 'Cannot reset while an update runs (status UPDATE_STATUS_IDLE)' });
   });
 
   it('says the daemon is not running when the socket is missing or stale, quoting the path', async () => {

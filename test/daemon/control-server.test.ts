@@ -161,8 +161,8 @@ describe('ControlServer: the protocol', () => {
 
   it('reports handler errors with their code, bugs as ERR_INTERNAL, and bad requests with id null', async () => {
     const { socketPath, handler } = await serve();
-    const replies = await exchange(socketPath, ['{"id":1,"method":"reset"}\n', 'hello\n', '{"id":3,"method":"reboot"}\n'], 3);
-    expect(replies).toContainEqual({ id: 1, ok: false, error: { code: 'ERR_USAGE', message: 'There is no pending update to reset (status UPDATE_STATUS_IDLE)' } });
+    const replies = await exchange(socketPath, ['{"id":0,"method":"check"}\n{"id":1,"method":"reset"}\n', 'hello\n', '{"id":3,"method":"reboot"}\n'], 4);
+    expect(replies).toContainEqual({ id: 1, ok: false, error: { code: 'ERR_UPDATE_IN_PROGRESS', message: 'Cannot reset while an update runs (status UPDATE_STATUS_IDLE)' } });
     expect(replies.filter((r) => r.id === null).map((r) => (r.error as { code: string }).code)).toEqual(['ERR_CONTROL_SOCKET', 'ERR_CONTROL_SOCKET']);
     handler.statusError = new TypeError('boom');
     expect(await exchange(socketPath, ['{"id":4,"method":"status"}\n'], 1)).toEqual([{ id: 4, ok: false, error: { code: 'ERR_INTERNAL', message: 'The daemon failed: boom' } }]);

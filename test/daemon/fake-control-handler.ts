@@ -41,9 +41,8 @@ export class FakeControlHandler implements ControlHandler {
   }
 
   reset(): ResetResult {
-    if (this.machine.status !== S('UPDATED_NEED_REBOOT')) {
-      throw new UpdateEngineError('ERR_USAGE', `There is no pending update to reset (status ${this.machine.status})`);
-    }
+    if (this.#busy) throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', `Cannot reset while an update runs (status ${this.machine.status})`);
+    if (this.machine.status !== S('UPDATED_NEED_REBOOT')) return { message: 'Nothing to reset: no update is pending', snapshot: this.machine.snapshot() };
     this.resets += 1;
     const snapshot = this.machine.transition(S('IDLE'));
     return { message: 'Pending update undone; the booted slot stays active', snapshot };

@@ -56,8 +56,8 @@ describe('StatusMachine', () => {
     m.transition(S('DOWNLOADING'));
     m.update({ progress: 0.25, currentOperation: 'writing block 10 of 40' });
     expect(m.snapshot()).toMatchObject({ status: S('DOWNLOADING'), progress: 0.25, newVersion: '2079.3.2' });
-    m.transition(S('VERIFYING'));
-    expect(m.snapshot().progress).toBe(0);
+    m.transition(S('VERIFYING'), { currentOperation: 'hashing the image' });
+    expect(m.snapshot()).toMatchObject({ progress: 0, currentOperation: 'hashing the image' });
     m.transition(S('FINALIZING'));
     const done = m.transition(S('UPDATED_NEED_REBOOT'));
     expect(done).toEqual({
@@ -66,7 +66,7 @@ describe('StatusMachine', () => {
       lastCheckedTimeSeconds: 1556272591,
       newVersion: '2079.3.2',
       newSizeBytes: 399568805,
-      currentOperation: 'writing block 10 of 40',
+      currentOperation: '',
       lastError: null,
     });
     expect(Object.isFrozen(done)).toBe(true);
