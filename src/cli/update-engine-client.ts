@@ -1,7 +1,243 @@
-// The update_engine_client command's entry point (../shared/CLI.md).
+// The update_engine_client command (../shared/CLI.md): talks to the daemon over its control socket.
+// -status prints update_engine's exact format; -update and -watch_for_updates follow the status with
+// a progress bar on a TTY and plain lines otherwise.
 
-import { main, notImplemented, type Command } from './run.ts';
+import { ControlClient } from '../daemon/control-client.ts';
+import { formatStatusText, type StatusError, type StatusSnapshot } from '../daemon/status.ts';
+import { loadSettings } from '../config/load.ts';
+import { KEY_BY_FIELD } from '../config/schema.ts';
+import { UpdateEngineError, exitCodeFor } from '../errors.ts';
+import cliProgress from 'cli-progress';
+import { main, parseCommandLine, println, usageError, type Command, type CommandContext } from './run.ts';
 
-export const run: Command = async () => notImplemented('update_engine_client');
+const PROGRAM = 'update_engine_client';
+const ACTIONS = ['status', 'check_for_update', 'reset_status', 'update', 'watch_for_updates'] as const;
+type ClientAction = (typeof ACTIONS)[number];
+const LONG_NAMES = new Set<string>([...ACTIONS, 'socket', 'help']);
 
-main('update_engine_client', run);
+export const HELP = `Usage: ${PROGRAM} [--socket PATH] -status | -check_for_update | -reset_status | -update | -watch_for_updates
+
+Talk to the update-engine daemon over its control socket.
+
+Commands (one of):
+  -status             print the status (LAST_CHECKED_TIME, PROGRESS, CURRENT_OP, NEW_VERSION, NEW_SIZE)
+  -check_for_update   start an update check now and return at once
+  -reset_status       undo a pending update: the booted slot stays on top, the other slot is disabled
+  -update             check now and follow until done: exit 0 when an update was installed (reboot
+                      pending) or there was none; non-zero when the update failed
+  -watch_for_updates  print every status change until interrupted
+
+Options:
+  --socket PATH       the daemon's control socket (default: CONTROL_SOCKET of the settings,
+                      ${KEY_BY_FIELD.get('controlSocket')?.defaultText ?? ''})
+  -h, --help          show this help
+
+Single- and double-dash spellings both work (-status, --status). Only root and members of
+CONTROL_GROUP may use the socket. -update and -watch_for_updates show a progress bar on a TTY
+and one line per change otherwise.`;
+
+/** -status and --status, -socket=P and --socket=P: long options also take a single dash. */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  return argv.map((arg) => {
+    const m = /^-([a-z_]{2,})(=.*)?$/.exec(arg);
+    return m && LONG_NAMES.has(m[1] as string) ? `-${arg}` : arg;
+  });
+}
+
+/** --socket, else CONTROL_SOCKET of the settings; settings that cannot be read fall back to the default, with a warning. */
+async function socketPathFor(option: string | undefined, ctx: CommandContext): Promise<string> {
+  if (option !== undefined) return option;
+  try {
+    return (await loadSettings({ env: ctx.env })).settings.controlSocket;
+  } catch (e) {
+    const fallback = KEY_BY_FIELD.get('controlSocket')?.defaultText ?? '/run/update-engine/control.sock';
+    const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    ctx.stderr.write(`${PROGRAM}: warning: cannot read the settings (${reason}); using the socket "${fallback}"\n`);
+    return fallback;
+  }
+}
+
+/** How -update and -watch_for_updates show the status as it changes. */
+interface StatusView {
+  show(s: StatusSnapshot): void;
+  stop(): void;
+}
+
+/** One line per status change and per 10 % of progress, e.g. "UPDATE_STATUS_DOWNLOADING 25.0% - writing block 10 of 40". */
+export function statusLine(s: StatusSnapshot): string {
+  const parts: string[] = [s.status];
+  if (s.progress > 0) parts.push(`${(s.progress * 100).toFixed(1)}%`);
+  if (s.status === 'UPDATE_STATUS_UPDATE_AVAILABLE') parts.push(`${s.newVersion} (${s.newSizeBytes} bytes)`);
+  if (s.currentOperation !== '') parts.push(`- ${s.currentOperation}`);
+  return parts.join(' ');
+}
+
+class LineView implements StatusView {
+  #status = '';
+  #tenth = 0;
+  constructor(readonly stream: NodeJS.WritableStream) {}
+  show(s: StatusSnapshot): void {
+    const tenth = Math.floor(s.progress * 10);
+    if (s.status === this.#status && tenth <= this.#tenth) return;
+    this.#status = s.status;
+    this.#tenth = tenth;
+    println(this.stream, statusLine(s));
+  }
+  stop(): void {}
+}
+
+class BarView implements StatusView {
+  readonly #bar: cliProgress.SingleBar;
+  #started = false;
+  constructor(stream: NodeJS.WritableStream) {
+    this.#bar = new cliProgress.SingleBar(
+      { stream, format: '{status} [{bar}] {percentage}% {detail}', hideCursor: true, barsize: 30, clearOnComplete: false },
+      cliProgress.Presets.legacy,
+    );
+  }
+  show(s: StatusSnapshot): void {
+    const payload = { status: s.status, detail: s.currentOperation };
+    const value = Math.round(s.progress * 1000) / 10;
+    if (this.#started) this.#bar.update(value, payload);
+    else this.#bar.start(100, value, payload);
+    this.#started = true;
+  }
+  stop(): void {
+    if (this.#started) this.#bar.stop();
+    this.#started = false;
+  }
+}
+
+function createStatusView(stream: NodeJS.WritableStream): StatusView {
+  return (stream as NodeJS.WriteStream).isTTY === true ? new BarView(stream) : new LineView(stream);
+}
+
+function isActive(s: StatusSnapshot): boolean {
+  return s.status !== 'UPDATE_STATUS_IDLE' && s.status !== 'UPDATE_STATUS_UPDATED_NEED_REBOOT';
+}
+
+/** Rejects when the daemon closes the connection, resolves 'interrupted' on SIGINT/SIGTERM. */
+function endOfConnection(client: ControlClient, ctx: CommandContext): Promise<'interrupted'> {
+  return new Promise((resolve, reject) => {
+    if (ctx.signal.aborted) resolve('interrupted');
+    ctx.signal.addEventListener('abort', () => resolve('interrupted'), { once: true });
+    void client.closed.then((by) => {
+      if (by === 'remote') reject(new UpdateEngineError('ERR_CONTROL_SOCKET', `The update daemon closed the connection on "${client.socketPath}"`));
+    });
+  });
+}
+
+interface UpdateOutcome {
+  final: StatusSnapshot;
+  /** True when the cycle passed through REPORTING_ERROR_EVENT; `error` is its reason, if the daemon gave one. */
+  failed: boolean;
+  error: StatusError | null;
+  /** True when an update was installed in this cycle (it reached FINALIZING). */
+  installed: boolean;
+}
+
+async function runUpdate(client: ControlClient, ctx: CommandContext): Promise<number> {
+  const view = createStatusView(ctx.stdout);
+  let running = false;
+  let installed = false;
+  let failed = false;
+  let error: StatusError | null = null;
+  let finish!: (outcome: UpdateOutcome) => void;
+  const done = new Promise<UpdateOutcome>((resolve) => (finish = resolve));
+  const onSnapshot = (s: StatusSnapshot) => {
+    view.show(s);
+    if (s.status === 'UPDATE_STATUS_REPORTING_ERROR_EVENT') {
+      failed = true;
+      error = s.lastError ?? error;
+    }
+    if (s.status === 'UPDATE_STATUS_FINALIZING') installed = true;
+    if (isActive(s)) running = true;
+    else if (running) finish({ final: s, failed, error: s.lastError ?? error, installed });
+  };
+  try {
+    await client.watch(onSnapshot);
+    const check = await client.check();
+    // Not started and nothing running (e.g. checks are disabled): there is nothing to follow.
+    if (!check.started && !running) {
+      ctx.stderr.write(`${PROGRAM}: ${check.message}\n`);
+      return 1;
+    }
+    const outcome = await Promise.race([done, endOfConnection(client, ctx)]);
+    view.stop();
+    if (outcome === 'interrupted') return 130;
+    return reportOutcome(outcome, ctx);
+  } finally {
+    view.stop();
+  }
+}
+
+function reportOutcome({ final, failed, error, installed }: UpdateOutcome, ctx: CommandContext): number {
+  if (failed) {
+    const reason = error ? `${error.message} (${error.code})` : 'the daemon gave no reason';
+    ctx.stderr.write(`${PROGRAM}: Update failed: ${reason}\n`);
+    return error ? exitCodeFor(error.code) : 1;
+  }
+  if (final.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') {
+    println(ctx.stdout, installed ? `Update to ${final.newVersion} installed; reboot to use it` : `No newer update; ${final.newVersion} is installed and waits for a reboot`);
+  } else {
+    println(ctx.stdout, 'No update available');
+  }
+  return 0;
+}
+
+async function runWatch(client: ControlClient, ctx: CommandContext): Promise<number> {
+  const view = createStatusView(ctx.stdout);
+  try {
+    await client.watch((s) => view.show(s));
+    await endOfConnection(client, ctx);
+    return 0;
+  } finally {
+    view.stop();
+  }
+}
+
+async function perform(action: ClientAction, client: ControlClient, ctx: CommandContext): Promise<number> {
+  switch (action) {
+    case 'status':
+      ctx.stdout.write(formatStatusText(await client.status()));
+      return 0;
+    case 'check_for_update':
+      println(ctx.stdout, (await client.check()).message);
+      return 0;
+    case 'reset_status':
+      println(ctx.stdout, (await client.reset()).message);
+      return 0;
+    case 'update':
+      return runUpdate(client, ctx);
+    case 'watch_for_updates':
+      return runWatch(client, ctx);
+  }
+}
+
+export const run: Command = async (argv, ctx) => {
+  const { values } = parseCommandLine(normalizeArgv(argv), {
+    socket: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    status: { type: 'boolean' },
+    check_for_update: { type: 'boolean' },
+    reset_status: { type: 'boolean' },
+    update: { type: 'boolean' },
+    watch_for_updates: { type: 'boolean' },
+  });
+  if (values.help) {
+    println(ctx.stdout, HELP);
+    return 0;
+  }
+  const chosen = ACTIONS.filter((a) => values[a] === true);
+  if (chosen.length !== 1) {
+    throw usageError(chosen.length === 0 ? 'Give one of -status, -check_for_update, -reset_status, -update, -watch_for_updates' : `Give only one command, not ${chosen.map((a) => `-${a}`).join(' and ')}`);
+  }
+  const client = await ControlClient.connect(await socketPathFor(values.socket, ctx));
+  try {
+    return await perform(chosen[0] as ClientAction, client, ctx);
+  } finally {
+    client.close();
+  }
+};
+
+main(PROGRAM, run);
