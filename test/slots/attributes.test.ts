@@ -1,3 +1,4 @@
+// Boot attribute bits: decode/encode tables and a property that every other bit survives.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeBootAttributes, encodeBootAttributes } from '../../src/slots/attributes.ts';

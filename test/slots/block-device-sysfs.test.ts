@@ -1,3 +1,4 @@
+// sysfs mapping of devices to partitions and disks: a fake tree, and real loop devices as root.
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// The GRUB gptprio.next choice (table-driven) and bootSimulate on image files (both copies written).
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { encodeBootAttributes } from '../../src/slots/attributes.ts';

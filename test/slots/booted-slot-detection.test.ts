@@ -1,3 +1,4 @@
+// Booted/passive slot detection: settings, kernel command line, /usr mount, device-mapper; fake and real sysfs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

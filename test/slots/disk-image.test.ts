@@ -1,3 +1,4 @@
+// createDiskImage: layouts that sgdisk -v and cgpt accept, at 512 and 4096 bytes per sector.
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

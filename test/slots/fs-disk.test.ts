@@ -1,3 +1,4 @@
+// FsDisk: sector-size probing for image files, sysfs geometry for loop devices, clear errors.
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

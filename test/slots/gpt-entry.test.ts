@@ -1,3 +1,4 @@
+// GPT entry codec: fields, UTF-16 names, attribute-only updates, any entry size.
 import { describe, expect, it } from 'vitest';
 import { decodeGptEntries, decodeGptEntry, encodeGptEntry, isEntryUsed, setEntryAttributes } from '../../src/slots/gpt-entry.ts';
 

@@ -1,3 +1,4 @@
+// GPT header codec: layout, CRC32, kept reserved bytes, and each validation failure.
 import { describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
 import {

@@ -1,3 +1,4 @@
+// Reading the GPT: sgdisk-made tables, one damaged or stale copy, and disks with no usable GPT.
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSync, closeSync, writeSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// The table model: rebuilding one copy from the other and the crash-safe write plan.
 import { describe, expect, it } from 'vitest';
 import { checkGptHeader, computeEntriesCrc32, encodeGptHeader, type GptHeader } from '../../src/slots/gpt-header.ts';
 import { copiesAgree, deriveBackupHeader, derivePrimaryHeader, planGptWrites, type GptTable } from '../../src/slots/gpt-table.ts';

@@ -1,3 +1,4 @@
+// GPT mixed-endian GUIDs: known vector, round trip, random v4.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeGuid, encodeGuid, isGuidText, isZeroGuid, randomGuid } from '../../src/slots/guid.ts';

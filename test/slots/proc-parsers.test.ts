@@ -1,3 +1,4 @@
+// Kernel command line and /proc/mounts parsing for slot detection.
 import { describe, expect, it } from 'vitest';
 import { parseKernelCmdline, usrMountSource } from '../../src/slots/proc-parsers.ts';
 

@@ -1,3 +1,4 @@
+// The protective MBR of new images.
 import { describe, expect, it } from 'vitest';
 import { encodeProtectiveMbr, hasProtectiveMbr } from '../../src/slots/protective-mbr.ts';
 

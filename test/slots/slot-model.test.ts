@@ -1,3 +1,4 @@
+// Slots in a table: boot bits, byte ranges, and the checks on a partition number.
 import { describe, expect, it } from 'vitest';
 import { encodeBootAttributes } from '../../src/slots/attributes.ts';
 import { encodeGptEntry } from '../../src/slots/gpt-entry.ts';

@@ -1,3 +1,4 @@
+// Slot operations on image files: the A/B lifecycle, rollback, bad input (disk unchanged), one corrupt copy.
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { closeSync, openSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';

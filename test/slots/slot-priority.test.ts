@@ -1,3 +1,4 @@
+// cgpt prioritize semantics, table-driven (the interop test checks them against cgpt itself).
 import { describe, expect, it } from 'vitest';
 import { prioritizePartitions } from '../../src/slots/slot-priority.ts';
 
