@@ -95,12 +95,16 @@ class BarView implements StatusView {
       cliProgress.Presets.legacy,
     );
   }
+  #status = '';
   show(s: StatusSnapshot): void {
     const payload = { status: s.status, detail: s.currentOperation };
     const value = Math.round(s.progress * 1000) / 10;
     if (this.#started) this.#bar.update(value, payload);
     else this.#bar.start(100, value, payload);
+    // Progress redraws are throttled by cli-progress; a status change is always drawn.
+    if (this.#started && s.status !== this.#status) this.#bar.render();
     this.#started = true;
+    this.#status = s.status;
   }
   stop(): void {
     if (this.#started) this.#bar.stop();
