@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ControlServer, lookupGroupId } from '../../src/daemon/control-server.ts';
 import { UpdateEngineError } from '../../src/errors.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
@@ -155,8 +155,7 @@ describe('ControlServer: the protocol', () => {
     expect(statuses.map((s) => s.slice(14))).toEqual(['IDLE', 'CHECKING_FOR_UPDATE', 'UPDATE_AVAILABLE', 'DOWNLOADING', 'VERIFYING', 'FINALIZING', 'UPDATED_NEED_REBOOT']);
     expect(handler.listeners).toBe(1);
     socket.destroy();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(handler.listeners).toBe(0);
+    await vi.waitFor(() => expect(handler.listeners).toBe(0), { timeout: 10_000 });
   });
 
   it('reports handler errors with their code, bugs as ERR_INTERNAL, and bad requests with id null', async () => {
