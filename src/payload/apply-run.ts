@@ -147,6 +147,7 @@ export class ApplyRun {
       );
       for (let i = firstBlock; i < manifest.blockCount; i++) {
         if (this.failure) throw this.failure;
+        userSignal?.throwIfAborted();
         const slot = await slots.acquire();
         const stored = blockTable.storedLengths[i] ?? 0;
         try {
@@ -167,6 +168,7 @@ export class ApplyRun {
       await readPayloadTrailer(reader, header.dataSizeBytes, feedPayload);
       await Promise.all(this.inflight);
       if (this.failure) throw this.failure;
+      userSignal?.throwIfAborted(); // blocks not handed to the writer yet were dropped: stop here, resumable
       await writer.finish();
       await this.imageChain;
       if (this.failure) throw this.failure;
@@ -191,11 +193,11 @@ export class ApplyRun {
     } catch (e) {
       if (e instanceof ResumeInvalid) throw e;
       const aborted = userSignal?.aborted === true && this.failure === undefined;
-      const root = this.failure ?? e;
-      this.fail(root); // stops the transport and any block not yet handed to the writer
+      this.controller.abort(); // the transport stops; blocks already received and verified are still written
       await Promise.allSettled([...this.inflight]);
       await this.imageChain;
       const durable = writer ? await writer.stop() : undefined;
+      const root = this.failure ?? e;
       if (aborted) {
         const where = durable === undefined ? 'before writing' : `with blocks [0, ${durable}) on the target${this.o.checkpoint ? ' (resume point saved)' : ''}`;
         throw new UpdateEngineError('ERR_ABORTED', `Payload apply stopped ${where}`, { cause: userSignal?.reason });
@@ -234,7 +236,7 @@ export class ApplyRun {
       if (!digest.equals(expected)) {
         throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Block ${index} SHA-256 is ${digest.toString('hex')}, the block table says ${expected.toString('hex')}`);
       }
-      if (this.failure) return;
+      if (this.failure || this.o.signal?.aborted) return;
       slot.hold();
       ctx.writer.submit(index, image, () => slot.release());
     } catch (e) {

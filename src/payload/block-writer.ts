@@ -125,7 +125,9 @@ export class BlockWriter {
       if (bytes.byteLength !== length) {
         throw new UpdateEngineError('ERR_IMAGE_VERIFICATION', `Read back ${bytes.byteLength} of ${length} bytes of block ${index} from "${this.o.target.description}"`);
       }
-      pending.push(this.o.imageHash.update(bytes, true));
+      const hashed = this.o.imageHash.update(bytes, true);
+      hashed.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
+      pending.push(hashed);
       while (this.o.imageHash.pendingBytes > this.o.maxReadBackPendingBytes && pending.length > 0) await pending.shift();
     }
     await Promise.all(pending);
@@ -174,6 +176,7 @@ export class BlockWriter {
     }
     this.checkpoint(this.synced);
     await this.checkpointChain;
+    await this.readBackChain;
     return this.synced;
   }
 }

@@ -43,7 +43,9 @@ export async function findChangedBlock(input: ExistingBlocksInput): Promise<numb
       slot.memory.set(bytes);
       const view = slot.memory.subarray(0, length);
       slot.hold();
-      pending.push(input.imageHash.update(view).finally(() => slot.release()));
+      const hashed = input.imageHash.update(view).finally(() => slot.release());
+      hashed.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
+      pending.push(hashed);
       slot.hold();
       const check = input.hashes
         .hashOnce(view)
@@ -52,6 +54,7 @@ export async function findChangedBlock(input: ExistingBlocksInput): Promise<numb
           input.onProgress?.(++checked);
         })
         .finally(() => slot.release());
+      check.catch(() => undefined);
       pending.push(check);
     } finally {
       slot.release();

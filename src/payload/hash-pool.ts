@@ -46,7 +46,8 @@ class HashWorker {
   private failure: Error | undefined;
 
   constructor() {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    // execArgv: [] keeps loaders of the parent (tsx, vitest) out: the worker is plain JavaScript.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     this.worker.on('message', (r: Reply) => {
       const w = this.waiting.get(r.seq);
       if (!w) return;

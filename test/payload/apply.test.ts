@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { FileRegionTarget } from '../../src/io/file-region-target.ts';
-import { applyPayload, openFilePayload, type ApplyProgress, type ByteRange } from '../../src/payload/apply.ts';
+import { applyPayload, FileCheckpointStore, openFilePayload, type ApplyProgress, type ByteRange, type OpenPayload } from '../../src/payload/apply.ts';
 import { createPayload } from '../../src/payload/create.ts';
 import { COMPRESSIONS } from '../../src/payload/manifest.ts';
 import { ED_PRIVATE, checkRegion, makeDisk, seededBytes, sha256Hex, tempDir, trustEd } from './helpers.ts';
@@ -78,5 +79,136 @@ describe('applyPayload round trip', () => {
     });
     expect(result.imageSha256Hex).toBe(sha256Hex(image));
     expect(await checkRegion(diskPath, 0, 400_000, image, 4096)).toBe(74);
+  });
+});
+
+describe('applyPayload resume', () => {
+  const BLOCK = 8192;
+  const image = seededBytes(60 * BLOCK + 777, 4242);
+  let payloadPath: string;
+  let payloadSize: number;
+  let dataOffset: number;
+  const regionOffset = 32768;
+  const regionSize = 64 * BLOCK;
+
+  beforeAll(async () => {
+    const imagePath = join(dir, 'resume.bin');
+    payloadPath = join(dir, 'resume.payload');
+    await writeFile(imagePath, image);
+    const created = await createPayload({ imagePath, out: payloadPath, version: '2.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: BLOCK, compression: 'gzip' });
+    payloadSize = created.payloadSizeBytes;
+    dataOffset = created.dataOffset;
+  });
+
+  /** An OpenPayload over the file that records the ranges asked for and, if `failAfter` is set, breaks the stream after that many bytes. */
+  function source(log: ByteRange[][], failAfter?: number): OpenPayload {
+    const open = openFilePayload(payloadPath, 4096);
+    return async (ranges, signal) => {
+      log.push(ranges);
+      const inner = await open(ranges, signal);
+      if (failAfter === undefined) return inner;
+      return Readable.from(
+        (async function* () {
+          let sent = 0;
+          for await (const chunk of inner as AsyncIterable<Buffer>) {
+            if (sent + chunk.byteLength > failAfter) {
+              yield chunk.subarray(0, failAfter - sent);
+              throw new Error('connection reset by peer');
+            }
+            sent += chunk.byteLength;
+            yield chunk;
+          }
+        })(),
+      );
+    };
+  }
+
+  async function setup(name: string) {
+    const diskPath = join(dir, `${name}.img`);
+    await makeDisk(diskPath, regionOffset + regionSize + 32768);
+    const store = new FileCheckpointStore(join(dir, `${name}-state`));
+    const target = () => new FileRegionTarget(diskPath, regionOffset, regionSize);
+    const options = () => ({ target: target(), keyring: trustEd(), expect: { appId: 'a', allowDowngrade: false }, checkpoint: { store, everyBlocks: 3 }, syncEveryBytes: 2 * BLOCK });
+    return { diskPath, store, options };
+  }
+
+  let seed = 99;
+  const nextOffset = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return dataOffset + 20_000 + (seed % (payloadSize - dataOffset - 22_000));
+  };
+
+  for (let round = 0; round < 4; round++) {
+    it(`resumes after a broken transfer at a seeded random offset (round ${round + 1}) with identical bytes`, async () => {
+      const cut = nextOffset();
+      const { diskPath, store, options } = await setup(`resume-${round}`);
+      const log: ByteRange[][] = [];
+      await expect(applyPayload(source(log, cut), options())).rejects.toMatchObject({ code: 'ERR_DOWNLOAD_TRANSFER', message: 'Reading the payload failed: connection reset by peer' });
+      const cp = await store.load();
+      expect(cp).toBeDefined();
+      expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBeGreaterThanOrEqual(cp?.nextBlock ?? 0);
+
+      const result = await applyPayload(source(log), options());
+      expect(log[1]).toEqual([{ start: 0, end: dataOffset }, { start: cp?.resumeOffset }]);
+      expect(result).toMatchObject({ resumed: true, payloadSha256Base64: undefined, imageSha256Hex: sha256Hex(image), payloadSizeBytes: payloadSize });
+      expect(result.payloadBytesFetched).toBe(dataOffset + payloadSize - (cp?.resumeOffset ?? 0));
+      expect(result.blocksWritten).toBe(61 - (cp?.nextBlock ?? 0));
+      expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBe(61);
+      expect(await store.load()).toBeUndefined();
+    });
+  }
+
+  it('stops at a block boundary on abort, keeps a resume point, and resumes from it', async () => {
+    const { diskPath, store, options } = await setup('abort');
+    const controller = new AbortController();
+    const log: ByteRange[][] = [];
+    const error = await applyPayload(source(log), {
+      ...options(),
+      maxInFlightBytes: 4 * BLOCK,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.blocksDone >= 20) controller.abort(new Error('SIGTERM'));
+      },
+    }).catch((e: unknown) => e as Error & { code: string });
+    expect(error).toMatchObject({ code: 'ERR_ABORTED', message: expect.stringMatching(/^Payload apply stopped with blocks \[0, \d+\) on the target \(resume point saved\)$/) });
+    const cp = await store.load();
+    expect(cp?.nextBlock).toBeGreaterThanOrEqual(20);
+    expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBeGreaterThanOrEqual(cp?.nextBlock ?? 0);
+    const result = await applyPayload(source(log), options());
+    expect(result.resumed).toBe(true);
+    expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBe(61);
+  });
+
+  it('starts over when a block kept on the target was changed since', async () => {
+    const { diskPath, store, options } = await setup('tampered');
+    const log: ByteRange[][] = [];
+    await expect(applyPayload(source(log, dataOffset + 30_000), options())).rejects.toMatchObject({ code: 'ERR_DOWNLOAD_TRANSFER' });
+    expect((await store.load())?.nextBlock).toBeGreaterThan(1);
+    const disk = await readFile(diskPath);
+    disk.writeUInt8((disk[regionOffset + BLOCK + 5] ?? 0) ^ 0x10, regionOffset + BLOCK + 5);
+    await writeFile(diskPath, disk);
+    const result = await applyPayload(source(log), options());
+    expect(log.slice(1)).toEqual([[{ start: 0, end: dataOffset }, { start: expect.any(Number) }], [{ start: 0 }]]);
+    expect(result).toMatchObject({ resumed: false, imageSha256Hex: sha256Hex(image) });
+    expect(result.payloadSha256Base64).toBeDefined();
+    expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBe(61);
+  });
+
+  it('starts over when the resume point belongs to another payload', async () => {
+    const { diskPath, store, options } = await setup('other');
+    await store.save({ formatVersion: 1, manifestSha256: 'f'.repeat(64), targetDescription: options().target.description, dataOffset, nextBlock: 10, resumeOffset: dataOffset + 4000, savedAt: 'x' });
+    const log: ByteRange[][] = [];
+    const result = await applyPayload(source(log), options());
+    expect(log).toEqual([[{ start: 0, end: dataOffset }, { start: dataOffset + 4000 }], [{ start: 0 }]]);
+    expect(result.resumed).toBe(false);
+    expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBe(61);
+  });
+
+  it('ignores a resume point saved for another target', async () => {
+    const { store, options } = await setup('elsewhere');
+    await store.save({ formatVersion: 1, manifestSha256: 'f'.repeat(64), targetDescription: '/dev/other', dataOffset, nextBlock: 10, resumeOffset: dataOffset + 4000, savedAt: 'x' });
+    const log: ByteRange[][] = [];
+    expect((await applyPayload(source(log), options())).resumed).toBe(false);
+    expect(log).toEqual([[{ start: 0 }]]);
   });
 });

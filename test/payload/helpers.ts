@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
 import { REPO_ROOT } from '../helpers/cli.ts';
 import { encodeBlockTable } from '../../src/payload/block-table.ts';
 import { serializeManifest, type PayloadManifest } from '../../src/payload/manifest.ts';
@@ -146,4 +147,41 @@ export async function checkRegion(diskPath: string, regionOffset: number, region
     else if (!got.every((b) => b === fill)) throw new Error(`block at ${at} holds bytes that are neither the image nor the fill`);
   }
   return written;
+}
+
+export interface TarEntrySpec {
+  name: string;
+  body?: Buffer;
+  type?: 'file' | 'symlink' | 'directory' | 'link';
+  linkname?: string;
+}
+
+/** The entries of a tar file (name and body), in order, read with tar-stream. */
+export async function tarEntries(path: string): Promise<TarEntrySpec[]> {
+  const extract = tar.extract();
+  const entries: TarEntrySpec[] = [];
+  const done = (async () => {
+    for await (const entry of extract) {
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      entries.push({ name: entry.header.name, body: Buffer.concat(chunks) });
+    }
+  })();
+  extract.end(await readFile(path));
+  await done;
+  return entries;
+}
+
+/** Writes a tar file with exactly these entries, with tar-stream. */
+export async function writeTar(path: string, entries: TarEntrySpec[]): Promise<void> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    if (type === 'file') pack.entry({ name: e.name, size: e.body?.byteLength ?? 0, mtime: new Date(0) }, e.body ?? Buffer.alloc(0));
+    else pack.entry({ name: e.name, type, linkname: e.linkname ?? 'target', mtime: new Date(0) });
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  await writeFile(path, Buffer.concat(chunks));
 }
