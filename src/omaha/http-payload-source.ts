@@ -180,7 +180,7 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
       throw new UpdateEngineError('ERR_INTERNAL', (e as Error).message, { cause: e });
     }
     if (signal.aborted) throw abortReason(signal);
-    return Readable.from(fetchAll(normalized, signal), { objectMode: false, highWaterMark: 1024 * 1024 });
+    return Readable.from(fetchAll(normalized, signal), { objectMode: false, highWaterMark: 64 * 1024 });
   };
 
   return { open, stats: () => ({ ...stats }) };

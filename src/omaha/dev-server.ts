@@ -1,0 +1,189 @@
+// The development Omaha server behind `update-engine serve`: answers update checks at /v1/update/ in
+// Nebraska's format from a catalog of payloads, records events, and serves the payloads with Range.
+// Small and honest: loopback by default, no state beyond the event log. Fleets use Nebraska.
+
+import { createReadStream } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { UpdateEngineError } from '../errors.ts';
+import { resolveRangeRequest } from './byte-range.ts';
+import { selectPayload, type DevPayload } from './dev-catalog.ts';
+import { MAX_REQUEST_BYTES } from './request-builder.ts';
+import { parseOmahaRequest, type ReceivedApp } from './request-parser.ts';
+import { buildOmahaResponse, type AppAnswer } from './response-builder.ts';
+
+/** One received event, as `serve --events` writes it (one JSON object per line). */
+export interface RecordedEvent {
+  machineid: string;
+  version: string;
+  eventtype: number;
+  eventresult: number;
+  errorcode: number | null;
+  previousversion: string | null;
+}
+
+export interface DevServerOptions {
+  payloads: readonly DevPayload[];
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (any free port). */
+  port?: number;
+  /** Offer payloads only to clients on this track; default any track. */
+  track?: string;
+  /** Called for each event before the answer is sent (so a client that got its answer finds the event recorded). */
+  onEvent?(event: RecordedEvent): Promise<void> | void;
+  /** updatecheck@PollInterval in seconds; default none. */
+  pollIntervalSeconds?: number;
+  logger?: Logger;
+}
+
+export interface DevServer {
+  /** http://HOST:PORT */
+  url: string;
+  /** http://HOST:PORT/v1/update/ */
+  updateUrl: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function readBody(req: http.IncomingMessage, limitBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    req.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total > limitBytes) {
+        resolve(undefined);
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const host = options.host ?? '127.0.0.1';
+  const logger = options.logger;
+  let base = '';
+
+  async function answerApp(app: ReceivedApp, origin: string): Promise<AppAnswer> {
+    for (const e of app.events) {
+      await options.onEvent?.({
+        machineid: app.machineId,
+        version: app.version,
+        eventtype: e.eventType,
+        eventresult: e.eventResult,
+        errorcode: e.errorCode ?? null,
+        previousversion: e.previousVersion ?? null,
+      });
+    }
+    const answer: AppAnswer = { appId: app.appId, ping: app.ping, events: app.events.length };
+    if (app.updateCheck) {
+      const p = selectPayload(options.payloads, app, options.track);
+      logger?.info({ machineId: app.machineId, version: app.version, track: app.track, offer: p?.version ?? null }, 'Update check');
+      answer.updateCheck = p
+        ? {
+            kind: 'update',
+            codebase: `${origin}/payloads/${p.index}/`,
+            packageName: p.fileName,
+            version: p.version,
+            sizeBytes: p.sizeBytes,
+            sha256Base64: p.sha256Base64,
+            sha1Base64: p.sha1Base64,
+            ...(options.pollIntervalSeconds !== undefined ? { pollIntervalSeconds: options.pollIntervalSeconds } : {}),
+          }
+        : { kind: 'noupdate' };
+    }
+    return answer;
+  }
+
+  async function handleOmaha(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readBody(req, MAX_REQUEST_BYTES);
+    if (body === undefined) return send(res, 413, `Omaha requests are limited to ${MAX_REQUEST_BYTES} bytes\n`);
+    let request;
+    try {
+      request = parseOmahaRequest(body);
+    } catch (e) {
+      if (e instanceof UpdateEngineError) return send(res, 400, `${e.message}\n`);
+      throw e;
+    }
+    const hostHeader = req.headers.host;
+    const origin = hostHeader !== undefined && /^[A-Za-z0-9.:[\]-]+$/.test(hostHeader) ? `http://${hostHeader}` : base;
+    const apps: AppAnswer[] = [];
+    for (const app of request.apps) apps.push(await answerApp(app, origin));
+    send(res, 200, buildOmahaResponse(apps), 'text/xml; charset=utf-8');
+  }
+
+  async function handlePayload(req: http.IncomingMessage, res: http.ServerResponse, p: DevPayload): Promise<void> {
+    const range = resolveRangeRequest(req.headers.range, p.sizeBytes);
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
+    if (range.kind === 'unsatisfiable') {
+      res.writeHead(416, { ...headers, 'content-range': `bytes */${p.sizeBytes}` });
+      res.end();
+      return;
+    }
+    const start = range.kind === 'range' ? range.start : 0;
+    const endInclusive = range.kind === 'range' ? range.endInclusive : p.sizeBytes - 1;
+    if (range.kind === 'range') headers['content-range'] = `bytes ${start}-${endInclusive}/${p.sizeBytes}`;
+    headers['content-length'] = endInclusive - start + 1;
+    res.writeHead(range.kind === 'range' ? 206 : 200, headers);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    await pipeline(createReadStream(p.path, { start, end: endInclusive }), res).catch((e: unknown) => {
+      logger?.debug({ err: e, path: p.path }, 'Payload transfer ended early');
+    });
+  }
+
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const handled = (async () => {
+      if (path === '/v1/update/' || path === '/v1/update') {
+        if (req.method !== 'POST') return send(res, 405, 'POST Omaha requests here\n');
+        return handleOmaha(req, res);
+      }
+      const m = /^\/payloads\/(\d+)\/([^/]+)$/.exec(path);
+      const p = m ? options.payloads.find((x) => x.index === Number(m[1]) && x.fileName === decodeURIComponent(m[2] as string)) : undefined;
+      if (p && (req.method === 'GET' || req.method === 'HEAD')) return handlePayload(req, res, p);
+      return send(res, 404, 'Not found\n');
+    })();
+    handled.catch((e: unknown) => {
+      logger?.error({ err: e }, 'Request failed');
+      if (!res.headersSent) send(res, 500, 'Internal error\n');
+      else res.destroy();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new UpdateEngineError('ERR_USAGE', `Cannot listen on ${hostForUrl(host)}:${options.port ?? 0}: ${e.message}`, { cause: e })));
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  base = `http://${hostForUrl(host)}:${port}`;
+  return {
+    url: base,
+    updateUrl: `${base}/v1/update/`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
