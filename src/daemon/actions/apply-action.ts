@@ -1,0 +1,70 @@
+// apply: InstallPlan -> AppliedImage. Takes the passive slot out of the boot order, then streams the
+// payload from the offer's URLs through verification into the slot (resuming from a checkpoint).
+
+import { FileCheckpointStore, applyPayload, type ApplyResult } from '../../payload/apply.ts';
+import { createHttpPayloadSource } from '../../omaha/http-payload-source.ts';
+import { disableSlot } from '../../slots/index.ts';
+import type { Action } from '../action.ts';
+import type { EngineDeps } from '../engine-deps.ts';
+import type { InstallPlan } from './plan-action.ts';
+
+export interface AppliedImage {
+  plan: InstallPlan;
+  result: ApplyResult;
+  downloadMs: number;
+}
+
+export function applyAction(deps: EngineDeps): Action<InstallPlan, AppliedImage> {
+  return {
+    name: 'apply',
+    async run(plan, ctx) {
+      const { settings } = deps;
+      // Never leave a half-written slot bootable: out of the boot order before the first byte.
+      await disableSlot(plan.disk, plan.passive.partition);
+      const keyring = await deps.loadKeyring();
+      const source = createHttpPayloadSource({
+        transport: deps.transport,
+        urls: plan.offer.urls,
+        sizeBytes: plan.offer.sizeBytes,
+        maxFailureCountPerUrl: plan.offer.maxFailureCountPerUrl,
+        ...(settings.downloadUser !== undefined ? { credentials: { username: settings.downloadUser, password: settings.downloadPassword ?? '' } } : {}),
+        maxBytesPerSecond: settings.downloadBytesPerSecond,
+        clock: deps.clock,
+        logger: ctx.logger,
+      });
+      const target = await deps.openTarget(plan.disk, plan.passive);
+      const startedMs = deps.clock.monotonicMs();
+      let lastWritten = 0;
+      const result = await applyPayload(source.open, {
+        target,
+        keyring,
+        expect: {
+          appId: settings.appId,
+          ...(settings.board !== undefined ? { board: settings.board } : {}),
+          ...(settings.version !== undefined ? { runningVersion: settings.version } : {}),
+          allowDowngrade: settings.allowDowngrade,
+        },
+        checkpoint: { store: new FileCheckpointStore(settings.stateDir, ctx.logger) },
+        signal: ctx.signal,
+        logger: ctx.logger,
+        onProgress(p) {
+          const fraction = p.imageBytesTotal > 0 ? p.imageBytesDone / p.imageBytesTotal : 0;
+          ctx.progress(fraction, p.phase === 'verifying-existing' ? 'verifying blocks already written' : 'writing');
+          deps.metrics?.bytesWritten(p.imageBytesDone - lastWritten);
+          lastWritten = p.imageBytesDone;
+        },
+      });
+      deps.metrics?.bytesDownloaded(source.stats().bytesReceived);
+      return { plan, result, downloadMs: Math.round(deps.clock.monotonicMs() - startedMs) };
+    },
+    figures: ({ result, downloadMs }) => ({
+      imageBytes: result.manifest.imageSize,
+      payloadBytesFetched: result.payloadBytesFetched,
+      blocksWritten: result.blocksWritten,
+      resumed: result.resumed,
+      signedBy: result.signedBy,
+      durationMs: downloadMs,
+      megabytesPerSecond: downloadMs > 0 ? Math.round((result.manifest.imageSize / 1048576 / (downloadMs / 1000)) * 10) / 10 : 0,
+    }),
+  };
+}

@@ -1,0 +1,58 @@
+// finalize: AppliedImage -> FlippedSlot. Compares what arrived with the offer (version, size,
+// sha256; the image hash was checked on read-back), then flips the GPT: the commit point.
+
+import { UpdateEngineError } from '../../errors.ts';
+import { checkPayloadSha256, checkPayloadSize } from '../../omaha/offer.ts';
+import { FileCheckpointStore } from '../../payload/apply.ts';
+import { prepareForTry } from '../../slots/index.ts';
+import type { Action } from '../action.ts';
+import type { EngineDeps } from '../engine-deps.ts';
+import type { AppliedImage } from './apply-action.ts';
+
+export interface FlippedSlot {
+  version: string;
+  disk: string;
+  partition: number;
+  bootedPartition: number;
+  payloadSizeBytes: number;
+}
+
+export function finalizeAction(deps: EngineDeps): Action<AppliedImage, FlippedSlot> {
+  return {
+    name: 'finalize',
+    async run({ plan, result }) {
+      const { offer } = plan;
+      if (result.manifest.version !== offer.version) {
+        throw new UpdateEngineError(
+          'ERR_PAYLOAD_TARGET',
+          `The payload is version "${result.manifest.version}" but the server offered "${offer.version}"`,
+        );
+      }
+      checkPayloadSize(offer, result.payloadSizeBytes);
+      // After a resume the skipped bytes were not seen again; the signed block table and the
+      // read-back image hash cover them (docs/payload-format.md).
+      if (result.payloadSha256Base64 !== undefined) checkPayloadSha256(offer, result.payloadSha256Base64);
+      const running = deps.settings.version;
+      const nowMs = deps.clock.now();
+      // Crash order: the state learns of the flip first, then the GPT flips, then the marker.
+      // A restart between two of these steps is sorted out by looking at the slot's attributes.
+      await deps.state.update((st) => ({
+        ...st,
+        pendingUpdate: { version: offer.version, sizeBytes: offer.sizeBytes, partition: plan.passive.partition, appliedAtMs: nowMs },
+        ...(running !== undefined ? { previousVersion: running } : {}),
+        failureCount: 0,
+      }));
+      await prepareForTry(plan.disk, plan.passive.partition);
+      await deps.needReboot.write({ version: offer.version, partition: plan.passive.partition, flippedAtMs: nowMs });
+      await new FileCheckpointStore(deps.settings.stateDir).clear();
+      return {
+        version: offer.version,
+        disk: plan.disk,
+        partition: plan.passive.partition,
+        bootedPartition: plan.booted.partition,
+        payloadSizeBytes: result.payloadSizeBytes,
+      };
+    },
+    figures: (f) => ({ version: f.version, partition: f.partition }),
+  };
+}

@@ -1,0 +1,73 @@
+// The ports the update engine works through. Only the composition root (main.ts) builds the real
+// adapters; tests build the same object around image files, a local Omaha server and fakes.
+
+import type { Settings } from '../config/schema.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { OmahaClient } from '../omaha/omaha-client.ts';
+import type { HttpTransport } from '../omaha/http-transport.ts';
+import type { Keyring } from '../payload/keyring.ts';
+import type { WriteTarget } from '../io/write-target.ts';
+import type { Slot } from '../slots/index.ts';
+import type { StateStore, NeedRebootMarkerFile } from './state-store.ts';
+
+/** What the reboot coordination answers the engine (src/reboot adapts each strategy to it). */
+export interface RebootCoordinator {
+  /** The strategy's name for logs (reboot, etcd-lock, best-effort, off, fleet-lock). */
+  readonly label: string;
+  /** At start, when no reboot is pending and no new slot awaits its health check: let go of a lock we still hold. */
+  atStart(signal: AbortSignal): Promise<void>;
+  /** Waits until the machine may reboot (window, lock); 'stay' when the strategy never reboots (off). */
+  beforeReboot(signal: AbortSignal): Promise<'reboot' | 'stay'>;
+  /** The new slot passed its health check and was marked good: the update is complete. */
+  afterHealthyBoot(signal: AbortSignal): Promise<void>;
+  /** The machine came back on the old slot: the update is over too. */
+  afterRollback(signal: AbortSignal): Promise<void>;
+}
+
+/** Reboots the machine (REBOOT_COMMAND); resolves when the command has returned. */
+export interface Rebooter {
+  reboot(reason: string): Promise<void>;
+}
+
+/** Runs HEALTH_CHECK until it passes or HEALTH_TIMEOUT; true when it passed (or none is set). */
+export type HealthGate = (signal: AbortSignal) => Promise<boolean>;
+
+/** Who this machine is, for Omaha and the lock. */
+export interface EngineIdentity {
+  machineId: string;
+  bootId: string;
+}
+
+export interface EngineDeps {
+  settings: Settings;
+  identity: EngineIdentity;
+  clock: Clock;
+  logger: Logger;
+  /** Undefined when SERVER=disabled. */
+  omaha: OmahaClient | undefined;
+  /** For the payload download. */
+  transport: HttpTransport;
+  /** Loaded when needed (keys may be rotated between cycles). */
+  loadKeyring(): Promise<Keyring>;
+  state: StateStore;
+  needReboot: NeedRebootMarkerFile;
+  /** Finds the disk, the booted and the passive partition (DISK / BOOTED_PARTITION, else detection). */
+  detectSlots(): Promise<{ disk: string; bootedPartition: number; passivePartition: number }>;
+  /** The write target for a slot (throttled per IO_WRITE_BPS). */
+  openTarget(disk: string, slot: Slot): Promise<WriteTarget>;
+  reboot: RebootCoordinator;
+  rebooter: Rebooter;
+  healthGate: HealthGate;
+  /** Optional observer of figures (metrics). */
+  metrics?: EngineMetrics;
+}
+
+/** What the engine reports for metrics (src/daemon/metrics.ts implements it with prom-client). */
+export interface EngineMetrics {
+  checkFinished(result: 'update' | 'noupdate' | 'error' | 'deferred', offeredVersion?: string): void;
+  bytesDownloaded(bytes: number): void;
+  bytesWritten(bytes: number): void;
+  error(code: string): void;
+  phase(name: string, seconds: number): void;
+}

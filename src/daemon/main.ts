@@ -1,0 +1,160 @@
+// The daemon's composition root: builds the real adapters from the Settings, settles the boot
+// situation, then either runs one cycle (--once) or serves the control socket and the schedule.
+
+import { exitCodeFor, UpdateEngineError } from '../errors.ts';
+import type { Settings } from '../config/schema.ts';
+import { systemClock, type Clock } from '../platform/clock.ts';
+import { defaultIdentityPaths, readMachineIdentity, type IdentityPaths } from '../platform/identity.ts';
+import type { Logger } from '../platform/logger.ts';
+import { GotTransport } from '../omaha/got-transport.ts';
+import { OmahaClient } from '../omaha/omaha-client.ts';
+import { loadKeyring } from '../payload/keyring.ts';
+import { FileRegionTarget } from '../io/file-region-target.ts';
+import { detectBootedSlot, repairGpt } from '../slots/index.ts';
+import { ControlServer } from './control-server.ts';
+import type { EngineDeps } from './engine-deps.ts';
+import { UpdateEngine } from './engine.ts';
+import { buildRebootPorts } from './reboot-ports.ts';
+import { CheckScheduler } from './scheduler.ts';
+import { NeedRebootMarkerFile, StateStore } from './state-store.ts';
+import type { CycleOutcome } from './update-cycle.ts';
+
+export interface DaemonOptions {
+  once: boolean;
+  logger: Logger;
+  signal: AbortSignal;
+  clock?: Clock;
+  identityPaths?: IdentityPaths;
+  /** Replace ports (tests, the demo). */
+  overrides?: Partial<EngineDeps>;
+  /** Called once the engine exists (the demo follows its status). */
+  onEngine?(engine: UpdateEngine): void;
+  /** Serve the control socket in --once mode too (default: only when the daemon runs). */
+  controlSocketInOnce?: boolean;
+}
+
+/** The real adapters for the settings. */
+export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOptions, 'logger' | 'clock' | 'identityPaths'>): Promise<EngineDeps> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger;
+  const identity = await readMachineIdentity(options.identityPaths ?? defaultIdentityPaths);
+  if (identity.missing.length > 0) logger.warn({ missing: identity.missing }, 'Machine identity incomplete; using placeholders');
+  const transport = await GotTransport.create({ ...(settings.serverCaFile ? { caFile: settings.serverCaFile } : {}) });
+  const omaha = settings.serverDisabled ? undefined : new OmahaClient({ serverUrl: settings.server, transport, clock, logger });
+  const ports = buildRebootPorts(settings, clock, logger);
+  return {
+    settings,
+    identity: { machineId: identity.machineId, bootId: identity.bootId },
+    clock,
+    logger,
+    omaha,
+    transport,
+    loadKeyring: () => loadKeyring(settings.publicKeys, { logger }),
+    state: new StateStore({ stateDir: settings.stateDir, clock, logger }),
+    needReboot: new NeedRebootMarkerFile(settings.runDir),
+    async detectSlots() {
+      return detectBootedSlot({
+        ...(settings.disk !== undefined ? { disk: settings.disk } : {}),
+        ...(settings.bootedPartition !== undefined ? { bootedPartition: settings.bootedPartition } : {}),
+        slotAPartition: settings.slotAPartition,
+        slotBPartition: settings.slotBPartition,
+      });
+    },
+    async openTarget(disk, slot) {
+      return new FileRegionTarget(disk, slot.byteOffset, slot.byteLength);
+    },
+    ...ports,
+  };
+}
+
+function describeOutcome(outcome: CycleOutcome): string {
+  switch (outcome.kind) {
+    case 'noupdate':
+      return 'No update available';
+    case 'pending-kept':
+      return `Update to ${outcome.version} is installed and waits for a reboot`;
+    case 'deferred':
+      return `Update to ${outcome.version} deferred: ${outcome.reason}`;
+    case 'updated':
+      return `Updated to ${outcome.flipped.version} on partition ${outcome.flipped.partition}; reboot to use it`;
+    case 'failed':
+      return `Update failed: ${outcome.error.message}`;
+  }
+}
+
+/** Runs the daemon; resolves with the process exit code. */
+export async function runDaemon(settings: Settings, options: DaemonOptions): Promise<number> {
+  const { logger, signal } = options;
+  const deps: EngineDeps = { ...(await buildEngineDeps(settings, options)), ...options.overrides };
+  const { disk } = await deps.detectSlots();
+  const repaired = await repairGpt(disk);
+  if (repaired.length > 0) logger.warn({ disk, repaired }, 'The GPT was repaired');
+  const { engine, postBoot } = await UpdateEngine.start(deps, signal);
+  options.onEngine?.(engine);
+  if (postBoot.kind === 'health-failed') return exitCodeFor(postBoot.error.code);
+
+  const control = !options.once || options.controlSocketInOnce ? await startControl(settings, engine, logger, options.once) : undefined;
+  try {
+    if (options.once) return await runOnce(engine, logger, signal);
+    await runForever(settings, deps, engine, signal);
+    return 0;
+  } finally {
+    await control?.close();
+  }
+}
+
+async function startControl(settings: Settings, engine: UpdateEngine, logger: Logger, optional: boolean): Promise<ControlServer | undefined> {
+  try {
+    return await ControlServer.listen({ socketPath: settings.controlSocket, groupName: settings.controlGroup, handler: engine, logger });
+  } catch (e) {
+    if (!optional) throw e;
+    logger.warn({ err: e }, 'Control socket not available during this run');
+    return undefined;
+  }
+}
+
+async function runOnce(engine: UpdateEngine, logger: Logger, signal: AbortSignal): Promise<number> {
+  const outcome = await engine.runCycle('scheduler', signal);
+  logger.info({ outcome: outcome.kind }, describeOutcome(outcome));
+  if (outcome.kind === 'failed') throw outcome.error;
+  if (engine.machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') {
+    const result = await engine.handOverToReboot(signal);
+    logger.info({ result }, result === 'stay' ? 'Reboot strategy says stay: reboot when convenient' : 'Reboot hand-over finished');
+    if (result === 'cancelled' && signal.aborted) throw new UpdateEngineError('ERR_ABORTED', 'Stopped while waiting to reboot');
+  }
+  return 0;
+}
+
+async function runForever(settings: Settings, deps: EngineDeps, engine: UpdateEngine, signal: AbortSignal): Promise<void> {
+  const handOver = () => {
+    void engine.handOverToReboot(signal).catch((e: unknown) => deps.logger.error({ err: e }, 'Reboot hand-over failed'));
+  };
+  let scheduler: CheckScheduler | undefined;
+  if (!settings.serverDisabled) {
+    scheduler = new CheckScheduler({
+      clock: deps.clock,
+      ...(settings.checkSchedule ? { cronExpression: settings.checkSchedule } : {}),
+      logger: deps.logger,
+      onCheck: async (reason, sig) => {
+        const outcome = await engine.runCycle(reason === 'on-demand' ? 'ondemandupdate' : 'scheduler', sig);
+        deps.logger.info({ outcome: outcome.kind }, describeOutcome(outcome));
+        if (outcome.kind === 'updated') handOver();
+        if (outcome.kind === 'failed') return outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {};
+        return outcome.pollIntervalMs !== undefined ? { pollIntervalMs: outcome.pollIntervalMs } : {};
+      },
+    });
+    const s = scheduler;
+    engine.onCheckRequested = () => s.checkNow();
+    scheduler.start();
+  } else {
+    deps.logger.info('SERVER=disabled: no update checks');
+  }
+  if (engine.machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') handOver();
+  deps.logger.info({ strategy: deps.reboot.label, server: settings.server }, 'update-engine daemon running');
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  deps.logger.info('Stopping');
+  await scheduler?.stop();
+}

@@ -1,0 +1,114 @@
+// Talks to the Omaha server for the engine: the client identity of every request, update checks
+// with the right 3/2 or rollback event, and events that are queued in the state when undelivered.
+
+import { UpdateEngineError, isUpdateEngineError } from '../errors.ts';
+import type { OmahaEvent } from '../omaha/events.ts';
+import type { CheckResult } from '../omaha/offer.ts';
+import type { InstallSource, OmahaClientInfo } from '../omaha/request-builder.ts';
+import type { EngineDeps } from './engine-deps.ts';
+import type { PersistedState } from './state-store.ts';
+
+/** Events kept for later delivery, at most (the oldest are dropped first). */
+export const MAX_PENDING_EVENTS = 20;
+
+/** The version sent when the running version is unknown (Nebraska needs a semver-like value). */
+export const UNKNOWN_VERSION = '0.0.0';
+
+export class OmahaReporter {
+  constructor(private readonly deps: EngineDeps) {}
+
+  /** The `<app>` attributes of every request. */
+  clientInfo(state: PersistedState, installSource: InstallSource = 'scheduler'): OmahaClientInfo {
+    const s = this.deps.settings;
+    const version = s.version ?? UNKNOWN_VERSION;
+    return {
+      appId: s.appId,
+      version,
+      track: s.group,
+      machineId: this.deps.identity.machineId,
+      bootId: this.deps.identity.bootId,
+      alephVersion: state.alephVersion ?? version,
+      machineAlias: s.machineAlias,
+      ...(s.board ? { board: s.board } : {}),
+      installSource,
+    };
+  }
+
+  /**
+   * previousversion of the 3/2 event: the version before the update on the first check after one
+   * (once the new slot was marked good), 0.0.0.0 on a fresh install, "" otherwise.
+   */
+  previousVersionFor(state: PersistedState): string {
+    if (state.alephVersion === undefined) return '0.0.0.0';
+    if (state.pendingUpdate === undefined && state.previousVersion !== undefined) return state.previousVersion;
+    return '';
+  }
+
+  /** Sends an update check; on success the one-shot report (previousversion, rollback) is cleared. */
+  async check(installSource: InstallSource, signal: AbortSignal): Promise<CheckResult> {
+    const omaha = this.requireOmaha();
+    await this.flush(signal);
+    const state = await this.deps.state.read();
+    const result = await omaha.checkForUpdate(
+      { ...this.clientInfo(state, installSource), previousVersion: this.previousVersionFor(state), rollback: state.reportRollback === true },
+      signal,
+    );
+    const nowMs = this.deps.clock.now();
+    await this.deps.state.update((st) => {
+      const next: PersistedState = { ...st, lastCheckTimeMs: nowMs, alephVersion: st.alephVersion ?? this.clientInfo(st).version };
+      delete next.reportRollback;
+      if (next.pendingUpdate === undefined) delete next.previousVersion;
+      return next;
+    });
+    return result;
+  }
+
+  /** Sends one event now; when that fails, keeps it in the state for the next request. Never throws for delivery failures. */
+  async event(event: OmahaEvent, version: string, signal: AbortSignal): Promise<void> {
+    if (!this.deps.omaha) return;
+    try {
+      await this.send(event, signal);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      this.deps.logger.warn({ event: `${event.eventType}/${event.eventResult}`, reason: (e as Error).message }, 'Omaha event not delivered; kept for later');
+      await this.deps.state.update((st) => ({
+        ...st,
+        pendingEvents: [...st.pendingEvents, { ...event, version, createdAtMs: this.deps.clock.now() }].slice(-MAX_PENDING_EVENTS),
+      }));
+    }
+  }
+
+  /** Sends the events kept from earlier; stops at the first failure (they stay queued). */
+  async flush(signal: AbortSignal): Promise<void> {
+    const state = await this.deps.state.read();
+    let delivered = 0;
+    for (const pending of state.pendingEvents) {
+      const event: OmahaEvent = { eventType: pending.eventType, eventResult: pending.eventResult };
+      if (pending.errorCode !== undefined) event.errorCode = pending.errorCode;
+      try {
+        await this.send(event, signal, pending.version);
+      } catch (e) {
+        if (signal.aborted) throw e;
+        break;
+      }
+      delivered += 1;
+    }
+    if (delivered > 0) await this.deps.state.update((st) => ({ ...st, pendingEvents: st.pendingEvents.slice(delivered) }));
+  }
+
+  private async send(event: OmahaEvent, signal: AbortSignal, version?: string): Promise<void> {
+    const omaha = this.requireOmaha();
+    const state = await this.deps.state.read();
+    const info = this.clientInfo(state);
+    await omaha.sendEvent({ ...info, ...(version ? { version } : {}), event }, signal);
+  }
+
+  private requireOmaha() {
+    if (!this.deps.omaha) throw new UpdateEngineError('ERR_INTERNAL', 'No Omaha server is configured (SERVER=disabled)');
+    return this.deps.omaha;
+  }
+}
+
+export function isDeliveryError(e: unknown): boolean {
+  return isUpdateEngineError(e) && (e.code === 'ERR_OMAHA_REQUEST' || e.code === 'ERR_OMAHA_HTTP');
+}

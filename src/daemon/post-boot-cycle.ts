@@ -1,0 +1,87 @@
+// The post-boot cycle: on a new slot, the health gate, then mark good and release the lock (the
+// next check reports 3/2 with previousversion); when the health check never passes, reboot with the
+// lock kept so that the bootloader falls back. After a rollback: remember the version, report 44.
+
+import { UpdateEngineError } from '../errors.ts';
+import { disableSlot, markGood } from '../slots/index.ts';
+import type { BootSituation } from './boot-assessment.ts';
+import type { EngineDeps } from './engine-deps.ts';
+import { recordFailedVersion } from './state-store.ts';
+
+export type PostBootOutcome =
+  | { kind: 'nothing' }
+  | { kind: 'marked-good'; partition: number; version: string | undefined }
+  | { kind: 'health-failed'; error: UpdateEngineError }
+  | { kind: 'rolled-back'; version: string }
+  | { kind: 'need-reboot' };
+
+export async function runPostBoot(deps: EngineDeps, situation: BootSituation, signal: AbortSignal): Promise<PostBootOutcome> {
+  const { logger } = deps;
+  switch (situation.kind) {
+    case 'normal':
+      await deps.reboot.atStart(signal);
+      return { kind: 'nothing' };
+    case 'flip-lost':
+      logger.warn({ version: situation.pending.version }, 'A pending update was never flipped (interrupted); it will be applied again');
+      await deps.state.update((st) => withoutPending(st));
+      await deps.reboot.atStart(signal);
+      return { kind: 'nothing' };
+    case 'need-reboot':
+      if (situation.markerLost) {
+        await deps.needReboot.write({ version: situation.pending.version, partition: situation.pending.partition, flippedAtMs: situation.pending.appliedAtMs });
+      }
+      return { kind: 'need-reboot' };
+    case 'new-slot-good':
+      await finishHealthyBoot(deps, situation.booted.partition, signal);
+      return { kind: 'marked-good', partition: situation.booted.partition, version: situation.pending.version };
+    case 'new-slot': {
+      const { booted, disk } = situation;
+      logger.info({ partition: booted.partition, label: booted.label }, 'Booted a slot not yet marked good; running the health check');
+      const started = deps.clock.monotonicMs();
+      const healthy = await deps.healthGate(signal);
+      deps.metrics?.phase('health', (deps.clock.monotonicMs() - started) / 1000);
+      if (!healthy) {
+        const error = new UpdateEngineError(
+          'ERR_HEALTH_CHECK',
+          `The health check did not pass within ${Math.round(deps.settings.healthTimeoutMs / 1000)} s; slot ${booted.label} (partition ${booted.partition}) is not marked good, rebooting so the bootloader falls back`,
+        );
+        logger.error({ code: error.code }, error.message);
+        deps.metrics?.error(error.code);
+        // The lock is kept across this reboot: the update is not over until the machine is back.
+        await deps.rebooter.reboot('health check failed');
+        return { kind: 'health-failed', error };
+      }
+      await markGood(disk, booted.partition);
+      await finishHealthyBoot(deps, booted.partition, signal);
+      return { kind: 'marked-good', partition: booted.partition, version: situation.pending?.version ?? deps.settings.version };
+    }
+    case 'rolled-back': {
+      const { pending, failed, disk } = situation;
+      logger.error({ version: pending.version, partition: pending.partition }, `Update to ${pending.version} rolled back: the machine came back on the old slot`);
+      if (failed && (failed.priority > 0 || failed.tries > 0)) await disableSlot(disk, failed.partition);
+      const nowMs = deps.clock.now();
+      await deps.state.update((st) => {
+        const next = recordFailedVersion(withoutPending(st), pending.version, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
+        delete next.previousVersion;
+        return { ...next, reportRollback: true };
+      });
+      deps.metrics?.error('ERR_ROLLBACK');
+      await deps.reboot.afterRollback(signal);
+      return { kind: 'rolled-back', version: pending.version };
+    }
+  }
+}
+
+/** The new slot is good: drop the pending record (previousVersion stays for the 3/2 report), release the lock. */
+async function finishHealthyBoot(deps: EngineDeps, partition: number, signal: AbortSignal): Promise<void> {
+  await deps.needReboot.clear();
+  await deps.state.update((st) => ({ ...withoutPending(st), failureCount: 0 }));
+  deps.logger.info({ partition }, 'Slot marked good; the update is complete');
+  await deps.reboot.afterHealthyBoot(signal);
+}
+
+function withoutPending<T extends { pendingUpdate?: unknown }>(state: T): T {
+  const next = { ...state };
+  delete next.pendingUpdate;
+  return next;
+}

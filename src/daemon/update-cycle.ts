@@ -1,0 +1,208 @@
+// The attempter's update cycle: check, then the typed chain plan -> apply -> finalize, with the
+// status changes and Omaha events between the steps; a failure reports 3/0, takes the passive slot
+// out of the boot order, remembers versions that failed verification, and backs off.
+
+import { UpdateEngineError, classify, omahaErrorCode, type ErrorCode } from '../errors.ts';
+import { compareVersions } from '../config/values.ts';
+import { errorEvent, omahaEvents } from '../omaha/events.ts';
+import type { UpdateOffer } from '../omaha/offer.ts';
+import type { InstallSource } from '../omaha/request-builder.ts';
+import { disableSlot, restoreBooted } from '../slots/index.ts';
+import { chain, runAction, type Action, type ActionContext } from './action.ts';
+import { applyAction, type AppliedImage } from './actions/apply-action.ts';
+import { finalizeAction, type FlippedSlot } from './actions/finalize-action.ts';
+import { planAction, type InstallPlan } from './actions/plan-action.ts';
+import type { EngineDeps } from './engine-deps.ts';
+import type { OmahaReporter } from './omaha-reporter.ts';
+import { recordFailedVersion } from './state-store.ts';
+import type { StatusMachine, UpdateStatus } from './status.ts';
+
+export type CycleOutcome =
+  | { kind: 'noupdate'; pollIntervalMs?: number }
+  | { kind: 'pending-kept'; version: string; pollIntervalMs?: number }
+  | { kind: 'deferred'; version: string; reason: string; pollIntervalMs?: number }
+  | { kind: 'updated'; flipped: FlippedSlot; pollIntervalMs?: number }
+  | { kind: 'failed'; error: UpdateEngineError; httpStatus?: number };
+
+/** Failures of these codes mark the offered version as bad: it is not applied again until reset or a newer offer. */
+const VERSION_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_PAYLOAD_SIGNATURE',
+  'ERR_PAYLOAD_FORMAT',
+  'ERR_PAYLOAD_HASH_MISMATCH',
+  'ERR_PAYLOAD_SIZE_MISMATCH',
+  'ERR_PAYLOAD_TARGET',
+  'ERR_PAYLOAD_TOO_LARGE',
+  'ERR_IMAGE_VERIFICATION',
+]);
+
+/** Backoff after the n-th consecutive failure: 10 min doubling, at most 4 h. */
+export function backoffMs(failures: number): number {
+  return Math.min(4 * 3_600_000, 10 * 60_000 * 2 ** Math.max(0, failures - 1));
+}
+
+/** An action that runs a side effect and passes its input through (status changes, events). */
+function tap<T>(name: string, effect: (input: T, ctx: ActionContext) => Promise<void>): Action<T, T> {
+  return {
+    name,
+    async run(input, ctx) {
+      await effect(input, ctx);
+      return input;
+    },
+  };
+}
+
+export class UpdateCycle {
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly status: StatusMachine,
+    private readonly reporter: OmahaReporter,
+  ) {}
+
+  /** One check and, when there is an offer, one update. Never throws: failures are reported and returned. */
+  async run(installSource: InstallSource, signal: AbortSignal): Promise<CycleOutcome> {
+    const { deps, status } = this;
+    const ctx = this.context(signal);
+    const pendingBefore = (await deps.state.read()).pendingUpdate;
+    const restingStatus = (): UpdateStatus => (pendingBefore ? 'UPDATE_STATUS_UPDATED_NEED_REBOOT' : 'UPDATE_STATUS_IDLE');
+    status.transition('UPDATE_STATUS_CHECKING_FOR_UPDATE');
+    let offer: UpdateOffer | undefined;
+    let touchedPassive: InstallPlan | undefined;
+    let resumed = false;
+    try {
+      const result = await this.reporter.check(installSource, signal);
+      const checkedAt = Math.floor(deps.clock.now() / 1000);
+      const poll = result.pollIntervalMs !== undefined ? { pollIntervalMs: result.pollIntervalMs } : {};
+      if (result.kind === 'noupdate') {
+        deps.metrics?.checkFinished('noupdate');
+        status.transition(restingStatus(), { lastCheckedTimeSeconds: checkedAt, ...(pendingBefore ? { newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1 } : {}) });
+        return { kind: 'noupdate', ...poll };
+      }
+      offer = result;
+      status.update({ lastCheckedTimeSeconds: checkedAt });
+      const skip = await this.reasonToSkip(offer, installSource, pendingBefore?.version);
+      if (skip) {
+        deps.metrics?.checkFinished(skip.deferral ? 'deferred' : 'noupdate', offer.version);
+        if (skip.deferral) await this.reporter.event(omahaEvents.deferred(skip.deferral), deps.settings.version ?? '', signal);
+        deps.logger.info({ version: offer.version, reason: skip.reason }, 'Update offer not taken');
+        status.transition(restingStatus(), pendingBefore ? { newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1 } : {});
+        return skip.deferral
+          ? { kind: 'deferred', version: offer.version, reason: skip.reason, ...poll }
+          : { kind: 'pending-kept', version: pendingBefore?.version ?? offer.version, ...poll };
+      }
+      deps.metrics?.checkFinished('update', offer.version);
+      if (deps.settings.version !== undefined && !deps.settings.allowDowngrade && compareVersions(offer.version, deps.settings.version) <= 0) {
+        throw new UpdateEngineError('ERR_PAYLOAD_DOWNGRADE', `The server offered version "${offer.version}", not newer than the running "${deps.settings.version}"; set ALLOW_DOWNGRADE=true to accept it`);
+      }
+      status.transition('UPDATE_STATUS_UPDATE_AVAILABLE', { newVersion: offer.version, newSizeBytes: offer.sizeBytes });
+      const flipped = await runAction(this.installChain(pendingBefore, (plan) => (touchedPassive = plan), (r) => (resumed = r)), offer, ctx);
+      status.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', { progress: 1 });
+      await deps.state.update((st) => {
+        const next = { ...st, failureCount: 0 };
+        delete next.backoffUntilMs;
+        return next;
+      });
+      return { kind: 'updated', flipped, ...poll };
+    } catch (e) {
+      const error = e instanceof UpdateEngineError ? e : new UpdateEngineError('ERR_INTERNAL', String(e), { cause: e });
+      return this.fail(error, { offer, touchedPassive, resumed, pendingBefore: pendingBefore !== undefined && touchedPassive === undefined, signal });
+    }
+  }
+
+  /** The chain after an offer: plan -> (undo a pending flip) -> 13/1 -> apply -> 14/1 -> finalize -> 3/1. */
+  private installChain(pending: { partition: number } | undefined, onPlan: (p: InstallPlan) => void, onResume: (r: boolean) => void) {
+    const { deps, status, reporter } = this;
+    const running = () => deps.settings.version ?? '';
+    return chain(
+      planAction(deps),
+      tap<InstallPlan>('prepare-slot', async (plan, ctx) => {
+        onPlan(plan);
+        if (pending) {
+          // A newer offer replaces the pending update: undo its flip before writing over it.
+          await restoreBooted(plan.disk, plan.booted.partition, plan.passive.partition);
+          await deps.needReboot.clear();
+          await deps.state.update((st) => {
+            const next = { ...st };
+            delete next.pendingUpdate;
+            return next;
+          });
+          ctx.logger.info({ replaced: pending.partition }, 'Pending update undone; a newer one replaces it');
+        }
+        status.transition('UPDATE_STATUS_DOWNLOADING', { progress: 0 });
+        await reporter.event(omahaEvents.downloadStarted(), running(), ctx.signal);
+      }),
+      applyAction(deps),
+      tap<AppliedImage>('downloaded', async (applied, ctx) => {
+        onResume(applied.result.resumed);
+        status.transition('UPDATE_STATUS_VERIFYING', { progress: 1 });
+        deps.metrics?.phase('download', applied.downloadMs / 1000);
+        await reporter.event(omahaEvents.downloadFinished(), running(), ctx.signal);
+        status.transition('UPDATE_STATUS_FINALIZING', { progress: 1 });
+      }),
+      finalizeAction(deps),
+      tap<FlippedSlot>('installed', async (_flipped, ctx) => {
+        await reporter.event(omahaEvents.installed(), running(), ctx.signal);
+      }),
+    );
+  }
+
+  /** Why an offer is not taken: it is already pending (or older), it failed before, or we back off. */
+  private async reasonToSkip(offer: UpdateOffer, installSource: InstallSource, pendingVersion: string | undefined): Promise<{ reason: string; deferral?: number } | undefined> {
+    if (pendingVersion !== undefined && compareVersions(offer.version, pendingVersion) <= 0) {
+      return { reason: `version ${pendingVersion} is already installed and waits for a reboot` };
+    }
+    const state = await this.deps.state.read();
+    const failed = state.failedVersions[offer.version];
+    if (failed) {
+      return { reason: `version ${offer.version} failed before (${failed.reason}); reset with update_engine_client -reset_status`, deferral: failed.code ? omahaErrorCode(failed.code) : 1 };
+    }
+    const nowMs = this.deps.clock.now();
+    if (installSource === 'scheduler' && !offer.disablePayloadBackoff && state.backoffUntilMs !== undefined && state.backoffUntilMs > nowMs) {
+      return { reason: `backing off after ${state.failureCount} failures until ${new Date(state.backoffUntilMs).toISOString()}`, deferral: 40 };
+    }
+    return undefined;
+  }
+
+  private async fail(
+    error: UpdateEngineError,
+    info: { offer: UpdateOffer | undefined; touchedPassive: InstallPlan | undefined; resumed: boolean; pendingBefore: boolean; signal: AbortSignal },
+  ): Promise<CycleOutcome> {
+    const { deps, status } = this;
+    const aborted = error.code === 'ERR_ABORTED';
+    deps.metrics?.error(error.code);
+    if (!aborted) deps.logger.error({ code: error.code, err: error }, `Update cycle failed: ${error.message}`);
+    status.transition('UPDATE_STATUS_REPORTING_ERROR_EVENT', { lastError: { code: error.code, message: error.message } });
+    if (info.touchedPassive) {
+      await disableSlot(info.touchedPassive.disk, info.touchedPassive.passive.partition).catch((e: unknown) =>
+        deps.logger.error({ err: e }, 'Cannot take the passive slot out of the boot order'),
+      );
+    }
+    if (info.offer && !aborted) {
+      const quiet = new AbortController().signal;
+      await this.reporter.event(errorEvent(error, { resumedDownload: info.resumed, nonDefaultServer: false }), deps.settings.version ?? '', quiet).catch(() => undefined);
+    }
+    if (!aborted) {
+      const nowMs = deps.clock.now();
+      await deps.state
+        .update((st) => {
+          let next = { ...st, failureCount: st.failureCount + 1 };
+          if (classify(error.code) !== 'retry') next.backoffUntilMs = nowMs + backoffMs(next.failureCount);
+          if (info.offer && VERSION_FAILURES.has(error.code)) next = recordFailedVersion(next, info.offer.version, { reason: error.message, code: error.code }, nowMs);
+          return next;
+        })
+        .catch((e: unknown) => deps.logger.error({ err: e }, 'Cannot record the failure in the state'));
+    }
+    const pending = info.pendingBefore ? (await deps.state.read()).pendingUpdate : undefined;
+    status.transition(pending ? 'UPDATE_STATUS_UPDATED_NEED_REBOOT' : 'UPDATE_STATUS_IDLE', pending ? { newVersion: pending.version, newSizeBytes: pending.sizeBytes, progress: 1 } : {});
+    return { kind: 'failed', error, ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}) };
+  }
+
+  private context(signal: AbortSignal): ActionContext {
+    return {
+      signal,
+      logger: this.deps.logger,
+      progress: (fraction, detail) => {
+        this.status.update({ progress: Math.min(1, Math.max(0, fraction)), ...(detail !== undefined ? { currentOperation: detail } : {}) });
+      },
+    };
+  }
+}

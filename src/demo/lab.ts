@@ -1,0 +1,153 @@
+// A throwaway update lab: a GPT disk image made with the project's own code, signed payloads made
+// with the test key, a development Omaha server on loopback, and settings that point at them.
+// The demo and the end-to-end tests run the real daemon against it; it never touches /etc or a disk.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { settingsSchema, type Settings } from '../config/schema.ts';
+import { startDevServer, type DevServer, type RecordedEvent } from '../omaha/dev-server.ts';
+import { loadDevPayloads } from '../omaha/dev-payload-loader.ts';
+import { createPayload } from '../payload/create.ts';
+import { bootSimulate, createDiskImage, readSlots, type BootChoice } from '../slots/index.ts';
+import type { IdentityPaths } from '../platform/identity.ts';
+
+export const TEST_KEYS_DIR = fileURLToPath(new URL('../../fixtures/keys/', import.meta.url));
+export const TEST_PRIVATE_KEY = join(TEST_KEYS_DIR, 'test-only-ed25519.pem');
+export const TEST_PUBLIC_KEY = join(TEST_KEYS_DIR, 'test-only-ed25519.pub.pem');
+
+export interface LabOptions {
+  dir: string;
+  /** Version installed on USR-A at the start. */
+  initialVersion: string;
+  /** Size of each USR slot; default 16 MiB. */
+  usrSizeBytes?: number;
+  /** Size of the images in the payloads; default 12 MiB. */
+  imageSizeBytes?: number;
+  blockSizeBytes?: number;
+}
+
+export interface LabPayload {
+  version: string;
+  path: string;
+  imagePath: string;
+}
+
+/** The slots' versions, as the lab knows them (the images are random bytes, not real file systems). */
+export class UpdateLab {
+  readonly disk: string;
+  readonly stateDir: string;
+  readonly runDir: string;
+  readonly payloadDir: string;
+  readonly events: RecordedEvent[] = [];
+  readonly payloads: LabPayload[] = [];
+  /** Partition number -> the version written on it. */
+  readonly slotVersions = new Map<number, string>();
+  booted = 3;
+  server: DevServer | undefined;
+
+  constructor(readonly options: LabOptions) {
+    this.disk = join(options.dir, 'disk.img');
+    this.stateDir = join(options.dir, 'state');
+    this.runDir = join(options.dir, 'run');
+    this.payloadDir = join(options.dir, 'payloads');
+  }
+
+  async setUp(): Promise<void> {
+    await mkdir(this.payloadDir, { recursive: true });
+    await mkdir(this.stateDir, { recursive: true });
+    await writeFile(join(this.options.dir, 'machine-id'), `${randomBytes(16).toString('hex')}\n`);
+    await writeFile(join(this.options.dir, 'boot_id'), `${crypto.randomUUID()}\n`);
+    await createDiskImage(this.disk, { usrSizeBytes: this.options.usrSizeBytes ?? 16 * 1024 * 1024, overwrite: true });
+    this.slotVersions.set(3, this.options.initialVersion);
+  }
+
+  /** Makes a random image and a payload of it signed with the test key. */
+  async addPayload(version: string, options: { privateKeyPem?: string; appId?: string } = {}): Promise<LabPayload> {
+    const imagePath = join(this.payloadDir, `image-${version}.bin`);
+    const size = this.options.imageSizeBytes ?? 12 * 1024 * 1024;
+    const fh = await open(imagePath, 'w');
+    try {
+      for (let done = 0; done < size; done += 1024 * 1024) await fh.write(randomBytes(Math.min(1024 * 1024, size - done)));
+    } finally {
+      await fh.close();
+    }
+    const path = join(this.payloadDir, `update-${version}.payload`);
+    await createPayload({
+      imagePath,
+      out: path,
+      version,
+      privateKeyPem: options.privateKeyPem ?? readFileSync(TEST_PRIVATE_KEY, 'utf8'),
+      ...(this.options.blockSizeBytes ? { blockSizeBytes: this.options.blockSizeBytes } : {}),
+      ...(options.appId ? { appId: options.appId } : {}),
+    });
+    const payload = { version, path, imagePath };
+    this.payloads.push(payload);
+    return payload;
+  }
+
+  /** (Re)starts the Omaha server with the payloads made so far. */
+  async serve(): Promise<DevServer> {
+    await this.server?.close();
+    this.server = await startDevServer({
+      payloads: await loadDevPayloads(this.payloads.map((p) => p.path)),
+      onEvent: (e) => {
+        this.events.push(e);
+      },
+    });
+    return this.server;
+  }
+
+  /** Settings for the machine as booted now (VERSION is the booted slot's version). */
+  settings(extra: Record<string, string> = {}): Settings {
+    const version = this.slotVersions.get(this.booted) ?? this.options.initialVersion;
+    return settingsSchema.parse({
+      server: this.server?.updateUrl ?? 'disabled',
+      version,
+      disk: this.disk,
+      bootedPartition: String(this.booted),
+      publicKeys: TEST_PUBLIC_KEY,
+      stateDir: this.stateDir,
+      runDir: this.runDir,
+      controlSocket: join(this.runDir, 'control.sock'),
+      rebootStrategy: 'off',
+      rebootCommand: 'true',
+      ...extra,
+    });
+  }
+
+  identityPaths(): IdentityPaths {
+    return { machineId: join(this.options.dir, 'machine-id'), bootId: join(this.options.dir, 'boot_id'), osRelease: join(this.options.dir, 'os-release') };
+  }
+
+  /** What a reboot does: /run is cleared, the bootloader picks a slot (and counts its try), a new boot id. */
+  async reboot(): Promise<BootChoice> {
+    const pending = await this.pendingFlip();
+    if (pending) this.slotVersions.set(pending.partition, pending.version);
+    await rm(this.runDir, { recursive: true, force: true });
+    await writeFile(join(this.options.dir, 'boot_id'), `${crypto.randomUUID()}\n`);
+    const choice = await bootSimulate(this.disk);
+    this.booted = choice.partition;
+    return choice;
+  }
+
+  async slots() {
+    return (await readSlots(this.disk, { slotAPartition: 3, slotBPartition: 4 })).usrSlots;
+  }
+
+  private async pendingFlip(): Promise<{ version: string; partition: number } | undefined> {
+    try {
+      const state = JSON.parse(await readFile(join(this.stateDir, 'state.json'), 'utf8')) as { pendingUpdate?: { version: string; partition: number } };
+      return state.pendingUpdate;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.server?.close();
+    this.server = undefined;
+  }
+}
