@@ -6,7 +6,7 @@ import type { Settings } from '../config/schema.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
 import { defaultIdentityPaths, readMachineIdentity, type IdentityPaths } from '../platform/identity.ts';
 import type { Logger } from '../platform/logger.ts';
-import { GotTransport } from '../omaha/got-transport.ts';
+import { GotTransport, type GotTransportOptions } from '../omaha/got-transport.ts';
 import { OmahaClient } from '../omaha/omaha-client.ts';
 import { loadKeyring } from '../payload/keyring.ts';
 import { FileRegionTarget } from '../io/file-region-target.ts';
@@ -29,17 +29,19 @@ export interface DaemonOptions {
   overrides?: Partial<EngineDeps>;
   /** Called once the engine exists (the demo follows its status). */
   onEngine?(engine: UpdateEngine): void;
+  /** Transport options (the demo: no system CA files, no proxies from the environment). */
+  transportOptions?: GotTransportOptions;
   /** Serve the control socket in --once mode too (default: only when the daemon runs). */
   controlSocketInOnce?: boolean;
 }
 
 /** The real adapters for the settings. */
-export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOptions, 'logger' | 'clock' | 'identityPaths'>): Promise<EngineDeps> {
+export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOptions, 'logger' | 'clock' | 'identityPaths' | 'transportOptions'>): Promise<EngineDeps> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   const identity = await readMachineIdentity(options.identityPaths ?? defaultIdentityPaths);
   if (identity.missing.length > 0) logger.warn({ missing: identity.missing }, 'Machine identity incomplete; using placeholders');
-  const transport = await GotTransport.create({ ...(settings.serverCaFile ? { caFile: settings.serverCaFile } : {}) });
+  const transport = await GotTransport.create({ ...options.transportOptions, ...(settings.serverCaFile ? { caFile: settings.serverCaFile } : {}) });
   const omaha = settings.serverDisabled ? undefined : new OmahaClient({ serverUrl: settings.server, transport, clock, logger });
   const ports = buildRebootPorts(settings, clock, logger);
   return {

@@ -35,6 +35,16 @@ export interface LabPayload {
   imagePath: string;
 }
 
+/** Writes `size` random bytes at `offset` of a file, 1 MiB at a time. */
+async function writeRandom(path: string, offset: number, size: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    for (let done = 0; done < size; done += 1024 * 1024) await fh.write(randomBytes(Math.min(1024 * 1024, size - done)), 0, undefined, offset + done);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The slots' versions, as the lab knows them (the images are random bytes, not real file systems). */
 export class UpdateLab {
   readonly disk: string;
@@ -62,18 +72,16 @@ export class UpdateLab {
     await writeFile(join(this.options.dir, 'boot_id'), `${crypto.randomUUID()}\n`);
     await createDiskImage(this.disk, { usrSizeBytes: this.options.usrSizeBytes ?? 16 * 1024 * 1024, overwrite: true });
     this.slotVersions.set(3, this.options.initialVersion);
+    const slotA = (await this.slots()).find((s) => s.partition === 3);
+    if (slotA) await writeRandom(this.disk, slotA.byteOffset, Math.min(slotA.byteLength, this.options.imageSizeBytes ?? 12 * 1024 * 1024));
   }
 
   /** Makes a random image and a payload of it signed with the test key. */
   async addPayload(version: string, options: { privateKeyPem?: string; appId?: string } = {}): Promise<LabPayload> {
     const imagePath = join(this.payloadDir, `image-${version}.bin`);
     const size = this.options.imageSizeBytes ?? 12 * 1024 * 1024;
-    const fh = await open(imagePath, 'w');
-    try {
-      for (let done = 0; done < size; done += 1024 * 1024) await fh.write(randomBytes(Math.min(1024 * 1024, size - done)));
-    } finally {
-      await fh.close();
-    }
+    await writeFile(imagePath, '');
+    await writeRandom(imagePath, 0, size);
     const path = join(this.payloadDir, `update-${version}.payload`);
     await createPayload({
       imagePath,
