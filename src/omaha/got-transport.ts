@@ -133,13 +133,28 @@ export class GotTransport implements HttpTransport {
   /** Starts a request and resolves once the response headers are in. */
   private start(url: string, options: OptionsInit, method: 'GET' | 'POST'): Promise<{ request: GotRequest; response: http.IncomingMessage }> {
     return new Promise((resolve, reject) => {
+      // got keeps its abort listener on the signal after the request ended, and an abort then destroys
+      // the finished request with nobody listening (an uncaught error), and long-lived signals gather
+      // listeners. So each request gets its own signal, linked to the caller's until the request closes.
+      const outer = options.signal as AbortSignal | undefined;
+      const inner = new AbortController();
+      const forward = () => inner.abort(outer?.reason);
+      if (outer?.aborted) forward();
+      else outer?.addEventListener('abort', forward, { once: true });
       let request: GotRequest;
       try {
-        request = this.got.stream(url, { ...options, method, isStream: true });
+        request = this.got.stream(url, { ...options, ...(outer ? { signal: inner.signal } : {}), method, isStream: true });
       } catch (e) {
+        outer?.removeEventListener('abort', forward);
         reject(toTransportError(e, url));
         return;
       }
+      const unlink = () => outer?.removeEventListener('abort', forward);
+      request.once('close', unlink);
+      request.once('end', unlink);
+      // An abort after the consumer is done destroys the request with nobody listening; the consumer
+      // sees errors through its own listeners (async iteration, pipeline), so this one only absorbs.
+      request.on('error', () => undefined);
       const onError = (e: unknown) => reject(toTransportError(e, url));
       request.once('error', onError);
       request.once('response', (response: http.IncomingMessage) => {
