@@ -86,10 +86,10 @@ export class ApplyRun {
     let stream: Awaited<ReturnType<OpenPayload>> | undefined;
     try {
       stream = await this.open(cp ? [{ start: 0, end: cp.dataOffset }, { start: cp.resumeOffset }] : [{ start: 0 }], this.controller.signal);
-      const reader = (this.reader = new ByteReader(stream));
+      // The payload file hash takes each chunk once consumed (transferred to the worker when the chunk owns its memory).
       const payloadHash = cp ? undefined : hashes.stream(0);
-      const feedPayload = payloadHash ? (b: Buffer) => void payloadHash.update(b).catch(this.fail) : undefined;
-      const header = await readPayloadHeader(reader, { accept: (bytes, sigs) => this.accept(bytes, sigs), onBytes: feedPayload });
+      const reader = (this.reader = new ByteReader(stream, payloadHash && this.payloadHashFeed(payloadHash)));
+      const header = await readPayloadHeader(reader, { accept: (bytes, sigs) => this.accept(bytes, sigs) });
       const { manifest, blockTable } = header;
       if (cp) {
         this.checkResume(header, cp);
@@ -157,15 +157,11 @@ export class ApplyRun {
           throw e;
         }
         const storedView = slot.memory.subarray(0, stored);
-        if (payloadHash) {
-          slot.hold();
-          void payloadHash.update(storedView).catch(this.fail).finally(() => slot.release());
-        }
         const job = this.processBlock(i, storedView, slot, { manifest, header, writer, imageHash: readBack ? undefined : imageHash, hashes });
         this.inflight.add(job);
         void job.finally(() => this.inflight.delete(job));
       }
-      await readPayloadTrailer(reader, header.dataSizeBytes, feedPayload);
+      await readPayloadTrailer(reader, header.dataSizeBytes);
       await Promise.all(this.inflight);
       if (this.failure) throw this.failure;
       userSignal?.throwIfAborted(); // blocks not handed to the writer yet were dropped: stop here, resumable
@@ -211,6 +207,17 @@ export class ApplyRun {
       if (targetOpen) await this.o.target.close().catch((e: unknown) => this.logger.warn({ err: e }, 'Closing the write target failed'));
       await hashes.close();
     }
+  }
+
+  /** Hands consumed chunks to the payload hash, waiting while more than 16 MiB (or 64 chunks) are queued. */
+  private payloadHashFeed(payloadHash: WorkerHashStream): (chunk: Buffer) => Promise<void> {
+    const queued: Array<Promise<void>> = [];
+    return async (chunk) => {
+      const hashed = payloadHash.update(chunk, true);
+      hashed.catch(this.fail);
+      queued.push(hashed);
+      while (queued.length > 64 || (payloadHash.pendingBytes > 16 * MIB && queued.length > 0)) await queued.shift()?.catch(() => undefined);
+    };
   }
 
   private async processBlock(

@@ -1,8 +1,12 @@
-// Pulls exact byte counts out of a stream of chunks without concatenating them: small reads come back
-// as one buffer, large ones are copied straight into the caller's memory. Tracks the payload offset.
+// Pulls exact byte counts out of a stream of chunks without concatenating them: large reads are copied
+// straight into the caller's memory, small ones come back as a copy. Each chunk, once consumed, goes
+// to an optional hook (the payload file hash), which may take it over. Tracks the payload offset.
 
 import type { Readable } from 'node:stream';
 import { UpdateEngineError } from '../errors.ts';
+
+/** Receives every chunk of the stream, in order, once all its bytes were consumed; may keep it. A returned promise is awaited (backpressure). */
+export type ConsumedChunkHook = (chunk: Buffer) => void | Promise<void>;
 
 export class ByteReader {
   private readonly chunks: AsyncIterator<unknown>;
@@ -14,13 +18,22 @@ export class ByteReader {
   /** The payload file offset of the next byte (differs from bytesRead after a skip on resume). */
   offset = 0;
 
-  constructor(readable: Readable | AsyncIterable<unknown>) {
+  constructor(
+    readable: Readable | AsyncIterable<unknown>,
+    private readonly onConsumed?: ConsumedChunkHook,
+  ) {
     this.chunks = (readable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   }
 
-  /** Loads the next chunk; false at the end of the stream. */
+  /** Loads the next chunk (handing the used one to the hook); false at the end of the stream. */
   private async fill(): Promise<boolean> {
     while (this.at >= this.chunk.byteLength) {
+      if (this.chunk.byteLength > 0) {
+        const used = this.chunk;
+        this.chunk = Buffer.alloc(0);
+        const wait = this.onConsumed?.(used);
+        if (wait) await wait;
+      }
       if (this.ended) return false;
       const next = await this.chunks.next();
       if (next.done) {
@@ -38,20 +51,8 @@ export class ByteReader {
     throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Payload is truncated: it ends at offset ${this.offset} inside ${what} (${wanted} more bytes expected)`);
   }
 
-  /**
-   * The next `n` bytes. A view into the current chunk when it holds them all, else a new buffer.
-   * `what` names the part being read, for the truncation message.
-   */
+  /** A copy of the next `n` bytes; `what` names the part being read, for the truncation message. */
   async read(n: number, what: string): Promise<Buffer> {
-    if (!(await this.fill())) {
-      if (n === 0) return Buffer.alloc(0);
-      this.truncated(n, what);
-    }
-    if (this.chunk.byteLength - this.at >= n) {
-      const view = this.chunk.subarray(this.at, this.at + n);
-      this.advance(n);
-      return view;
-    }
     const out = Buffer.allocUnsafe(n);
     await this.readInto(out, n, what);
     return out;
@@ -69,13 +70,18 @@ export class ByteReader {
     }
   }
 
-  /** Up to `max` bytes, fewer only at the end of the stream (an empty buffer there). */
+  /** A copy of up to `max` bytes, fewer only at the end of the stream (an empty buffer there). */
   async readUpTo(max: number): Promise<Buffer> {
     if (!(await this.fill())) return Buffer.alloc(0);
     const take = Math.min(max, this.chunk.byteLength - this.at);
-    const view = this.chunk.subarray(this.at, this.at + take);
+    const out = Buffer.from(this.chunk.subarray(this.at, this.at + take));
     this.advance(take);
-    return view;
+    return out;
+  }
+
+  /** True when the stream has no more bytes (hands the last chunk to the hook). */
+  async atEnd(): Promise<boolean> {
+    return !(await this.fill());
   }
 
   private advance(n: number): void {

@@ -26,7 +26,7 @@ async function* readRanges(path: string, ranges: readonly ByteRange[], signal: A
         const { bytesRead } = await handle.read(buf, 0, want, position);
         if (bytesRead === 0) break;
         position += bytesRead;
-        yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+        yield bytesRead === want ? buf : Buffer.from(buf.subarray(0, bytesRead)); // each chunk owns exactly its memory
       }
     }
   } finally {

@@ -10,12 +10,19 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const streams = new Map();
+// Buffers moved in here become garbage once hashed; this isolate has almost no other garbage, so V8
+// would hold on to ~64 MiB of them before it collects. A full collection of this tiny heap takes
+// about a millisecond: do one every 32 MiB of moved-in bytes to keep memory flat.
+let collect = null;
+try { require('node:v8').setFlagsFromString('--expose-gc'); collect = require('node:vm').runInNewContext('gc'); } catch {}
+let movedIn = 0;
 parentPort.on('message', (m) => {
   try {
     if (m.op === 'open') { streams.set(m.id, createHash('sha256')); return; }
     if (m.op === 'update') {
       streams.get(m.id).update(new Uint8Array(m.buf, m.offset, m.length));
       parentPort.postMessage({ seq: m.seq });
+      if (m.moved) { movedIn += m.length; if (collect && movedIn > 32 * 1048576) { movedIn = 0; collect(); } }
     } else if (m.op === 'digest') {
       const digest = streams.get(m.id).digest();
       streams.delete(m.id);
@@ -34,9 +41,6 @@ interface Reply {
   digest?: Uint8Array;
   error?: string;
 }
-
-/** Below this, transferring is not worth it (and small Buffers may share Node's pool): copy. */
-const TRANSFER_MIN_BYTES = 64 * 1024;
 
 class HashWorker {
   readonly worker: Worker;
@@ -73,12 +77,13 @@ class HashWorker {
     const transferList: ArrayBuffer[] = [];
     if (data) {
       let view = data;
-      if (!(data.buffer instanceof SharedArrayBuffer) && !(transfer && data.buffer.byteLength >= TRANSFER_MIN_BYTES)) {
+      const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+      if (!(data.buffer instanceof SharedArrayBuffer) && !(transfer && owned)) {
         view = new Uint8Array(data.byteLength); // a copy (Buffer#slice would not copy)
         view.set(data);
       }
       if (!(view.buffer instanceof SharedArrayBuffer)) transferList.push(view.buffer as ArrayBuffer);
-      Object.assign(message, { buf: view.buffer, offset: view.byteOffset, length: view.byteLength });
+      Object.assign(message, { buf: view.buffer, offset: view.byteOffset, length: view.byteLength, moved: transferList.length > 0 });
     }
     const bytes = data?.byteLength ?? 0;
     this.pendingBytes += bytes;
@@ -107,7 +112,11 @@ export class WorkerHashStream {
     return this.worker.pendingBytes;
   }
 
-  /** Resolves once the bytes are hashed: shared memory may then be reused. `transfer`: the caller gives up `data`. */
+  /**
+   * Resolves once the bytes are hashed: shared memory may then be reused. `transfer`: the caller gives
+   * up `data`; when it spans its whole ArrayBuffer, that is moved to the worker (no copy, and its memory
+   * is freed there instead of adding to this thread's garbage). Views into a larger buffer are copied.
+   */
   async update(data: Uint8Array, transfer = false): Promise<void> {
     if (data.byteLength === 0) return;
     await this.worker.request({ op: 'update', id: this.id }, data, transfer);

@@ -29,24 +29,19 @@ export interface PayloadHeader {
 export interface ReadHeaderOptions {
   /** Called with the manifest bytes and signatures; returns the manifest once trusted (or throws). */
   accept(manifestBytes: Buffer, signatures: RawSignature[]): PayloadManifest;
-  /** Every byte consumed, in order (the payload file hash). */
-  onBytes?(bytes: Buffer): void;
 }
 
 /** Reads entry `index`'s tar header and checks its name and place. */
-async function readEntryHeader(reader: ByteReader, index: number, onBytes: ReadHeaderOptions['onBytes']): Promise<{ name: EntryName; sizeBytes: number; at: number }> {
+async function readEntryHeader(reader: ByteReader, index: number): Promise<{ name: EntryName; sizeBytes: number; at: number }> {
   const at = reader.offset;
   const block = await reader.read(TAR_BLOCK_BYTES, `the tar header of entry ${index + 1}`);
-  onBytes?.(block);
   const header = decodeTarHeader(block, at);
   return { name: expectEntry(header, index, at), sizeBytes: header.sizeBytes, at };
 }
 
-async function readEntryBody(reader: ByteReader, name: EntryName, sizeBytes: number, onBytes: ReadHeaderOptions['onBytes']): Promise<Buffer> {
-  const body = Buffer.from(await reader.read(sizeBytes, `entry "${name}"`));
-  onBytes?.(body);
-  const padding = await reader.read(tarPadding(sizeBytes), `the padding after "${name}"`);
-  onBytes?.(padding);
+async function readEntryBody(reader: ByteReader, name: EntryName, sizeBytes: number): Promise<Buffer> {
+  const body = await reader.read(sizeBytes, `entry "${name}"`);
+  await reader.read(tarPadding(sizeBytes), `the padding after "${name}"`);
   return body;
 }
 
@@ -57,36 +52,35 @@ function capped(name: EntryName, sizeBytes: number, maxBytes: number): void {
 }
 
 /** Reads the first entry only: the manifest's bytes (unverified). */
-export async function readManifestBytes(reader: ByteReader, onBytes?: ReadHeaderOptions['onBytes']): Promise<Buffer> {
-  const entry = await readEntryHeader(reader, 0, onBytes);
+export async function readManifestBytes(reader: ByteReader): Promise<Buffer> {
+  const entry = await readEntryHeader(reader, 0);
   capped(entry.name, entry.sizeBytes, MANIFEST_MAX_BYTES);
-  return readEntryBody(reader, entry.name, entry.sizeBytes, onBytes);
+  return readEntryBody(reader, entry.name, entry.sizeBytes);
 }
 
 /** Reads and checks the header region; on return the reader is at the first image data byte. */
 export async function readPayloadHeader(reader: ByteReader, options: ReadHeaderOptions): Promise<PayloadHeader> {
-  const { onBytes } = options;
-  const manifestBytes = await readManifestBytes(reader, onBytes);
-  const sigEntry = await readEntryHeader(reader, 1, onBytes);
+  const manifestBytes = await readManifestBytes(reader);
+  const sigEntry = await readEntryHeader(reader, 1);
   capped(sigEntry.name, sigEntry.sizeBytes, SIGNATURES_MAX_BYTES);
-  const signatures = parseSignatures(await readEntryBody(reader, sigEntry.name, sigEntry.sizeBytes, onBytes));
+  const signatures = parseSignatures(await readEntryBody(reader, sigEntry.name, sigEntry.sizeBytes));
   const manifest = options.accept(manifestBytes, signatures);
 
-  const tableEntry = await readEntryHeader(reader, 2, onBytes);
+  const tableEntry = await readEntryHeader(reader, 2);
   if (tableEntry.sizeBytes !== blockTableBytes(manifest)) {
     throw new UpdateEngineError(
       'ERR_PAYLOAD_FORMAT',
       `Entry "${tableEntry.name}" at offset ${tableEntry.at} says ${tableEntry.sizeBytes} bytes, but ${manifest.blockCount} blocks take ${blockTableBytes(manifest)}`,
     );
   }
-  const tableBytes = await readEntryBody(reader, tableEntry.name, tableEntry.sizeBytes, onBytes);
+  const tableBytes = await readEntryBody(reader, tableEntry.name, tableEntry.sizeBytes);
   const tableSha256 = createHash('sha256').update(tableBytes).digest('hex');
   if (tableSha256 !== manifest.blockTableSha256) {
     throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Block table SHA-256 is ${tableSha256}, the manifest says ${manifest.blockTableSha256}`);
   }
   const blockTable = decodeBlockTable(tableBytes, manifest);
 
-  const dataEntry = await readEntryHeader(reader, 3, onBytes);
+  const dataEntry = await readEntryHeader(reader, 3);
   if (dataEntry.sizeBytes !== totalStoredBytes(blockTable)) {
     throw new UpdateEngineError(
       'ERR_PAYLOAD_FORMAT',
@@ -108,17 +102,15 @@ export async function readPayloadHeader(reader: ByteReader, options: ReadHeaderO
  * Reads what follows the image data: its zero padding, then only zero blocks (at least two, the
  * end-of-archive marker) up to the end of the stream. Another entry, or anything non-zero, is refused.
  */
-export async function readPayloadTrailer(reader: ByteReader, dataSizeBytes: number, onBytes?: ReadHeaderOptions['onBytes']): Promise<void> {
+export async function readPayloadTrailer(reader: ByteReader, dataSizeBytes: number): Promise<void> {
   const paddingAt = reader.offset;
   const padding = await reader.read(tarPadding(dataSizeBytes), 'the padding after the image data');
-  onBytes?.(padding);
   if (!isZeroBlock(padding)) throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `The padding after the image data at offset ${paddingAt} is not zero`);
   const start = reader.offset;
   for (;;) {
     const at = reader.offset;
     const piece = await reader.readUpTo(TAR_BLOCK_BYTES);
     if (piece.byteLength === 0) break;
-    onBytes?.(piece);
     if (!isZeroBlock(piece)) {
       throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Unexpected data after the image data at offset ${at}: a payload has exactly 4 entries`);
     }
