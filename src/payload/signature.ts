@@ -118,7 +118,7 @@ export function parseSignatures(bytes: Uint8Array): Array<{ keyId: string; algor
 }
 
 /** The exact bytes of a signatures entry. */
-export function serializeSignatures(signatures: readonly PayloadSignature[]): Buffer {
+export function serializeSignatures(signatures: ReadonlyArray<{ keyId: string; algorithm: string; signature: string }>): Buffer {
   if (signatures.length > MAX_SIGNATURES) throw new UpdateEngineError('ERR_USAGE', `A payload holds at most ${MAX_SIGNATURES} signatures`);
   return Buffer.from(`${JSON.stringify({ signatures }, null, 2)}\n`, 'utf8');
 }
