@@ -56,7 +56,7 @@ describe('update-engine payload', () => {
     expect(untrusted).toMatchObject({ code: 4, stderr: `update-engine: No signature on the payload is by a trusted key (signed by "${ED_ID}"; trusted: "${RSA_ID}")\n` });
     const bytes = await readFile(out);
     const damaged = join(dir, 'b-damaged.payload');
-    bytes[bytes.byteLength - 1024 - 600] ^= 0x01;
+    bytes.writeUInt8((bytes[bytes.byteLength - 1024 - 600] ?? 0) ^ 0x01, bytes.byteLength - 1024 - 600);
     await writeFile(damaged, bytes);
     const r = await cli('verify', '--public-key', keyPath('test-only-ed25519.pub.pem'), damaged);
     expect(r.code).toBe(4);
