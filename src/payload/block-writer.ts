@@ -2,7 +2,7 @@
 // overlaps with the next writes, then (optionally) a read-back of each synced block into the
 // whole-image hash, and a checkpoint every N synced blocks. Only the apply hands blocks in here.
 
-import { UpdateEngineError } from '../errors.ts';
+import { UpdateEngineError, wrapError } from '../errors.ts';
 import type { WriteTarget } from '../io/write-target.ts';
 import type { WorkerHashStream } from './hash-pool.ts';
 
@@ -66,7 +66,7 @@ export class BlockWriter {
       .write(bytes, index * this.o.blockSizeBytes)
       .then(
         () => this.written(index),
-        (e: unknown) => this.fail(e),
+        (e: unknown) => this.fail(wrapError(e, 'ERR_DOWNLOAD_WRITE', `Cannot write block ${index} to "${this.o.target.description}"`)),
       )
       .finally(release);
     this.writesInFlight.add(write);
@@ -95,7 +95,7 @@ export class BlockWriter {
       },
       (e: unknown) => {
         this.syncing = undefined;
-        this.fail(e);
+        this.fail(wrapError(e, 'ERR_DOWNLOAD_WRITE', `Cannot sync "${this.o.target.description}"`));
       },
     );
   }
@@ -103,7 +103,7 @@ export class BlockWriter {
   private afterSync(): void {
     if (this.o.readBack) {
       const upTo = this.synced;
-      this.readBackChain = this.readBackChain.then(() => this.readBackUpTo(upTo)).catch((e: unknown) => this.fail(e));
+      this.readBackChain = this.readBackChain.then(() => this.readBackUpTo(upTo)).catch((e: unknown) => this.fail(this.readBackError(e)));
     }
     if (this.o.saveCheckpoint && this.synced - this.checkpointed >= this.o.checkpointEveryBlocks) this.checkpoint(this.synced);
   }
@@ -112,7 +112,7 @@ export class BlockWriter {
     const save = this.o.saveCheckpoint;
     if (!save || nextBlock <= this.checkpointed) return;
     this.checkpointed = nextBlock;
-    this.checkpointChain = this.checkpointChain.then(() => save(nextBlock)).catch((e: unknown) => this.fail(e));
+    this.checkpointChain = this.checkpointChain.then(() => save(nextBlock)).catch((e: unknown) => this.fail(wrapError(e, 'ERR_DOWNLOAD_STATE', 'Cannot save the resume point')));
   }
 
   private async readBackUpTo(upTo: number): Promise<void> {
@@ -133,6 +133,10 @@ export class BlockWriter {
     await Promise.all(pending);
   }
 
+  private readBackError(e: unknown): UpdateEngineError {
+    return wrapError(e, 'ERR_IMAGE_VERIFICATION', `Cannot read back "${this.o.target.description}"`);
+  }
+
   /** Blocks [0, n) are durable. */
   get syncedBlocks(): number {
     return this.synced;
@@ -150,9 +154,9 @@ export class BlockWriter {
       throw new UpdateEngineError('ERR_INTERNAL', `Finished with ${this.contiguous} of ${this.o.blockCount} blocks written`);
     }
     if (!this.failure && this.synced < this.contiguous) {
-      await this.o.target.sync().catch((e: unknown) => this.fail(e));
+      await this.o.target.sync().catch((e: unknown) => this.fail(wrapError(e, 'ERR_DOWNLOAD_WRITE', `Cannot sync "${this.o.target.description}"`)));
       this.synced = this.contiguous;
-      if (this.o.readBack) this.readBackChain = this.readBackChain.then(() => this.readBackUpTo(this.synced)).catch((e: unknown) => this.fail(e));
+      if (this.o.readBack) this.readBackChain = this.readBackChain.then(() => this.readBackUpTo(this.synced)).catch((e: unknown) => this.fail(this.readBackError(e)));
     }
     await this.readBackChain;
     await this.checkpointChain;
@@ -171,7 +175,7 @@ export class BlockWriter {
         await this.o.target.sync();
         this.synced = upTo;
       } catch (e) {
-        this.fail(e);
+        this.fail(wrapError(e, 'ERR_DOWNLOAD_WRITE', `Cannot sync "${this.o.target.description}"`));
       }
     }
     this.checkpoint(this.synced);

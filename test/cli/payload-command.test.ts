@@ -89,21 +89,41 @@ describe('update-engine payload', () => {
     expect(wrong).toMatchObject({ code: 4, stderr: `update-engine: The signature does not verify over the manifest with key "${RSA_ID}" (rsa-pkcs1-sha256)\n` });
   });
 
-  it('explains usage errors in one line', async () => {
+  it('explains usage errors in one line (the binary)', async () => {
     expect(await cli('create', '--image', join(dir, 'usr.img'), '--version', '1.0.0', '--out', join(dir, 'x.payload'))).toMatchObject({
       code: 2,
+      stdout: '',
       stderr: "update-engine: Missing --private-key (or --unsigned, to sign elsewhere)\nTry 'update-engine --help'.\n",
     });
-    expect((await cli('create', '--image', join(dir, 'usr.img'), '--unsigned', '--version', 'latest', '--out', join(dir, 'x.payload'))).stderr).toBe(
-      'update-engine: --version "latest" is not a semver-like version (e.g. 3374.2.0)\nTry \'update-engine --help\'.\n',
-    );
-    expect((await cli('create', '--image', join(dir, 'usr.img'), '--unsigned', '--version', '1.0.0', '--block-size', '3000', '--out', join(dir, 'x.payload'))).stderr).toBe(
+  });
+
+  it('explains usage errors in one line (in process)', async () => {
+    const { run } = await import('../../src/cli/commands/payload.ts');
+    const { reportError } = await import('../../src/cli/run.ts');
+    const { PassThrough } = await import('node:stream');
+    const call = async (...argv: string[]) => {
+      const stderr = new PassThrough();
+      let text = '';
+      stderr.on('data', (d: Buffer) => (text += d.toString()));
+      const ctx = { stdout: new PassThrough(), stderr, env: {}, signal: new AbortController().signal };
+      const code = await run(argv, ctx).catch((e: unknown) => reportError('update-engine', e, stderr, {}));
+      return { code, stderr: text };
+    };
+    expect(await call('create', '--image', join(dir, 'usr.img'), '--unsigned', '--version', 'latest', '--out', join(dir, 'x.payload'))).toEqual({
+      code: 2,
+      stderr: 'update-engine: --version "latest" is not a semver-like version (e.g. 3374.2.0)\nTry \'update-engine --help\'.\n',
+    });
+    expect((await call('create', '--image', join(dir, 'usr.img'), '--unsigned', '--version', '1.0.0', '--block-size', '3000', '--out', join(dir, 'x.payload'))).stderr).toBe(
       "update-engine: Cannot create the payload: blockSize: Too small: expected number to be >=4096\nTry 'update-engine --help'.\n",
     );
-    expect(await cli('inspect', join(dir, 'missing.payload'))).toMatchObject({ code: 2, stderr: `update-engine: Cannot read payload "${join(dir, 'missing.payload')}": no such file\nTry 'update-engine --help'.\n` });
-    expect((await cli('frobnicate')).stderr).toBe("update-engine: Unknown payload command \"frobnicate\" (expected create, inspect, verify, manifest, attach-signature, sign)\nTry 'update-engine --help'.\n");
-    const noKeys = await cli('verify', '--public-key', join(dir, 'nokeys'), join(dir, 'usr.img'));
+    expect((await call('create', '--image', join(dir, 'usr.img'), '--unsigned', '--version', '1.0.0', '--block-size', 'big', '--out', join(dir, 'x.payload'))).stderr).toMatch(/^update-engine: --block-size "big": expected a size in bytes/);
+    expect(await call('inspect', join(dir, 'missing.payload'))).toEqual({ code: 2, stderr: `update-engine: Cannot read payload "${join(dir, 'missing.payload')}": no such file\nTry 'update-engine --help'.\n` });
+    expect((await call('frobnicate')).stderr).toBe("update-engine: Unknown payload command \"frobnicate\" (expected create, inspect, verify, manifest, attach-signature, sign)\nTry 'update-engine --help'.\n");
+    expect((await call('attach-signature', join(dir, 'usr.img'), '--signature', join(dir, 'none.sig'), '--public-key', keyPath('test-only-ed25519.pub.pem'))).stderr).toMatch(/^update-engine: Cannot read signature ".*none.sig": ENOENT\n/);
+    expect((await call('sign', join(dir, 'usr.img'), '--private-key', keyPath('test-only-ed25519.pem'), '--algorithm', 'md5')).stderr).toMatch(/^update-engine: Unknown --algorithm "md5" \(expected ed25519, /);
+    const noKeys = await call('verify', '--public-key', join(dir, 'nokeys'), join(dir, 'usr.img'));
     expect(noKeys).toMatchObject({ code: 4, stderr: expect.stringMatching(/^update-engine: Cannot read PUBLIC_KEYS ".*nokeys": .*\n$/) });
+    expect(await call('inspect')).toMatchObject({ code: 2, stderr: expect.stringContaining('Missing the payload FILE') });
   });
 
   it('has --help for every command (in process)', async () => {

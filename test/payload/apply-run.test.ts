@@ -6,6 +6,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { UpdateEngineError } from '../../src/errors.ts';
 import { FileRegionTarget } from '../../src/io/file-region-target.ts';
 import { applyPayload, openFilePayload } from '../../src/payload/apply.ts';
 import { keyringFromPems } from '../../src/payload/keyring.ts';
@@ -263,5 +264,46 @@ describe('bad payloads are refused', () => {
     const tableHeaderAt = dataOffset - 512 - Math.ceil((41 * 36) / 512) * 512 - 512;
     const r = await applyBad((p) => setTarSize(p, tableHeaderAt, 41 * 36 - 36));
     expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: `Entry "block-table.bin" at offset ${tableHeaderAt} says ${40 * 36} bytes, but 41 blocks take ${41 * 36}` });
+  });
+});
+
+describe('a slot that fails or does not hold what was written', () => {
+  class CorruptingTarget extends FileRegionTarget {
+    override async read(offset: number, length: number): Promise<Buffer> {
+      const bytes = await super.read(offset, length);
+      if (offset === 7 * BLOCK) bytes.writeUInt8((bytes[10] ?? 0) ^ 1, 10);
+      return bytes;
+    }
+  }
+
+  it('the image read back differs: ERR_IMAGE_VERIFICATION', async () => {
+    const disk = join(dir, 'corrupting.img');
+    await makeDisk(disk, REGION_OFFSET + REGION_SIZE + 65536);
+    const error = await applyPayload(openFilePayload(good), { target: new CorruptingTarget(disk, REGION_OFFSET, REGION_SIZE), keyring: trustEd(), expect: MACHINE }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_IMAGE_VERIFICATION', message: expect.stringMatching(/^Image SHA-256 read back from ".*corrupting.img \[\+65536, 262144 bytes\]" is [0-9a-f]{64}, the manifest says [0-9a-f]{64}$/) });
+  });
+
+  it('the slot cannot be opened: ERR_INSTALL_DEVICE', async () => {
+    const missing = join(dir, 'no-such-disk.img');
+    await expect(applyPayload(openFilePayload(good), { target: new FileRegionTarget(missing, 0, REGION_SIZE), keyring: trustEd(), expect: MACHINE })).rejects.toMatchObject({
+      code: 'ERR_INSTALL_DEVICE',
+      message: expect.stringContaining(`Cannot open write target "${missing}"`),
+    });
+  });
+
+  it('a write fails: the write error, with only verified blocks on the slot', async () => {
+    class FullTarget extends FileRegionTarget {
+      override async write(data: Uint8Array, offset: number): Promise<void> {
+        if (offset >= 20 * BLOCK) throw new UpdateEngineError('ERR_INSTALL_DEVICE_SPACE', `No space left on device at ${offset}`);
+        return super.write(data, offset);
+      }
+    }
+    const disk = join(dir, 'full.img');
+    await makeDisk(disk, REGION_OFFSET + REGION_SIZE + 65536);
+    await expect(applyPayload(openFilePayload(good), { target: new FullTarget(disk, REGION_OFFSET, REGION_SIZE), keyring: trustEd(), expect: MACHINE })).rejects.toMatchObject({
+      code: 'ERR_INSTALL_DEVICE_SPACE',
+      message: expect.stringMatching(/^No space left on device at \d+$/),
+    });
+    expect(await checkRegion(disk, REGION_OFFSET, REGION_SIZE, IMAGE, BLOCK)).toBeLessThanOrEqual(20);
   });
 });
