@@ -4,10 +4,14 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderUpdatePath } from './diagrams/update-path.ts';
+import { renderStateMachine } from './diagrams/state-machine.ts';
+import { renderSlotLifecycle } from './diagrams/slot-lifecycle.ts';
 
 /** img/<name> -> renderer. */
 export const DIAGRAMS: Record<string, () => string> = {
   'update-path.svg': renderUpdatePath,
+  'state-machine.svg': renderStateMachine,
+  'slot-lifecycle.svg': renderSlotLifecycle,
 };
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
