@@ -4,7 +4,7 @@
 
 import { Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
 // cockatiel is etcd3's own fault-handling dependency (installed with it); its defaults are tuned here.
-import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry } from 'cockatiel';
+import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
 import { UpdateEngineError } from '../errors.ts';
 import type { Guard, LockStore, PrefixRead, StoredValue, WatchHandle, WriteOp } from './lock-store.ts';
 
@@ -62,11 +62,12 @@ export class EtcdLockStore implements LockStore {
       dialTimeout: this.callTimeoutMs,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
       faultHandling: {
-        // etcd3's defaults (3 tries; a failing host shunned for 5 s) can shun every member of a cluster
-        // whose members restart one after another: retry over every host twice, shun a host for 1 s only.
+        // etcd3's defaults (3 tries; a failing host shunned for 5 s; no retry once every host is shunned)
+        // failed at once when members restarted one after another: shun a failing host for 1 s only,
+        // and retry (also when every host is shunned) with backoff for about 4 s.
         host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
-        global: retry(handleWhen(isRecoverableError), {
-          maxAttempts: Math.max(3, 2 * options.endpoints.length),
+        global: retry(handleWhen((e) => isRecoverableError(e) || isBrokenCircuitError(e)), {
+          maxAttempts: Math.max(5, 3 * options.endpoints.length),
           backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }),
         }),
       },

@@ -118,7 +118,9 @@ export async function startEtcd(options: EtcdStartOptions = {}): Promise<EtcdClu
       '--listen-client-urls', spec.clientUrl, '--advertise-client-urls', spec.clientUrl,
       '--listen-peer-urls', spec.peerUrl, '--initial-advertise-peer-urls', spec.peerUrl,
       '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `ue-${process.pid}-${dir.slice(-6)}`,
-      '--logger=zap', '--log-level=error', '--heartbeat-interval=10', '--election-timeout=100',
+      '--logger=zap', '--log-level=error',
+      // Fast for one member; a cluster gets more slack so that a loaded test machine does not flap leaders.
+      ...(count === 1 ? ['--heartbeat-interval=10', '--election-timeout=100'] : ['--heartbeat-interval=25', '--election-timeout=250']),
     ];
     if (options.enableV2) args.push('--enable-v2=true');
     if (options.tls) {
