@@ -7,7 +7,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, closeSync, writeSync, rmSync, writeFileSync, readFileSync, ftruncateSync } from 'node:fs';
-import { tmpdir, cpus, totalmem } from 'node:os';
+import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -97,7 +97,7 @@ try {
   const baseline = median(rows.dd?.seconds ?? []);
   const result = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version, loadAverageAtEnd: loadavg() },
     imageBytes: sizeBytes,
     payloadBytes: created.payloadSizeBytes,
     blockSizeBytes: created.manifest.blockSize,
@@ -110,7 +110,7 @@ try {
       }),
     ),
   };
-  process.stdout.write(`create: ${createSeconds.toFixed(2)} s\n`);
+  process.stdout.write(`create: ${createSeconds.toFixed(2)} s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine skews the figures)\n`);
   process.stdout.write('what              median s   MiB/s   x baseline   peak RSS MiB   CPU s\n');
   for (const [name, r] of Object.entries(result.results)) {
     const rss = r.peakRssBytes === undefined ? '-' : (r.peakRssBytes / MIB).toFixed(0);

@@ -116,6 +116,9 @@ export class ApplyRun {
         this.logger.info({ blocks: firstBlock, resumeOffset: cp.resumeOffset }, `Resuming at block ${firstBlock} of ${manifest.blockCount}`);
       }
       const readBack = this.o.readBack ?? true;
+      const syncEveryBlocks = Math.max(1, Math.floor((this.o.syncEveryBytes ?? 16 * MIB) / manifest.blockSize));
+      // The read-back may trail the writes by 64 MiB; more than a sync interval plus the blocks in flight, or it could never catch up.
+      const readBackLagBlocks = Math.max(Math.floor((64 * MIB) / manifest.blockSize), 2 * syncEveryBlocks + slots.count);
       const store = this.o.checkpoint?.store;
       writer = new BlockWriter(
         {
@@ -124,7 +127,7 @@ export class ApplyRun {
           blockCount: manifest.blockCount,
           imageSizeBytes: manifest.imageSize,
           firstBlock,
-          syncEveryBlocks: Math.max(1, Math.floor((this.o.syncEveryBytes ?? 16 * MIB) / manifest.blockSize)),
+          syncEveryBlocks,
           readBack,
           imageHash,
           maxReadBackPendingBytes: 8 * MIB,
@@ -148,6 +151,7 @@ export class ApplyRun {
       for (let i = firstBlock; i < manifest.blockCount; i++) {
         if (this.failure) throw this.failure;
         userSignal?.throwIfAborted();
+        await writer.waitForReadBack(readBackLagBlocks);
         const slot = await slots.acquire();
         const stored = blockTable.storedLengths[i] ?? 0;
         try {

@@ -35,6 +35,9 @@ export class BlockWriter {
   private syncRequested: number;
   private syncing: Promise<void> | undefined;
   private readBackNext: number;
+  /** Set by stop(): the read-back ends at the next block (its hash is of no use any more). */
+  private stopping = false;
+  private readBackWaiters: Array<() => void> = [];
   private readBackChain: Promise<void> = Promise.resolve();
   private checkpointed: number;
   private checkpointChain: Promise<void> = Promise.resolve();
@@ -57,6 +60,7 @@ export class BlockWriter {
     if (!this.failure) {
       this.failure = err;
       this.onFailure(err);
+      this.wakeReadBackWaiters();
     }
   }
 
@@ -117,7 +121,7 @@ export class BlockWriter {
 
   private async readBackUpTo(upTo: number): Promise<void> {
     const pending: Array<Promise<void>> = [];
-    while (this.readBackNext < upTo && !this.failure) {
+    while (this.readBackNext < upTo && !this.failure && !this.stopping) {
       const index = this.readBackNext++;
       const offset = index * this.o.blockSizeBytes;
       const length = Math.min(this.o.blockSizeBytes, this.o.imageSizeBytes - offset);
@@ -129,8 +133,25 @@ export class BlockWriter {
       hashed.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
       pending.push(hashed);
       while (this.o.imageHash.pendingBytes > this.o.maxReadBackPendingBytes && pending.length > 0) await pending.shift();
+      this.wakeReadBackWaiters();
     }
     await Promise.all(pending);
+  }
+
+  private wakeReadBackWaiters(): void {
+    const waiters = this.readBackWaiters;
+    this.readBackWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * Waits while the read-back is more than `maxLagBlocks` behind the writes (so that it reads from the
+   * page cache, and an abort does not leave much to read). Returns at once without read-back.
+   */
+  async waitForReadBack(maxLagBlocks: number): Promise<void> {
+    while (this.o.readBack && !this.failure && !this.stopping && this.contiguous - this.readBackNext > maxLagBlocks) {
+      await new Promise<void>((resolve) => this.readBackWaiters.push(resolve));
+    }
   }
 
   private readBackError(e: unknown): UpdateEngineError {
@@ -168,6 +189,8 @@ export class BlockWriter {
    * saves a checkpoint at the last durable block. Never throws; returns the number of durable blocks.
    */
   async stop(): Promise<number> {
+    this.stopping = true;
+    this.wakeReadBackWaiters();
     await this.settle();
     if (this.synced < this.contiguous) {
       const upTo = this.contiguous;
