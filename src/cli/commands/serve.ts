@@ -2,6 +2,7 @@
 // First stdout line: "listening http://HOST:PORT/v1/update/"; runs until SIGINT/SIGTERM.
 
 import { appendFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { UpdateEngineError } from '../../errors.ts';
 import { loadDevPayloads } from '../../omaha/dev-payload-loader.ts';
 import { startDevServer, type RecordedEvent } from '../../omaha/dev-server.ts';
@@ -30,6 +31,13 @@ Options:
 The first line on stdout is "listening http://HOST:PORT/v1/update/". Request logs go to
 stderr. Stop it with SIGINT or SIGTERM.`;
 
+function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (bare === 'localhost') return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  return bare === '::1';
+}
+
 function parsePort(text: string | undefined): number {
   if (text === undefined) return 0;
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw usageError(`--port "${text}" is not a port number (0-65535)`);
@@ -52,7 +60,7 @@ export const run: Command = async (argv, ctx) => {
   const paths = values.payload ?? [];
   if (paths.length === 0) throw usageError('serve needs at least one --payload FILE');
   const port = parsePort(values.port);
-  const host = values.host ?? '127.0.0.1';
+  const host = (values.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
   if (host.trim() === '') throw usageError('--host must not be empty');
   if (values.track !== undefined && values.track.trim() === '') throw usageError('--track must not be empty');
   const payloads = await loadDevPayloads(paths);
@@ -77,6 +85,7 @@ export const run: Command = async (argv, ctx) => {
   };
   const server = await startDevServer({ payloads, host, port, ...(values.track !== undefined ? { track: values.track } : {}), onEvent, logger });
   println(ctx.stdout, `listening ${server.updateUrl}`);
+  if (!isLoopback(host)) logger.warn({ host }, 'Listening beyond loopback: anyone who can reach this address can fetch the payloads and send events');
   for (const p of payloads) logger.info({ version: p.version, sizeBytes: p.sizeBytes, url: `${server.url}/payloads/${p.index}/${p.fileName}` }, 'Serving payload');
 
   await new Promise<void>((resolve) => {
