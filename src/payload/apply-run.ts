@@ -7,7 +7,7 @@ import { UpdateEngineError, wrapError } from '../errors.ts';
 import type { ApplyResult, ApplyRunOptions } from './apply.ts';
 import { BlockSlots, type BlockSlot } from './block-slots.ts';
 import { blockHash, maxStoredBlockBytes } from './block-table.ts';
-import { decodeBlock } from './block-decoder.ts';
+import { decodeBlock } from './block-codec.ts';
 import { BlockWriter } from './block-writer.ts';
 import { ByteReader } from './byte-reader.ts';
 import type { ApplyCheckpoint } from './checkpoint-store.ts';

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { UpdateEngineError, wrapError } from '../errors.ts';
 import { silentLogger } from '../platform/logger.ts';
 import { encodeBlockTable } from './block-table.ts';
-import { compressBlock } from './block-encoder.ts';
+import { compressBlock } from './block-codec.ts';
 import { BlockSlots } from './block-slots.ts';
 import { HashPool } from './hash-pool.ts';
 import { DEFAULT_BLOCK_SIZE_BYTES, manifestSchema, MAX_BLOCK_COUNT, PAYLOAD_FORMAT_VERSION, serializeManifest, type Compression, type PayloadManifest } from './manifest.ts';

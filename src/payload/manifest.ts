@@ -124,6 +124,9 @@ export function checkExpectation(m: PayloadManifest, expect: PayloadExpectation)
     throw new UpdateEngineError('ERR_PAYLOAD_TARGET', `Payload is for board "${m.board}", this machine ${mine}`);
   }
   if (expect.runningVersion === undefined) return { downgradeAllowed: false, versionUnchecked: true };
+  if (!isVersion(expect.runningVersion)) {
+    throw new UpdateEngineError('ERR_CONFIG_VALUE', `The running version "${expect.runningVersion}" is not semver-like: cannot compare it with the payload's "${m.version}"`);
+  }
   const newer = compareVersions(m.version, expect.runningVersion) > 0;
   if (newer) return { downgradeAllowed: false, versionUnchecked: false };
   if (!expect.allowDowngrade) {

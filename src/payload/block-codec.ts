@@ -1,9 +1,19 @@
-// Turns a stored block into its image bytes: as is, or decompressed (gzip, brotli) in the libuv thread
-// pool with the output capped at the block's length, so a zip bomb stops at one block.
+// Block compression: each block compressed on its own (gzip level 9 or brotli quality 5) for the
+// generator, and inflated back in the libuv thread pool with the output capped at the block's length,
+// so that a zip bomb stops at one block. The settings are fixed: the generator compresses each block
+// twice and relies on getting the same bytes both times.
 
-import { brotliDecompress, gunzip, type InputType } from 'node:zlib';
+import { brotliCompress, brotliDecompress, constants, gunzip, gzip, type InputType } from 'node:zlib';
 import { UpdateEngineError } from '../errors.ts';
 import type { Compression } from './manifest.ts';
+
+export function compressBlock(compression: Exclude<Compression, 'none'>, input: InputType): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (e: Error | null, out: Buffer) => (e ? reject(e) : resolve(out));
+    if (compression === 'gzip') gzip(input, { level: 9 }, done);
+    else brotliCompress(input, { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } }, done);
+  });
+}
 
 function inflate(compression: Exclude<Compression, 'none'>, input: InputType, maxOutputLength: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -1,9 +1,8 @@
-// Decoding stored blocks: raw as is; gzip and brotli inflated to exactly the block length, never past it.
+// Block compression and decoding: raw as is; gzip and brotli inflated to exactly the block length, never past it.
 
 import { describe, expect, it } from 'vitest';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { decodeBlock } from '../../src/payload/block-decoder.ts';
-import { compressBlock } from '../../src/payload/block-encoder.ts';
+import { compressBlock, decodeBlock } from '../../src/payload/block-codec.ts';
 import { seededBytes } from './helpers.ts';
 
 const block = seededBytes(65536, 12);
