@@ -1,0 +1,85 @@
+// A FleetLock client (the protocol of Fedora CoreOS's zincati and the airlock server) over got:
+// POST <base>/v1/pre-reboot to take a reboot slot, POST <base>/v1/steady-state to give it back, each
+// with the header `fleet-lock-protocol: true` and {"client_params":{"id","group"}}; 200 is success,
+// errors come as {"kind","value"}.
+
+import { got, type Response } from 'got';
+import { UpdateEngineError } from '../errors.ts';
+
+export interface FleetLockClientOptions {
+  /** The server's base URL (FLEET_LOCK_URL), e.g. http://airlock.example.net:3333/. */
+  baseUrl: string;
+  /** This node's id (its machine id). */
+  id: string;
+  /** FleetLock group; "" means "default", as zincati sends. */
+  group: string;
+  /** Per-request timeout; default 10 s. */
+  timeoutMs?: number;
+  /** Extra CA for an https:// server. */
+  caPem?: Buffer;
+}
+
+/** The server's refusal, e.g. {"kind":"failed_lock","value":"semaphore currently full"}. */
+export interface FleetLockRefusal {
+  kind: string;
+  value: string;
+}
+
+function parseRefusal(body: string): FleetLockRefusal | undefined {
+  try {
+    const v = JSON.parse(body) as { kind?: unknown; value?: unknown };
+    if (typeof v.kind === 'string') return { kind: v.kind, value: typeof v.value === 'string' ? v.value : '' };
+  } catch {
+    // not JSON: reported with the status
+  }
+  return undefined;
+}
+
+export class FleetLockClient {
+  private readonly options: FleetLockClientOptions;
+
+  constructor(options: FleetLockClientOptions) {
+    this.options = options;
+  }
+
+  private get group(): string {
+    return this.options.group === '' ? 'default' : this.options.group;
+  }
+
+  /** Asks for a reboot slot. Throws ERR_LOCK_UNAVAILABLE when the server refuses, ERR_LOCK_STORE when it cannot be asked. */
+  preReboot(signal?: AbortSignal): Promise<void> {
+    return this.call('v1/pre-reboot', 'take a reboot slot from', signal);
+  }
+
+  /** Reports steady state: gives back any slot this node holds (idempotent on the server). */
+  steadyState(signal?: AbortSignal): Promise<void> {
+    return this.call('v1/steady-state', 'give back the reboot slot to', signal);
+  }
+
+  private async call(path: string, what: string, signal?: AbortSignal): Promise<void> {
+    const base = this.options.baseUrl.endsWith('/') ? this.options.baseUrl : `${this.options.baseUrl}/`;
+    const url = new URL(path, base);
+    let res: Response<string>;
+    try {
+      res = await got.post(url, {
+        headers: { 'fleet-lock-protocol': 'true' },
+        json: { client_params: { id: this.options.id, group: this.group } },
+        throwHttpErrors: false,
+        retry: { limit: 0 },
+        timeout: { request: this.options.timeoutMs ?? 10_000 },
+        https: { certificateAuthority: this.options.caPem },
+        ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      throw new UpdateEngineError('ERR_LOCK_STORE', `Cannot ${what} the FleetLock server "${url.href}": ${(e as Error).message}`, { cause: e });
+    }
+    if (res.statusCode === 200) return;
+    const refusal = parseRefusal(res.body);
+    const reason = refusal ? `${refusal.kind}: ${refusal.value}` : `HTTP ${res.statusCode}`;
+    const code = res.statusCode >= 500 && !refusal ? 'ERR_LOCK_STORE' : 'ERR_LOCK_UNAVAILABLE';
+    throw new UpdateEngineError(code, `The FleetLock server "${url.href}" refused to ${what.replace(/ (from|to)$/, '')} for "${this.options.id}" (group "${this.group}"): ${reason}`, {
+      details: { status: res.statusCode, ...(refusal ? { kind: refusal.kind } : {}) },
+    });
+  }
+}
