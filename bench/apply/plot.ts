@@ -1,0 +1,139 @@
+// Draws img/bench-apply.svg from the benchmark's figures: throughput against curl|dd, the engine's
+// RSS over an apply of each size, and the write rate over time under IO_WRITE_BPS. Plain SVG text.
+
+import type { BenchResults, Summary } from './summary.ts';
+
+const MiB = 1024 * 1024;
+const W = 1080;
+const H = 470;
+const PANEL_W = 310;
+const PANEL_H = 270;
+const TOP = 70;
+const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#17becf'];
+const LIMIT = '#d62728';
+
+const tick = (v: number) => String(Number(v.toFixed(v >= 10 ? 0 : 1)));
+const sizeLabel = (bytes: number) => (bytes >= 1024 * MiB ? `${Number((bytes / 1024 / MiB).toFixed(1))} GiB` : `${Math.round(bytes / MiB)} MiB`);
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function niceMax(v: number): number {
+  if (!(v > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+interface Axes {
+  x0: number;
+  y0: number;
+  xMax: number;
+  yMax: number;
+  px: (x: number) => number;
+  py: (y: number) => number;
+}
+
+function panel(out: string[], index: number, title: string, xLabel: string, yLabel: string, xMax: number, yMax: number, xTicks: boolean): Axes {
+  const x0 = 70 + index * (PANEL_W + 50);
+  const y0 = TOP + PANEL_H;
+  const px = (x: number) => x0 + (x / xMax) * PANEL_W;
+  const py = (y: number) => y0 - (y / yMax) * PANEL_H;
+  out.push(`<text x="${x0 + PANEL_W / 2}" y="${TOP - 12}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
+  out.push(`<rect x="${x0}" y="${TOP}" width="${PANEL_W}" height="${PANEL_H}" fill="none" stroke="#999"/>`);
+  for (let i = 0; i <= 4; i++) {
+    const y = (yMax * i) / 4;
+    out.push(`<line x1="${x0}" x2="${x0 + PANEL_W}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/>`);
+    out.push(`<text x="${x0 - 5}" y="${py(y) + 4}" text-anchor="end" font-size="11">${tick(y)}</text>`);
+    if (xTicks) out.push(`<text x="${px((xMax * i) / 4)}" y="${y0 + 15}" text-anchor="middle" font-size="11">${tick((xMax * i) / 4)}</text>`);
+  }
+  out.push(`<text x="${x0 + PANEL_W / 2}" y="${y0 + 32}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
+  out.push(`<text x="${x0 - 48}" y="${TOP + PANEL_H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${x0 - 48} ${TOP + PANEL_H / 2})">${esc(yLabel)}</text>`);
+  return { x0, y0, xMax, yMax, px, py };
+}
+
+function polyline(points: [number, number][], a: Axes, color: string, dash = ''): string {
+  const d = points.map(([x, y]) => `${a.px(x).toFixed(1)},${a.py(y).toFixed(1)}`).join(' ');
+  return `<polyline points="${d}" fill="none" stroke="${color}" stroke-width="1.6"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`;
+}
+
+/** A legend below the panel. */
+function legend(out: string[], a: Axes, items: [string, string][]): void {
+  items.forEach(([label, color], i) => {
+    const y = a.y0 + 50 + i * 15;
+    out.push(`<rect x="${a.x0 + 8}" y="${y - 9}" width="10" height="10" fill="${color}"/>`);
+    out.push(`<text x="${a.x0 + 22}" y="${y}" font-size="11">${esc(label)}</text>`);
+  });
+}
+
+/** Rate over time from cumulative [ms, bytes] samples, averaged over windows of `windowMs`. */
+function rateSeries(samples: readonly [number, number][], windowMs: number): [number, number][] {
+  const out: [number, number][] = [];
+  let j = 0;
+  for (const [t, b] of samples) {
+    while (j < samples.length && t - (samples[j] as [number, number])[0] > windowMs) j++;
+    const [t0, b0] = samples[Math.max(0, j - 1)] as [number, number];
+    if (t - t0 >= windowMs * 0.9) out.push([t / 1000, ((b - b0) * 1000) / (t - t0) / MiB]);
+  }
+  return out;
+}
+
+export function drawApplyPlot(summary: Summary, bench: BenchResults): string {
+  const out: string[] = [];
+  // 1. Throughput: baseline, engine (full apply) and the IO layer alone (stream), medians.
+  const rows = summary.rows;
+  const tMax = niceMax(Math.max(1, ...rows.flatMap((r) => [r.engineMiBps, r.streamMiBps, r.baselineMiBps])));
+  const a = panel(out, 0, 'Throughput (median)', '', 'MiB/s', 1, tMax, false);
+  const groupW = PANEL_W / Math.max(1, rows.length);
+  const bars: [keyof typeof rows[number], string, string][] = [
+    ['baselineMiBps', '#888', 'curl | dd conv=fsync'],
+    ['engineMiBps', COLORS[0] as string, 'engine (verified apply)'],
+    ['streamMiBps', '#9ecae1', 'IO layer only (stream)'],
+  ];
+  rows.forEach((r, i) => {
+    const gx = a.x0 + i * groupW;
+    const bw = (groupW - 16) / bars.length;
+    bars.forEach(([key, color], k) => {
+      const v = r[key] as number;
+      out.push(`<rect x="${(gx + 8 + k * bw).toFixed(1)}" y="${a.py(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(a.y0 - a.py(v)).toFixed(1)}" fill="${color}"/>`);
+    });
+    out.push(`<line x1="${gx + 6}" x2="${gx + groupW - 6}" y1="${a.py(0.9 * r.baselineMiBps)}" y2="${a.py(0.9 * r.baselineMiBps)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
+    out.push(`<text x="${gx + groupW / 2}" y="${a.y0 + 14}" text-anchor="middle" font-size="10">${sizeLabel(r.sizeBytes)} ${r.target === 'file-region' ? 'file' : 'loop'}</text>`);
+    out.push(`<text x="${gx + groupW / 2}" y="${a.y0 + 26}" text-anchor="middle" font-size="10">${r.ratio.toFixed(2)}x</text>`);
+  });
+  legend(out, a, [...bars.map(([, c, l]) => [l, c] as [string, string]), ['0.9x curl | dd (target)', LIMIT]]);
+
+  // 2. RSS over the apply, one line per size (first target, first run).
+  const rssRuns = bench.results.filter((r) => r.target === bench.results[0]?.target).map((r) => ({ size: r.sizeBytes, run: r.engine[0] }));
+  const rssXMax = niceMax(Math.max(1, ...rssRuns.map((r) => (r.run?.applyMs ?? 0) / 1000)));
+  const rssYMax = niceMax(Math.max(160, ...rssRuns.flatMap((r) => (r.run?.rssSamples ?? []).map(([, b]) => b / 1e6))));
+  const b = panel(out, 1, 'Engine RSS during the apply', 'seconds', 'RSS (MB)', rssXMax, rssYMax, true);
+  rssRuns.forEach((r, i) => {
+    out.push(polyline((r.run?.rssSamples ?? []).map(([t, v]) => [t / 1000, v / 1e6]), b, COLORS[i] as string));
+  });
+  out.push(`<line x1="${b.x0}" x2="${b.x0 + PANEL_W}" y1="${b.py(150)}" y2="${b.py(150)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
+  legend(out, b, [...rssRuns.map((r, i) => [`${sizeLabel(r.size)} image`, COLORS[i] as string] as [string, string]), ['150 MB (target)', LIMIT]]);
+
+  // 3. Write rate over time under IO_WRITE_BPS (1 s windows).
+  const thr = bench.throttled;
+  const limit = (thr[0]?.limitBytesPerSecond ?? 0) / MiB;
+  // At the disk where that is measurable (our cgroup's count, a loop device's own), else at the target.
+  const series = thr.map((t) => ({
+    label: `${t.run.mechanism}, ${t.target === 'file-region' ? 'file' : 'loop'} (${t.run.diskSamples ? 'disk' : 'target'})`,
+    points: rateSeries(t.run.diskSamples ?? t.run.writeSamples, 1000),
+  }));
+  const cXMax = niceMax(Math.max(1, ...series.flatMap((s) => s.points.map(([x]) => x))));
+  const cYMax = niceMax(Math.max(limit * 1.25, ...series.flatMap((s) => s.points.map(([, y]) => y))));
+  const c = panel(out, 2, `Write rate at IO_WRITE_BPS=${limit}M`, 'seconds (1 s windows)', 'MiB/s', cXMax, cYMax, true);
+  series.forEach((s, i) => out.push(polyline(s.points, c, COLORS[i] as string)));
+  out.push(`<line x1="${c.x0}" x2="${c.x0 + PANEL_W}" y1="${c.py(limit)}" y2="${c.py(limit)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
+  legend(out, c, [...series.map((s, i) => [s.label, COLORS[i] as string] as [string, string]), [`limit ${limit} MiB/s`, LIMIT]]);
+
+  const title = `update-engine apply benchmark (Node ${bench.machine.node}, ${bench.machine.root ? 'root' : 'not root'})`;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
+    ...out,
+    '</svg>',
+    '',
+  ].join('\n');
+}
