@@ -3,12 +3,16 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, get, type IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { TargetWriteStream } from '../../src/io/target-write-stream.ts';
+import { FileRegionTarget } from '../../src/io/file-region-target.ts';
 import { UpdateEngineError } from '../../src/errors.ts';
 import { flushMicrotasks } from '../fakes/fake-clock.ts';
 import { deferred, MemoryTarget } from './helpers/memory-target.ts';
@@ -144,6 +148,29 @@ describe('TargetWriteStream', () => {
       else expect(op.writtenBefore - lastCover).toBeLessThanOrEqual((1 << 20) + 128 * 1024 + 256 * 1024);
     }
     expect(createHash('sha256').update(target.data).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+});
+
+describe('TargetWriteStream into a real file region', () => {
+  it('gathers slices into pwritev calls and lands every byte in place', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ue-io-tws-'));
+    try {
+      const path = join(dir, 'disk.img');
+      const before = randomBytes(12 << 20);
+      await writeFile(path, before);
+      const target = new FileRegionTarget(path, 1 << 20, 10 << 20);
+      await target.open();
+      const data = randomBytes((8 << 20) + 12_345);
+      await pipeline(Readable.from(chunksOf(data, [65_536, 1000, 300_000])), new TargetWriteStream(target, { startOffsetBytes: 4096 }));
+      await target.close();
+      const after = await readFile(path);
+      const at = (1 << 20) + 4096;
+      expect(after.subarray(at, at + data.length).equals(data)).toBe(true);
+      expect(after.subarray(0, at).equals(before.subarray(0, at))).toBe(true);
+      expect(after.subarray(at + data.length).equals(before.subarray(at + data.length))).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
