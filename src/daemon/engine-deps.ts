@@ -70,4 +70,14 @@ export interface EngineMetrics {
   bytesWritten(bytes: number): void;
   error(code: string): void;
   phase(name: string, seconds: number): void;
+  /** Optional: the IO_WRITE_BPS mechanism chosen for this apply and its limit (after createWriteThrottle). */
+  writeThrottle?(mechanism: 'none' | 'cgroup-v2' | 'cgroup-v1' | 'token-bucket', bytesPerSecond: number): void;
+  /** Optional: a wait for the reboot lock began. */
+  lockWaitStarted?(): void;
+  /** Optional: the wait for the reboot lock ended. */
+  lockWaitFinished?(outcome: 'acquired' | 'cancelled' | 'error'): void;
+  /** Optional: whether this machine holds the reboot lock now. */
+  lockHeld?(held: boolean): void;
+  /** Optional: the semaphore as last read: how many machines hold it, and its max. */
+  lockHolders?(holders: number, max: number): void;
 }
