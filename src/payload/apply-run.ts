@@ -88,7 +88,7 @@ export class ApplyRun {
       stream = await this.open(cp ? [{ start: 0, end: cp.dataOffset }, { start: cp.resumeOffset }] : [{ start: 0 }], this.controller.signal);
       // The payload file hash takes each chunk once consumed (transferred to the worker when the chunk owns its memory).
       const payloadHash = cp ? undefined : hashes.stream(0);
-      const reader = (this.reader = new ByteReader(stream, payloadHash && this.payloadHashFeed(payloadHash)));
+      const reader = (this.reader = new ByteReader(stream, payloadHash && this.payloadHashFeed(payloadHash), this.controller.signal));
       const header = await readPayloadHeader(reader, { accept: (bytes, sigs) => this.accept(bytes, sigs) });
       const { manifest, blockTable } = header;
       if (cp) {
@@ -247,7 +247,7 @@ export class ApplyRun {
       if (!digest.equals(expected)) {
         throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Block ${index} SHA-256 is ${digest.toString('hex')}, the block table says ${expected.toString('hex')}`);
       }
-      if (this.failure || this.o.signal?.aborted) return;
+      if (this.failure) return; // after an abort, blocks already verified are still written (the resume point covers them)
       slot.hold();
       ctx.writer.submit(index, image, () => slot.release());
     } catch (e) {

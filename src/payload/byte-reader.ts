@@ -18,11 +18,23 @@ export class ByteReader {
   /** The payload file offset of the next byte (differs from bytesRead after a skip on resume). */
   offset = 0;
 
+  private readonly aborted: Promise<never> | undefined;
+
+  /** `signal`: a pending read rejects with its reason at once, even if the stream ignores the abort. */
   constructor(
     readable: Readable | AsyncIterable<unknown>,
     private readonly onConsumed?: ConsumedChunkHook,
+    signal?: AbortSignal,
   ) {
     this.chunks = (readable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    if (signal) {
+      this.aborted = new Promise<never>((_, reject) => {
+        const stop = () => reject(signal.reason instanceof Error ? signal.reason : new UpdateEngineError('ERR_ABORTED', 'Payload read aborted'));
+        if (signal.aborted) stop();
+        else signal.addEventListener('abort', stop, { once: true });
+      });
+      this.aborted.catch(() => undefined);
+    }
   }
 
   /** Loads the next chunk (handing the used one to the hook); false at the end of the stream. */
@@ -35,7 +47,7 @@ export class ByteReader {
         if (wait) await wait;
       }
       if (this.ended) return false;
-      const next = await this.chunks.next();
+      const next = await (this.aborted ? Promise.race([this.chunks.next(), this.aborted]) : this.chunks.next());
       if (next.done) {
         this.ended = true;
         return false;
@@ -98,9 +110,11 @@ export class ByteReader {
   /** Stops the underlying stream early. */
   async cancel(): Promise<void> {
     try {
-      await this.chunks.return?.();
+      // Not awaited past the abort: a stream stuck in its source must not hold the caller.
+      const done = this.chunks.return?.();
+      if (done) await (this.aborted ? Promise.race([done, this.aborted]) : done);
     } catch {
-      // already failed or ended: nothing to release
+      // already failed, ended or aborted: nothing to release
     }
   }
 }

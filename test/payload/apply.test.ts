@@ -179,6 +179,32 @@ describe('applyPayload resume', () => {
     expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBe(61);
   });
 
+  it('an abort while the transport stalls (and ignores the abort) ends the apply, resumable', async () => {
+    const { diskPath, store, options } = await setup('stalled');
+    const controller = new AbortController();
+    const open = openFilePayload(payloadPath, 4096);
+    const stalling: OpenPayload = async (ranges, signal) => {
+      const inner = await open(ranges, signal);
+      return Readable.from(
+        (async function* () {
+          let sent = 0;
+          for await (const chunk of inner as AsyncIterable<Buffer>) {
+            yield chunk;
+            sent += chunk.byteLength;
+            if (sent > dataOffset + 40_000) {
+              controller.abort(new Error('SIGTERM'));
+              await new Promise(() => undefined); // a stalled connection that ignores the abort: nothing more, ever
+            }
+          }
+        })(),
+      );
+    };
+    await expect(applyPayload(stalling, { ...options(), signal: controller.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    const cp = await store.load();
+    expect(cp?.nextBlock).toBeGreaterThan(0);
+    expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBeGreaterThanOrEqual(cp?.nextBlock ?? 0);
+  });
+
   it('starts over when a block kept on the target was changed since', async () => {
     const { diskPath, store, options } = await setup('tampered');
     const log: ByteRange[][] = [];

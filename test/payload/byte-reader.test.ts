@@ -49,6 +49,20 @@ describe('ByteReader', () => {
     expect(order).toEqual(['hooked hello ', 'read after first chunk']);
   });
 
+  it('returns from a read on abort even when the stream never answers', async () => {
+    const stuck = Readable.from((async function* () {
+      yield Buffer.from('abc');
+      await new Promise(() => undefined);
+    })());
+    const controller = new AbortController();
+    const r = new ByteReader(stuck, undefined, controller.signal);
+    await r.read(3, 'x');
+    const pending = r.read(1, 'x');
+    controller.abort(new Error('SIGTERM'));
+    await expect(pending).rejects.toThrow('SIGTERM');
+    await r.cancel();
+  });
+
   it('passes stream errors through', async () => {
     const failing = new Readable({ read() { this.destroy(new Error('reset')); } });
     await expect(new ByteReader(failing).read(1, 'x')).rejects.toThrow('reset');

@@ -67,6 +67,11 @@ describe('checkExpectation', () => {
     const { runningVersion: _r, ...noVersion } = machine;
     expect(checkExpectation(GOOD, noVersion)).toEqual({ downgradeAllowed: false, versionUnchecked: true });
   });
+  it('says so when the running version itself is malformed', () => {
+    expect(() => checkExpectation(GOOD, { ...machine, runningVersion: 'abc' })).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: 'The running version "abc" is not semver-like: cannot compare it with the payload\'s "3374.2.0"' }),
+    );
+  });
   it('refuses a board when the machine has none', () => {
     const { board: _b, ...noBoard } = machine;
     expect(() => checkExpectation(GOOD, noBoard)).toThrow(expect.objectContaining({ code: 'ERR_PAYLOAD_TARGET', message: 'Payload is for board "amd64-usr", this machine has no BOARD set' }));
