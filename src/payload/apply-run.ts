@@ -168,7 +168,7 @@ export class ApplyRun {
       await readPayloadTrailer(reader, header.dataSizeBytes);
       await Promise.all(this.inflight);
       if (this.failure) throw this.failure;
-      userSignal?.throwIfAborted(); // blocks not handed to the writer yet were dropped: stop here, resumable
+      userSignal?.throwIfAborted(); // every block is written; the final sync and read-back are left to a resumed run
       await writer.finish();
       await this.imageChain;
       if (this.failure) throw this.failure;
