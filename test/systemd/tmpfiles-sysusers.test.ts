@@ -16,7 +16,7 @@ const SYSUSERS = join(REPO_ROOT, 'systemd', 'sysusers.d', 'update-engine.conf');
 
 let root: string;
 beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ue-sysroot-'));
+  root = await mkdtemp(join(tmpdir(), 'ue-units-root-'));
 });
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
