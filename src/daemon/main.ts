@@ -12,6 +12,8 @@ import { loadKeyring } from '../payload/keyring.ts';
 import { FileRegionTarget } from '../io/file-region-target.ts';
 import { detectBootedSlot, repairGpt } from '../slots/index.ts';
 import { ControlServer } from './control-server.ts';
+import { createEngineMetrics } from './metrics.ts';
+import { startMetricsServer } from './metrics-server.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { UpdateEngine } from './engine.ts';
 import { buildRebootPorts } from './reboot-ports.ts';
@@ -88,20 +90,25 @@ function describeOutcome(outcome: CycleOutcome): string {
 export async function runDaemon(settings: Settings, options: DaemonOptions): Promise<number> {
   const { logger, signal } = options;
   const deps: EngineDeps = { ...(await buildEngineDeps(settings, options)), ...options.overrides };
-  const { disk } = await deps.detectSlots();
-  const repaired = await repairGpt(disk);
-  if (repaired.length > 0) logger.warn({ disk, repaired }, 'The GPT was repaired');
-  const { engine, postBoot } = await UpdateEngine.start(deps, signal);
-  options.onEngine?.(engine);
-  if (postBoot.kind === 'health-failed') return exitCodeFor(postBoot.error.code);
-
-  const control = !options.once || options.controlSocketInOnce ? await startControl(settings, engine, logger, options.once) : undefined;
+  const metrics = settings.metricsListen !== undefined && deps.metrics === undefined ? createEngineMetrics({ settings, logger }) : undefined;
+  const metricsServer = metrics ? await startMetricsServer({ listen: settings.metricsListen as string, registry: metrics.registry, logger }) : undefined;
+  if (metrics) deps.metrics = metrics.metrics;
+  let control: ControlServer | undefined;
   try {
+    const { disk } = await deps.detectSlots();
+    const repaired = await repairGpt(disk);
+    if (repaired.length > 0) logger.warn({ disk, repaired }, 'The GPT was repaired');
+    const { engine, postBoot } = await UpdateEngine.start(deps, signal);
+    metrics?.observeStatus(engine.machine);
+    options.onEngine?.(engine);
+    if (postBoot.kind === 'health-failed') return exitCodeFor(postBoot.error.code);
+    control = !options.once || options.controlSocketInOnce ? await startControl(settings, engine, logger, options.once) : undefined;
     if (options.once) return await runOnce(engine, logger, signal);
     await runForever(settings, deps, engine, signal);
     return 0;
   } finally {
     await control?.close();
+    await metricsServer?.close();
   }
 }
 

@@ -2,7 +2,8 @@
 // 404 elsewhere) over HTTP on HOST:PORT or on a Unix socket (stale socket removed, mode 0660).
 
 import { once } from 'node:events';
-import { chmod, lstat, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createConnection, type AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -96,7 +97,12 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       res.destroy();
     });
   });
-  if (where.kind === 'unix') await clearSocketPath(listen, where.path, logger);
+  if (where.kind === 'unix') {
+    await mkdir(dirname(where.path), { recursive: true, mode: 0o755 }).catch((e: unknown) => {
+      throw listenError(listen, (e as Error).message, e);
+    });
+    await clearSocketPath(listen, where.path, logger);
+  }
   try {
     if (where.kind === 'unix') server.listen(where.path);
     else server.listen(where.port, where.host);

@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanEnv, runCli } from '../helpers/cli.ts';
 
 const sysroot = mkdtempSync(join(tmpdir(), 'ue-sysroot-'));
+afterAll(() => rmSync(sysroot, { recursive: true, force: true }));
 
 describe('update-engine config', () => {
   it('prints every setting with its source, later --config files winning', async () => {
@@ -40,7 +41,7 @@ describe('update-engine config', () => {
   });
 
   it('rejects a bad file with one line naming file:line, key, value and expectation, exit 3, no stack', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ue-bad-'));
+    const dir = mkdtempSync(join(sysroot, 'bad-'));
     writeFileSync(join(dir, 'bad.conf'), 'GROUP=ok\nDOWNLOAD_BPS=lots\n');
     const r = await runCli('update-engine', ['config', '--sysroot', sysroot, '--config', join(dir, 'bad.conf')]);
     expect(r.code).toBe(3);

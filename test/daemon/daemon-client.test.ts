@@ -10,6 +10,7 @@ import { UpdateLab } from '../../src/demo/lab.ts';
 import { runDaemon } from '../../src/daemon/main.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
 import { runCli } from '../helpers/cli.ts';
+import { httpRequest } from './metrics-scrape.ts';
 
 let dir: string;
 let lab: UpdateLab;
@@ -31,7 +32,7 @@ beforeEach(async () => {
   await lab.addPayload('2.0.0');
   await lab.serve();
   stop = new AbortController();
-  daemon = runDaemon(lab.settings(), { once: false, logger: silentLogger(), signal: stop.signal, identityPaths: lab.identityPaths() });
+  daemon = runDaemon(lab.settings({ metricsListen: join(lab.runDir, 'metrics.sock') }), { once: false, logger: silentLogger(), signal: stop.signal, identityPaths: lab.identityPaths() });
   await waitFor(() => existsSync(join(lab.runDir, 'control.sock')), 'the control socket');
 });
 afterEach(async () => {
@@ -59,6 +60,11 @@ describe('daemon + update_engine_client', () => {
     const after = await runCli('update_engine_client', ['--socket', socket, '--status']);
     expect(after.stdout).toMatch(new RegExp(`^LAST_CHECKED_TIME=\\d{10}\\nPROGRESS=1\\.000000\\nCURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT\\nNEW_VERSION=2\\.0\\.0\\nNEW_SIZE=${payloadSize}\\n$`));
     expect((await lab.slots()).map((s) => [s.label, s.priority, s.tries])).toEqual([['USR-A', 1, 0], ['USR-B', 2, 1]]);
+    const scrape = await httpRequest(join(lab.runDir, 'metrics.sock'));
+    expect(scrape.status).toBe(200);
+    expect(scrape.body).toMatch(/^update_engine_status\{status="UPDATE_STATUS_UPDATED_NEED_REBOOT"\} 1$/m);
+    expect(scrape.body).toMatch(/^update_engine_status\{status="UPDATE_STATUS_IDLE"\} 0$/m);
+    expect(scrape.body).toMatch(new RegExp(`^update_engine_bytes_written_total ${4 * 1024 * 1024}$`, 'm'));
 
     const reset = await runCli('update_engine_client', ['--socket', socket, '-reset_status']);
     expect(reset.code).toBe(0);

@@ -50,7 +50,8 @@ export function applyAction(deps: EngineDeps): Action<InstallPlan, AppliedImage>
         onProgress(p) {
           const fraction = p.imageBytesTotal > 0 ? p.imageBytesDone / p.imageBytesTotal : 0;
           ctx.progress(fraction, p.phase === 'verifying-existing' ? 'verifying blocks already written' : 'writing');
-          deps.metrics?.bytesWritten(p.imageBytesDone - lastWritten);
+          // Blocks a resumed apply finds already on the slot are verified, not written again.
+          if (p.phase === 'writing') deps.metrics?.bytesWritten(Math.max(0, p.imageBytesDone - lastWritten));
           lastWritten = p.imageBytesDone;
         },
       });
