@@ -1,0 +1,98 @@
+// Builds the RebootStrategy named by REBOOT_STRATEGY from the settings, with the real adapters
+// (EtcdLockStore, FleetLockClient) unless the caller passes its own (tests, the demo, the benchmark).
+
+import { UpdateEngineError } from '../errors.ts';
+import type { Settings } from '../config/schema.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Logger } from '../platform/logger.ts';
+import { EtcdLockStore } from '../lock/etcd-lock-store.ts';
+import { loadEtcdOptions } from '../lock/etcd-options.ts';
+import { FleetLockClient } from '../lock/fleet-lock-client.ts';
+import type { LockManagerOptions } from '../lock/lock-manager.ts';
+import type { LockStore } from '../lock/lock-store.ts';
+import { BestEffortStrategy } from './best-effort-strategy.ts';
+import { EtcdLockStrategy } from './etcd-lock-strategy.ts';
+import { FleetLockStrategy } from './fleet-lock-strategy.ts';
+import { ImmediateRebootStrategy } from './immediate-reboot-strategy.ts';
+import { OffStrategy } from './off-strategy.ts';
+import type { RebootStrategy } from './reboot-strategy.ts';
+
+/** The settings a strategy reads. */
+export type RebootSettings = Pick<
+  Settings,
+  | 'rebootStrategy'
+  | 'rebootWindows'
+  | 'rebootTimeZone'
+  | 'etcdEndpoints'
+  | 'etcdCaFile'
+  | 'etcdCertFile'
+  | 'etcdKeyFile'
+  | 'etcdUsername'
+  | 'etcdPassword'
+  | 'lockGroup'
+  | 'fleetLockUrl'
+  | 'lockStaleAfterMs'
+>;
+
+export interface RebootStrategyDeps {
+  /** Holder id: /etc/machine-id (readMachineId in src/platform/identity.ts). */
+  machineId: string;
+  clock: Clock;
+  logger: Logger;
+  random?: () => number;
+  /** Opens the etcd store; default: an EtcdLockStore from the settings (certificate files read on first use). */
+  openLockStore?: () => Promise<LockStore>;
+  /** LockManager timings (tests and the benchmark shorten them). */
+  lockTimings?: Partial<Pick<LockManagerOptions, 'pollInitialMs' | 'pollCeilingMs' | 'queueGraceMs'>>;
+  /** fleet-lock's pre-reboot retry delays. */
+  fleetLockRetry?: { initialMs: number; ceilingMs: number };
+  /** Extra CA for an https:// FleetLock server. */
+  fleetLockCaPem?: Buffer;
+}
+
+/** The strategy for settings.rebootStrategy. Throws ERR_CONFIG_VALUE for an unknown one or missing FLEET_LOCK_URL. */
+export function createRebootStrategy(settings: RebootSettings, deps: RebootStrategyDeps): RebootStrategy {
+  const { clock, logger } = deps;
+  const schedule = { windows: settings.rebootWindows, timeZone: settings.rebootTimeZone };
+  const storeDescription = settings.etcdEndpoints.join(',');
+  const etcd = () =>
+    new EtcdLockStrategy({
+      schedule,
+      clock,
+      logger,
+      machineId: deps.machineId,
+      group: settings.lockGroup,
+      staleAfterMs: settings.lockStaleAfterMs,
+      openStore: deps.openLockStore ?? (async () => new EtcdLockStore(await loadEtcdOptions(settings))),
+      storeDescription,
+      ...(deps.lockTimings ? { lockTimings: deps.lockTimings } : {}),
+      ...(deps.random ? { random: deps.random } : {}),
+    });
+  const immediate = () => new ImmediateRebootStrategy({ schedule, clock, logger });
+  const strategy: string = settings.rebootStrategy;
+  switch (settings.rebootStrategy) {
+    case 'reboot':
+      return immediate();
+    case 'off':
+      return new OffStrategy(logger);
+    case 'etcd-lock':
+      return etcd();
+    case 'best-effort':
+      return new BestEffortStrategy({ etcd: etcd(), immediate: immediate(), logger, storeDescription });
+    case 'fleet-lock': {
+      if (settings.fleetLockUrl === undefined) throw new UpdateEngineError('ERR_CONFIG_VALUE', 'REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL');
+      const client = new FleetLockClient({ baseUrl: settings.fleetLockUrl, id: deps.machineId, group: settings.lockGroup, ...(deps.fleetLockCaPem ? { caPem: deps.fleetLockCaPem } : {}) });
+      return new FleetLockStrategy({
+        client,
+        schedule,
+        clock,
+        logger,
+        url: settings.fleetLockUrl,
+        ...(deps.fleetLockRetry ? { retryInitialMs: deps.fleetLockRetry.initialMs, retryCeilingMs: deps.fleetLockRetry.ceilingMs } : {}),
+        ...(deps.random ? { random: deps.random } : {}),
+      });
+    }
+    default:
+      throw new UpdateEngineError('ERR_CONFIG_VALUE', `Unknown REBOOT_STRATEGY "${strategy}" (expected reboot, etcd-lock, best-effort, off or fleet-lock)`);
+  }
+}
