@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UpdateEngineError, type ErrorCode } from '../errors.ts';
-import { parseKeyValueText } from './key-value.ts';
+import { parseKeyValueText, type KeyValueProblem } from './key-value.ts';
 import { KEY_BY_FIELD, KEY_SPECS, settingsSchema, type KeySpec, type Settings } from './schema.ts';
 import { isVersion } from './values.ts';
 
@@ -110,9 +110,18 @@ interface Layer {
   release: boolean;
 }
 
+/** Names of secret keys: a broken line that mentions one is reported without its text (it may hold the secret). */
+const SECRET_NAMES = KEY_SPECS.filter((s) => s.secret).flatMap((s) => [s.key, ...(s.aliases ?? [])]);
+
+function describeProblem(p: KeyValueProblem): string {
+  const upper = p.text.toUpperCase();
+  if (!SECRET_NAMES.some((name) => upper.includes(name))) return `${p.reason}: ${JSON.stringify(p.text.trim())}`;
+  return `${p.reason.startsWith('invalid key') ? 'invalid key' : p.reason} (the line names a secret setting, so it is not shown)`;
+}
+
 function applyFileLayer(layer: Layer, raw: Map<string, RawValue>, warnings: string[], errors: string[]): void {
   const parsed = parseKeyValueText(layer.text, layer.file);
-  for (const p of parsed.problems) errors.push(`${layer.file}:${p.line}: ${p.reason}: ${JSON.stringify(p.text.trim())}`);
+  for (const p of parsed.problems) errors.push(`${layer.file}:${p.line}: ${describeProblem(p)}`);
   const seen = new Map<string, number>();
   for (const entry of parsed.entries) {
     let key = entry.key;

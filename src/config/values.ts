@@ -42,7 +42,9 @@ export function parseDuration(text: string): number {
   if (s === '' || matched !== s.length) {
     throw new ValueError('expected a duration in Go syntax, e.g. 1h30m, 45m or 90s');
   }
-  return Math.round(total);
+  const ms = Math.round(total);
+  if (!Number.isSafeInteger(ms)) throw new ValueError('duration is too large');
+  return ms;
 }
 
 /** Formats milliseconds in Go duration syntax (the inverse of parseDuration for whole units). */

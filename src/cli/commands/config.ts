@@ -21,7 +21,9 @@ Values that cannot be derived (VERSION, DISK) are shown with a warning on stderr
 Exit status: 0, or 3 when a file or the environment holds an invalid value.`;
 
 function quote(value: string): string {
-  return /^[A-Za-z0-9_./:,@+=-]*$/.test(value) ? value : JSON.stringify(value);
+  if (/^[A-Za-z0-9_./:,@+=-]*$/.test(value)) return value;
+  // update.conf strips one pair of quotes and has no escapes; only control characters are shown escaped.
+  return /[\u0000-\u0008\u000a-\u001f\u007f]/.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
 
 /** The settings as KEY -> {value, source} (secrets masked); shared by --json and the text output. */
