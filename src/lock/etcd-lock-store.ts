@@ -86,7 +86,8 @@ export class EtcdLockStore implements LockStore {
 
   private fail(what: string, e: unknown): UpdateEngineError {
     if (e instanceof UpdateEngineError) return e;
-    const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    // grpc-js appends an empty "Resolution note:" to connection errors.
+    const reason = (e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)).replace(/\.? ?Resolution note:.*$/, '').trim();
     return new UpdateEngineError('ERR_LOCK_STORE', `Cannot ${what} on etcd at "${this.description}": ${reason}`, { cause: e });
   }
 
