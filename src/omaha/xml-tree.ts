@@ -63,7 +63,13 @@ export function parseXmlDocument(body: Buffer | string, maxBytes: number): XmlEl
     const where = valid.err.col === undefined ? `line ${valid.err.line}` : `line ${valid.err.line}, column ${valid.err.col}`;
     throw new XmlTreeError('malformed', `${where}: ${valid.err.msg}`);
   }
-  const tree = parser.parse(text) as Record<string, unknown>;
+  let tree: Record<string, unknown>;
+  try {
+    // The validator passes some documents the parser refuses (nesting over 100, reserved names like __proto__).
+    tree = parser.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new XmlTreeError('malformed', e instanceof Error ? e.message : String(e));
+  }
   const roots = Object.entries(tree).filter(([key]) => key !== ATTRS && key !== '#text');
   const first = roots[0];
   if (roots.length !== 1 || first === undefined) throw new XmlTreeError('malformed', 'the document must have exactly one root element');
