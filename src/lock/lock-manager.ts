@@ -97,6 +97,7 @@ export class LockManager {
     let pollMs = this.pollInitialMs;
     let freeSinceMs: number | undefined;
     let announced = false;
+    let queued = false;
     try {
       for (;;) {
         signal?.throwIfAborted();
@@ -115,6 +116,7 @@ export class LockManager {
           await this.refreshLiveness();
           return;
         }
+        queued = true;
         if (!snap.waiters.includes(this.id)) await this.client.store.commit([{ key: keys.waiter(this.id), absent: true }], [{ op: 'put', key: keys.waiter(this.id), value: '', leased: true }]);
         const now = this.clock.monotonicMs();
         const free = snap.semaphore.semaphore;
@@ -123,7 +125,9 @@ export class LockManager {
           const rank = snap.waiters.indexOf(this.id);
           freeSinceMs ??= now;
           if ((rank >= 0 && rank < free) || now - freeSinceMs >= this.queueGraceMs) {
-            if (await this.tryLock(signal)) return;
+            const outcome = await this.tryLock(snap, signal);
+            if (outcome === 'took') queued = false; // the lock commit removed our waiter key
+            if (outcome !== 'lost') return;
             continue;
           }
           deadlineMs = freeSinceMs + this.queueGraceMs;
@@ -146,20 +150,23 @@ export class LockManager {
       }
     } finally {
       await watch?.close();
-      await this.client.store.commit([], [{ op: 'delete', key: keys.waiter(this.id) }]).catch(() => undefined);
+      if (queued) await this.client.store.commit([], [{ op: 'delete', key: keys.waiter(this.id) }]).catch(() => undefined);
     }
   }
 
-  /** One attempt to take a slot; false when another node got there first. */
-  private async tryLock(signal?: AbortSignal): Promise<boolean> {
+  /**
+   * One attempt to take a slot: 'took' it (our waiter key went with the same commit), found it 'held'
+   * already (a commit whose answer was lost), or 'lost' the race to another node.
+   */
+  private async tryLock(snap: LockSnapshot, signal?: AbortSignal): Promise<'took' | 'held' | 'lost'> {
     try {
-      await this.client.lock(this.id, { liveness: true }, signal);
+      await this.client.lock(this.id, { liveness: true, leaveQueue: true }, signal, snap);
       this.logger.info({ group: this.client.keys.group, holder: this.id }, 'Took the reboot lock');
-      return true;
+      return 'took';
     } catch (e) {
       if (!isUpdateEngineError(e)) throw e;
-      if (e.code === 'ERR_LOCK_DUPLICATE_HOLDER') return true;
-      if (e.code === 'ERR_LOCK_UNAVAILABLE' || e.code === 'ERR_LOCK_CONFLICT') return false;
+      if (e.code === 'ERR_LOCK_DUPLICATE_HOLDER') return 'held';
+      if (e.code === 'ERR_LOCK_UNAVAILABLE' || e.code === 'ERR_LOCK_CONFLICT') return 'lost';
       throw e;
     }
   }

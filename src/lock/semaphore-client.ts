@@ -35,6 +35,8 @@ export interface PlannedChange<T> {
 export interface LockOptions {
   /** Keep a lease-backed liveness key while holding (the daemon); default false (a manual lock). */
   liveness?: boolean;
+  /** Remove our waiter key in the same commit (one watch event fewer for every other waiter). */
+  leaveQueue?: boolean;
 }
 
 export class SemaphoreClient {
@@ -65,12 +67,15 @@ export class SemaphoreClient {
 
   /**
    * Reads, plans and commits until the commit's guards hold. `plan` may throw (a lock error ends the
-   * update at once); a plan that writes nothing returns its result without a commit.
+   * update at once); a plan that writes nothing returns its result without a commit. A snapshot just
+   * read may be passed as `fresh` to save the first read (a stale one only costs a conflict).
    */
-  async update<T>(what: string, plan: (snapshot: LockSnapshot) => PlannedChange<T>, signal?: AbortSignal): Promise<T> {
+  async update<T>(what: string, plan: (snapshot: LockSnapshot) => PlannedChange<T>, signal?: AbortSignal, fresh?: LockSnapshot): Promise<T> {
+    let known = fresh;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
-      const snapshot = await this.snapshot();
+      const snapshot = known ?? (await this.snapshot());
+      known = undefined;
       const change = plan(snapshot);
       const ops: WriteOp[] = [];
       if (change.semaphore) ops.push({ op: 'put', key: this.keys.semaphore, value: formatSemaphore(change.semaphore) });
@@ -88,14 +93,15 @@ export class SemaphoreClient {
   }
 
   /** Takes a slot for `id` (locksmith's lock) and writes its holder record (and liveness key). */
-  lock(id: string, options: LockOptions = {}, signal?: AbortSignal): Promise<Semaphore> {
+  lock(id: string, options: LockOptions = {}, signal?: AbortSignal, fresh?: LockSnapshot): Promise<Semaphore> {
     const liveness = options.liveness ?? false;
     return this.update(`lock the reboot semaphore for "${id}"`, (snap) => {
       const next = lockSemaphore(snap.semaphore, id);
       const ops: WriteOp[] = [{ op: 'put', key: this.keys.holderRecord(id), value: formatHolderRecord({ lockedAtMs: this.clock.now(), liveness }) }];
       if (liveness) ops.push({ op: 'put', key: this.keys.liveness(id), value: '', leased: true });
+      if (options.leaveQueue === true) ops.push({ op: 'delete', key: this.keys.waiter(id) });
       return { semaphore: next, ops, result: next };
-    }, signal);
+    }, signal, fresh);
   }
 
   /** Gives back `id`'s slot (locksmith's unlock) and removes its record and liveness key. */

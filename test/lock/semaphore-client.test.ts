@@ -63,6 +63,22 @@ describe('SemaphoreClient against etcd', () => {
     expect(after.values.map((v) => v.key)).toEqual([semaphoreKey('legacy')]);
   });
 
+  it('can leave the waiting queue in the lock commit, and start from a snapshot just read', async () => {
+    const store = newStore();
+    const client = new SemaphoreClient({ store, group: 'queue', clock: systemClock });
+    await store.commit([], [{ op: 'put', key: client.keys.waiter('q'), value: '' }]);
+    const fresh = await client.snapshot();
+    expect(fresh.waiters).toEqual(['q']);
+    await client.lock('q', { leaveQueue: true }, undefined, fresh);
+    const after = await client.snapshot();
+    expect([after.semaphore.holders, after.waiters]).toEqual([['q'], []]);
+    // A stale snapshot costs one conflict, not a wrong write.
+    await client.unlock('q', undefined);
+    await client.lock('q', {}, undefined, fresh);
+    expect(client.conflicts).toBe(1);
+    expect((await client.snapshot()).semaphore).toEqual({ semaphore: 0, max: 1, holders: ['q'] });
+  });
+
   it('uses the escaped group key', async () => {
     const client = new SemaphoreClient({ store: newStore(), group: 'db west', clock: systemClock });
     await client.lock('x');
