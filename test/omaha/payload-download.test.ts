@@ -13,7 +13,7 @@ import { FileRegionTarget } from '../../src/io/file-region-target.ts';
 import { GotTransport } from '../../src/omaha/got-transport.ts';
 import { createHttpPayloadSource, type HttpPayloadSource } from '../../src/omaha/http-payload-source.ts';
 import { checkPayloadAgainstOffer } from '../../src/omaha/offer.ts';
-import { applyPayload, type ApplyOptions, type ApplyResult, type CheckpointStore } from '../../src/payload/apply.ts';
+import { applyPayload, type ApplyCheckpoint, type ApplyOptions, type ApplyResult, type CheckpointStore } from '../../src/payload/apply.ts';
 import { FileCheckpointStore } from '../../src/payload/checkpoint-store.ts';
 import { startFaultServer, type Fault, type FaultServer } from '../helpers/fault-server.ts';
 import { makeTestPayload, testKeyring, type TestPayload } from '../helpers/omaha-server.ts';
@@ -187,10 +187,16 @@ async function killAndResume(killAt: number, how: 'SIGTERM' | 'SIGKILL'): Promis
     },
   });
   expect((await failure(first)).code).toBe('ERR_ABORTED');
-  const saved = await inner.load();
-  if (how === 'SIGTERM') expect(saved).toBeDefined();
+  if (how === 'SIGTERM') expect(await inner.load()).toBeDefined();
+  // The restarted daemon: record the resume point it finds (a save still under way may land late).
+  let saved: ApplyCheckpoint | undefined;
+  const restarted: CheckpointStore = {
+    load: async () => (saved = await inner.load()),
+    save: (cp) => inner.save(cp),
+    clear: () => inner.clear(),
+  };
   const s = source();
-  const result = await apply(s.open, { checkpoint: { store: inner, everyBlocks: EVERY_BLOCKS } });
+  const result = await apply(s.open, { checkpoint: { store: restarted, everyBlocks: EVERY_BLOCKS } });
   expect(result.resumed).toBe(saved !== undefined);
   expect((await readFile(disk)).equals(payload.image)).toBe(true);
   const resumeFetched = s.stats().bytesDelivered;
