@@ -79,6 +79,9 @@ export class EtcdLockStrategy implements RebootStrategy {
     const logger = ctx.logger ?? this.options.logger;
     const { schedule, clock } = this.options;
     const manager = await this.manager();
+    if (!isInWindow(schedule.windows, schedule.timeZone, clock.now()) && (await manager.release())) {
+      logger.info('Gave back the reboot lock held from before: no reboot window is open now');
+    }
     for (;;) {
       await waitForWindow(schedule, clock, logger, ctx.signal);
       const closing = windowClosingSignal(schedule, clock);

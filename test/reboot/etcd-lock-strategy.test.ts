@@ -136,6 +136,24 @@ describe('etcd-lock strategy against etcd', () => {
     await s.afterHealthyBoot(ctx());
   });
 
+  it('does not sit on a lock held from before while waiting for a window', async () => {
+    const clock = new FakeClock(Date.UTC(2024, 0, 1, 12));
+    const view = observer('pending');
+    await view.lock('p', { liveness: true });
+    const s = strategy('pending', 'p', { clock, windows: '02:00 1h' });
+    await s.atStart(ctx(), 'reboot-pending');
+    expect(await s.lockHeld()).toBe(true);
+    let decision: string | undefined;
+    const deciding = s.beforeReboot(ctx()).then((d) => (decision = d));
+    await until(() => clock.pendingSleeps > 0, 'the window wait');
+    expect((await view.snapshot()).semaphore.holders).toEqual([]);
+    await clock.advance(14 * 3_600_000);
+    await deciding;
+    expect(decision).toBe('reboot');
+    expect((await view.snapshot()).semaphore.holders).toEqual(['p']);
+    await s.afterHealthyBoot(ctx());
+  });
+
   it('re-checks the window after taking the lock and gives it back when it closed meanwhile', async () => {
     const clock = new FakeClock(Date.UTC(2024, 0, 1, 2, 59)); // Monday 02:59 UTC, one minute of window left
     const view = observer('recheck');
