@@ -3,6 +3,7 @@
 // after MaxFailureCountPerUrl failures, aborts a transfer below 10 B/s for 90 s, limits the rate.
 
 import { Readable } from 'node:stream';
+import { TokenBucket } from '../io/token-bucket.ts';
 import type { Logger } from 'pino';
 import { UpdateEngineError } from '../errors.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
@@ -76,7 +77,6 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
   let urlFailures = 0;
   let lastError: AttemptError | undefined;
   let warnedPlainCredentials = false;
-  const pace = { startedMs: 0, bytes: 0 };
 
   function credentialsFor(url: string): BasicCredentials | undefined {
     if (!options.credentials) return undefined;
@@ -113,14 +113,9 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
     return delayMs;
   }
 
-  async function throttle(bytes: number, signal: AbortSignal): Promise<void> {
-    const bps = options.maxBytesPerSecond ?? 0;
-    if (bps <= 0) return;
-    if (pace.bytes === 0) pace.startedMs = clock.monotonicMs();
-    pace.bytes += bytes;
-    const aheadMs = (pace.bytes / bps) * 1000 - (clock.monotonicMs() - pace.startedMs);
-    if (aheadMs > 1) await clock.sleep(aheadMs, signal);
-  }
+  // DOWNLOAD_BPS: the same token bucket as the write side (src/io/token-bucket.ts); the wait comes
+  // before a chunk is handed on, so the rate is never exceeded and the socket is read more slowly.
+  const bucket = (options.maxBytesPerSecond ?? 0) > 0 ? new TokenBucket({ bytesPerSecond: options.maxBytesPerSecond as number, clock }) : undefined;
 
   async function* fetchAll(ranges: Array<{ start: number; end: number }>, signal: AbortSignal): AsyncGenerator<Buffer> {
     for (const range of ranges) {
@@ -150,10 +145,10 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
             onReceived: (n) => (stats.bytesReceived += n),
             onDiscarded: (n) => (stats.bytesDiscarded += n),
           })) {
+            await bucket?.take(chunk.length, signal);
             position += chunk.length;
             stats.bytesDelivered += chunk.length;
             yield chunk;
-            await throttle(chunk.length, signal);
           }
           if (position < range.end) {
             delayMs = fail(new AttemptError('ERR_DOWNLOAD_TRANSFER', `"${url}" ended the body at byte ${position}, before byte ${range.end}`, true), position - before >= PROGRESS_RESET_BYTES);

@@ -181,7 +181,7 @@ describe('createHttpPayloadSource', () => {
     const ranges = [{ start: 0, end: 1_000_000 }];
     await readAll(await source({ clock, maxBytesPerSecond: 250_000 }).open(ranges, never));
     expect(nowMs).toBeGreaterThanOrEqual(3990);
-    expect(nowMs).toBeLessThanOrEqual(4000);
+    expect(nowMs).toBeLessThanOrEqual(4000.001) // float sums of the per-chunk reservations;
   });
 
   it('delivers the exact bytes whatever resets hit it (seeded random offsets)', async () => {
