@@ -20,6 +20,7 @@ if (!payload || !disk || !offset || !length || !pubkey) {
 
 const keyring = keyringFromPems([readFileSync(pubkey, 'utf8')]);
 const started = performance.now();
+const cpuBefore = process.cpuUsage(); // all threads of the process (getrusage), workers included
 const result = await applyPayload(openFilePayload(payload), {
   target: new FileRegionTarget(disk, Number(offset), Number(length)),
   keyring,
@@ -29,13 +30,14 @@ const result = await applyPayload(openFilePayload(payload), {
   ...(values['in-flight'] && { maxInFlightBytes: Number(values['in-flight']) }),
 });
 const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
 const usage = process.resourceUsage();
 process.stdout.write(
   `${JSON.stringify({
     seconds,
     maxRssBytes: usage.maxRSS * 1024,
-    userSeconds: usage.userCPUTime / 1e6,
-    systemSeconds: usage.systemCPUTime / 1e6,
+    userSeconds: cpu.user / 1e6,
+    systemSeconds: cpu.system / 1e6,
     payloadSizeBytes: result.payloadSizeBytes,
     imageSha256Hex: result.imageSha256Hex,
   })}\n`,

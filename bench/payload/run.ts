@@ -39,11 +39,15 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-function ddBaseline(payload: string, disk: string): number {
+/** `cat payload | dd` into the region; wall seconds and the CPU seconds of both processes (bash's time). */
+function ddBaseline(payload: string, disk: string): { seconds: number; cpuSeconds: number } {
   const started = performance.now();
-  const r = spawnSync('sh', ['-c', `cat "$1" | dd of="$2" bs=1M seek=1 conv=notrunc,fsync status=none`, 'sh', payload, disk], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('dd baseline failed');
-  return (performance.now() - started) / 1000;
+  const script = `TIMEFORMAT='%U %S'; time (cat "$1" | dd of="$2" bs=1M seek=1 conv=notrunc,fsync status=none)`;
+  const r = spawnSync('bash', ['-c', script, 'bash', payload, disk], { encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] });
+  if (r.status !== 0) throw new Error(`dd baseline failed: ${r.stderr}`);
+  const seconds = (performance.now() - started) / 1000;
+  const [user, sys] = r.stderr.trim().split('\n').at(-1)?.split(' ').map(Number) ?? [0, 0];
+  return { seconds, cpuSeconds: (user ?? 0) + (sys ?? 0) };
 }
 
 interface ApplyFigures {
@@ -83,7 +87,9 @@ try {
 
   const rows: Record<string, { seconds: number[]; rss: number[]; cpu: number[] }> = { dd: { seconds: [], rss: [], cpu: [] }, 'apply+read-back': { seconds: [], rss: [], cpu: [] }, apply: { seconds: [], rss: [], cpu: [] } };
   for (let i = 0; i < runs; i++) {
-    rows.dd?.seconds.push(ddBaseline(payload, disk));
+    const dd = ddBaseline(payload, disk);
+    rows.dd?.seconds.push(dd.seconds);
+    rows.dd?.cpu.push(dd.cpuSeconds);
     for (const readBack of [true, false]) {
       const f = applyOnce(payload, disk, pub, readBack);
       if (f.imageSha256Hex !== imageSha) throw new Error('apply wrote a different image');
