@@ -170,7 +170,8 @@ describe('etcd-lock strategy against etcd', () => {
     const s = strategy('recheck', 'r', { clock, windows: '02:00 1h', wrap: slow });
     let decision: string | undefined;
     const deciding = s.beforeReboot(ctx()).then((d) => (decision = d));
-    await until(() => locks === 1 && clock.pendingSleeps > 0, 'the first lock and the wait for the next window');
+    // The wait for the next window sleeps in 10-minute steps (the window-closing timer sleeps 1 minute).
+    await until(() => locks === 1 && clock.sleepLog.includes(600_000), 'the first lock and the wait for the next window');
     expect((await view.snapshot()).semaphore.holders).toEqual([]); // given back
     expect(decision).toBeUndefined();
     await clock.advance(23 * 3_600_000);
