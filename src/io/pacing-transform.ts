@@ -4,14 +4,14 @@
 
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Clock } from '../platform/clock.ts';
-import { TokenBucket } from './token-bucket.ts';
+import { latenessAllowanceBytes, TokenBucket } from './token-bucket.ts';
 
 export interface PacingTransformOptions {
   bytesPerSecond: number;
   clock?: Clock;
   /** Large chunks are passed on in slices of at most this many bytes (default: 1/20 s worth, 4 KiB to 1 MiB). */
   sliceBytes?: number;
-  /** Bytes that may go ahead of the rate after an idle spell (default 0). */
+  /** Bytes that may go ahead of the rate (default: 25 ms worth, to absorb late timers; see token-bucket.ts). */
   burstBytes?: number;
   /** Share one bucket between several stages (e.g. all downloads of one update). */
   bucket?: TokenBucket;
@@ -25,7 +25,12 @@ export function defaultSliceBytes(bytesPerSecond: number): number {
 /** A Transform that passes bytes through unchanged at no more than `bytesPerSecond`. */
 export function createPacingTransform(options: PacingTransformOptions): Transform {
   const bucket =
-    options.bucket ?? new TokenBucket({ bytesPerSecond: options.bytesPerSecond, burstBytes: options.burstBytes ?? 0, ...(options.clock ? { clock: options.clock } : {}) });
+    options.bucket ??
+    new TokenBucket({
+      bytesPerSecond: options.bytesPerSecond,
+      burstBytes: options.burstBytes ?? latenessAllowanceBytes(options.bytesPerSecond),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
   const sliceBytes = options.sliceBytes ?? defaultSliceBytes(bucket.bytesPerSecond);
   const aborter = new AbortController();
   return new Transform({

@@ -23,6 +23,8 @@ export interface ThrottledWriteTargetOptions {
 export class ThrottledWriteTarget implements WriteTarget {
   private readonly syncer: BackgroundSyncer | undefined;
   private readonly sliceBytes: number;
+  /** Takes from the bucket one after another, each when the previous one ended (see writeAll). */
+  private pacing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly inner: WriteTarget,
@@ -72,7 +74,12 @@ export class ThrottledWriteTarget implements WriteTarget {
     for (const chunk of chunks) {
       for (let i = 0; i < chunk.byteLength; i += this.sliceBytes) {
         const slice = chunk.subarray(i, Math.min(chunk.byteLength, i + this.sliceBytes));
-        await bucket.take(slice.byteLength, this.options.signal);
+        // Concurrent writers queue here, and a slice reserves its time only when the one before it
+        // was released: a late wake-up (a busy event loop) then costs time instead of releasing
+        // several queued slices at once above the rate.
+        const turn = this.pacing.then(() => bucket.take(slice.byteLength, this.options.signal));
+        this.pacing = turn.catch(() => {});
+        await turn;
         await this.inner.write(slice, at);
         at += slice.byteLength;
         await this.syncer?.written(slice.byteLength);

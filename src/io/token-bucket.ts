@@ -5,6 +5,19 @@
 import { UpdateEngineError } from '../errors.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
 
+/**
+ * How late a timer may wake without the rate being lost: the throttles give their bucket this much
+ * burst (25 ms worth of bytes), so a busy event loop does not cost throughput, at the price of at most
+ * 2.5% above the rate over any 1 s window. Waiters are served one after another (see
+ * ThrottledWriteTarget), so a stall never releases more than this at once.
+ */
+export const LATENESS_ALLOWANCE_MS = 25;
+
+/** The burst that absorbs LATENESS_ALLOWANCE_MS of timer lateness at `bytesPerSecond`. */
+export function latenessAllowanceBytes(bytesPerSecond: number): number {
+  return Math.floor((bytesPerSecond * LATENESS_ALLOWANCE_MS) / 1000);
+}
+
 export interface TokenBucketOptions {
   bytesPerSecond: number;
   /** Bytes that may go out ahead of the rate after an idle spell (0: none, never above the rate). */

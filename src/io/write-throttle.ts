@@ -10,7 +10,7 @@ import { enterCgroupThrottle, type CgroupThrottle } from './cgroup-throttle.ts';
 import { planBlkioThrottle } from './cgroup-v1-blkio.ts';
 import { planIoMaxThrottle } from './cgroup-v2-io.ts';
 import { ThrottledWriteTarget } from './throttled-write-target.ts';
-import { TokenBucket } from './token-bucket.ts';
+import { latenessAllowanceBytes, TokenBucket } from './token-bucket.ts';
 import type { WriteTarget } from './write-target.ts';
 
 export type ThrottleMechanism = 'none' | 'cgroup-v2' | 'cgroup-v1' | 'token-bucket';
@@ -104,7 +104,7 @@ export async function createWriteThrottle(options: WriteThrottleOptions): Promis
     log.warn({ bytesPerSecond }, 'IO write throttle: no mechanism could be set up; writes are not limited');
     return { mechanism: 'none', bytesPerSecond: 0, wrap: (t) => t, dispose: async () => {} };
   }
-  const bucket = new TokenBucket({ bytesPerSecond, ...(options.clock ? { clock: options.clock } : {}) });
+  const bucket = new TokenBucket({ bytesPerSecond, burstBytes: latenessAllowanceBytes(bytesPerSecond), ...(options.clock ? { clock: options.clock } : {}) });
   const fallback = order[0] !== 'token-bucket';
   const message = `IO write throttle: ${formatRate(bytesPerSecond)} by token-bucket${fallback ? ' (fallback)' : ''}`;
   if (fallback) log.warn({ mechanism: 'token-bucket', bytesPerSecond }, message);

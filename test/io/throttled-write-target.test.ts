@@ -68,6 +68,30 @@ describe('ThrottledWriteTarget', () => {
     expect((await t.read(5, 3)).toString()).toBe('xyz');
   });
 
+  it('serializes concurrent writers, so a late wake-up costs time instead of releasing a burst', async () => {
+    // A clock whose time the test moves without waking anyone, as a stalled event loop would see it.
+    let now = 0;
+    const sleeps: { ms: number; wake: () => void }[] = [];
+    const clock = { now: () => now, monotonicMs: () => now, sleep: (ms: number) => new Promise<void>((wake) => sleeps.push({ ms, wake })) };
+    const inner = new MemoryTarget(4096);
+    const t = new ThrottledWriteTarget(inner, { bucket: new TokenBucket({ bytesPerSecond: 1000, clock }), sliceBytes: 100 });
+    const writes = [0, 1, 2, 3].map((i) => t.write(Buffer.alloc(100, i), i * 100));
+    await flushMicrotasks();
+    expect(sleeps.map((s) => s.ms)).toEqual([100]); // only the first writer has reserved time
+    now = 400; // the process was stalled for 300 ms past the first deadline
+    sleeps.shift()?.wake();
+    await flushMicrotasks();
+    expect(inner.writtenBytes).toBe(100); // one slice out, not four
+    expect(sleeps.map((s) => s.ms)).toEqual([100]); // the next one starts counting from now
+    for (let i = 0; i < 3; i++) {
+      now += 100;
+      sleeps.shift()?.wake();
+      await flushMicrotasks();
+    }
+    await Promise.all(writes);
+    expect(inner.writtenBytes).toBe(400);
+  });
+
   it('stops a paced write when its signal aborts', async () => {
     const clock = new FakeClock();
     const inner = new MemoryTarget(4096);

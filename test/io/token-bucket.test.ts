@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { TokenBucket } from '../../src/io/token-bucket.ts';
+import { latenessAllowanceBytes, TokenBucket } from '../../src/io/token-bucket.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
 
 describe('TokenBucket', () => {
@@ -99,5 +99,30 @@ describe('TokenBucket', () => {
     for (let i = 0; i < 400; i++) waitMs = bucket.reserve(256 * 1024);
     // 400 x 256 KiB = 100 MiB at 40 MiB/s = 2.5 s.
     expect(waitMs).toBeCloseTo(2500, 6);
+  });
+
+  it('with the lateness allowance, a waiter that wakes up to 25 ms late loses no time; later than that, it does', () => {
+    expect(latenessAllowanceBytes(40 * 1024 * 1024)).toBe(1_048_576);
+    let now = 0;
+    const clock = { now: () => now, monotonicMs: () => now, sleep: async () => {} };
+    const rate = 1000;
+    const bucket = new TokenBucket({ bytesPerSecond: rate, burstBytes: latenessAllowanceBytes(rate), clock });
+    // 20 slices of 100 bytes, each waiter waking 20 ms late: still done at 2 s (- the 25 ms allowance).
+    let releasedAt = 0;
+    for (let i = 0; i < 20; i++) {
+      now += bucket.reserve(100);
+      releasedAt = now;
+      now += 20;
+    }
+    expect(releasedAt).toBe(2000 - 25);
+    // Waking 60 ms late each time: 35 ms lost per slice, never made up by a burst.
+    const late = new TokenBucket({ bytesPerSecond: rate, burstBytes: latenessAllowanceBytes(rate), clock });
+    now = 0;
+    for (let i = 0; i < 20; i++) {
+      now += late.reserve(100);
+      releasedAt = now;
+      now += 60;
+    }
+    expect(releasedAt).toBe(2000 - 25 + 19 * 35);
   });
 });
