@@ -49,8 +49,13 @@ export interface EngineDone {
   mechanism: string;
   /** Bytes written per second from the start of the first write to the end of the last sync. */
   writeBytesPerSecond: number;
-  /** [ms, bytes] the disk received from us, where that can be told apart: our cgroup's count, or a loop device's own. */
+  /**
+   * [ms, bytes] written to the disk by us, where that can be told apart: a loop device's own count of
+   * completed writes ("device"), else our cgroup's count, which blkio takes when a write is submitted,
+   * before the throttle holds it ("cgroup").
+   */
   diskSamples?: [number, number][];
+  diskSamplesSource?: 'device' | 'cgroup';
 }
 
 /** Counts written bytes, from the start of the first write to the end of the last sync. */
@@ -130,10 +135,11 @@ async function main(job: EngineJob): Promise<void> {
     ...(job.mechanisms ? { mechanisms: job.mechanisms } : {}),
   });
   const counting = new CountingTarget(throttle.wrap(base));
-  // What the disk received from us: the cgroup's own count, or a loop device nobody else writes to.
+  // What the disk received from us: a loop device nobody else writes to, else our cgroup's count.
   const loopDisk = await diskHolding(job.target.path).then((d) => (d.name.startsWith('loop') ? d : undefined), () => undefined);
+  const diskSamplesSource = loopDisk ? 'device' : throttle.cgroupDir ? 'cgroup' : undefined;
   const diskBytes = async (): Promise<number | undefined> =>
-    throttle.cgroupDir ? cgroupWrittenBytes(throttle.cgroupDir, throttle.disk) : loopDisk ? diskWrittenBytes(loopDisk.name) : undefined;
+    loopDisk ? diskWrittenBytes(loopDisk.name) : throttle.cgroupDir ? cgroupWrittenBytes(throttle.cgroupDir, throttle.disk) : undefined;
   const diskAtStart = (await diskBytes()) ?? 0;
   process.stdout.write(`${JSON.stringify({ event: 'ready', startupMs: performance.now() } satisfies EngineReady)}\n`);
 
@@ -145,7 +151,8 @@ async function main(job: EngineJob): Promise<void> {
     const ms = Math.round(performance.now() - started);
     samples.push([ms, process.memoryUsage.rss()]);
     writeSamples.push([ms, counting.bytes]);
-    void diskBytes().then((b) => b !== undefined && diskSamples.push([ms, b - diskAtStart]));
+    // Stamped when the count was read (the read itself may wait on a busy event loop).
+    void diskBytes().then((b) => b !== undefined && diskSamples.push([Math.round(performance.now() - started), b - diskAtStart]));
   }, job.rssSampleMs);
   let imageBytes: number;
   let fetched: number;
@@ -180,7 +187,7 @@ async function main(job: EngineJob): Promise<void> {
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     rssSamples: samples,
     writeSamples,
-    ...(diskSamples.length > 0 ? { diskSamples } : {}),
+    ...(diskSamples.length > 0 && diskSamplesSource ? { diskSamples, diskSamplesSource } : {}),
     mechanism: throttle.mechanism,
     writeBytesPerSecond: counting.rate(),
   };

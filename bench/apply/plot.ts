@@ -4,7 +4,7 @@
 import type { BenchResults, Summary } from './summary.ts';
 
 const MiB = 1024 * 1024;
-const W = 1080;
+const W = 1110;
 const H = 470;
 const PANEL_W = 310;
 const PANEL_H = 270;
@@ -117,7 +117,7 @@ export function drawApplyPlot(summary: Summary, bench: BenchResults): string {
   const limit = (thr[0]?.limitBytesPerSecond ?? 0) / MiB;
   // At the disk where that is measurable (our cgroup's count, a loop device's own), else at the target.
   const series = thr.map((t) => ({
-    label: `${t.run.mechanism}, ${t.target === 'file-region' ? 'file' : 'loop'} (${t.run.diskSamples ? 'disk' : 'target'})`,
+    label: `${t.run.mechanism}, ${t.target === 'file-region' ? 'file' : 'loop'} (${t.run.diskSamplesSource ?? 'target'})`,
     points: rateSeries(t.run.diskSamples ?? t.run.writeSamples, 1000),
   }));
   const cXMax = niceMax(Math.max(1, ...series.flatMap((s) => s.points.map(([x]) => x))));

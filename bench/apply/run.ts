@@ -4,9 +4,10 @@
 // Prints the figures, writes bench/out/apply.json and draws img/bench-apply.svg.
 // Usage: node bin/run-ts.js bench/apply/run.ts [--sizes 1G,4G] [--runs 5] [--large-runs 2]
 //        [--throttle 40M] [--targets file,loop] [--dir DIR (kept)] [--no-throttle]
+//        (--runs 0: only the throttled runs)
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/values.ts';
@@ -63,6 +64,7 @@ function job(img: BenchImage, url: string, target: TargetSpec, mode: EngineJob['
 const mibps = (bytes: number, ms: number) => (bytes * 1000) / ms / MiB;
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg();
   const dir = args.dir ?? (await mkdtemp(join(tmpdir(), 'ue-bench-apply-')));
   await mkdir(dir, { recursive: true });
   const results: SizeTargetResult[] = [];
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
       const loop = isRoot && wantedTargets.includes('loop') ? await attachLoopSlot(img.diskPath) : undefined;
       try {
         const runs = Number(sizeIndex === 0 ? args.runs : args['large-runs']);
-        for (const target of targetsFor(img, loop)) {
+        for (const target of runs > 0 ? targetsFor(img, loop) : []) {
           const r: SizeTargetResult = { sizeBytes, payloadSizeBytes: img.payloadSizeBytes, target: target.name, engine: [], stream: [], baselineSeconds: [] };
           for (let i = 0; i < runs; i++) {
             // Interleaved, so that drifting disk conditions hit all three alike.
@@ -109,7 +111,8 @@ async function main(): Promise<void> {
   } finally {
     if (!args.dir) await rm(dir, { recursive: true, force: true });
   }
-  const bench: BenchResults = { machine: { node: process.version, root: isRoot }, results, throttled };
+  // Other work on the machine skews the figures: the load averages say how busy it was.
+  const bench: BenchResults = { machine: { node: process.version, root: isRoot, loadAverage: { start: loadAtStart, end: loadavg() } }, results, throttled };
   const summary = summarize(bench);
   await mkdir('bench/out', { recursive: true });
   await writeFile('bench/out/apply.json', `${JSON.stringify({ summary, ...bench }, null, 1)}\n`);

@@ -72,15 +72,18 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-/** The highest rate over any window of `windowMs` in [ms, bytes] samples (bursts above a limit show here). */
+/**
+ * The highest rate over any window of at least `windowMs` in cumulative [ms, bytes] samples: for each
+ * sample, the shortest window of at least `windowMs` that ends there (bursts above a limit show here).
+ */
 export function maxWindowRate(samples: readonly [number, number][], windowMs: number): number {
   let best = 0;
   let j = 0;
   for (let i = 0; i < samples.length; i++) {
     const [t, b] = samples[i] as [number, number];
-    while (j < i && t - (samples[j] as [number, number])[0] > windowMs) j++;
+    while (j + 1 < i && t - (samples[j + 1] as [number, number])[0] >= windowMs) j++;
     const [t0, b0] = samples[j] as [number, number];
-    if (t - t0 >= windowMs * 0.9) best = Math.max(best, ((b - b0) * 1000) / (t - t0));
+    if (t - t0 >= windowMs) best = Math.max(best, ((b - b0) * 1000) / (t - t0));
   }
   return best;
 }

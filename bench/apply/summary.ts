@@ -21,7 +21,7 @@ export interface ThrottleResult {
 }
 
 export interface BenchResults {
-  machine: { node: string; root: boolean };
+  machine: { node: string; root: boolean; loadAverage?: { start: number[]; end: number[] } };
   results: SizeTargetResult[];
   throttled: ThrottleResult[];
 }
@@ -49,9 +49,9 @@ export interface ThrottleRow {
   writeMiBps: number;
   /** (achieved - limit) / limit */
   deviation: number;
-  /** The highest rate over any 1 s window, at the disk when that can be measured, else at the target. */
+  /** The highest rate over any 1 s window: at the loop device, else as our cgroup submitted it, else at the target. */
   maxOneSecondMiBps: number;
-  windowMeasuredAt: 'disk' | 'target';
+  windowMeasuredAt: 'device' | 'cgroup' | 'target';
   /** The rate at the disk (bytes it received from us over the span it received them), where measurable. */
   diskMiBps?: number;
 }
@@ -103,11 +103,13 @@ export function summarize(bench: BenchResults): Summary {
       writeMiBps: write / MiB,
       deviation: (write - t.limitBytesPerSecond) / t.limitBytesPerSecond,
       maxOneSecondMiBps: maxWindowRate(t.run.diskSamples ?? t.run.writeSamples, 1000) / MiB,
-      windowMeasuredAt: t.run.diskSamples ? 'disk' : 'target',
+      windowMeasuredAt: t.run.diskSamplesSource ?? 'target',
       ...(t.run.diskSamples && spanRate(t.run.diskSamples) !== undefined ? { diskMiBps: (spanRate(t.run.diskSamples) as number) / MiB } : {}),
     };
   });
   const lines: string[] = [];
+  const load = bench.machine.loadAverage;
+  if (load) lines.push(`load average (1/5/15 min) at start ${load.start.map((l) => l.toFixed(1)).join('/')}, at end ${load.end.map((l) => l.toFixed(1)).join('/')}`);
   lines.push('size     target          runs  engine MiB/s  stream MiB/s  curl|dd MiB/s  engine/dd  stream/dd  peak RSS MB (stream)  start-up ms');
   for (const r of rows) {
     lines.push(
@@ -118,7 +120,7 @@ export function summarize(bench: BenchResults): Summary {
   for (const t of throttle) {
     lines.push(
       `IO_WRITE_BPS=${fmt(t.limitMiBps)}M ${t.target} by ${t.mechanism}: ${fmt(t.writeMiBps, 2)} MiB/s (${t.deviation >= 0 ? '+' : ''}${fmt(t.deviation * 100, 1)}%), ` +
-        `worst 1 s window ${fmt(t.maxOneSecondMiBps, 2)} MiB/s (at the ${t.windowMeasuredAt})${t.diskMiBps !== undefined ? `, at the disk ${fmt(t.diskMiBps, 2)} MiB/s` : ''}`,
+        `worst 1 s window ${fmt(t.maxOneSecondMiBps, 2)} MiB/s (at the ${t.windowMeasuredAt})${t.diskMiBps !== undefined ? `, at the ${t.windowMeasuredAt} ${fmt(t.diskMiBps, 2)} MiB/s` : ''}`,
     );
   }
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
