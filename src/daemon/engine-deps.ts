@@ -9,26 +9,9 @@ import type { HttpTransport } from '../omaha/http-transport.ts';
 import type { Keyring } from '../payload/keyring.ts';
 import type { WriteTarget } from '../io/write-target.ts';
 import type { Slot } from '../slots/index.ts';
+import type { RebootStrategy } from '../reboot/reboot-strategy.ts';
+import type { Rebooter } from '../reboot/rebooter.ts';
 import type { StateStore, NeedRebootMarkerFile } from './state-store.ts';
-
-/** What the reboot coordination answers the engine (src/reboot adapts each strategy to it). */
-export interface RebootCoordinator {
-  /** The strategy's name for logs (reboot, etcd-lock, best-effort, off, fleet-lock). */
-  readonly label: string;
-  /** At start, when no reboot is pending and no new slot awaits its health check: let go of a lock we still hold. */
-  atStart(signal: AbortSignal): Promise<void>;
-  /** Waits until the machine may reboot (window, lock); 'stay' when the strategy never reboots (off). */
-  beforeReboot(signal: AbortSignal): Promise<'reboot' | 'stay'>;
-  /** The new slot passed its health check and was marked good: the update is complete. */
-  afterHealthyBoot(signal: AbortSignal): Promise<void>;
-  /** The machine came back on the old slot: the update is over too. */
-  afterRollback(signal: AbortSignal): Promise<void>;
-}
-
-/** Reboots the machine (REBOOT_COMMAND); resolves when the command has returned. */
-export interface Rebooter {
-  reboot(reason: string): Promise<void>;
-}
 
 /** Runs HEALTH_CHECK until it passes or HEALTH_TIMEOUT; true when it passed (or none is set). */
 export type HealthGate = (signal: AbortSignal) => Promise<boolean>;
@@ -56,7 +39,8 @@ export interface EngineDeps {
   detectSlots(): Promise<{ disk: string; bootedPartition: number; passivePartition: number }>;
   /** The write target for a slot (throttled per IO_WRITE_BPS). */
   openTarget(disk: string, slot: Slot): Promise<WriteTarget>;
-  reboot: RebootCoordinator;
+  /** REBOOT_STRATEGY: windows, the lock, and when to let go of it (src/reboot). */
+  reboot: RebootStrategy;
   rebooter: Rebooter;
   healthGate: HealthGate;
   /** Optional observer of figures (metrics). */

@@ -74,8 +74,12 @@ export class UpdateEngine implements ControlHandler {
     this.deps.logger.info({ strategy: this.deps.reboot.label }, 'Update installed; handing over to the reboot strategy');
     let decision: 'reboot' | 'stay';
     try {
-      decision = await this.deps.reboot.beforeReboot(both);
+      this.deps.metrics?.lockWaitStarted?.();
+      decision = await this.deps.reboot.beforeReboot({ signal: both, logger: this.deps.logger });
+      this.deps.metrics?.lockWaitFinished?.('acquired');
+      this.deps.metrics?.lockHeld?.(await this.deps.reboot.lockHeld());
     } catch (e) {
+      this.deps.metrics?.lockWaitFinished?.(both.aborted ? 'cancelled' : 'error');
       if (both.aborted) return 'cancelled';
       throw e;
     } finally {
@@ -84,7 +88,7 @@ export class UpdateEngine implements ControlHandler {
     if (decision === 'stay') return 'stay';
     return this.exclusive(async () => {
       if (this.machine.status !== 'UPDATE_STATUS_UPDATED_NEED_REBOOT') return 'cancelled';
-      await this.deps.rebooter.reboot(`update to ${this.machine.snapshot().newVersion}`);
+      await this.deps.rebooter.reboot(`update-engine: rebooting into version ${this.machine.snapshot().newVersion}`, signal);
       return 'rebooted';
     });
   }
@@ -128,7 +132,10 @@ export class UpdateEngine implements ControlHandler {
         if (pending) delete next.previousVersion;
         return next;
       });
-      if (pending) await this.deps.reboot.atStart(new AbortController().signal);
+      if (pending) {
+        await this.deps.reboot.atStart({ signal: new AbortController().signal, logger: this.deps.logger }, 'idle');
+        this.deps.metrics?.lockHeld?.(await this.deps.reboot.lockHeld());
+      }
       if (this.machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') this.machine.transition('UPDATE_STATUS_IDLE');
       else this.machine.update({ lastError: null });
       this.deps.logger.info(message);

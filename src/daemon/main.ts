@@ -45,7 +45,7 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
   if (identity.missing.length > 0) logger.warn({ missing: identity.missing }, 'Machine identity incomplete; using placeholders');
   const transport = await GotTransport.create({ ...options.transportOptions, ...(settings.serverCaFile ? { caFile: settings.serverCaFile } : {}) });
   const omaha = settings.serverDisabled ? undefined : new OmahaClient({ serverUrl: settings.server, transport, clock, logger });
-  const ports = buildRebootPorts(settings, clock, logger);
+  const ports = buildRebootPorts(settings, identity.machineId, clock, logger);
   return {
     settings,
     identity: { machineId: identity.machineId, bootId: identity.bootId },
@@ -109,6 +109,7 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
   } finally {
     await control?.close();
     await metricsServer?.close();
+    await deps.reboot.close().catch((e: unknown) => logger.warn({ err: e }, 'Cannot close the reboot lock connection'));
   }
 }
 

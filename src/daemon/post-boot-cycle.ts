@@ -17,19 +17,21 @@ export type PostBootOutcome =
 
 export async function runPostBoot(deps: EngineDeps, situation: BootSituation, signal: AbortSignal): Promise<PostBootOutcome> {
   const { logger } = deps;
+  const ctx = { signal, logger };
   switch (situation.kind) {
     case 'normal':
-      await deps.reboot.atStart(signal);
+      await deps.reboot.atStart(ctx, 'idle');
       return { kind: 'nothing' };
     case 'flip-lost':
       logger.warn({ version: situation.pending.version }, 'A pending update was never flipped (interrupted); it will be applied again');
       await deps.state.update((st) => withoutPending(st));
-      await deps.reboot.atStart(signal);
+      await deps.reboot.atStart(ctx, 'idle');
       return { kind: 'nothing' };
     case 'need-reboot':
       if (situation.markerLost) {
         await deps.needReboot.write({ version: situation.pending.version, partition: situation.pending.partition, flippedAtMs: situation.pending.appliedAtMs });
       }
+      await deps.reboot.atStart(ctx, 'reboot-pending');
       return { kind: 'need-reboot' };
     case 'new-slot-good':
       await finishHealthyBoot(deps, situation.booted.partition, signal);
@@ -37,6 +39,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
     case 'new-slot': {
       const { booted, disk } = situation;
       logger.info({ partition: booted.partition, label: booted.label }, 'Booted a slot not yet marked good; running the health check');
+      await deps.reboot.atStart(ctx, 'post-boot');
       const started = deps.clock.monotonicMs();
       const healthy = await deps.healthGate(signal);
       deps.metrics?.phase('health', (deps.clock.monotonicMs() - started) / 1000);
@@ -48,7 +51,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
         logger.error({ code: error.code }, error.message);
         deps.metrics?.error(error.code);
         // The lock is kept across this reboot: the update is not over until the machine is back.
-        await deps.rebooter.reboot('health check failed');
+        await deps.rebooter.reboot(`the health check of ${booted.label} did not pass; falling back`, signal);
         return { kind: 'health-failed', error };
       }
       await markGood(disk, booted.partition);
@@ -66,7 +69,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
         return { ...next, reportRollback: true };
       });
       deps.metrics?.error('ERR_ROLLBACK');
-      await deps.reboot.afterRollback(signal);
+      await deps.reboot.afterRollback(ctx);
       return { kind: 'rolled-back', version: pending.version };
     }
   }
@@ -77,7 +80,7 @@ async function finishHealthyBoot(deps: EngineDeps, partition: number, signal: Ab
   await deps.needReboot.clear();
   await deps.state.update((st) => ({ ...withoutPending(st), failureCount: 0 }));
   deps.logger.info({ partition }, 'Slot marked good; the update is complete');
-  await deps.reboot.afterHealthyBoot(signal);
+  await deps.reboot.afterHealthyBoot({ signal, logger: deps.logger });
 }
 
 function withoutPending<T extends { pendingUpdate?: unknown }>(state: T): T {

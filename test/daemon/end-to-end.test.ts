@@ -13,6 +13,7 @@ import { UpdateEngineError } from '../../src/errors.ts';
 import type { UpdateEngine } from '../../src/daemon/engine.ts';
 import { sgdiskVerify } from '../helpers/disk-image.ts';
 import { requireTool } from '../helpers/tools.ts';
+import { RecordingRebooter } from '../fakes/recording-rebooter.ts';
 
 let dir: string;
 let lab: UpdateLab;
@@ -27,13 +28,14 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function daemonOnce(extra: Record<string, string> = {}, hooks: { onEngine?: (e: UpdateEngine) => void; signal?: AbortSignal } = {}): Promise<number> {
+async function daemonOnce(extra: Record<string, string> = {}, hooks: { onEngine?: (e: UpdateEngine) => void; signal?: AbortSignal; rebooter?: RecordingRebooter } = {}): Promise<number> {
   return runDaemon(lab.settings(extra), {
     once: true,
     logger: silentLogger(),
     signal: hooks.signal ?? new AbortController().signal,
     identityPaths: lab.identityPaths(),
     ...(hooks.onEngine ? { onEngine: hooks.onEngine } : {}),
+    overrides: { rebooter: hooks.rebooter ?? new RecordingRebooter() },
   });
 }
 
@@ -118,10 +120,10 @@ describe('the update cycle on an image file', () => {
     await lab.serve();
     expect(await daemonOnce()).toBe(0);
     expect((await lab.reboot()).partition).toBe(4);
-    const marker = join(dir, 'rebooted');
-    await expect(daemonOnce({ healthCheck: 'false', healthTimeoutMs: '1s', rebootCommand: `touch ${marker}` })).resolves.not.toBe(0);
+    const rebooter = new RecordingRebooter();
+    await expect(daemonOnce({ healthCheck: 'false', healthTimeoutMs: '1s' }, { rebooter })).resolves.not.toBe(0);
     expect((await attrs())['USR-B']).toMatchObject({ successful: false, tries: 0 });
-    await expect(readFile(marker)).resolves.toBeDefined();
+    expect(rebooter.reasons).toEqual(['the health check of USR-B did not pass; falling back']);
     expect((await lab.reboot()).partition).toBe(3);
   });
 
