@@ -206,7 +206,12 @@ export async function loadSettings(options: LoadOptions = {}): Promise<LoadedSet
 function validate(raw: Map<string, RawValue>, warnings: string[]): Settings {
   for (;;) {
     const input: Record<string, string> = {};
-    for (const [key, { value }] of raw) input[(SPEC_BY_KEY.get(key) as KeySpec).field] = value;
+    for (const [key, { value }] of raw) {
+      const spec = SPEC_BY_KEY.get(key) as KeySpec;
+      // `KEY=` on a key without a default means "not set" (HEALTH_CHECK=, BOARD=, DISK=).
+      if (value.trim() === '' && spec.defaultText === undefined) continue;
+      input[spec.field] = value;
+    }
     const result = settingsSchema.safeParse(input);
     if (result.success) return result.data;
     const lines: string[] = [];

@@ -204,3 +204,16 @@ describe('bad input: one clear error naming file:line, key, value and expectatio
     expect(e.message.split('\n')).toEqual([`${f}:1: expected KEY=VALUE: "A B"`, `${f}:3: invalid key "" (letters, digits and _ only): "=y"`]);
   });
 });
+
+describe('empty values', () => {
+  it('an empty value of a key without a default means "not set"; of a key with one, it is validated', async () => {
+    const f = await put(join(root, 'e.conf'), 'HEALTH_CHECK=\nBOARD=""\nMACHINE_ALIAS=\n');
+    const { settings } = await loadSettings({ paths, configFiles: [f], env: {} });
+    expect(settings.healthCheck).toBeUndefined();
+    expect(settings.board).toBeUndefined();
+    expect(settings.machineAlias).toBe('');
+    const g = await put(join(root, 'g.conf'), 'GROUP=\n');
+    const e = await loadError({ paths, configFiles: [g], env: {} });
+    expect(e.message).toMatch(/GROUP="": expected a group name/);
+  });
+});

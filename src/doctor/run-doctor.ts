@@ -1,0 +1,36 @@
+// Runs every doctor check in a fixed order and returns the results (the CLI prints them).
+
+import type { LoadedSettings } from '../config/load.ts';
+import { readMachineIdentity, defaultIdentityPaths, type IdentityPaths } from '../platform/identity.ts';
+import type { SlotDetectPaths } from '../slots/index.ts';
+import { ok, warn, type DoctorResult } from './doctor-result.ts';
+import { checkCommands, checkDirectories, checkKeyring, checkSlots } from './local-checks.ts';
+import { checkEtcd, checkServer } from './remote-checks.ts';
+
+export interface DoctorOptions {
+  identityPaths?: IdentityPaths;
+  slotPaths?: Partial<SlotDetectPaths>;
+  /** Per remote check; default 10 s for the server, 5 s for etcd. */
+  timeoutMs?: number;
+}
+
+export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions = {}): Promise<DoctorResult[]> {
+  const { settings } = loaded;
+  const results: DoctorResult[] = [];
+  const fromFiles = [...loaded.raw.values()].filter((v) => v.source.kind === 'file' || v.source.kind === 'env').length;
+  results.push(
+    loaded.warnings.length === 0
+      ? ok('settings', `valid; ${fromFiles} value(s) set in files or the environment`)
+      : warn('settings', `valid, with ${loaded.warnings.length} warning(s): ${loaded.warnings.join('; ')}`, 'see `update-engine config`'),
+  );
+  if (settings.version === undefined) results.push(warn('version', 'VERSION is unknown: every payload will look newer', 'set VERSION, or FLATCAR_RELEASE_VERSION in the release file'));
+  results.push(await checkKeyring(settings));
+  results.push(...(await checkSlots(settings, options.slotPaths)));
+  results.push(...(await checkDirectories(settings)));
+  results.push(...(await checkCommands(settings)));
+  const identity = await readMachineIdentity(options.identityPaths ?? defaultIdentityPaths);
+  if (identity.missing.length > 0) results.push(warn('machine id', `missing: ${identity.missing.join(', ')}`, 'run systemd-machine-id-setup: the lock and the server know machines by /etc/machine-id'));
+  results.push(await checkServer(settings, identity, options.timeoutMs ?? 10_000));
+  results.push(...(await checkEtcd(settings, options.timeoutMs ?? 5000)));
+  return results;
+}
