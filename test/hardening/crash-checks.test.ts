@@ -84,8 +84,15 @@ describe('checkBootAfterKill', () => {
 describe('convergeMachine', () => {
   it('reports a machine that cannot reach the target version', async () => {
     const m = await machine();
-    const result = await convergeMachine(m, lab, '9.0.0', 2);
-    expect(result.converged).toBe(false);
+    const result = await convergeMachine(m, lab, '9.0.0', { maxDaemonRuns: 2, allowRollback: true });
+    expect(result).toMatchObject({ converged: false, end: 'stuck' });
     expect(result.problems).toEqual(expect.arrayContaining([expect.stringContaining('not on 9.0.0')]));
+  });
+
+  it('accepts a rollback only when asked to: a new slot that used its try unconfirmed falls back to A', async () => {
+    const m = await lab.machine('post-boot', join(root, 'm', String(n++)));
+    expect((await m.reboot()).partition).toBe(3); // B: tries 0, not successful
+    expect(await convergeMachine(m, lab, '2.0.0', { maxDaemonRuns: 1 })).toMatchObject({ converged: false, end: 'stuck' });
+    expect(await convergeMachine(m, lab, '2.0.0', { maxDaemonRuns: 1, allowRollback: true })).toMatchObject({ converged: true, end: 'rolled-back' });
   });
 });

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCrashChild, CrashChildLauncher } from '../helpers/crash-child-launcher.ts';
+import { buildCrashChild, CrashChildLauncher, type CrashChildBundle } from '../helpers/crash-child-launcher.ts';
 import { CrashLab } from '../helpers/crash-lab.ts';
 import { calibrate, runKillPoints, type CrashContext, type KillRecord } from '../helpers/crash-run.ts';
 import { planKillPoints, type KillPoint } from '../helpers/kill-points.ts';
@@ -19,6 +19,7 @@ const MIB = 1024 * 1024;
 let root: string;
 let lab: CrashLab;
 let ctx: CrashContext;
+let bundle: CrashChildBundle | undefined;
 let killed = 0;
 
 beforeAll(async () => {
@@ -26,13 +27,15 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ue-crash-'));
   lab = new CrashLab(root, { imageSizeBytes: 2 * MIB });
   await lab.setUp();
-  const bundle = await buildCrashChild(root);
-  ctx = { lab, launchers: [new CrashChildLauncher(bundle), new CrashChildLauncher(bundle)], workDir: join(root, 'runs'), downloadBytesPerSecond: '4M' };
+  bundle = await buildCrashChild();
+  const child = bundle.path;
+  ctx = { lab, launchers: [new CrashChildLauncher(child), new CrashChildLauncher(child)], workDir: join(root, 'runs'), downloadBytesPerSecond: '4M' };
 }, 120_000);
 
 afterAll(async () => {
   for (const launcher of ctx?.launchers ?? []) await launcher.close();
   await lab?.close();
+  await bundle?.remove();
   if (root) await rm(root, { recursive: true, force: true });
 });
 

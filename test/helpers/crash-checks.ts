@@ -2,13 +2,27 @@
 // and whether that slot's bytes are an image it may hold; and whether restarts of the daemon (and
 // the reboots it asks for) bring the machine to the target version with no manual help.
 
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bootSimulate } from '../../src/slots/index.ts';
 import type { CrashLab } from './crash-lab.ts';
-import type { CrashMachine } from './crash-machine.ts';
-import { sgdiskVerify } from './disk-image.ts';
+import { sparseCopy, type CrashMachine } from './crash-machine.ts';
+import { requireTool } from './tools.ts';
+
+/**
+ * `sgdisk -v` without blocking the event loop (time-based kills are timers in this process): the
+ * same verdict as disk-image.ts sgdiskVerify, "No problems found" and no warning.
+ */
+export function sgdiskClean(path: string): Promise<boolean> {
+  requireTool('sgdisk');
+  return new Promise((resolve) => {
+    execFile('sgdisk', ['-v', path], { encoding: 'utf8' }, (error, stdout, stderr) => {
+      const output = `${stdout}${stderr}`;
+      resolve(!error && output.includes('No problems found') && !/Warning|Problem:|Caution/i.test(output));
+    });
+  });
+}
 
 export interface BootCheck {
   /** The partition the boot simulator chose on a copy of the disk; undefined: none was bootable. */
@@ -27,9 +41,9 @@ export interface BootCheck {
  */
 export async function checkBootAfterKill(machine: CrashMachine, lab: CrashLab): Promise<BootCheck> {
   const copy = join(machine.dir, 'disk-at-kill.img');
-  execFileSync('cp', ['--sparse=always', machine.disk, copy]);
+  await sparseCopy(machine.disk, copy);
   try {
-    const tableTorn = !sgdiskVerify(copy).ok;
+    const tableTorn = !(await sgdiskClean(copy));
     const running = machine.meta.slotVersions[String(machine.booted)];
     const runningHash = await machine.slotSha256(machine.booted, lab.imageSizeBytes);
     if (running === undefined || lab.images.get(running) !== runningHash) {
@@ -59,6 +73,8 @@ export async function checkBootAfterKill(machine: CrashMachine, lab: CrashLab): 
 
 export interface Convergence {
   converged: boolean;
+  /** target: on the target version, marked good; rolled-back: back on the old slot with the version given up; stuck: neither. */
+  end: 'target' | 'rolled-back' | 'stuck';
   /** What happened, e.g. ["daemon 0", "reboot -> 4", "daemon 0"]. */
   steps: string[];
   /** sgdisk -v was clean after the first restart. */
@@ -70,19 +86,26 @@ export interface Convergence {
 
 /**
  * Restarts the daemon (in-process, --once) and reboots whenever it left a flip pending, until the
- * machine runs `targetVersion` from a slot marked good, at most `maxDaemonRuns` runs. Then checks
- * the table, the target slot's bytes, and that the other slot still holds its version.
+ * machine runs `targetVersion` from a slot marked good, at most `maxDaemonRuns` runs. With
+ * `allowRollback`, ending on the old slot with the target recorded as rolled back also counts (a
+ * reboot after the crash used up the new slot's only try). Then checks the table, the slots' bytes.
  */
-export async function convergeMachine(machine: CrashMachine, lab: CrashLab, targetVersion: string, maxDaemonRuns = 3): Promise<Convergence> {
+export async function convergeMachine(
+  machine: CrashMachine,
+  lab: CrashLab,
+  targetVersion: string,
+  options: { maxDaemonRuns?: number; allowRollback?: boolean } = {},
+): Promise<Convergence> {
+  const maxDaemonRuns = options.maxDaemonRuns ?? 3;
   const steps: string[] = [];
   const problems: string[] = [];
   let tableCleanAfterRestart = false;
   let failedRuns = 0;
-  let converged = false;
-  for (let run = 0; run < maxDaemonRuns && !converged; run++) {
+  let end: Convergence['end'] = 'stuck';
+  for (let run = 0; run < maxDaemonRuns && end === 'stuck'; run++) {
     const r = await machine.daemonOnce();
     steps.push(`daemon ${r.exitCode}${r.error ? ` ${r.error.code}` : ''}`);
-    if (run === 0) tableCleanAfterRestart = sgdiskVerify(machine.disk).ok;
+    if (run === 0) tableCleanAfterRestart = await sgdiskClean(machine.disk);
     if (r.exitCode !== 0) {
       failedRuns += 1;
       problems.push(`daemon run ${run + 1} failed: ${r.error?.message ?? r.exitCode}`);
@@ -93,14 +116,15 @@ export async function convergeMachine(machine: CrashMachine, lab: CrashLab, targ
       continue;
     }
     const booted = await machine.slot(machine.booted);
-    converged = machine.version === targetVersion && booted.successful;
-    if (!converged) break;
+    if (booted.successful && machine.version === targetVersion) end = 'target';
+    else if (booted.successful && options.allowRollback && (await machine.state())?.failedVersions[targetVersion]?.code === 'ERR_ROLLBACK') end = 'rolled-back';
+    else break;
   }
-  if (!converged) problems.push(`not on ${targetVersion} marked good after ${steps.join(', ')}`);
-  if (!sgdiskVerify(machine.disk).ok) problems.push('sgdisk -v reports problems at the end');
+  if (end === 'stuck') problems.push(`not on ${targetVersion} marked good after ${steps.join(', ')}`);
+  if (!(await sgdiskClean(machine.disk))) problems.push('sgdisk -v reports problems at the end');
   for (const [partition, version] of Object.entries(machine.meta.slotVersions)) {
     if ((await machine.slotSha256(Number(partition), lab.imageSizeBytes)) !== lab.images.get(version)) problems.push(`partition ${partition} does not hold ${version}`);
   }
   if (await machine.checkpoint()) problems.push('a payload resume point was left behind');
-  return { converged: converged && problems.length === 0, steps, tableCleanAfterRestart, failedRuns, problems };
+  return { converged: end !== 'stuck' && problems.length === 0, end, steps, tableCleanAfterRestart, failedRuns, problems };
 }

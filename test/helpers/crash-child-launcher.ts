@@ -1,30 +1,57 @@
-// Runs crash-child.ts as real child processes: bundles it once with esbuild (the transform tsx uses;
-// a bundle loads in a quarter of the CPU time), keeps one spare child loaded ahead, sends it a run
-// spec, and kills it with SIGKILL from outside for time-based kill points.
+// Runs crash-child.ts as real child processes: bundles the project's sources once with esbuild (the
+// transform tsx uses; packages stay external and load from node_modules, etcd3 is stubbed out),
+// keeps one spare child loaded ahead, sends it a run spec, and SIGKILLs it for time-based points.
 
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import type { ChildMessage, ChildRunSpec } from './crash-protocol.ts';
 
 const CHILD_SOURCE = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
+/** Bundles go under the repository's ignored tmp/, so that their package imports resolve to node_modules. */
+const BUNDLE_PARENT = fileURLToPath(new URL('../../tmp/', import.meta.url));
 
-/** Bundles the child and everything it imports into `outDir/crash-child.mjs`; returns its path. */
-export async function buildCrashChild(outDir: string): Promise<string> {
-  const outfile = join(outDir, 'crash-child.mjs');
+export interface CrashChildBundle {
+  path: string;
+  /** Removes the bundle's directory. */
+  remove(): Promise<void>;
+}
+
+/**
+ * The children run with REBOOT_STRATEGY=off and never reach etcd, but the daemon imports the etcd
+ * client (and gRPC) eagerly: a stub halves a child's start-up. Constructing a client throws.
+ */
+const stubEtcd: Plugin = {
+  name: 'stub-etcd3',
+  setup(b) {
+    b.onResolve({ filter: /^etcd3$/ }, () => ({ path: 'etcd3', namespace: 'crash-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'crash-stub' }, () => ({
+      loader: 'js',
+      contents: `export class Etcd3 { constructor() { throw new Error('etcd3 is stubbed out in the crash child'); } }
+export const isRecoverableError = () => false;`,
+    }));
+  },
+};
+
+/** Bundles the child and the project's modules it imports into one file; returns its path. */
+export async function buildCrashChild(): Promise<CrashChildBundle> {
+  await mkdir(BUNDLE_PARENT, { recursive: true });
+  const dir = await mkdtemp(join(BUNDLE_PARENT, 'crash-child-'));
+  const path = join(dir, 'crash-child.mjs');
   await build({
     entryPoints: [CHILD_SOURCE],
-    outfile,
+    outfile: path,
     bundle: true,
+    packages: 'external',
+    plugins: [stubEtcd],
     platform: 'node',
     format: 'esm',
     target: 'node20',
     logLevel: 'error',
-    // Bundled CommonJS packages call require(): give the ES module one.
-    banner: { js: "import { createRequire as __crashRequire } from 'node:module'; const require = __crashRequire(import.meta.url);" },
   });
-  return outfile;
+  return { path, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 type DoneMessage = Extract<ChildMessage, { type: 'done' }>;

@@ -2,7 +2,8 @@
 // identity files and the version each slot holds (meta.json). It runs the real daemon in-process,
 // reboots through the boot simulator, and reads back what the hardening checks compare.
 
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,9 +30,11 @@ export interface DaemonResult {
   error?: UpdateEngineError;
 }
 
-/** Copies a directory tree, keeping image files sparse. */
-export function copyTree(from: string, to: string): void {
-  execFileSync('cp', ['-a', '--sparse=always', `${from}/.`, to]);
+const run = promisify(execFile);
+
+/** Copies a file or (with a trailing `/.`) a directory tree with cp, keeping image files sparse; never blocks the event loop. */
+export async function sparseCopy(from: string, to: string): Promise<void> {
+  await run('cp', ['-a', '--sparse=always', from, to]);
 }
 
 export class CrashMachine {
@@ -53,7 +56,7 @@ export class CrashMachine {
   /** A new machine in `dir` with a copy of `templateDisk`. */
   static async create(dir: string, templateDisk: string, meta: MachineMeta, serverUrl: string): Promise<CrashMachine> {
     await mkdir(join(dir, 'state'), { recursive: true });
-    execFileSync('cp', ['--sparse=always', templateDisk, join(dir, 'disk.img')]);
+    await sparseCopy(templateDisk, join(dir, 'disk.img'));
     await writeFile(join(dir, 'machine-id'), `${randomBytes(16).toString('hex')}\n`);
     await writeFile(join(dir, 'boot_id'), `${randomUUID()}\n`);
     const machine = new CrashMachine(dir, meta, serverUrl);
@@ -64,14 +67,14 @@ export class CrashMachine {
   /** A copy of the machine in `from`, in `to`, talking to `serverUrl`. */
   static async clone(from: string, to: string, serverUrl: string): Promise<CrashMachine> {
     await mkdir(to, { recursive: true });
-    copyTree(from, to);
+    await sparseCopy(`${from}/.`, to);
     const meta = JSON.parse(await readFile(join(to, 'meta.json'), 'utf8')) as MachineMeta;
     return new CrashMachine(to, meta, serverUrl);
   }
 
   /** Moves the disk image to `path` (e.g. onto a tiny file system), keeping it sparse. */
   async relocateDisk(path: string): Promise<void> {
-    execFileSync('cp', ['--sparse=always', this.disk, path]);
+    await sparseCopy(this.disk, path);
     await rm(this.disk);
     this.disk = path;
   }

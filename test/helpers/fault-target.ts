@@ -10,14 +10,15 @@ export type FaultErrno = 'EIO' | 'ENOSPC';
 
 /**
  * One fault. write: bytes [atOffset, untilOffset) cannot be written (a write reaching them writes up
- * to atOffset, a short write, and the next one fails, as a real disk does); sync: fdatasync fails.
+ * to atOffset, a short write, and the next one fails, as a real disk does); read: reads touching
+ * them fail; sync: fdatasync fails.
  */
 export interface IoFault {
   errno: FaultErrno;
-  op: 'write' | 'sync';
-  /** For write faults: the first target byte that cannot be written. */
+  op: 'write' | 'read' | 'sync';
+  /** For write and read faults: the first bad target byte. */
   atOffset: number;
-  /** For write faults: the end of the bad range (target-relative; default: the end of the target, as when a disk is full). */
+  /** The end of the bad range (target-relative; default: the end of the target, as when a disk is full). */
   untilOffset?: number;
 }
 
@@ -105,6 +106,16 @@ export class FaultInjectingTarget extends FileRegionTarget {
             const result = n === length ? await real.writev(buffers, position) : await real.write(Buffer.concat(buffers).subarray(0, n), 0, n, position);
             this.noteWritten(position - base, result.bytesWritten);
             return result;
+          };
+        }
+        if (prop === 'read' && fault.op === 'read') {
+          return async (buffer: Uint8Array, offset: number, length: number, position: number) => {
+            const start = position - base;
+            if (start < until && start + length > fault.atOffset) {
+              this.faultsFired += 1;
+              throw errnoError(fault.errno, 'read');
+            }
+            return real.read(buffer, offset, length, position);
           };
         }
         if (prop === 'datasync' && fault.op === 'sync') return () => this.fire('fdatasync');
