@@ -25,6 +25,8 @@ export interface FuzzRunParams {
 /** A group of properties with the fixtures they share (temp dirs, payloads, disk images). */
 export interface FuzzSuite {
   properties: FuzzProperty[];
+  /** How inputs ended (e.g. "flip N bit(s) -> ERR_PAYLOAD_HASH_MISMATCH"): shows which checks the fuzzer reached. */
+  outcomes?: Map<string, number>;
   setUp(): Promise<void>;
   tearDown(): Promise<void>;
 }
@@ -60,6 +62,10 @@ export async function assertFuzz(p: FuzzProperty, runs = p.suiteRuns): Promise<f
 export function failureReport(details: fc.RunDetails<unknown>): string {
   const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance ?? '');
   return `${fc.defaultReportMessage(details) ?? 'failed'}\nError: ${cause}`;
+}
+
+export function countOutcome(outcomes: Map<string, number>, label: string): void {
+  outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
 }
 
 /** Throws (failing the property) unless `condition` holds. */
