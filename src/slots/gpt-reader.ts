@@ -6,6 +6,7 @@ import { UpdateEngineError } from '../errors.ts';
 import { checkGptHeader, computeEntriesCrc32, entriesSectorCount, type DiskGeometry, type GptHeader } from './gpt-header.ts';
 import { copiesAgree, deriveBackupHeader, derivePrimaryHeader, type GptTable } from './gpt-table.ts';
 import { totalSectors, type Disk } from './disk.ts';
+import { decodeGptEntries, type GptEntry } from './gpt-entry.ts';
 
 type CopyRead = { header: GptHeader; entries: Buffer } | { reason: string; hasSignature: boolean };
 
@@ -22,7 +23,22 @@ async function readCopy(disk: Disk, lba: number, geometry: DiskGeometry): Promis
   if (crc !== h.entriesCrc32) {
     return { reason: `partition entries CRC32 0x${h.entriesCrc32.toString(16).padStart(8, '0')} does not match the computed 0x${crc.toString(16).padStart(8, '0')}`, hasSignature };
   }
+  const misplaced = checkEntryRanges(entries, h);
+  if (misplaced) return { reason: misplaced, hasSignature };
   return { header: h, entries };
+}
+
+/** A copy whose CRCs match can still be nonsense: every used entry must lie in the usable LBAs, none overlapping. */
+function checkEntryRanges(entries: Buffer, h: GptHeader): string | undefined {
+  let previous: GptEntry | undefined;
+  for (const e of decodeGptEntries(entries, h).sort((a, b) => a.firstLba - b.firstLba)) {
+    if (e.firstLba > e.lastLba || e.firstLba < h.firstUsableLba || e.lastLba > h.lastUsableLba) {
+      return `partition ${e.partition} (LBAs ${e.firstLba}..${e.lastLba}) is not inside the usable LBAs ${h.firstUsableLba}..${h.lastUsableLba}`;
+    }
+    if (previous && e.firstLba <= previous.lastLba) return `partitions ${previous.partition} and ${e.partition} overlap`;
+    previous = e;
+  }
+  return undefined;
 }
 
 /** Reads and validates the GPT; throws ERR_GPT_INVALID when neither copy is valid. */
