@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { failureReport, fuzzSeed, type FuzzSuite } from '../../test/fuzz/properties/fuzz-suite.ts';
+import { fuzzSeed, type FuzzSuite } from '../../test/fuzz/properties/fuzz-suite.ts';
 import { FUZZ_SUITES } from '../../test/fuzz/properties/all-suites.ts';
 
 const { values: args } = parseArgs({
@@ -31,7 +31,7 @@ interface PropertyResult {
   failed: boolean;
   seed: number;
   durationMs: number;
-  failure?: { path: string | undefined; counterexample: string; report: string };
+  failure?: { path: string | undefined; error: string; counterexample: string };
 }
 
 const results: PropertyResult[] = [];
@@ -51,11 +51,12 @@ for (const [suiteName, make] of Object.entries(FUZZ_SUITES)) {
       const result: PropertyResult = { parser: p.parser, name: p.name, runs: details.numRuns, skipped: details.numSkips, failed: details.failed, seed, durationMs };
       if (details.failed) {
         const counterexample = JSON.stringify(details.counterexample) ?? 'undefined';
-        result.failure = { path: details.counterexamplePath ?? undefined, counterexample: counterexample.slice(0, 4000), report: failureReport(details).slice(0, 4000) };
+        const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+        result.failure = { path: details.counterexamplePath ?? undefined, error: error.slice(0, 4000), counterexample: counterexample.slice(0, 4000) };
       }
       results.push(result);
       log(`${details.failed ? 'FAIL' : 'ok  '} ${p.parser}: ${p.name}: ${details.numRuns} inputs in ${(durationMs / 1000).toFixed(1)} s${details.numSkips ? ` (${details.numSkips} skipped)` : ''}`);
-      if (result.failure) log(`     ${result.failure.report.split('\n').join('\n     ')}`);
+      if (result.failure) log(`     seed ${seed}, path ${result.failure.path ?? '?'}: ${result.failure.error.split('\n').join('\n     ')}\n     counterexample: ${result.failure.counterexample.slice(0, 600)}`);
     }
     if (suite.outcomes && suite.outcomes.size > 0) {
       outcomes[suiteName] = Object.fromEntries([...suite.outcomes].sort((a, b) => b[1] - a[1]));

@@ -30,7 +30,8 @@ function quote(value: string): string {
 export function effectiveSettings(loaded: LoadedSettings): Array<{ key: string; value: string | undefined; source: string }> {
   return KEY_SPECS.map((spec) => {
     const raw = loaded.raw.get(spec.key);
-    if (raw) return { key: spec.key, value: spec.secret ? '********' : raw.value, source: describeSource(raw.source) };
+    // A blank secret is "not set" (load.ts): shown blank, so that the printed file loads back the same.
+    if (raw) return { key: spec.key, value: spec.secret && raw.value.trim() !== '' ? '********' : raw.value, source: describeSource(raw.source) };
     return { key: spec.key, value: spec.defaultText, source: spec.defaultText === undefined ? 'not set' : 'default' };
   });
 }

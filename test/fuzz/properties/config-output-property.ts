@@ -11,6 +11,7 @@ import { loadSettings, systemConfigPaths } from '../../../src/config/load.ts';
 import { layeredSettingsArb, writeLayers } from './config-layers.ts';
 import { ensure, fuzzProperty, type FuzzProperty } from './fuzz-suite.ts';
 
+const PLAIN = { indent: '', exportPrefix: false, spaceBeforeEq: '', spaceAfterEq: '', quote: '' as const };
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
@@ -21,6 +22,11 @@ async function runConfig(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code
   const code = await configCommand(argv, { stdout, stderr: new PassThrough().resume(), env, signal: new AbortController().signal });
   stdout.end();
   return { code, stdout: Buffer.concat(chunks).toString('utf8') };
+}
+
+/** The object without its undefined fields ("not set" either way). */
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** `fresh` makes a new empty directory for one run. */
@@ -43,10 +49,10 @@ export function configOutputProperty(fresh: () => Promise<string>): FuzzProperty
         const outFile = join(dir, 'printed.conf');
         await writeFile(outFile, lines.join('\n'));
         const after = await loadSettings({ paths: systemConfigPaths(join(dir, 'empty-root')), configFiles: [outFile], env: {} });
-        const masked = { ...before.settings };
+        const masked = definedOnly({ ...before.settings });
         if (masked.downloadPassword !== undefined) masked.downloadPassword = '********';
         if (masked.etcdPassword !== undefined) masked.etcdPassword = '********';
-        ensure(isDeepStrictEqual(after.settings, masked), () => {
+        ensure(isDeepStrictEqual(definedOnly(after.settings), masked), () => {
           const differing = Object.keys(masked).filter((k) => !isDeepStrictEqual((after.settings as Record<string, unknown>)[k], (masked as Record<string, unknown>)[k]));
           return `loading the printed settings changed ${differing.map((k) => `${k}: ${JSON.stringify((masked as Record<string, unknown>)[k])} -> ${JSON.stringify((after.settings as Record<string, unknown>)[k])}`).join(', ')}\n${printed.stdout}`;
         });
@@ -54,7 +60,11 @@ export function configOutputProperty(fresh: () => Promise<string>): FuzzProperty
         await rm(dir, { recursive: true, force: true });
       }
     }),
-    // Found by this property: values with a double quote or a backslash were printed JSON-escaped.
-    [[{ placements: [{ layer: 'etc', setting: { key: 'MACHINE_ALIAS', text: 'rack "7" \\ row', field: 'machineAlias', expected: 'rack "7" \\ row' }, style: { indent: '', exportPrefix: false, spaceBeforeEq: '', spaceAfterEq: '', quote: '' }, filler: null }], etcIsCoreos: false, winners: [] }]],
+    // Found by this property: values with a double quote or a backslash were printed JSON-escaped, and a
+    // blank (so unset) DOWNLOAD_PASSWORD was printed as a masked, set one.
+    [
+      [{ placements: [{ layer: 'etc', setting: { key: 'MACHINE_ALIAS', text: 'rack "7" \\ row', field: 'machineAlias', expected: 'rack "7" \\ row' }, style: PLAIN, filler: null }], etcIsCoreos: false, winners: [] }],
+      [{ placements: [{ layer: 'release', setting: { key: 'DOWNLOAD_PASSWORD', text: '', field: 'downloadPassword', expected: '' }, style: PLAIN, filler: null }], etcIsCoreos: false, winners: [] }],
+    ],
   );
 }

@@ -172,7 +172,10 @@ export function createConfigFuzz(): FuzzSuite {
         checkNumbers(loaded);
         const settings = loaded.settings as Record<string, unknown>;
         for (const winner of plan.winners) {
-          ensure(isDeepStrictEqual(settings[winner.setting.field], winner.setting.expected), () => `${winner.setting.key}: got ${JSON.stringify(settings[winner.setting.field])}, wrote ${JSON.stringify(winner.setting.text)} expecting ${JSON.stringify(winner.setting.expected)}`);
+          // `KEY=` (blank) on a key without a default means "not set".
+          const unset = winner.setting.text.trim() === '' && KEY_SPECS.find((k) => k.key === winner.setting.key)?.defaultText === undefined;
+          const expected = unset ? undefined : winner.setting.expected;
+          ensure(isDeepStrictEqual(settings[winner.setting.field], expected), () => `${winner.setting.key}: got ${JSON.stringify(settings[winner.setting.field])}, wrote ${JSON.stringify(winner.setting.text)} expecting ${JSON.stringify(expected)}`);
           const source = loaded.raw.get(winner.setting.key)?.source;
           ensure(isDeepStrictEqual(source, winner.source), () => `${winner.setting.key} came from ${JSON.stringify(source)}, expected ${JSON.stringify(winner.source)}`);
         }
