@@ -10,6 +10,8 @@ import { GotTransport, type GotTransportOptions } from '../omaha/got-transport.t
 import { OmahaClient } from '../omaha/omaha-client.ts';
 import { loadKeyring } from '../payload/keyring.ts';
 import { FileRegionTarget } from '../io/file-region-target.ts';
+import { createWriteThrottle } from '../io/write-throttle.ts';
+import type { WriteTarget } from '../io/write-target.ts';
 import { detectBootedSlot, repairGpt } from '../slots/index.ts';
 import { ControlServer } from './control-server.ts';
 import { createEngineMetrics } from './metrics.ts';
@@ -37,6 +39,20 @@ export interface DaemonOptions {
   controlSocketInOnce?: boolean;
 }
 
+/** The target, with `after` run once it is closed (the throttle's cgroup is left and removed). */
+function closingAlso(target: WriteTarget, after: () => Promise<void>): WriteTarget {
+  const close = target.close.bind(target);
+  return Object.assign(Object.create(target) as WriteTarget, {
+    async close() {
+      try {
+        await close();
+      } finally {
+        await after();
+      }
+    },
+  });
+}
+
 /** The real adapters for the settings. */
 export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOptions, 'logger' | 'clock' | 'identityPaths' | 'transportOptions'>): Promise<EngineDeps> {
   const clock = options.clock ?? systemClock;
@@ -46,7 +62,7 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
   const transport = await GotTransport.create({ ...options.transportOptions, ...(settings.serverCaFile ? { caFile: settings.serverCaFile } : {}) });
   const omaha = settings.serverDisabled ? undefined : new OmahaClient({ serverUrl: settings.server, transport, clock, logger });
   const ports = buildRebootPorts(settings, identity.machineId, clock, logger);
-  return {
+  const deps: EngineDeps = {
     settings,
     identity: { machineId: identity.machineId, bootId: identity.bootId },
     clock,
@@ -65,10 +81,16 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
       });
     },
     async openTarget(disk, slot) {
-      return new FileRegionTarget(disk, slot.byteOffset, slot.byteLength);
+      // The slot's byte range on the disk (image file or block device); IO_WRITE_BPS through the
+      // best throttle available (cgroup v2, cgroup v1, token bucket), removed again on close.
+      const region = new FileRegionTarget(disk, slot.byteOffset, slot.byteLength);
+      const throttle = await createWriteThrottle({ bytesPerSecond: settings.ioWriteBytesPerSecond, targetDevice: disk, logger, clock });
+      deps.metrics?.writeThrottle?.(throttle.mechanism, throttle.bytesPerSecond);
+      return closingAlso(throttle.wrap(region), () => throttle.dispose());
     },
     ...ports,
   };
+  return deps;
 }
 
 function describeOutcome(outcome: CycleOutcome): string {
@@ -89,7 +111,8 @@ function describeOutcome(outcome: CycleOutcome): string {
 /** Runs the daemon; resolves with the process exit code. */
 export async function runDaemon(settings: Settings, options: DaemonOptions): Promise<number> {
   const { logger, signal } = options;
-  const deps: EngineDeps = { ...(await buildEngineDeps(settings, options)), ...options.overrides };
+  // Overrides replace ports in place, so that the adapters see the same deps (metrics) as the engine.
+  const deps: EngineDeps = Object.assign(await buildEngineDeps(settings, options), options.overrides);
   const metrics = settings.metricsListen !== undefined && deps.metrics === undefined ? createEngineMetrics({ settings, logger }) : undefined;
   const metricsServer = metrics ? await startMetricsServer({ listen: settings.metricsListen as string, registry: metrics.registry, logger }) : undefined;
   if (metrics) deps.metrics = metrics.metrics;

@@ -2,6 +2,7 @@
 // the boot simulator as the bootloader: A -> B -> mark good -> A, a failed verification, a rollback,
 // and a restart during the download.
 
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,5 +149,27 @@ describe('the update cycle on an image file', () => {
     expect(await daemonOnce()).toBe(0);
     expect(await slotBytesEqualImage(4, v2.imagePath)).toBe(true);
     expect((await attrs())['USR-B']).toEqual({ priority: 2, tries: 1, successful: false });
+  });
+
+  it('writes through the IO_WRITE_BPS throttle and removes its cgroup afterwards', async () => {
+    const v2 = await lab.addPayload('2.0.0');
+    await lab.serve();
+    const cgroups = () => (existsSync('/sys/fs/cgroup/blkio') ? readdirSync('/sys/fs/cgroup/blkio').filter((n) => n.startsWith(`update-engine-io.${process.pid}.`)) : []);
+    const written: number[] = [];
+    const mechanisms: string[] = [];
+    const metrics = { checkFinished() {}, bytesDownloaded() {}, error() {}, phase() {}, bytesWritten: (n: number) => written.push(n), writeThrottle: (m: string) => mechanisms.push(m) };
+    const code = await runDaemon(lab.settings({ ioWriteBytesPerSecond: '16M' }), {
+      once: true,
+      logger: silentLogger(),
+      signal: new AbortController().signal,
+      identityPaths: lab.identityPaths(),
+      overrides: { rebooter: new RecordingRebooter(), metrics },
+    });
+    expect(code).toBe(0);
+    expect(mechanisms).toHaveLength(1);
+    expect(['cgroup-v2', 'cgroup-v1', 'token-bucket']).toContain(mechanisms[0]);
+    expect(written.reduce((a, b) => a + b, 0)).toBe(6 * 1024 * 1024);
+    expect(await slotBytesEqualImage(4, v2.imagePath)).toBe(true);
+    expect(cgroups()).toEqual([]);
   });
 });
