@@ -3,6 +3,7 @@
 // update needs. Pure. Errors: empty 30, not XML or > 1 MiB 31, a missing field 34, error-* status 37.
 
 import { UpdateEngineError } from '../errors.ts';
+import { isVersion } from '../config/values.ts';
 import {
   DEFAULT_MAX_FAILURE_COUNT_PER_URL,
   clampPollIntervalMs,
@@ -87,6 +88,8 @@ function parseOffer(updatecheck: XmlElement, appId: string, server: string | und
   if (!manifest) throw invalid('the update has no <manifest>');
   const version = attributeOf(manifest, 'version')?.trim();
   if (!version) throw invalid('<manifest> has no version');
+  // The daemon compares it with the running version: a version it cannot order is no offer.
+  if (!isVersion(version)) throw invalid(`<manifest> version "${version}" is not semver-like (e.g. 3374.2.0)`);
   const pkg = childOf(childOf(manifest, 'packages'), 'package');
   if (!pkg) throw invalid('<manifest> has no <package>');
   const packageName = attributeOf(pkg, 'name')?.trim();

@@ -65,7 +65,7 @@ const durationArb = fc
   .tuple(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 200 }))
   .filter(([h, m, s]) => h + m + s > 0)
   .map(([h, m, s]): [string, unknown] => [`${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`, ((h * 60 + m) * 60 + s) * 1000]);
-const versionArb = fc
+export const versionArb = fc
   .tuple(fc.nat(99999), fc.option(fc.nat(999)), fc.option(fc.nat(999)), fc.option(fc.stringMatching(/^[0-9A-Za-z-]{1,6}$/)))
   .map(([a, b, c, pre]): [string, unknown] => {
     const text = `${a}${b !== null ? `.${b}${c !== null ? `.${c}` : ''}` : ''}${pre !== null ? `-${pre}` : ''}`;

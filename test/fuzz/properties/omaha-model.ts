@@ -3,9 +3,10 @@
 // apps), with the UpdateOffer the parser must return, or one required field broken on purpose.
 
 import fc from 'fast-check';
+import { versionArb } from './config-generators.ts';
 import { clampPollIntervalMs, DEFAULT_MAX_FAILURE_COUNT_PER_URL, payloadUrl, type UpdateOffer } from '../../../src/omaha/offer.ts';
 
-export type Breakage = 'no-url' | 'no-manifest' | 'empty-version' | 'no-package' | 'bad-name' | 'bad-size' | 'no-sha256' | 'bad-sha256' | 'bad-status';
+export type Breakage = 'no-url' | 'no-manifest' | 'empty-version' | 'bad-version' | 'no-package' | 'bad-name' | 'bad-size' | 'no-sha256' | 'bad-sha256' | 'bad-status';
 
 export interface OfferModel {
   xml: string;
@@ -57,7 +58,8 @@ export const offerModelArb: fc.Arbitrary<OfferModel> = fc
   .record({
     appId: guidArb,
     askUpper: fc.option(fc.boolean()),
-    version: trimmedArb,
+    version: versionArb.map(([text]) => text),
+    badVersion: fc.constantFrom('latest', 'v2.0.0', '1.2.3.4', '2.0.0 beta', '1..2', '-1'),
     codebases: fc.array(fc.tuple(fc.webUrl(), fc.boolean()).map(([u, slash]) => (slash ? `${u.replace(/\/$/, '')}/` : u.replace(/\/$/, ''))), { minLength: 1, maxLength: 3 }),
     packageName: fc.stringMatching(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,15}$/).filter((n) => n !== '.' && n !== '..'),
     sizeBytes: fc.oneof(fc.integer({ min: 1, max: 2 ** 31 }), fc.constant(Number.MAX_SAFE_INTEGER)),
@@ -71,7 +73,7 @@ export const offerModelArb: fc.Arbitrary<OfferModel> = fc
     otherAppsBefore: fc.array(guidArb, { maxLength: 2 }),
     unknown: fc.uniqueArray(fc.tuple(fc.stringMatching(/^[a-z][a-zA-Z_]{0,8}$/), textArb), { maxLength: 3, selector: ([k]) => k.toLowerCase() }),
     style: fc.record({ quote: fc.constantFrom('"', "'"), selfClose: fc.boolean(), eol: fc.constantFrom('', '\n', '\n  ', '\r\n'), mask: fc.nat() }),
-    broken: fc.option(fc.constantFrom<Breakage>('no-url', 'no-manifest', 'empty-version', 'no-package', 'bad-name', 'bad-size', 'no-sha256', 'bad-sha256', 'bad-status'), { freq: 3 }),
+    broken: fc.option(fc.constantFrom<Breakage>('no-url', 'no-manifest', 'empty-version', 'bad-version', 'no-package', 'bad-name', 'bad-size', 'no-sha256', 'bad-sha256', 'bad-status'), { freq: 3 }),
   })
   .map((m) => {
     const b = m.broken;
@@ -85,7 +87,7 @@ export const offerModelArb: fc.Arbitrary<OfferModel> = fc
       ...unknownAttrs,
     ]);
     const pkg = el('package', [['name', b === 'bad-name' ? `a/${m.packageName}` : m.packageName], ['size', b === 'bad-size' ? '0' : String(m.sizeBytes)], m.sha1 !== null ? ['hash', m.sha1] : null, ['required', 'true']]);
-    const manifest = el('manifest', [['version', b === 'empty-version' ? ' ' : m.version]], [
+    const manifest = el('manifest', [['version', b === 'empty-version' ? ' ' : b === 'bad-version' ? m.badVersion : m.version]], [
       el('packages', [], b === 'no-package' ? [] : [pkg, el('package', [['name', 'extra.raw'], ['size', '1'], ['required', 'false']])]),
       el('actions', [], [el('action', [['event', 'install']]), postinstall]),
     ]);

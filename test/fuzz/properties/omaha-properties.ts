@@ -3,15 +3,17 @@
 
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
+import { isVersion } from '../../../src/config/values.ts';
 import type { CheckResult } from '../../../src/omaha/offer.ts';
 import { MAX_POLL_INTERVAL_MS, MIN_POLL_INTERVAL_MS } from '../../../src/omaha/offer.ts';
 import { parseEventResponse, parseUpdateCheckResponse } from '../../../src/omaha/response-parser.ts';
-import { deepNestingArb, entityAttackArb, mutatedFixtureArb, nearCapBodyArb, xmlSoupArb } from './omaha-generators.ts';
+import { deepNestingArb, entityAttackArb, mutatedFixtureArb, nearCapBodyArb, OMAHA_FIXTURES, xmlSoupArb } from './omaha-generators.ts';
 import { offerModelArb } from './omaha-model.ts';
 import { ensure, ensureEngineError, fuzzProperty, type FuzzSuite } from './fuzz-suite.ts';
 
 const PARSER = 'Omaha response';
 const OMAHA = { prefixes: ['ERR_OMAHA_'] };
+const NEBRASKA_OK = OMAHA_FIXTURES.find((f) => f.name === 'nebraska-ok.xml')?.text ?? '';
 
 /** Every field an offer promises is there and valid, and no string is longer than the body (nothing was expanded). */
 export function checkResult(result: CheckResult, bodyLength: number): void {
@@ -20,7 +22,7 @@ export function checkResult(result: CheckResult, bodyLength: number): void {
   if (result.server !== undefined) ensure(result.server.length <= bodyLength, 'server longer than the body');
   if (result.kind === 'noupdate') return;
   ensure(result.kind === 'update', `kind ${String((result as { kind: unknown }).kind)}`);
-  ensure(result.version.trim() !== '' && result.version.length <= bodyLength, `version "${result.version}"`);
+  ensure(isVersion(result.version) && result.version.length <= bodyLength, `version "${result.version}" is not semver-like`);
   ensure(result.packageName !== '' && !result.packageName.includes('/') && result.packageName !== '.' && result.packageName !== '..', `packageName "${result.packageName}"`);
   ensure(result.urls.length > 0, 'no urls');
   for (const url of result.urls) ensure(url.endsWith(`/${result.packageName}`) && url.length > result.packageName.length + 1 && url.length <= bodyLength, `url "${url}"`);
@@ -72,6 +74,9 @@ export function createOmahaFuzz(): FuzzSuite {
     'mutated fixtures: an offer with every field, no update, or ERR_OMAHA_*',
     400,
     fc.property(mutatedFixtureArb, fc.constantFrom(undefined, '{e96281a6-d1af-4bde-9a0a-97b76e56dc57}', 'other'), ({ text }, appId) => parseEverywhere(text, [appId])),
+    // Found by the model property: an offer whose version is not semver-like ("latest") was accepted,
+    // and the daemon's version comparison then failed with ERR_INTERNAL.
+    [[{ fixture: 'nebraska-ok.xml', text: NEBRASKA_OK.replace('manifest version="3374.2.0"', 'manifest version="latest"') }, undefined]],
   );
   const entities = fuzzProperty(
     PARSER,
