@@ -33,7 +33,8 @@ export function execArgv(argv: readonly string[], options: ExecOptions = {}): Pr
       env: options.env ?? process.env,
       cwd: options.cwd,
       signal: options.signal,
-      timeout: options.timeoutMs,
+      // spawn wants whole milliseconds; callers compute what is left of a deadline (9999.99 would throw).
+      timeout: options.timeoutMs === undefined ? undefined : Math.max(1, Math.ceil(options.timeoutMs)),
       killSignal: 'SIGKILL',
     });
     const out: Buffer[] = [];
