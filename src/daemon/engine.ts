@@ -8,7 +8,7 @@ import { assessBoot } from './boot-assessment.ts';
 import type { CheckResult as ControlCheckResult, ControlHandler, ResetResult } from './control-protocol.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { OmahaReporter } from './omaha-reporter.ts';
-import { runPostBoot, type PostBootOutcome } from './post-boot-cycle.ts';
+import { releaseLock, runPostBoot, type PostBootOutcome } from './post-boot-cycle.ts';
 import { StatusMachine, type StatusSnapshot } from './status.ts';
 import { UpdateCycle, type CycleOutcome } from './update-cycle.ts';
 
@@ -58,6 +58,9 @@ export class UpdateEngine implements ControlHandler {
   async runCycle(installSource: InstallSource, signal: AbortSignal): Promise<CycleOutcome> {
     if (this.deps.omaha === undefined) return { kind: 'noupdate' };
     return this.exclusive(async () => {
+      if ((await this.deps.state.read()).releaseLockPending && this.machine.status === 'UPDATE_STATUS_IDLE') {
+        await releaseLock(this.deps, () => this.deps.reboot.atStart({ signal, logger: this.deps.logger }, 'idle'));
+      }
       const outcome = await this.cycle.run(installSource, signal);
       if (outcome.kind === 'updated') this.rebootWait?.abort(new UpdateEngineError('ERR_ABORTED', 'A newer update replaced the pending one'));
       return outcome;

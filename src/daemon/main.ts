@@ -14,8 +14,6 @@ import { createWriteThrottle } from '../io/write-throttle.ts';
 import type { WriteTarget } from '../io/write-target.ts';
 import { detectBootedSlot, repairGpt } from '../slots/index.ts';
 import { ControlServer } from './control-server.ts';
-import { createEngineMetrics } from './metrics.ts';
-import { startMetricsServer } from './metrics-server.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { UpdateEngine } from './engine.ts';
 import { buildRebootPorts } from './reboot-ports.ts';
@@ -113,8 +111,9 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
   const { logger, signal } = options;
   // Overrides replace ports in place, so that the adapters see the same deps (metrics) as the engine.
   const deps: EngineDeps = Object.assign(await buildEngineDeps(settings, options), options.overrides);
-  const metrics = settings.metricsListen !== undefined && deps.metrics === undefined ? createEngineMetrics({ settings, logger }) : undefined;
-  const metricsServer = metrics ? await startMetricsServer({ listen: settings.metricsListen as string, registry: metrics.registry, logger }) : undefined;
+  // prom-client is loaded only when METRICS_LISTEN is set.
+  const metrics = settings.metricsListen !== undefined && deps.metrics === undefined ? (await import('./metrics.ts')).createEngineMetrics({ settings, logger }) : undefined;
+  const metricsServer = metrics ? await (await import('./metrics-server.ts')).startMetricsServer({ listen: settings.metricsListen as string, registry: metrics.registry, logger }) : undefined;
   if (metrics) deps.metrics = metrics.metrics;
   let control: ControlServer | undefined;
   try {

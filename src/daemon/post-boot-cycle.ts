@@ -20,18 +20,18 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
   const ctx = { signal, logger };
   switch (situation.kind) {
     case 'normal':
-      await deps.reboot.atStart(ctx, 'idle');
+      await releaseLock(deps, () => deps.reboot.atStart(ctx, 'idle'));
       return { kind: 'nothing' };
     case 'flip-lost':
       logger.warn({ version: situation.pending.version }, 'A pending update was never flipped (interrupted); it will be applied again');
       await deps.state.update((st) => withoutPending(st));
-      await deps.reboot.atStart(ctx, 'idle');
+      await releaseLock(deps, () => deps.reboot.atStart(ctx, 'idle'));
       return { kind: 'nothing' };
     case 'need-reboot':
       if (situation.markerLost) {
         await deps.needReboot.write({ version: situation.pending.version, partition: situation.pending.partition, flippedAtMs: situation.pending.appliedAtMs });
       }
-      await deps.reboot.atStart(ctx, 'reboot-pending');
+      await tolerateLockStore(deps, () => deps.reboot.atStart(ctx, 'reboot-pending'));
       return { kind: 'need-reboot' };
     case 'new-slot-good':
       await finishHealthyBoot(deps, situation.booted.partition, signal);
@@ -39,7 +39,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
     case 'new-slot': {
       const { booted, disk } = situation;
       logger.info({ partition: booted.partition, label: booted.label }, 'Booted a slot not yet marked good; running the health check');
-      await deps.reboot.atStart(ctx, 'post-boot');
+      await tolerateLockStore(deps, () => deps.reboot.atStart(ctx, 'post-boot'));
       const started = deps.clock.monotonicMs();
       const healthy = await deps.healthGate(signal);
       deps.metrics?.phase('health', (deps.clock.monotonicMs() - started) / 1000);
@@ -69,7 +69,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
         return { ...next, reportRollback: true };
       });
       deps.metrics?.error('ERR_ROLLBACK');
-      await deps.reboot.afterRollback(ctx);
+      await releaseLock(deps, () => deps.reboot.afterRollback(ctx));
       return { kind: 'rolled-back', version: pending.version };
     }
   }
@@ -80,7 +80,44 @@ async function finishHealthyBoot(deps: EngineDeps, partition: number, signal: Ab
   await deps.needReboot.clear();
   await deps.state.update((st) => ({ ...withoutPending(st), failureCount: 0 }));
   deps.logger.info({ partition }, 'Slot marked good; the update is complete');
-  await deps.reboot.afterHealthyBoot({ signal, logger: deps.logger });
+  await releaseLock(deps, () => deps.reboot.afterHealthyBoot({ signal, logger: deps.logger }));
+}
+
+const isLockStoreError = (e: unknown): e is UpdateEngineError =>
+  e instanceof UpdateEngineError && (e.code === 'ERR_LOCK_STORE' || e.code === 'ERR_LOCK_CONFLICT');
+
+/** Runs a lock step whose failure must not stop the post-boot cycle (etcd down): logged, then go on. */
+async function tolerateLockStore(deps: EngineDeps, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (e) {
+    if (!isLockStoreError(e)) throw e;
+    deps.logger.warn({ code: e.code, reason: e.message }, 'The reboot lock cannot be reached now; going on without it');
+  }
+}
+
+/**
+ * Lets go of the reboot lock. When the lock store cannot be reached (etcd down), the daemon goes on
+ * (updates and checks do not depend on it) and retries before each update check.
+ */
+export async function releaseLock(deps: EngineDeps, release: () => Promise<void>): Promise<boolean> {
+  try {
+    await release();
+  } catch (e) {
+    if (!isLockStoreError(e)) throw e;
+    deps.logger.warn({ code: e.code, reason: e.message }, 'Cannot release the reboot lock now; retrying before the next update check');
+    await deps.state.update((st) => ({ ...st, releaseLockPending: true }));
+    return false;
+  }
+  const state = await deps.state.read();
+  if (state.releaseLockPending) {
+    await deps.state.update((st) => {
+      const next = { ...st };
+      delete next.releaseLockPending;
+      return next;
+    });
+  }
+  return true;
 }
 
 function withoutPending<T extends { pendingUpdate?: unknown }>(state: T): T {

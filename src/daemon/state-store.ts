@@ -31,6 +31,8 @@ const stateSchema = z.object({
   backoffUntilMs: timeMs.optional(),
   /** The machine came back on the old slot: the next update check reports 3/0 errorcode 44 instead of 3/2. */
   reportRollback: z.boolean().optional(),
+  /** The reboot lock could not be released when the update ended (etcd unreachable): retried before each check. */
+  releaseLockPending: z.boolean().optional(),
   /** Which download the payload checkpoint in STATE_DIR belongs to. */
   resumePoint: z.object({ version: z.string(), payloadSha256Base64: z.string(), partition: z.number().int().min(1), checkpointPath: z.string() }).optional(),
   /** Omaha events not yet delivered, oldest first. */

@@ -112,7 +112,9 @@ export abstract class PositionalFileTarget implements WriteTarget {
       try {
         ({ bytesRead } = await fh.read(buf, done, len - done, this.baseOffsetBytes + offset + done));
       } catch (e) {
-        throw wrapError(e, 'ERR_IMAGE_VERIFICATION', `Cannot read back "${this.description}" at offset ${offset + done}`);
+        // A disk that cannot be read is a device problem, not a bad image: the version is not blamed
+        // (ERR_IMAGE_VERIFICATION would remember it as failed) and the resume point stays usable.
+        throw wrapError(e, 'ERR_INSTALL_DEVICE', `Cannot read back "${this.description}" at offset ${offset + done}`);
       }
       if (bytesRead === 0) break;
       done += bytesRead;

@@ -1,7 +1,12 @@
 // Logger factory: pino JSON lines to stderr by default, a readable one-line format when stderr is a TTY.
 
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
+import type { PrettyOptions } from 'pino-pretty';
+
+// pino-pretty (about 10 MB) is loaded only when a log is readable text, not for the JSON journal.
+const require = createRequire(import.meta.url);
+const loadPretty = () => require('pino-pretty') as (options: PrettyOptions) => NodeJS.WritableStream;
 
 export type { Logger } from 'pino';
 
@@ -29,7 +34,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const base = { level, name: options.name, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
   const usePretty = options.pretty ?? (options.destination === undefined && process.stderr.isTTY === true);
   if (usePretty) {
-    const stream = pretty({
+    const stream = loadPretty()({
       destination: options.destination ?? 2,
       sync: true,
       colorize: options.destination === undefined && process.stderr.isTTY === true,

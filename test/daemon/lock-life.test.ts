@@ -103,4 +103,22 @@ describe('the reboot lock through an update', () => {
     expect(again.reasons).toEqual(['update-engine: rebooting into version 2.0.0']);
     expect(await holders()).toEqual([machineId]);
   });
+
+  it('marks the new slot good even when etcd is down, and releases the lock once etcd is back', async () => {
+    await once();
+    expect(await holders()).toEqual([machineId]);
+    await lab.reboot();
+    await etcd.members[0]!.stop();
+    try {
+      await once(); // post-boot: mark good; the release fails and is remembered
+      expect((await lab.slots()).find((s) => s.partition === 4)?.successful).toBe(true);
+      const state = JSON.parse(await readFile(join(lab.stateDir, 'state.json'), 'utf8')) as { releaseLockPending?: boolean };
+      expect(state.releaseLockPending).toBe(true);
+    } finally {
+      await etcd.members[0]!.restart();
+    }
+    expect(await holders()).toEqual([machineId]);
+    await once(); // the next cycle lets go of it
+    expect(await holders()).toEqual([]);
+  }, 90_000);
 });
