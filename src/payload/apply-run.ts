@@ -117,8 +117,9 @@ export class ApplyRun {
       }
       const readBack = this.o.readBack ?? true;
       const syncEveryBlocks = Math.max(1, Math.floor((this.o.syncEveryBytes ?? 16 * MIB) / manifest.blockSize));
-      // The read-back may trail the writes by 64 MiB; more than a sync interval plus the blocks in flight, or it could never catch up.
-      const readBackLagBlocks = Math.max(Math.floor((64 * MIB) / manifest.blockSize), 2 * syncEveryBlocks + slots.count);
+      // The read-back may trail the writes by 256 MiB (a tighter bound ties the writes to the syncs; a looser one may
+      // read from disk instead of the page cache), and always by more than a sync interval plus the blocks in flight.
+      const readBackLagBlocks = Math.max(Math.floor((256 * MIB) / manifest.blockSize), 2 * syncEveryBlocks + slots.count);
       const store = this.o.checkpoint?.store;
       writer = new BlockWriter(
         {
