@@ -67,10 +67,12 @@ export async function readGptTable(disk: Disk): Promise<GptTable> {
     return { geometry, primary: primary.header, backup: backupHeader, entries: primary.entries, source: 'primary', problems };
   }
   if ('header' in backup) {
+    const rebuilt = derivePrimaryHeader(backup.header, geometry);
     return {
       geometry,
-      primary: derivePrimaryHeader(backup.header, geometry),
-      backup: backup.header,
+      primary: rebuilt,
+      // Rewritten to point back at LBA 1 (a backup whose alternate LBA is wrong would stay wrong).
+      backup: deriveBackupHeader(rebuilt, geometry, backup.header.entriesLba),
       entries: backup.entries,
       source: 'backup',
       problems: [`the primary GPT at LBA 1 is damaged: ${primary.reason}`],

@@ -18,9 +18,10 @@ const GPT_ERRORS = { prefixes: ['ERR_GPT_', 'ERR_SLOT_'], codes: ['ERR_NO_BOOTAB
 type Op = { name: string; run(disk: string): Promise<unknown> };
 
 const ENTRY_FIELD = { typeGuid: ENTRY_FIELDS[0] as (typeof ENTRY_FIELDS)[number] };
-const HEADER_FIELD = { alternateLba: HEADER_FIELDS[3] as (typeof HEADER_FIELDS)[number] };
-const OPS: Record<'restoreBooted' | 'listUsrSlots', Op> = {
+const HEADER_FIELD = { myLba: HEADER_FIELDS[2] as (typeof HEADER_FIELDS)[number], alternateLba: HEADER_FIELDS[3] as (typeof HEADER_FIELDS)[number] };
+const OPS: Record<'restoreBooted' | 'listUsrSlots' | 'repairGpt', Op> = {
   restoreBooted: { name: 'restoreBooted', run: (d) => restoreBooted(d, 3, 4) },
+  repairGpt: { name: 'repairGpt', run: (d) => repairGpt(d) },
   listUsrSlots: { name: 'listUsrSlots', run: (d) => listUsrSlots(d) },
 };
 
@@ -29,7 +30,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.constant<Op>({ name: 'readGptTable', run: async (d) => { const disk = await openFsDisk(d); try { return await readGptTable(disk); } finally { await disk.close(); } } }),
   fc.constant(OPS.listUsrSlots),
   fc.constant<Op>({ name: 'readSlots', run: (d) => readSlots(d, { slotAPartition: 3, slotBPartition: 4 }) }),
-  fc.constant<Op>({ name: 'repairGpt', run: (d) => repairGpt(d) }),
+  fc.constant(OPS.repairGpt),
   fc.constant<Op>({ name: 'bootSimulate', run: (d) => bootSimulate(d) }),
   fc.constant(OPS.restoreBooted),
   fc.tuple(fc.constantFrom('prioritize', 'markGood', 'prepareForTry', 'disableSlot'), partitionArb).map(([name, p]): Op => ({
@@ -157,6 +158,9 @@ export function createGptFuzz(): FuzzSuite {
     [
       [0, [setEntryField(ENTRY_FIELD.typeGuid, 5, 7n, 'primary')], [OPS.restoreBooted]],
       [0, [setHeaderField(HEADER_FIELD.alternateLba, 3n, true)], [OPS.listUsrSlots]],
+      // Found by the long run: a valid backup whose alternate LBA is not 1 was kept as it was when it
+      // rebuilt a damaged primary, and sgdisk then saw two headers that do not point at each other.
+      [2, [setHeaderField(HEADER_FIELD.alternateLba, 128n, false), setHeaderField(HEADER_FIELD.myLba, 5n, true)], [OPS.repairGpt]],
     ],
   );
 
