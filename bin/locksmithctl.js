@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The locksmithctl command: loads the TypeScript sources through tsx (no build step needed).
-import { register } from 'tsx/esm/api';
+// The locksmithctl command (src/cli/locksmithctl.ts): compiled when built, else through tsx (bin/entry.js).
+import { start } from './entry.js';
 
-register();
-await import('../src/cli/locksmithctl.ts');
+await start('locksmithctl');

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The update-engine command: loads the TypeScript sources through tsx (no build step needed).
-import { register } from 'tsx/esm/api';
+// The update-engine command (src/cli/update-engine.ts): compiled when built, else through tsx (bin/entry.js).
+import { start } from './entry.js';
 
-register();
-await import('../src/cli/update-engine.ts');
+await start('update-engine');

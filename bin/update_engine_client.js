@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The update_engine_client command: loads the TypeScript sources through tsx (no build step needed).
-import { register } from 'tsx/esm/api';
+// The update_engine_client command (src/cli/update-engine-client.ts): compiled when built, else through tsx (bin/entry.js).
+import { start } from './entry.js';
 
-register();
-await import('../src/cli/update-engine-client.ts');
+await start('update-engine-client');

@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { settingsSchema, type Settings } from '../config/schema.ts';
 import { startDevServer, type DevServer, type RecordedEvent } from '../omaha/dev-server.ts';
@@ -13,8 +12,9 @@ import { loadDevPayloads } from '../omaha/dev-payload-loader.ts';
 import { createPayload } from '../payload/create.ts';
 import { bootSimulate, createDiskImage, readSlots, type BootChoice } from '../slots/index.ts';
 import type { IdentityPaths } from '../platform/identity.ts';
+import { PROJECT_ROOT } from '../platform/project-root.ts';
 
-export const TEST_KEYS_DIR = fileURLToPath(new URL('../../fixtures/keys/', import.meta.url));
+export const TEST_KEYS_DIR = join(PROJECT_ROOT, 'fixtures', 'keys');
 export const TEST_PRIVATE_KEY = join(TEST_KEYS_DIR, 'test-only-ed25519.pem');
 export const TEST_PUBLIC_KEY = join(TEST_KEYS_DIR, 'test-only-ed25519.pub.pem');
 

@@ -1,0 +1,40 @@
+// How the commands start: from the compiled build in dist/ when it is there and newer than every
+// source file (npm install builds it: `npm run build`), else from the TypeScript sources through tsx
+// (a fresh edit is never shadowed by a stale build). UPDATE_ENGINE_FROM_SOURCE=1 forces the sources.
+
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const STAMP = join(root, 'dist', '.build-stamp');
+
+function newestSourceMs(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const ms = entry.isDirectory() ? newestSourceMs(path) : statSync(path).mtimeMs;
+    if (ms > newest) newest = ms;
+  }
+  return newest;
+}
+
+function buildIsFresh() {
+  if (process.env.UPDATE_ENGINE_FROM_SOURCE === '1') return false;
+  try {
+    return statSync(STAMP).mtimeMs >= newestSourceMs(join(root, 'src'));
+  } catch {
+    return false;
+  }
+}
+
+/** Runs src/cli/<name>.ts, compiled or not. */
+export async function start(name) {
+  if (buildIsFresh()) {
+    await import(pathToFileURL(join(root, 'dist', 'src', 'cli', `${name}.js`)).href);
+    return;
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(pathToFileURL(join(root, 'src', 'cli', `${name}.ts`)).href);
+}
