@@ -7,6 +7,9 @@ import type { Settings } from '../config/schema.ts';
 import { loadKeyring } from '../payload/keyring.ts';
 import { detectBootedSlot, readSlots, USR_PARTITION_TYPE_GUID, type SlotDetectPaths } from '../slots/index.ts';
 import { splitCommand } from '../platform/exec.ts';
+import { createWriteThrottle, formatRate } from '../io/write-throttle.ts';
+import { createLogger } from '../platform/logger.ts';
+import { Writable } from 'node:stream';
 import { fail, ok, warn, type DoctorResult } from './doctor-result.ts';
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -98,4 +101,28 @@ export async function checkCommands(settings: Settings, pathVar = process.env.PA
     results.push((await onPath(argv[0] as string, pathVar)) ? ok('health check', `"${settings.healthCheck}", retried for ${Math.round(settings.healthTimeoutMs / 1000)} s`) : fail('health check', `"${argv[0]}" is not an executable on PATH`, 'fix HEALTH_CHECK: a new slot would never be marked good and would roll back'));
   }
   return results;
+}
+
+/** IO_WRITE_BPS: sets the throttle up for real on the slot's disk (and removes it again), to name the mechanism. */
+export async function checkThrottle(settings: Settings, disk: string | undefined): Promise<DoctorResult> {
+  if (settings.ioWriteBytesPerSecond === 0) return ok('io throttle', 'IO_WRITE_BPS=0: writes to the passive slot are not limited');
+  const warnings: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const line = JSON.parse(chunk.toString('utf8')) as { level: number; msg?: string };
+      if (line.level >= 40 && line.msg) warnings.push(line.msg);
+      done();
+    },
+  });
+  try {
+    const throttle = await createWriteThrottle({ bytesPerSecond: settings.ioWriteBytesPerSecond, ...(disk ? { targetDevice: disk } : {}), logger: createLogger({ destination: sink, pretty: false, level: 'warn' }) });
+    await throttle.dispose();
+    const detail = `${formatRate(throttle.bytesPerSecond)} by ${throttle.mechanism}${throttle.disk ? ` on ${throttle.disk.name} (${throttle.disk.major}:${throttle.disk.minor})` : ''}`;
+    if (throttle.mechanism === 'token-bucket' && warnings.length > 0) {
+      return warn('io throttle', `${detail}; cgroup throttling is not available: ${warnings.filter((w) => !w.includes('token-bucket')).join('; ')}`, 'run as root with the blkio (v1) or io (v2) controller delegated (systemd: Delegate=yes) so that the kernel paces writeback too');
+    }
+    return ok('io throttle', detail);
+  } catch (e) {
+    return fail('io throttle', message(e), 'check IO_WRITE_BPS');
+  }
 }

@@ -4,7 +4,7 @@ import type { LoadedSettings } from '../config/load.ts';
 import { readMachineIdentity, defaultIdentityPaths, type IdentityPaths } from '../platform/identity.ts';
 import type { SlotDetectPaths } from '../slots/index.ts';
 import { ok, warn, type DoctorResult } from './doctor-result.ts';
-import { checkCommands, checkDirectories, checkKeyring, checkSlots } from './local-checks.ts';
+import { checkCommands, checkDirectories, checkKeyring, checkSlots, checkThrottle } from './local-checks.ts';
 import { checkEtcd, checkServer } from './remote-checks.ts';
 
 export interface DoctorOptions {
@@ -12,6 +12,11 @@ export interface DoctorOptions {
   slotPaths?: Partial<SlotDetectPaths>;
   /** Per remote check; default 10 s for the server, 5 s for etcd. */
   timeoutMs?: number;
+}
+
+/** The disk path from the 'disk' result ("/dev/vda": ...). */
+function diskOf(results: DoctorResult[]): string | undefined {
+  return /^"([^"]+)"/.exec(results.find((r) => r.name === 'disk')?.detail ?? '')?.[1];
 }
 
 export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions = {}): Promise<DoctorResult[]> {
@@ -25,7 +30,9 @@ export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions =
   );
   if (settings.version === undefined) results.push(warn('version', 'VERSION is unknown: every payload will look newer', 'set VERSION, or FLATCAR_RELEASE_VERSION in the release file'));
   results.push(await checkKeyring(settings));
-  results.push(...(await checkSlots(settings, options.slotPaths)));
+  const slots = await checkSlots(settings, options.slotPaths);
+  results.push(...slots);
+  results.push(await checkThrottle(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? settings.disk ?? diskOf(slots) : undefined));
   results.push(...(await checkDirectories(settings)));
   results.push(...(await checkCommands(settings)));
   const identity = await readMachineIdentity(options.identityPaths ?? defaultIdentityPaths);

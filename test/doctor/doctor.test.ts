@@ -63,6 +63,14 @@ describe('update-engine doctor', () => {
     expect(byName(results, 'passive slot')?.detail).toMatch(/^USR-B \(priority 0, tries 0, successful 0\): updates are written here/);
     expect(byName(results, 'server')?.detail).toMatch(/answers: version 2\.0\.0 offered/);
     expect(byName(results, 'etcd')?.detail).toMatch(/semaphore 1\/1 free/);
+    expect(byName(results, 'io throttle')?.detail).toMatch(/^IO_WRITE_BPS=0/);
+  });
+
+  it('names the IO throttle mechanism it could set up (and removes it again)', async () => {
+    const results = await doctor({ IO_WRITE_BPS: '8M' });
+    const r = byName(results, 'io throttle');
+    expect(r?.detail).toMatch(/^8 MiB\/s by (cgroup-v2|cgroup-v1|token-bucket)/);
+    expect(r?.status === 'ok' || r?.detail.includes('token-bucket')).toBe(true);
   });
 
   it.each([
