@@ -172,4 +172,36 @@ describe('the update cycle on an image file', () => {
     expect(await slotBytesEqualImage(4, v2.imagePath)).toBe(true);
     expect(cgroups()).toEqual([]);
   });
+
+  it('keeps checking while a reboot is pending: a newer offer undoes the flip and replaces the update', async () => {
+    await lab.addPayload('2.0.0');
+    await lab.serve();
+    expect(await daemonOnce()).toBe(0);
+    expect((await attrs())['USR-B']).toEqual({ priority: 2, tries: 1, successful: false });
+    lab.events.length = 0;
+    expect(await daemonOnce()).toBe(0); // 2.0.0 again: nothing to do, the flip stays
+    expect(lab.events.map((e) => `${e.eventtype}/${e.eventresult}`)).toEqual(['3/2']);
+    const v3 = await lab.addPayload('3.0.0');
+    await lab.serve();
+    lab.events.length = 0;
+    expect(await daemonOnce()).toBe(0);
+    expect(lab.events.map((e) => `${e.eventtype}/${e.eventresult}`)).toEqual(['3/2', '13/1', '14/1', '3/1']);
+    expect(await slotBytesEqualImage(4, v3.imagePath)).toBe(true);
+    expect((await attrs())['USR-B']).toEqual({ priority: 2, tries: 1, successful: false });
+    expect((await lab.reboot()).partition).toBe(4);
+    lab.events.length = 0;
+    expect(await daemonOnce()).toBe(0);
+    expect(lab.events[0]).toMatchObject({ eventtype: 3, eventresult: 2, previousversion: '1.0.0', version: '3.0.0' });
+  });
+
+  it('with SERVER=disabled there are no checks, but a new slot is still marked good', async () => {
+    await lab.addPayload('2.0.0');
+    await lab.serve();
+    expect(await daemonOnce()).toBe(0);
+    expect((await lab.reboot()).partition).toBe(4);
+    lab.events.length = 0;
+    expect(await daemonOnce({ server: 'disabled' })).toBe(0);
+    expect(lab.events).toEqual([]);
+    expect((await attrs())['USR-B']).toEqual({ priority: 2, tries: 0, successful: true });
+  });
 });
