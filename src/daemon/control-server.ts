@@ -3,8 +3,9 @@
 // control-protocol.ts requests through a ControlHandler (the attempter).
 
 import { once } from 'node:events';
-import { chmod, chown, lstat, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { chmod, chown, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { clearStaleSocket } from '../platform/unix-socket.ts';
+import { createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { UpdateEngineError } from '../errors.ts';
 import { silentLogger, type Logger } from '../platform/logger.ts';
@@ -31,18 +32,6 @@ export async function lookupGroupId(name: string, groupFile = '/etc/group'): Pro
   }
   if (/^\d+$/.test(name)) return Number(name);
   throw new UpdateEngineError('ERR_CONFIG_VALUE', `CONTROL_GROUP "${name}" is not a group in "${groupFile}"`);
-}
-
-/** True when something accepts connections on the socket at `path`. */
-function isListening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createConnection(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
 }
 
 export interface ControlServerOptions {
@@ -86,13 +75,13 @@ export class ControlServer {
     } catch (e) {
       throw fail(`cannot create "${dir}": ${(e as Error).message}`, e);
     }
-    const existing = await lstat(path).catch(() => undefined);
-    if (existing && !existing.isSocket()) throw fail('the path exists and is not a socket; remove it');
-    if (existing) {
-      if (await isListening(path)) throw fail('another daemon is listening on it');
-      await rm(path, { force: true });
-      options.logger?.info({ socketPath: path }, 'removed a stale control socket');
+    let cleared: 'absent' | 'removed';
+    try {
+      cleared = await clearStaleSocket(path);
+    } catch (e) {
+      throw fail((e as Error).message.replace('another process', 'another daemon'), e);
     }
+    if (cleared === 'removed') options.logger?.info({ socketPath: path }, 'removed a stale control socket');
     const server = new ControlServer(options);
     const temp = join(dir, `.${basename(path)}.${process.pid}`);
     await rm(temp, { force: true });

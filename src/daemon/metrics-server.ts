@@ -2,10 +2,11 @@
 // 404 elsewhere) over HTTP on HOST:PORT or on a Unix socket (stale socket removed, mode 0660).
 
 import { once } from 'node:events';
-import { chmod, lstat, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { clearStaleSocket } from '../platform/unix-socket.ts';
 import { dirname } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createConnection, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { UpdateEngineError } from '../errors.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -43,18 +44,6 @@ export function parseMetricsListen(listen: string): MetricsListen {
   return { kind: 'tcp', host: m[1] ?? (m[2] as string), port };
 }
 
-/** True when something accepts connections on the socket at `path`. */
-function isListening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createConnection(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
-
 async function respond(req: IncomingMessage, res: ServerResponse, registry: Registry, logger: Logger): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://metrics.invalid').pathname;
   if (path !== '/metrics') {
@@ -79,12 +68,13 @@ async function respond(req: IncomingMessage, res: ServerResponse, registry: Regi
 
 /** Prepares a socket path: refuses a non-socket or a live socket, removes a stale one. */
 async function clearSocketPath(listen: string, path: string, logger: Logger): Promise<void> {
-  const existing = await lstat(path).catch(() => undefined);
-  if (!existing) return;
-  if (!existing.isSocket()) throw listenError(listen, 'the path exists and is not a socket; remove it');
-  if (await isListening(path)) throw listenError(listen, 'another process is listening on it');
-  await rm(path, { force: true });
-  logger.info({ socketPath: path }, 'removed a stale metrics socket');
+  let cleared: 'absent' | 'removed';
+  try {
+    cleared = await clearStaleSocket(path);
+  } catch (e) {
+    throw listenError(listen, (e as Error).message, e);
+  }
+  if (cleared === 'removed') logger.info({ socketPath: path }, 'removed a stale metrics socket');
 }
 
 /** Starts the metrics endpoint; rejects with ERR_CONFIG_VALUE when the address cannot be used. */

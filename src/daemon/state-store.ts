@@ -2,12 +2,15 @@
 // dir) and zod-validated on read; plus the need-reboot marker in RUN_DIR, which a reboot clears.
 // Recovery from a corrupt state file: load() moves it aside to state.json.corrupt-<ms>, warns, starts fresh.
 
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ERROR_CODES, UpdateEngineError } from '../errors.ts';
 import type { Clock } from '../platform/clock.ts';
 import { silentLogger, type Logger } from '../platform/logger.ts';
+import { writeFileAtomic } from '../platform/atomic-file.ts';
+
+export { writeFileAtomic };
 
 const count = z.number().int().nonnegative();
 const timeMs = z.number().int().nonnegative();
@@ -66,30 +69,6 @@ export function recordFailedVersion(state: PersistedState, version: string, fail
   return { ...state, failedVersions: { ...state.failedVersions, [version]: entry } };
 }
 
-/** Writes `data` to `path` atomically and durably: temp file, fsync, rename, fsync of the directory. */
-export async function writeFileAtomic(path: string, data: string, mode = 0o644): Promise<void> {
-  const dir = join(path, '..');
-  const temp = `${path}.tmp-${process.pid}`;
-  try {
-    const file = await open(temp, 'w', mode);
-    try {
-      await file.writeFile(data, 'utf8');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, path);
-  } catch (e) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
-}
 
 export interface StateStoreOptions {
   stateDir: string;
