@@ -2,7 +2,8 @@
 // The output is itself a valid update.conf (values quoted where needed, sources as comments).
 
 import { parseCommandLine, println, type Command } from '../run.ts';
-import { loadSettings, systemConfigPaths, describeSource, type LoadedSettings } from '../../config/load.ts';
+import { describeSource, type LoadedSettings } from '../../config/load.ts';
+import { SETTINGS_OPTIONS, loadSettingsFromOptions } from '../settings-options.ts';
 import { KEY_SPECS } from '../../config/schema.ts';
 
 const HELP = `Usage: update-engine config [--config FILE]... [--sysroot DIR] [--json]
@@ -38,20 +39,14 @@ export function effectiveSettings(loaded: LoadedSettings): Array<{ key: string; 
 
 export const run: Command = async (argv, ctx) => {
   const { values } = parseCommandLine(argv, {
-    config: { type: 'string', multiple: true },
-    sysroot: { type: 'string' },
+    ...SETTINGS_OPTIONS,
     json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     println(ctx.stdout, HELP);
     return 0;
   }
-  const loaded = await loadSettings({
-    paths: systemConfigPaths(values.sysroot ?? '/'),
-    configFiles: values.config ?? [],
-    env: ctx.env,
-  });
+  const loaded = await loadSettingsFromOptions(values, ctx.env);
   if (!loaded.settings.disk) {
     loaded.warnings.push('DISK is not set: the daemon looks for the disk behind the booted /usr at run time; set DISK to choose it');
   }

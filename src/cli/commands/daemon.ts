@@ -1,6 +1,6 @@
 // update-engine daemon [--config FILE]... [--once]: the update daemon (../shared/CLI.md).
 
-import { loadSettings, systemConfigPaths } from '../../config/load.ts';
+import { SETTINGS_OPTIONS, loadSettingsFromOptions } from '../settings-options.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { runDaemon } from '../../daemon/main.ts';
 import { parseCommandLine, println, type Command } from '../run.ts';
@@ -23,16 +23,14 @@ Exit status: 0 when there was no update or the cycle succeeded; otherwise the er
 
 export const run: Command = async (argv, ctx) => {
   const { values } = parseCommandLine(argv, {
-    config: { type: 'string', multiple: true },
+    ...SETTINGS_OPTIONS,
     once: { type: 'boolean' },
-    sysroot: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     println(ctx.stdout, HELP);
     return 0;
   }
-  const loaded = await loadSettings({ paths: systemConfigPaths(values.sysroot ?? '/'), configFiles: values.config ?? [], env: ctx.env });
+  const loaded = await loadSettingsFromOptions(values, ctx.env);
   const logger = createLogger({ level: loaded.settings.logLevel, name: 'update-engine' });
   for (const w of loaded.warnings) logger.warn(w);
   return runDaemon(loaded.settings, { once: values.once === true, logger, signal: ctx.signal });

@@ -1,6 +1,6 @@
 // update-engine doctor [--config FILE]...: check the set-up; one line per check with OK or the fix.
 
-import { loadSettings, systemConfigPaths } from '../../config/load.ts';
+import { SETTINGS_OPTIONS, loadSettingsFromOptions } from '../settings-options.ts';
 import { formatDoctorReport } from '../../doctor/doctor-result.ts';
 import { runDoctor } from '../../doctor/run-doctor.ts';
 import { parseCommandLine, println, type Command } from '../run.ts';
@@ -22,16 +22,14 @@ Exit status: 0 when nothing would stop an update (warnings allowed), 1 otherwise
 
 export const run: Command = async (argv, ctx) => {
   const { values } = parseCommandLine(argv, {
-    config: { type: 'string', multiple: true },
-    sysroot: { type: 'string' },
+    ...SETTINGS_OPTIONS,
     json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     println(ctx.stdout, HELP);
     return 0;
   }
-  const loaded = await loadSettings({ paths: systemConfigPaths(values.sysroot ?? '/'), configFiles: values.config ?? [], env: ctx.env });
+  const loaded = await loadSettingsFromOptions(values, ctx.env);
   const results = await runDoctor(loaded);
   if (values.json) println(ctx.stdout, JSON.stringify(results, null, 2));
   else for (const line of formatDoctorReport(results)) println(ctx.stdout, line);
