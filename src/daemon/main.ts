@@ -39,11 +39,11 @@ export interface DaemonOptions {
 
 /** The target, with `after` run once it is closed (the throttle's cgroup is left and removed). */
 function closingAlso(target: WriteTarget, after: () => Promise<void>): WriteTarget {
-  const close = target.close.bind(target);
+  // `this` is the wrapper: the target's methods set their state (the file handle) on it, so close it there.
   return Object.assign(Object.create(target) as WriteTarget, {
-    async close() {
+    async close(this: WriteTarget) {
       try {
-        await close();
+        await target.close.call(this);
       } finally {
         await after();
       }
