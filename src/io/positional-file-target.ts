@@ -105,12 +105,18 @@ export abstract class PositionalFileTarget implements WriteTarget {
   async read(offset: number, length: number): Promise<Buffer> {
     const len = Math.max(0, Math.min(length, this.sizeBytes - offset));
     const buf = Buffer.allocUnsafe(len);
+    const done = await this.readInto(buf, offset);
+    return done === len ? buf : buf.subarray(0, done);
+  }
+
+  async readInto(buffer: Uint8Array, offset: number): Promise<number> {
+    const len = Math.max(0, Math.min(buffer.byteLength, this.sizeBytes - offset));
     const fh = this.fh();
     let done = 0;
     while (done < len) {
       let bytesRead: number;
       try {
-        ({ bytesRead } = await fh.read(buf, done, len - done, this.baseOffsetBytes + offset + done));
+        ({ bytesRead } = await fh.read(buffer, done, len - done, this.baseOffsetBytes + offset + done));
       } catch (e) {
         // A disk that cannot be read is a device problem, not a bad image: the version is not blamed
         // (ERR_IMAGE_VERIFICATION would remember it as failed) and the resume point stays usable.
@@ -119,7 +125,7 @@ export abstract class PositionalFileTarget implements WriteTarget {
       if (bytesRead === 0) break;
       done += bytesRead;
     }
-    return done === len ? buf : buf.subarray(0, done);
+    return done;
   }
 
   async close(): Promise<void> {

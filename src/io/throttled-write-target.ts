@@ -5,7 +5,7 @@
 import type { TokenBucket } from './token-bucket.ts';
 import { BackgroundSyncer } from './background-syncer.ts';
 import { defaultSliceBytes } from './pacing-transform.ts';
-import { totalBytes, writeChunks, type WriteTarget } from './write-target.ts';
+import { readIntoBuffer, totalBytes, writeChunks, type WriteTarget } from './write-target.ts';
 
 export interface ThrottledWriteTargetOptions {
   /** Pace the writes with this bucket (the token-bucket mechanism). */
@@ -94,6 +94,10 @@ export class ThrottledWriteTarget implements WriteTarget {
 
   read(offset: number, length: number): Promise<Buffer> {
     return this.inner.read(offset, length);
+  }
+
+  readInto(buffer: Uint8Array, offset: number): Promise<number> {
+    return readIntoBuffer(this.inner, buffer, offset);
   }
 
   close(): Promise<void> {

@@ -19,7 +19,20 @@ export interface WriteTarget {
   sync(): Promise<void>;
   /** Reads `length` bytes at `offset` into a new buffer (fewer only at the end of the target). */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: reads `buffer.byteLength` bytes at `offset` into `buffer` (a caller's reused buffer, so
+   * that a read-back allocates nothing); resolves to the bytes read, fewer only at the end of the target.
+   */
+  readInto?(buffer: Uint8Array, offset: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Reads into `buffer` at `offset`, with the target's readInto when it has one (else read() and a copy). */
+export async function readIntoBuffer(target: WriteTarget, buffer: Uint8Array, offset: number): Promise<number> {
+  if (target.readInto) return target.readInto(buffer, offset);
+  const bytes = await target.read(offset, buffer.byteLength);
+  buffer.set(bytes.subarray(0, Math.min(bytes.byteLength, buffer.byteLength)));
+  return Math.min(bytes.byteLength, buffer.byteLength);
 }
 
 /** Writes chunks back to back at `offset`, with the target's writev when it has one. */

@@ -52,6 +52,21 @@ describe('FileRegionTarget', () => {
     expect(file.subarray(8192, 8192 + 16384).equals(Buffer.concat([a, b, c]))).toBe(true);
   });
 
+  it('reads into a caller\'s buffer (reused for each read-back), clipped at the end of the region', async () => {
+    const path = join(dir, 'read-into.img');
+    const content = randomBytes(32 * 1024);
+    await writeFile(path, content);
+    const t = new FileRegionTarget(path, 4096, 16384);
+    await t.open();
+    const buffer = Buffer.alloc(6000);
+    expect(await t.readInto(buffer, 1000)).toBe(6000);
+    expect(buffer.equals(content.subarray(5096, 11096))).toBe(true);
+    expect(await t.readInto(buffer, 12000)).toBe(4384);
+    expect(buffer.subarray(0, 4384).equals(content.subarray(16096, 20480))).toBe(true);
+    expect(await t.readInto(buffer, 16384)).toBe(0);
+    await t.close();
+  });
+
   it('refuses writes that would leave the region, before writing anything', async () => {
     const path = join(dir, 'bounds.img');
     await writeFile(path, Buffer.alloc(4096));

@@ -66,6 +66,9 @@ describe('ThrottledWriteTarget', () => {
     await t.sync();
     expect(inner.ops.map((o) => o.kind)).toEqual(['write', 'sync']);
     expect((await t.read(5, 3)).toString()).toBe('xyz');
+    const into = Buffer.alloc(3);
+    expect(await t.readInto(into, 5)).toBe(3); // the inner target has no readInto: read() and a copy
+    expect(into.toString()).toBe('xyz');
   });
 
   it('serializes concurrent writers, so a late wake-up costs time instead of releasing a burst', async () => {
