@@ -1,6 +1,6 @@
 // One pass of the streaming apply: header (verified before the target is opened), re-verification of
-// the blocks kept from a previous run, then per block: read into shared memory, decode, hash (worker),
-// compare with the signed table, and only then write. Failures stop the stream; a resume point is kept.
+// the blocks kept from a previous run, then per block: read into a shared-memory slot, payload hash
+// and block hash on worker threads (in place), compare with the signed table, and only then write.
 
 import type { Logger } from 'pino';
 import { UpdateEngineError, wrapError } from '../errors.ts';
@@ -17,11 +17,23 @@ import { checkExpectation, checkFits, imageBlockLength, parseManifest, type Payl
 import { readPayloadHeader, readPayloadTrailer, type PayloadHeader, type RawSignature } from './payload-header.ts';
 import type { OpenPayload } from './source.ts';
 import { verifyManifestSignatures } from './verify-signatures.ts';
+import { planMemory } from './apply-memory.ts';
+import { YoungGarbageCollector } from './young-garbage.ts';
 
-const MIB = 1024 * 1024;
+/** Transport chunks dropped between two young-generation collections. */
+const GARBAGE_EVERY_BYTES = 2 * 1024 * 1024;
 
 /** The resume point does not fit this payload or target: start over (not an error of the payload). */
 export class ResumeInvalid extends Error {}
+
+interface BlockContext {
+  manifest: PayloadManifest;
+  header: PayloadHeader;
+  writer: BlockWriter;
+  hashes: HashPool;
+  /** Without read-back: the whole image's hash over the verified bytes, fed in block order. */
+  imageHash: WorkerHashStream | undefined;
+}
 
 export class ApplyRun {
   private readonly controller = new AbortController();
@@ -74,6 +86,11 @@ export class ApplyRun {
     }
   }
 
+  /** Watches a hash update: a failed one fails the apply. */
+  private track(hashed: Promise<void>): void {
+    hashed.catch(this.fail);
+  }
+
   async execute(): Promise<ApplyResult> {
     const userSignal = this.o.signal;
     userSignal?.throwIfAborted();
@@ -86,9 +103,14 @@ export class ApplyRun {
     let stream: Awaited<ReturnType<OpenPayload>> | undefined;
     try {
       stream = await this.open(cp ? [{ start: 0, end: cp.dataOffset }, { start: cp.resumeOffset }] : [{ start: 0 }], this.controller.signal);
-      // The payload file hash takes each chunk once consumed (transferred to the worker when the chunk owns its memory).
+      // The payload file's hash: header and trailer bytes as they are read, each block from its slot.
       const payloadHash = cp ? undefined : hashes.stream(0);
-      const reader = (this.reader = new ByteReader(stream, payloadHash && this.payloadHashFeed(payloadHash), this.controller.signal));
+      const garbage = new YoungGarbageCollector(GARBAGE_EVERY_BYTES);
+      const reader = (this.reader = new ByteReader(stream, {
+        ...(payloadHash && { onReturned: (bytes: Buffer) => this.track(payloadHash.update(bytes)) }),
+        onChunkUsed: (n) => garbage.dropped(n),
+        signal: this.controller.signal,
+      }));
       const header = await readPayloadHeader(reader, { accept: (bytes, sigs) => this.accept(bytes, sigs) });
       const { manifest, blockTable } = header;
       if (cp) {
@@ -97,9 +119,10 @@ export class ApplyRun {
       }
       await this.o.target.open();
       targetOpen = true;
-      const imageHash = hashes.stream(1);
-      const slotBytes = maxStoredBlockBytes(manifest.compression, manifest.blockSize);
-      const slots = new BlockSlots(Math.max(4, Math.floor((this.o.maxInFlightBytes ?? 16 * MIB) / slotBytes)), slotBytes);
+      const readBack = this.o.readBack ?? true;
+      const imageHash = readBack ? undefined : hashes.stream(1);
+      const plan = planMemory(manifest, maxStoredBlockBytes(manifest.compression, manifest.blockSize), this.o);
+      const slots = new BlockSlots(plan.slotCount, plan.slotBytes);
       const firstBlock = cp?.nextBlock ?? 0;
       const progress = (phase: 'verifying-existing' | 'writing', blocksDone: number) =>
         this.o.onProgress?.({
@@ -115,11 +138,6 @@ export class ApplyRun {
         if (changed !== undefined) throw new ResumeInvalid(`block ${changed} on "${this.o.target.description}" differs from the block table`);
         this.logger.info({ blocks: firstBlock, resumeOffset: cp.resumeOffset }, `Resuming at block ${firstBlock} of ${manifest.blockCount}`);
       }
-      const readBack = this.o.readBack ?? true;
-      const syncEveryBlocks = Math.max(1, Math.floor((this.o.syncEveryBytes ?? 16 * MIB) / manifest.blockSize));
-      // The read-back may trail the writes by 256 MiB (a tighter bound ties the writes to the syncs; a looser one may
-      // read from disk instead of the page cache), and always by more than a sync interval plus the blocks in flight.
-      const readBackLagBlocks = Math.max(Math.floor((256 * MIB) / manifest.blockSize), 2 * syncEveryBlocks + slots.count);
       const store = this.o.checkpoint?.store;
       writer = new BlockWriter(
         {
@@ -128,11 +146,9 @@ export class ApplyRun {
           blockCount: manifest.blockCount,
           imageSizeBytes: manifest.imageSize,
           firstBlock,
-          syncEveryBlocks,
+          syncEveryBlocks: plan.syncEveryBlocks,
           readBack,
-          imageHash,
-          maxReadBackPendingBytes: 8 * MIB,
-          checkpointEveryBlocks: this.o.checkpoint?.everyBlocks ?? Math.max(1, Math.floor((64 * MIB) / manifest.blockSize)),
+          checkpointEveryBlocks: this.o.checkpoint?.everyBlocks ?? plan.checkpointEveryBlocks,
           onWritten: (n) => progress('writing', n),
           ...(store && {
             saveCheckpoint: (nextBlock: number) =>
@@ -149,11 +165,12 @@ export class ApplyRun {
         },
         this.fail,
       );
+      const ctx: BlockContext = { manifest, header, writer, hashes, imageHash };
       for (let i = firstBlock; i < manifest.blockCount; i++) {
         if (this.failure) throw this.failure;
         userSignal?.throwIfAborted();
-        await writer.waitForReadBack(readBackLagBlocks);
-        const slot = await slots.acquire();
+        if (slots.exhausted) writer.requestSync(); // the read-back holds the slots until their blocks are synced
+        const slot = await slots.acquire(this.controller.signal);
         const stored = blockTable.storedLengths[i] ?? 0;
         try {
           await reader.readInto(slot.memory, stored, `block ${i}`);
@@ -162,7 +179,11 @@ export class ApplyRun {
           throw e;
         }
         const storedView = slot.memory.subarray(0, stored);
-        const job = this.processBlock(i, storedView, slot, { manifest, header, writer, imageHash: readBack ? undefined : imageHash, hashes });
+        if (payloadHash) {
+          slot.hold();
+          this.track(payloadHash.update(storedView).finally(() => slot.release()));
+        }
+        const job = this.processBlock(i, storedView, slot, ctx);
         this.inflight.add(job);
         void job.finally(() => this.inflight.delete(job));
       }
@@ -173,20 +194,21 @@ export class ApplyRun {
       await writer.finish();
       await this.imageChain;
       if (this.failure) throw this.failure;
-      const imageSha256Hex = (await imageHash.digest()).toString('hex');
-      const payloadSha256Base64 = payloadHash ? (await payloadHash.digest()).toString('base64') : undefined;
-      if (imageSha256Hex !== manifest.imageSha256) {
-        const code = readBack ? 'ERR_IMAGE_VERIFICATION' : 'ERR_PAYLOAD_HASH_MISMATCH';
-        const source = readBack ? `read back from "${this.o.target.description}"` : 'from the payload';
-        throw new UpdateEngineError(code, `Image SHA-256 ${source} is ${imageSha256Hex}, the manifest says ${manifest.imageSha256}`);
+      if (imageHash) {
+        const imageSha256Hex = (await imageHash.digest()).toString('hex');
+        if (imageSha256Hex !== manifest.imageSha256) {
+          throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Image SHA-256 from the payload is ${imageSha256Hex}, the manifest says ${manifest.imageSha256}`);
+        }
       }
+      const payloadSha256Base64 = payloadHash ? (await payloadHash.digest()).toString('base64') : undefined;
       await store?.clear();
       return {
         manifest,
         signedBy: this.signedBy,
         payloadSizeBytes: reader.offset,
         payloadSha256Base64,
-        imageSha256Hex,
+        // Every block on the target matched the signed block table: the image is the manifest's.
+        imageSha256Hex: manifest.imageSha256,
         resumed: cp !== undefined,
         payloadBytesFetched: this.fetchedBefore + reader.bytesRead,
         blocksWritten: manifest.blockCount - firstBlock,
@@ -214,23 +236,8 @@ export class ApplyRun {
     }
   }
 
-  /** Hands consumed chunks to the payload hash, waiting while more than 16 MiB (or 64 chunks) are queued. */
-  private payloadHashFeed(payloadHash: WorkerHashStream): (chunk: Buffer) => Promise<void> {
-    const queued: Array<Promise<void>> = [];
-    return async (chunk) => {
-      const hashed = payloadHash.update(chunk, true);
-      hashed.catch(this.fail);
-      queued.push(hashed);
-      while (queued.length > 64 || (payloadHash.pendingBytes > 16 * MIB && queued.length > 0)) await queued.shift()?.catch(() => undefined);
-    };
-  }
-
-  private async processBlock(
-    index: number,
-    storedView: Buffer,
-    slot: BlockSlot,
-    ctx: { manifest: PayloadManifest; header: PayloadHeader; writer: BlockWriter; imageHash: WorkerHashStream | undefined; hashes: HashPool },
-  ): Promise<void> {
+  /** Decodes, hashes (worker) and checks one block, then hands it to the writer, which holds the slot as long as it needs the bytes. */
+  private async processBlock(index: number, storedView: Buffer, slot: BlockSlot, ctx: BlockContext): Promise<void> {
     const { manifest } = ctx;
     const decoded = decodeBlock(manifest.compression, storedView, imageBlockLength(manifest, index), index);
     const imageHash = ctx.imageHash;

@@ -38,11 +38,15 @@ export interface ApplyOptions {
   /** Abort: stop at a block boundary, sync, save the resume point, reject with ERR_ABORTED. */
   signal?: AbortSignal;
   logger?: Logger;
-  /** Read each block back from the target after its sync and hash those bytes (default true). */
+  /**
+   * Read each block back from the target after its sync and compare it byte for byte with its verified
+   * bytes, still in memory (default true). Without it, the verified bytes are hashed into the whole
+   * image's SHA-256 instead and compared with the manifest (what `payload verify` does).
+   */
   readBack?: boolean;
-  /** Sync the target after this many bytes (default 16 MiB); syncs overlap with the next writes. */
+  /** Sync the target after this many bytes (default 8 MiB, at most a third of maxInFlightBytes); syncs overlap with the next writes. */
   syncEveryBytes?: number;
-  /** Blocks held in memory at once (read, hashed, being written), in bytes (default 16 MiB, at least 4 blocks). */
+  /** Block memory of the apply (received, hashed, written, awaiting read-back), in bytes (default 24 MiB, at least 4 blocks). */
   maxInFlightBytes?: number;
 }
 
@@ -55,10 +59,15 @@ export interface ApplyResult {
   /**
    * SHA-256 (base64) of the whole payload file, to compare with the Omaha offer. Undefined after a
    * resume: the bytes before the resume point were not fetched again (docs/payload-format.md says why
-   * the signed block table and the read-back image hash keep the guarantee).
+   * the signed block table and the re-verification of the kept blocks keep the guarantee).
    */
   payloadSha256Base64: string | undefined;
-  /** SHA-256 (hex) of the image as read back from the target (equal to the manifest's). */
+  /**
+   * SHA-256 (hex) of the image now on the target: the manifest's value, returned only once every block
+   * on the target matched the signed block table (blocks written now: read back and compared byte for
+   * byte with the bytes that matched their block hash; blocks kept from before: re-read and re-hashed).
+   * Without read-back it was computed over the verified bytes and compared with the manifest.
+   */
   imageSha256Hex: string;
   resumed: boolean;
   /** Bytes received from the transport, over all passes of this call. */
@@ -102,7 +111,7 @@ export async function runApply(open: OpenPayload, options: ApplyRunOptions): Pro
 /**
  * Streams a payload onto `options.target`: verifies the manifest's signature, app id, board, version
  * and size before opening the target, then writes each block only after its hash matched the signed
- * block table, and checks the whole image's hash at the end. A fresh apply asks `open` for
+ * block table, and reads each block back after its sync to compare it with the verified bytes. A fresh apply asks `open` for
  * [{start: 0}]; a resumed one for [{start: 0, end: dataOffset}, {start: resumeOffset}].
  */
 export function applyPayload(open: OpenPayload, options: ApplyOptions): Promise<ApplyResult> {

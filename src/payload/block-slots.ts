@@ -40,11 +40,33 @@ export class BlockSlots {
     for (let i = 0; i < count; i++) this.free.push(new BlockSlot(slotBytes, this));
   }
 
-  /** A free slot, already held once by the caller; waits while all are in use. */
-  async acquire(): Promise<BlockSlot> {
-    const slot = this.free.pop() ?? (await new Promise<BlockSlot>((resolve) => this.waiters.push(resolve)));
+  /** A free slot, already held once by the caller; waits while all are in use (rejects on `signal`'s abort). */
+  async acquire(signal?: AbortSignal): Promise<BlockSlot> {
+    signal?.throwIfAborted();
+    const slot = this.free.pop() ?? (await this.waitForSlot(signal));
     slot.hold();
     return slot;
+  }
+
+  /** True when acquire() would have to wait. */
+  get exhausted(): boolean {
+    return this.free.length === 0;
+  }
+
+  private waitForSlot(signal: AbortSignal | undefined): Promise<BlockSlot> {
+    return new Promise<BlockSlot>((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        reject(signal?.reason instanceof Error ? signal.reason : new UpdateEngineError('ERR_ABORTED', 'Payload apply aborted'));
+      };
+      const waiter = (slot: BlockSlot) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(slot);
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Slots currently in use. */

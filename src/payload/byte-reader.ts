@@ -1,12 +1,25 @@
 // Pulls exact byte counts out of a stream of chunks without concatenating them: large reads are copied
-// straight into the caller's memory, small ones come back as a copy. Each chunk, once consumed, goes
-// to an optional hook (the payload file hash), which may take it over. Tracks the payload offset.
+// straight into the caller's memory (readInto), small ones come back as a copy, which also goes to an
+// optional hook (the payload file hash of the header and trailer). Tracks the payload offset.
 
 import type { Readable } from 'node:stream';
 import { UpdateEngineError } from '../errors.ts';
 
-/** Receives every chunk of the stream, in order, once all its bytes were consumed; may keep it. A returned promise is awaited (backpressure). */
-export type ConsumedChunkHook = (chunk: Buffer) => void | Promise<void>;
+/**
+ * Receives, in order, the bytes that read() and readUpTo() return (the same buffer: the hook must not
+ * change or detach it). readInto()'s bytes are not passed on: they are in the caller's memory.
+ */
+export type ReturnedBytesHook = (bytes: Buffer) => void;
+
+const EMPTY = Buffer.alloc(0);
+
+export interface ByteReaderOptions {
+  onReturned?: ReturnedBytesHook;
+  /** Called with a chunk's size once all its bytes were consumed (the chunk is then garbage). */
+  onChunkUsed?(bytes: number): void;
+  /** A pending read rejects with its reason at once, even if the stream ignores the abort. */
+  signal?: AbortSignal;
+}
 
 export class ByteReader {
   private readonly chunks: AsyncIterator<unknown>;
@@ -18,36 +31,53 @@ export class ByteReader {
   /** The payload file offset of the next byte (differs from bytesRead after a skip on resume). */
   offset = 0;
 
-  private readonly aborted: Promise<never> | undefined;
+  /** Set once the signal aborted: every pending and later wait rejects with it. */
+  private abortError: Error | undefined;
+  /** Rejects the wait in progress (see untilAborted). */
+  private rejectWait: ((e: Error) => void) | undefined;
 
-  /** `signal`: a pending read rejects with its reason at once, even if the stream ignores the abort. */
-  constructor(
-    readable: Readable | AsyncIterable<unknown>,
-    private readonly onConsumed?: ConsumedChunkHook,
-    signal?: AbortSignal,
-  ) {
+  private readonly onReturned: ReturnedBytesHook | undefined;
+  private readonly onChunkUsed: ((bytes: number) => void) | undefined;
+
+  constructor(readable: Readable | AsyncIterable<unknown>, options: ByteReaderOptions = {}) {
+    const { signal } = options;
+    this.onReturned = options.onReturned;
+    this.onChunkUsed = options.onChunkUsed;
     this.chunks = (readable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     if (signal) {
-      this.aborted = new Promise<never>((_, reject) => {
-        const stop = () => reject(signal.reason instanceof Error ? signal.reason : new UpdateEngineError('ERR_ABORTED', 'Payload read aborted'));
-        if (signal.aborted) stop();
-        else signal.addEventListener('abort', stop, { once: true });
-      });
-      this.aborted.catch(() => undefined);
+      const stop = () => {
+        this.abortError = signal.reason instanceof Error ? signal.reason : new UpdateEngineError('ERR_ABORTED', 'Payload read aborted');
+        this.rejectWait?.(this.abortError);
+      };
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
     }
   }
 
-  /** Loads the next chunk (handing the used one to the hook); false at the end of the stream. */
+  /**
+   * `promise`, or a rejection as soon as the signal aborts. Not Promise.race with one long-lived abort
+   * promise: each race would leave a reaction on it that keeps the chunk it resolved with alive.
+   */
+  private untilAborted<T>(promise: Promise<T>): Promise<T> {
+    if (this.abortError) {
+      promise.catch(() => undefined);
+      return Promise.reject(this.abortError);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.rejectWait = reject;
+      promise.then(resolve, reject).finally(() => {
+        if (this.rejectWait === reject) this.rejectWait = undefined;
+      });
+    });
+  }
+
+  /** Loads the next chunk once the current one is used up; false at the end of the stream. */
   private async fill(): Promise<boolean> {
     while (this.at >= this.chunk.byteLength) {
-      if (this.chunk.byteLength > 0) {
-        const used = this.chunk;
-        this.chunk = Buffer.alloc(0);
-        const wait = this.onConsumed?.(used);
-        if (wait) await wait;
-      }
+      if (this.chunk.byteLength > 0) this.onChunkUsed?.(this.chunk.byteLength);
+      this.chunk = EMPTY;
       if (this.ended) return false;
-      const next = await (this.aborted ? Promise.race([this.chunks.next(), this.aborted]) : this.chunks.next());
+      const next = await this.untilAborted(this.chunks.next());
       if (next.done) {
         this.ended = true;
         return false;
@@ -65,8 +95,9 @@ export class ByteReader {
 
   /** A copy of the next `n` bytes; `what` names the part being read, for the truncation message. */
   async read(n: number, what: string): Promise<Buffer> {
-    const out = Buffer.allocUnsafe(n);
+    const out = Buffer.allocUnsafeSlow(n);
     await this.readInto(out, n, what);
+    this.onReturned?.(out);
     return out;
   }
 
@@ -88,10 +119,11 @@ export class ByteReader {
     const take = Math.min(max, this.chunk.byteLength - this.at);
     const out = Buffer.from(this.chunk.subarray(this.at, this.at + take));
     this.advance(take);
+    this.onReturned?.(out);
     return out;
   }
 
-  /** True when the stream has no more bytes (hands the last chunk to the hook). */
+  /** True when the stream has no more bytes. */
   async atEnd(): Promise<boolean> {
     return !(await this.fill());
   }
@@ -112,7 +144,7 @@ export class ByteReader {
     try {
       // Not awaited past the abort: a stream stuck in its source must not hold the caller.
       const done = this.chunks.return?.();
-      if (done) await (this.aborted ? Promise.race([done, this.aborted]) : done);
+      if (done) await this.untilAborted(done);
     } catch {
       // already failed, ended or aborted: nothing to release
     }

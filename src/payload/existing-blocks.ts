@@ -1,8 +1,8 @@
-// On resume: re-reads the blocks a previous run left on the target, checks each against the signed
-// block table and feeds them, in order, to the whole-image hash. Any difference means the resume
-// point cannot be trusted: the caller then starts over from the beginning.
+// On resume: re-reads the blocks a previous run left on the target (straight into the block slots),
+// checks each against the signed block table on the hash workers and, without read-back, feeds them
+// in order to the whole-image hash. Any difference means the resume point cannot be trusted.
 
-import type { WriteTarget } from '../io/write-target.ts';
+import { readIntoBuffer, type WriteTarget } from '../io/write-target.ts';
 import { blockHash, type BlockTable } from './block-table.ts';
 import type { BlockSlots } from './block-slots.ts';
 import type { HashPool, WorkerHashStream } from './hash-pool.ts';
@@ -15,7 +15,8 @@ export interface ExistingBlocksInput {
   /** Blocks [0, count) are checked. */
   count: number;
   hashes: HashPool;
-  imageHash: WorkerHashStream;
+  /** The whole-image hash, when the apply keeps one (no read-back). */
+  imageHash?: WorkerHashStream | undefined;
   slots: BlockSlots;
   signal: AbortSignal;
   onProgress?(blocksDone: number): void;
@@ -32,20 +33,20 @@ export async function findChangedBlock(input: ExistingBlocksInput): Promise<numb
   };
   for (let i = 0; i < input.count && changed === undefined; i++) {
     input.signal.throwIfAborted();
-    const slot = await input.slots.acquire();
+    const slot = await input.slots.acquire(input.signal);
     try {
       const length = imageBlockLength(manifest, i);
-      const bytes = await target.read(i * manifest.blockSize, length);
-      if (bytes.byteLength !== length) {
+      const view = slot.memory.subarray(0, length);
+      if ((await readIntoBuffer(target, view, i * manifest.blockSize)) !== length) {
         note(i);
         break;
       }
-      slot.memory.set(bytes);
-      const view = slot.memory.subarray(0, length);
-      slot.hold();
-      const hashed = input.imageHash.update(view).finally(() => slot.release());
-      hashed.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
-      pending.push(hashed);
+      if (input.imageHash) {
+        slot.hold();
+        const hashed = input.imageHash.update(view).finally(() => slot.release());
+        hashed.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
+        pending.push(hashed);
+      }
       slot.hold();
       const check = input.hashes
         .hashOnce(view)

@@ -10,7 +10,7 @@ import { FileRegionTarget } from '../../src/io/file-region-target.ts';
 import { applyPayload, FileCheckpointStore, openFilePayload, type ApplyProgress, type ByteRange, type OpenPayload } from '../../src/payload/apply.ts';
 import { createPayload } from '../../src/payload/create.ts';
 import { COMPRESSIONS } from '../../src/payload/manifest.ts';
-import { ED_PRIVATE, checkRegion, makeDisk, seededBytes, sha256Hex, tempDir, trustEd } from './helpers.ts';
+import { ED_PRIVATE, buildPayload, checkRegion, makeDisk, seededBytes, sha256Hex, tempDir, trustEd } from './helpers.ts';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -236,5 +236,76 @@ describe('applyPayload resume', () => {
     const log: ByteRange[][] = [];
     expect((await applyPayload(source(log), options())).resumed).toBe(false);
     expect(log).toEqual([[{ start: 0 }]]);
+  });
+});
+
+describe('applyPayload memory and the image hash', () => {
+  const BLOCK = 16384;
+  const image = seededBytes(96 * BLOCK + 1234, 777);
+  const regionSize = 100 * BLOCK;
+
+  /** Counts what the target takes, remembers which memory the blocks come from, and syncs slowly. */
+  class SlowObservedTarget extends FileRegionTarget {
+    writtenBytes = 0;
+    readonly sources = new Set<ArrayBufferLike>();
+    override async write(data: Uint8Array, offset: number): Promise<void> {
+      this.sources.add(data.buffer);
+      await super.write(data, offset);
+      this.writtenBytes += data.byteLength;
+    }
+    override async sync(): Promise<void> {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await super.sync();
+    }
+  }
+
+  it('holds at most maxInFlightBytes of blocks: the transport waits for a slow target, and block memory is reused', async () => {
+    const imagePath = join(dir, 'mem.bin');
+    const payloadPath = join(dir, 'mem.payload');
+    await writeFile(imagePath, image);
+    const { dataOffset } = await createPayload({ imagePath, out: payloadPath, version: '2.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: BLOCK, compression: 'none' });
+    const diskPath = join(dir, 'mem.img');
+    await makeDisk(diskPath, regionSize + 4096);
+    const target = new SlowObservedTarget(diskPath, 0, regionSize);
+    const open = openFilePayload(payloadPath, 4096);
+    let maxAhead = 0;
+    const watched: OpenPayload = async (ranges, signal) => {
+      const inner = await open(ranges, signal);
+      return Readable.from(
+        (async function* () {
+          let sent = 0;
+          for await (const chunk of inner as AsyncIterable<Buffer>) {
+            sent += chunk.byteLength;
+            if (sent > dataOffset) maxAhead = Math.max(maxAhead, sent - dataOffset - target.writtenBytes);
+            yield chunk;
+          }
+        })(),
+        { highWaterMark: 1 },
+      );
+    };
+    const maxInFlightBytes = 6 * BLOCK;
+    const result = await applyPayload(watched, { target, keyring: trustEd(), expect: { appId: 'a', allowDowngrade: false }, maxInFlightBytes, syncEveryBytes: 2 * BLOCK });
+    expect(result.blocksWritten).toBe(97);
+    expect(await checkRegion(diskPath, 0, regionSize, image, BLOCK)).toBe(97);
+    // The pool's blocks, plus what the stream and the reader hold (a few 4 KiB chunks).
+    expect(maxAhead).toBeGreaterThan(2 * BLOCK);
+    expect(maxAhead).toBeLessThanOrEqual(maxInFlightBytes + 4 * 4096);
+    expect(target.sources.size).toBeLessThanOrEqual(6);
+  });
+
+  it('a signed manifest whose image SHA-256 disagrees with its block table: refused without read-back; with read-back the slot holds the signed blocks', async () => {
+    const path = join(dir, 'wrong-image-hash.payload');
+    await buildPayload(path, { image, blockSize: BLOCK, editManifest: (m) => ({ ...m, imageSha256: 'e'.repeat(64) }) });
+    const diskPath = join(dir, 'wrong-image-hash.img');
+    await makeDisk(diskPath, regionSize + 4096);
+    const options = { keyring: trustEd(), expect: { appId: 'a', allowDowngrade: false } };
+    await expect(applyPayload(openFilePayload(path), { ...options, target: new FileRegionTarget(diskPath, 0, regionSize), readBack: false })).rejects.toMatchObject({
+      code: 'ERR_PAYLOAD_HASH_MISMATCH',
+      message: `Image SHA-256 from the payload is ${sha256Hex(image)}, the manifest says ${'e'.repeat(64)}`,
+    });
+    // The read-back proves the slot holds the blocks of the signed table; imageSha256Hex is the signed claim.
+    const result = await applyPayload(openFilePayload(path), { ...options, target: new FileRegionTarget(diskPath, 0, regionSize) });
+    expect(result.imageSha256Hex).toBe('e'.repeat(64));
+    expect(await checkRegion(diskPath, 0, regionSize, image, BLOCK)).toBe(97);
   });
 });
