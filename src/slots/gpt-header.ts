@@ -98,6 +98,10 @@ export function checkGptHeader(sector: Buffer, lba: number, geometry: DiskGeomet
   if (h.firstUsableLba < 2 || h.firstUsableLba > h.lastUsableLba + 1 || h.lastUsableLba >= lastLba) {
     return { reason: `usable LBAs ${h.firstUsableLba}..${h.lastUsableLba} do not fit the disk (last LBA ${lastLba})` };
   }
+  // The two copies sit on either side of the usable area (the primary before it, the backup after it).
+  if (h.myLba < h.firstUsableLba ? h.alternateLba <= h.lastUsableLba : h.alternateLba >= h.firstUsableLba) {
+    return { reason: `alternate header LBA ${h.alternateLba} is not on the other side of the usable LBAs ${h.firstUsableLba}..${h.lastUsableLba}` };
+  }
   if (h.entrySizeBytes < 128 || h.entrySizeBytes % 8 !== 0) return { reason: `partition entry size ${h.entrySizeBytes} is invalid (128, 256, ...)` };
   if (h.entryCount < 1 || entriesByteLength(h) > GPT_ENTRIES_MAX_BYTES) return { reason: `partition entry count ${h.entryCount} is invalid` };
   const entriesEnd = h.entriesLba + entriesSectorCount(h, sectorSizeBytes) - 1;

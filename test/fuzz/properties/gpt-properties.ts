@@ -19,7 +19,8 @@ type Op = { name: string; run(disk: string): Promise<unknown> };
 
 const ENTRY_FIELD = { typeGuid: ENTRY_FIELDS[0] as (typeof ENTRY_FIELDS)[number] };
 const HEADER_FIELD = { myLba: HEADER_FIELDS[2] as (typeof HEADER_FIELDS)[number], alternateLba: HEADER_FIELDS[3] as (typeof HEADER_FIELDS)[number] };
-const OPS: Record<'restoreBooted' | 'listUsrSlots' | 'repairGpt', Op> = {
+const OPS: Record<'restoreBooted' | 'listUsrSlots' | 'repairGpt' | 'bootSimulate', Op> = {
+  bootSimulate: { name: 'bootSimulate', run: (d) => bootSimulate(d) },
   restoreBooted: { name: 'restoreBooted', run: (d) => restoreBooted(d, 3, 4) },
   repairGpt: { name: 'repairGpt', run: (d) => repairGpt(d) },
   listUsrSlots: { name: 'listUsrSlots', run: (d) => listUsrSlots(d) },
@@ -31,7 +32,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.constant(OPS.listUsrSlots),
   fc.constant<Op>({ name: 'readSlots', run: (d) => readSlots(d, { slotAPartition: 3, slotBPartition: 4 }) }),
   fc.constant(OPS.repairGpt),
-  fc.constant<Op>({ name: 'bootSimulate', run: (d) => bootSimulate(d) }),
+  fc.constant(OPS.bootSimulate),
   fc.constant(OPS.restoreBooted),
   fc.tuple(fc.constantFrom('prioritize', 'markGood', 'prepareForTry', 'disableSlot'), partitionArb).map(([name, p]): Op => ({
     name,
@@ -161,6 +162,9 @@ export function createGptFuzz(): FuzzSuite {
       // Found by the long run: a valid backup whose alternate LBA is not 1 was kept as it was when it
       // rebuilt a damaged primary, and sgdisk then saw two headers that do not point at each other.
       [2, [setHeaderField(HEADER_FIELD.alternateLba, 128n, false), setHeaderField(HEADER_FIELD.myLba, 5n, true)], [OPS.repairGpt]],
+      // Found by the long run: a primary whose alternate LBA (33) lies in its own entry array was trusted,
+      // and the "backup" derived from it was written over the primary's entries.
+      [0, [setHeaderField(HEADER_FIELD.alternateLba, 33n, true)], [OPS.bootSimulate]],
     ],
   );
 
