@@ -7,9 +7,9 @@ import type { PayloadManifest } from './manifest.ts';
 const MIB = 1024 * 1024;
 
 /** Block memory (slots) of an apply by default: received, hashed, written, awaiting read-back. */
-export const DEFAULT_MAX_IN_FLIGHT_BYTES = 24 * MIB;
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 12 * MIB;
 /** A sync every this many bytes by default; each sync overlaps with the next writes. */
-export const DEFAULT_SYNC_EVERY_BYTES = 8 * MIB;
+export const DEFAULT_SYNC_EVERY_BYTES = 4 * MIB;
 /** A resume point every this many synced bytes by default. */
 export const DEFAULT_CHECKPOINT_EVERY_BYTES = 64 * MIB;
 /** At least this many slots, whatever the block size. */

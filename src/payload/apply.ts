@@ -44,9 +44,9 @@ export interface ApplyOptions {
    * image's SHA-256 instead and compared with the manifest (what `payload verify` does).
    */
   readBack?: boolean;
-  /** Sync the target after this many bytes (default 8 MiB, at most a third of maxInFlightBytes); syncs overlap with the next writes. */
+  /** Sync the target after this many bytes (default 4 MiB, at most a third of maxInFlightBytes); syncs overlap with the next writes. */
   syncEveryBytes?: number;
-  /** Block memory of the apply (received, hashed, written, awaiting read-back), in bytes (default 24 MiB, at least 4 blocks). */
+  /** Block memory of the apply (received, hashed, written, awaiting read-back), in bytes (default 12 MiB, at least 4 blocks). */
   maxInFlightBytes?: number;
 }
 
