@@ -1,5 +1,6 @@
 // update-engine config: print the effective settings, each with where its value came from.
-// The output is itself a valid update.conf (values quoted where needed, sources as comments).
+// Each line is KEY=VALUE (quoted where needed) and its source as a trailing `# ...` comment; cut the
+// comments and the lines form a valid update.conf (update.conf itself has no trailing comments).
 
 import { parseCommandLine, println, type Command } from '../run.ts';
 import { describeSource, type LoadedSettings } from '../../config/load.ts';
