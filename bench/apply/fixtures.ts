@@ -1,25 +1,31 @@
-// What the apply benchmark works on: a random image, its signed payload (test-only key, no
-// compression), and a GPT disk image whose partition 1 is the slot, reachable as a file region and,
-// as root, as a loop-device partition node. Everything lives in one scratch directory.
+// What the apply benchmark works on: a random image and its signed payload (test-only key, no
+// compression), and a GPT disk image (the project's own codec) whose USR-B slot (partition 4) the
+// daemon writes, as an image file or, as root, through a loop device. All in one scratch directory.
 
 import { randomFillSync } from 'node:crypto';
-import { open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execArgv } from '../../src/platform/exec.ts';
 import { createPayload } from '../../src/payload/create.ts';
+import { createDiskImage } from '../../src/slots/index.ts';
 
 const MiB = 1024 * 1024;
 export const PRIVATE_KEY = 'fixtures/keys/test-only-ed25519.pem';
 export const PUBLIC_KEY = 'fixtures/keys/test-only-ed25519.pub.pem';
-/** Partition 1 starts at sector 2048. */
-export const SLOT_OFFSET_BYTES = 2048 * 512;
+/** The slot the daemon writes (booted from 3). */
+export const PASSIVE_PARTITION = 4;
 
 export interface BenchImage {
   sizeBytes: number;
   payloadPath: string;
   payloadSizeBytes: number;
+  version: string;
   diskPath: string;
+  /** Where partition 4 starts on the disk, and its length. */
+  slotOffsetBytes: number;
   slotLengthBytes: number;
+  /** The disk's GPT areas (first and last MiB) as created: restoring them undoes a flip. */
+  gpt: { head: Buffer; tail: Buffer; tailOffsetBytes: number };
 }
 
 async function run(argv: string[]): Promise<string> {
@@ -49,9 +55,21 @@ async function writeRandomImage(path: string, sizeBytes: number): Promise<void> 
   }
 }
 
-/** Makes (or reuses, when the payload is already in `dir`) the image, payload and disk for one size. */
+async function readAt(path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    await fh.read(buf, 0, length, offset);
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes (or reuses, when already in `dir`) the image's payload and the disk image for one size. */
 export async function prepareImage(dir: string, sizeBytes: number, log: (line: string) => void): Promise<BenchImage> {
   const tag = `${sizeBytes / MiB}m`;
+  const version = '9999.0.0';
   const imagePath = join(dir, `image-${tag}.img`);
   const payloadPath = join(dir, `image-${tag}.payload`);
   const diskPath = join(dir, `disk-${tag}.img`);
@@ -59,48 +77,40 @@ export async function prepareImage(dir: string, sizeBytes: number, log: (line: s
     log(`preparing a random ${tag} image and its payload in ${dir}`);
     await writeRandomImage(imagePath, sizeBytes);
     const t = performance.now();
-    await createPayload({
-      imagePath,
-      out: payloadPath,
-      version: '9999.0.0',
-      privateKeyPem: await readFile(PRIVATE_KEY, 'utf8'),
-      compression: 'none',
-    });
+    await createPayload({ imagePath, out: payloadPath, version, privateKeyPem: await readFile(PRIVATE_KEY, 'utf8'), compression: 'none' });
     log(`  payload created in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     await writeFile(imagePath, ''); // the payload carries the image; the source file is no longer needed
   }
   const payloadSizeBytes = (await stat(payloadPath)).size;
-  // The slot holds the payload too (the curl | dd baseline writes the payload file as is).
-  const slotLengthBytes = Math.ceil((payloadSizeBytes + 16 * MiB) / MiB) * MiB;
-  if (!(await exists(diskPath))) {
-    await writeFile(diskPath, '');
-    await truncate(diskPath, SLOT_OFFSET_BYTES + slotLengthBytes + 2 * MiB);
-    await run(['sgdisk', '-o', '-n', `1:2048:+${slotLengthBytes / 1024}K`, '-c', '1:USR-B', diskPath]);
-  }
-  return { sizeBytes, payloadPath, payloadSizeBytes, diskPath, slotLengthBytes };
+  // The slot holds the payload too: the curl | dd baseline writes the payload file as it is.
+  const usrSizeBytes = Math.ceil((payloadSizeBytes + 16 * MiB) / MiB) * MiB;
+  const disk = await createDiskImage(diskPath, { usrSizeBytes, overwrite: true });
+  const slot = disk.partitions.find((p) => p.partition === PASSIVE_PARTITION);
+  if (!slot) throw new Error(`disk image "${diskPath}" has no partition ${PASSIVE_PARTITION}`);
+  const tailOffsetBytes = disk.sizeBytes - MiB;
+  const gpt = { head: await readAt(diskPath, 0, MiB), tail: await readAt(diskPath, tailOffsetBytes, MiB), tailOffsetBytes };
+  return { sizeBytes, payloadPath, payloadSizeBytes, version, diskPath, slotOffsetBytes: slot.byteOffset, slotLengthBytes: slot.byteLength, gpt };
 }
 
-export interface LoopSlot {
+/** Puts the GPT back as created (USR-A booted and good, USR-B priority 0), on the file or the loop device. */
+export async function restoreGpt(img: BenchImage, diskPath: string): Promise<void> {
+  const fh = await open(diskPath, 'r+');
+  try {
+    await fh.write(img.gpt.head, 0, img.gpt.head.length, 0);
+    await fh.write(img.gpt.tail, 0, img.gpt.tail.length, img.gpt.tailOffsetBytes);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface LoopDisk {
   device: string;
-  partitionNode: string;
   detach(): Promise<void>;
 }
 
-/** Attaches the disk image to a loop device and adds its partition nodes (root only). */
-export async function attachLoopSlot(diskPath: string): Promise<LoopSlot> {
+/** Attaches the disk image to a loop device (root only); the daemon finds the slots in its GPT. */
+export async function attachLoopDisk(diskPath: string): Promise<LoopDisk> {
   const device = await run(['losetup', '--find', '--show', diskPath]);
-  try {
-    await run(['partx', '--add', device]);
-  } catch (e) {
-    await run(['losetup', '--detach', device]);
-    throw e;
-  }
-  return {
-    device,
-    partitionNode: `${device}p1`,
-    detach: async () => {
-      await run(['partx', '--delete', device]).catch(() => {});
-      await run(['losetup', '--detach', device]);
-    },
-  };
+  return { device, detach: async () => void (await run(['losetup', '--detach', device])) };
 }

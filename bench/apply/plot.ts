@@ -1,5 +1,5 @@
-// Draws img/bench-apply.svg from the benchmark's figures: throughput against curl|dd, the engine's
-// RSS over an apply of each size, and the write rate over time under IO_WRITE_BPS. Plain SVG text.
+// Draws img/bench-apply.svg from the benchmark's figures: throughput against curl|dd, the daemon's
+// RSS over a run of each size, and the write rate over time under IO_WRITE_BPS. Plain SVG text.
 
 import type { BenchResults, Summary } from './summary.ts';
 
@@ -78,21 +78,20 @@ function rateSeries(samples: readonly [number, number][], windowMs: number): [nu
 
 export function drawApplyPlot(summary: Summary, bench: BenchResults): string {
   const out: string[] = [];
-  // 1. Throughput: baseline, engine (full apply) and the IO layer alone (stream), medians.
+  // 1. Throughput: baseline and engine (the daemon's apply), medians, with the ratio under each group.
   const rows = summary.rows;
-  const tMax = niceMax(Math.max(1, ...rows.flatMap((r) => [r.engineMiBps, r.streamMiBps, r.baselineMiBps])));
+  const tMax = niceMax(Math.max(1, ...rows.flatMap((r) => [r.engineMiBps, r.baselineMiBps])));
   const a = panel(out, 0, 'Throughput (median)', '', 'MiB/s', 1, tMax, false);
   const groupW = PANEL_W / Math.max(1, rows.length);
-  const bars: [keyof typeof rows[number], string, string][] = [
+  const bars: ['baselineMiBps' | 'engineMiBps', string, string][] = [
     ['baselineMiBps', '#888', 'curl | dd conv=fsync'],
-    ['engineMiBps', COLORS[0] as string, 'engine (verified apply)'],
-    ['streamMiBps', '#9ecae1', 'IO layer only (stream)'],
+    ['engineMiBps', COLORS[0] as string, 'update-engine daemon --once (apply)'],
   ];
   rows.forEach((r, i) => {
     const gx = a.x0 + i * groupW;
     const bw = (groupW - 16) / bars.length;
     bars.forEach(([key, color], k) => {
-      const v = r[key] as number;
+      const v = r[key];
       out.push(`<rect x="${(gx + 8 + k * bw).toFixed(1)}" y="${a.py(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(a.y0 - a.py(v)).toFixed(1)}" fill="${color}"/>`);
     });
     out.push(`<line x1="${gx + 6}" x2="${gx + groupW - 6}" y1="${a.py(0.9 * r.baselineMiBps)}" y2="${a.py(0.9 * r.baselineMiBps)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
@@ -101,25 +100,30 @@ export function drawApplyPlot(summary: Summary, bench: BenchResults): string {
   });
   legend(out, a, [...bars.map(([, c, l]) => [l, c] as [string, string]), ['0.9x curl | dd (target)', LIMIT]]);
 
-  // 2. RSS over the apply, one line per size (first target, first run).
-  const rssRuns = bench.results.filter((r) => r.target === bench.results[0]?.target).map((r) => ({ size: r.sizeBytes, run: r.engine[0] }));
-  const rssXMax = niceMax(Math.max(1, ...rssRuns.map((r) => (r.run?.applyMs ?? 0) / 1000)));
-  const rssYMax = niceMax(Math.max(160, ...rssRuns.flatMap((r) => (r.run?.rssSamples ?? []).map(([, b]) => b / 1e6))));
-  const b = panel(out, 1, 'Engine RSS during the apply', 'seconds', 'RSS (MB)', rssXMax, rssYMax, true);
+  // 2. RSS of the daemon process from its start, one line per size (first target, first round).
+  const first = bench.results[0]?.target;
+  const rssRuns = bench.results.filter((r) => r.target === first).map((r) => ({ size: r.sizeBytes, run: r.rounds[0]?.engine }));
+  const rssXMax = niceMax(Math.max(1, ...rssRuns.map((r) => (r.run?.totalMs ?? 0) / 1000)));
+  const rssYMax = niceMax(Math.max(160, ...rssRuns.flatMap((r) => (r.run?.rssSamples ?? []).map(([, v]) => v / 1e6))));
+  const b = panel(out, 1, 'Daemon RSS (start to exit)', 'seconds', 'RSS (MB)', rssXMax, rssYMax, true);
   rssRuns.forEach((r, i) => {
     out.push(polyline((r.run?.rssSamples ?? []).map(([t, v]) => [t / 1000, v / 1e6]), b, COLORS[i] as string));
   });
   out.push(`<line x1="${b.x0}" x2="${b.x0 + PANEL_W}" y1="${b.py(150)}" y2="${b.py(150)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
   legend(out, b, [...rssRuns.map((r, i) => [`${sizeLabel(r.size)} image`, COLORS[i] as string] as [string, string]), ['150 MB (target)', LIMIT]]);
 
-  // 3. Write rate over time under IO_WRITE_BPS (1 s windows).
+  // 3. Write rate over time under IO_WRITE_BPS (1 s windows), where it is measured best.
   const thr = bench.throttled;
   const limit = (thr[0]?.limitBytesPerSecond ?? 0) / MiB;
-  // At the disk where that is measurable (our cgroup's count, a loop device's own), else at the target.
-  const series = thr.map((t) => ({
-    label: `${t.run.mechanism}, ${t.target === 'file-region' ? 'file' : 'loop'} (${t.run.diskSamplesSource ?? 'target'})`,
-    points: rateSeries(t.run.diskSamples ?? t.run.writeSamples, 1000),
-  }));
+  const series = thr.map((t, i) => {
+    const row = summary.throttle[i];
+    const samples = t.run.deviceSamples ?? t.run.cgroupSamples ?? t.run.writeSamples;
+    const t0 = samples.find(([, v]) => v > (samples[0]?.[1] ?? 0))?.[0] ?? 0;
+    return {
+      label: `${t.run.mechanism}, ${t.target === 'file-region' ? 'file' : 'loop'} (at the ${row?.measuredAt ?? 'page cache'})`,
+      points: rateSeries(samples, 1000).map(([x, y]): [number, number] => [Math.max(0, x - t0 / 1000), y]),
+    };
+  });
   const cXMax = niceMax(Math.max(1, ...series.flatMap((s) => s.points.map(([x]) => x))));
   const cYMax = niceMax(Math.max(limit * 1.25, ...series.flatMap((s) => s.points.map(([, y]) => y))));
   const c = panel(out, 2, `Write rate at IO_WRITE_BPS=${limit}M`, 'seconds (1 s windows)', 'MiB/s', cXMax, cYMax, true);
@@ -127,7 +131,8 @@ export function drawApplyPlot(summary: Summary, bench: BenchResults): string {
   out.push(`<line x1="${c.x0}" x2="${c.x0 + PANEL_W}" y1="${c.py(limit)}" y2="${c.py(limit)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
   legend(out, c, [...series.map((s, i) => [s.label, COLORS[i] as string] as [string, string]), [`limit ${limit} MiB/s`, LIMIT]]);
 
-  const title = `update-engine apply benchmark (Node ${bench.machine.node}, ${bench.machine.root ? 'root' : 'not root'})`;
+  const m = bench.machine;
+  const title = `update-engine apply benchmark (${m.cpus} CPUs, Node ${m.node}, load ${m.loadAverage.start[0]?.toFixed(1)}-${m.loadAverage.end[0]?.toFixed(1)})`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,

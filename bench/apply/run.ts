@@ -1,22 +1,25 @@
-// The apply benchmark (issue 5): serves a payload of a random image over HTTP (Range) on 127.0.0.1
-// and applies it with the engine to a file region and, as root, a loop-device partition, against
-// `curl | dd conv=fsync` into the same target; then IO_WRITE_BPS runs (cgroup and token bucket).
+// The apply benchmark (issue 5): serves a payload of a random image with `update-engine serve` on
+// 127.0.0.1 and runs the real `update-engine daemon --once` (compiled) against a disk image file
+// and, as root, the same disk on a loop device; each round also times `curl -s URL | dd of=TARGET
+// bs=1M conv=fsync` into the same bytes. Then IO_WRITE_BPS runs (cgroup, and token bucket).
 // Prints the figures, writes bench/out/apply.json and draws img/bench-apply.svg.
-// Usage: node bin/run-ts.js bench/apply/run.ts [--sizes 1G,4G] [--runs 5] [--large-runs 2]
-//        [--throttle 40M] [--targets file,loop] [--dir DIR (kept)] [--no-throttle]
-//        (--runs 0: only the throttled runs)
+// Usage: node bin/run-ts.js bench/apply/run.ts [--sizes 1G,4G] [--runs 5] [--large-runs 3]
+//        [--throttle 40M] [--no-throttle] [--targets file,loop] [--dir DIR (kept)]
+//        BENCH_DAEMON_ENV='{"KEY":"VALUE"}' adds environment variables to the daemon (e.g. UPDATE_ENGINE_*).
 
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/values.ts';
-import { attachLoopSlot, prepareImage, PUBLIC_KEY, SLOT_OFFSET_BYTES, type BenchImage, type LoopSlot } from './fixtures.ts';
-import { startRangeServer } from './range-server.ts';
-import { runBaseline, runEngine, type BaselineTarget, type EngineRun } from './runners.ts';
-import type { EngineJob } from './engine-child.ts';
-import { summarize, type BenchResults, type SizeTargetResult, type ThrottleResult } from './summary.ts';
+import { runDaemon, type DaemonJob } from './daemon-run.ts';
+import { buildEngine } from './engine-build.ts';
+import { attachLoopDisk, prepareImage, PUBLIC_KEY, restoreGpt, type BenchImage, type LoopDisk } from './fixtures.ts';
 import { drawApplyPlot } from './plot.ts';
+import { cpuSeconds } from './proc-stats.ts';
+import { startServe } from './serve-process.ts';
+import { runBaseline, type BaselineTarget } from './runners.ts';
+import { engineMiBps, summarize, type BenchResults, type RunRound, type SizeTargetResult, type ThrottleResult } from './summary.ts';
 
 const MiB = 1024 * 1024;
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -25,7 +28,7 @@ const { values: args } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1G,4G' },
     runs: { type: 'string', default: '5' },
-    'large-runs': { type: 'string', default: '2' },
+    'large-runs': { type: 'string', default: '3' },
     throttle: { type: 'string', default: '40M' },
     'no-throttle': { type: 'boolean', default: false },
     targets: { type: 'string', default: 'file,loop' },
@@ -34,72 +37,77 @@ const { values: args } = parseArgs({
 });
 
 const isRoot = process.getuid?.() === 0;
-const sizes = (args.sizes as string).split(',').map((s) => parseSize(s.trim()));
-const wantedTargets = (args.targets as string).split(',');
-const throttleBps = parseSize(args.throttle as string);
+const sizes = args.sizes.split(',').map((s) => parseSize(s.trim()));
+const wantedTargets = args.targets.split(',');
+const throttleBps = parseSize(args.throttle);
 
 interface TargetSpec {
-  name: 'file-region' | 'loop-partition';
-  engine: EngineJob['target'];
+  name: SizeTargetResult['target'];
+  /** DISK for the daemon. */
+  disk: string;
   baseline: BaselineTarget;
+  sampleDevice?: string;
 }
 
-function targetsFor(img: BenchImage, loop: LoopSlot | undefined): TargetSpec[] {
+function targetsFor(img: BenchImage, loop: LoopDisk | undefined): TargetSpec[] {
   const out: TargetSpec[] = [];
-  if (wantedTargets.includes('file')) {
-    out.push({
-      name: 'file-region',
-      engine: { kind: 'file', path: img.diskPath, offsetBytes: SLOT_OFFSET_BYTES, lengthBytes: img.slotLengthBytes },
-      baseline: { kind: 'file', path: img.diskPath, offsetBytes: SLOT_OFFSET_BYTES },
-    });
-  }
-  if (loop) out.push({ name: 'loop-partition', engine: { kind: 'device', path: loop.partitionNode }, baseline: { kind: 'device', path: loop.partitionNode } });
+  if (wantedTargets.includes('file')) out.push({ name: 'file-region', disk: img.diskPath, baseline: { path: img.diskPath, offsetBytes: img.slotOffsetBytes } });
+  if (loop) out.push({ name: 'loop-partition', disk: loop.device, baseline: { path: loop.device, offsetBytes: img.slotOffsetBytes }, sampleDevice: loop.device });
   return out;
 }
 
-function job(img: BenchImage, url: string, target: TargetSpec, mode: EngineJob['mode'], extra: Partial<EngineJob> = {}): EngineJob {
-  return { mode, url, payloadSizeBytes: img.payloadSizeBytes, publicKeyPath: PUBLIC_KEY, target: target.engine, ioWriteBytesPerSecond: 0, readBack: true, rssSampleMs: 100, ...extra };
-}
-
-const mibps = (bytes: number, ms: number) => (bytes * 1000) / ms / MiB;
 
 async function main(): Promise<void> {
+  log('compiling src/ into bench/out/engine-build');
+  const entry = buildEngine();
   const loadAtStart = loadavg();
   const dir = args.dir ?? (await mkdtemp(join(tmpdir(), 'ue-bench-apply-')));
   await mkdir(dir, { recursive: true });
   const results: SizeTargetResult[] = [];
   const throttled: ThrottleResult[] = [];
+  const daemon = (target: TargetSpec, url: string, extra: Partial<DaemonJob> = {}) =>
+    mkdtemp(join(dir, 'run-')).then((runDir) =>
+      runDaemon({ entry, serverUrl: url, disk: target.disk, publicKeyPath: PUBLIC_KEY, runDir, ioWriteBytesPerSecond: 0, ...(target.sampleDevice ? { sampleDevice: target.sampleDevice } : {}), ...(process.env.BENCH_DAEMON_ENV ? { env: JSON.parse(process.env.BENCH_DAEMON_ENV) as Record<string, string> } : {}), ...extra }),
+    );
   try {
     for (const [sizeIndex, sizeBytes] of sizes.entries()) {
       const img = await prepareImage(dir, sizeBytes, log);
-      const server = await startRangeServer(img.payloadPath);
-      const loop = isRoot && wantedTargets.includes('loop') ? await attachLoopSlot(img.diskPath) : undefined;
+      const server = await startServe(entry, img.payloadPath);
+      const { payloadUrl } = server;
+      const serverCpu = async () => (await cpuSeconds(server.pid)) ?? Number.NaN;
+      const loop = isRoot && wantedTargets.includes('loop') ? await attachLoopDisk(img.diskPath) : undefined;
       try {
         const runs = Number(sizeIndex === 0 ? args.runs : args['large-runs']);
         for (const target of runs > 0 ? targetsFor(img, loop) : []) {
-          const r: SizeTargetResult = { sizeBytes, payloadSizeBytes: img.payloadSizeBytes, target: target.name, engine: [], stream: [], baselineSeconds: [] };
+          await runBaseline(payloadUrl, target.baseline); // a first write allocates the sparse image's blocks
+          const r: SizeTargetResult = { sizeBytes, payloadSizeBytes: img.payloadSizeBytes, target: target.name, rounds: [] };
           for (let i = 0; i < runs; i++) {
-            // Interleaved, so that drifting disk conditions hit all three alike.
-            const e = await runEngine(job(img, server.url, target, 'apply'));
-            const s = await runEngine(job(img, server.url, target, 'stream'));
-            const b = await runBaseline(server.url, target.baseline);
-            r.engine.push(e);
-            r.stream.push(s);
-            r.baselineSeconds.push(b.seconds);
+            // Interleaved, so that drifting conditions (other work, the disk) hit both alike.
+            await restoreGpt(img, target.disk);
+            const loadAverage1m = loadavg()[0] as number;
+            const beforeEngine = await serverCpu();
+            const engine = await daemon(target, server.updateUrl);
+            const beforeBaseline = await serverCpu();
+            const baseline = await runBaseline(payloadUrl, target.baseline);
+            const serverCpuSeconds = { engine: beforeBaseline - beforeEngine, baseline: (await serverCpu()) - beforeBaseline };
+            const round: RunRound = { loadAverage1m, engine, baseline, serverCpuSeconds };
+            r.rounds.push(round);
             log(
-              `${sizeBytes / MiB} MiB ${target.name} run ${i + 1}/${runs}: engine ${mibps(e.imageBytes, e.applyMs).toFixed(0)} MiB/s ` +
-                `(start-up ${e.spawnToReadyMs.toFixed(0)} ms, peak RSS ${(e.peakRssBytes / MiB).toFixed(0)} MiB), ` +
-                `stream ${mibps(s.imageBytes, s.applyMs).toFixed(0)} MiB/s, baseline ${(img.payloadSizeBytes / b.seconds / MiB).toFixed(0)} MiB/s`,
+              `${sizeBytes / MiB} MiB ${target.name} round ${i + 1}/${runs} (load ${loadAverage1m.toFixed(1)}): engine ${engineMiBps(engine).toFixed(0)} MiB/s ` +
+                `(${engine.apply.durationMs} ms, CPU ${engine.applyCpu.total.toFixed(2)} s, peak RSS ${(engine.peakRssBytes / 1e6).toFixed(0)} MB, apply started at ${engine.applyStartMs} ms), ` +
+                `curl|dd ${(img.payloadSizeBytes / MiB / baseline.seconds).toFixed(0)} MiB/s (CPU ${baseline.cpuSeconds.toFixed(2)} s)`,
             );
           }
           results.push(r);
         }
         if (sizeIndex === 0 && !args['no-throttle']) {
           for (const target of targetsFor(img, loop)) {
-            for (const mechanisms of [undefined, ['token-bucket' as const]]) {
-              const e: EngineRun = await runEngine(job(img, server.url, target, 'apply', { ioWriteBytesPerSecond: throttleBps, ...(mechanisms ? { mechanisms } : {}) }));
-              throttled.push({ target: target.name, limitBytesPerSecond: throttleBps, run: e });
-              log(`IO_WRITE_BPS=${throttleBps / MiB}M ${target.name} by ${e.mechanism}: writes ${(e.writeBytesPerSecond / MiB).toFixed(2)} MiB/s`);
+            for (const requested of ['best', 'token-bucket'] as const) {
+              await restoreGpt(img, target.disk);
+              const loadAverage1m = loadavg()[0] as number;
+              const run = await daemon(target, server.updateUrl, { ioWriteBytesPerSecond: throttleBps, withoutCgroups: requested === 'token-bucket' });
+              throttled.push({ target: target.name, requested, limitBytesPerSecond: throttleBps, loadAverage1m, run });
+              log(`IO_WRITE_BPS=${throttleBps / MiB}M ${target.name} by ${run.mechanism}: ${engineMiBps(run).toFixed(2)} MiB/s`);
             }
           }
         }
@@ -111,8 +119,7 @@ async function main(): Promise<void> {
   } finally {
     if (!args.dir) await rm(dir, { recursive: true, force: true });
   }
-  // Other work on the machine skews the figures: the load averages say how busy it was.
-  const bench: BenchResults = { machine: { node: process.version, root: isRoot, loadAverage: { start: loadAtStart, end: loadavg() } }, results, throttled };
+  const bench: BenchResults = { machine: { node: process.version, cpus: cpus().length, root: isRoot, loadAverage: { start: loadAtStart, end: loadavg() } }, results, throttled };
   const summary = summarize(bench);
   await mkdir('bench/out', { recursive: true });
   await writeFile('bench/out/apply.json', `${JSON.stringify({ summary, ...bench }, null, 1)}\n`);
@@ -123,6 +130,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

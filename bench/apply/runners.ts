@@ -1,65 +1,41 @@
-// One measured run each: the engine (a child process running engine-child.ts, timed from spawn to
-// "ready" for start-up and by itself for the apply) and the baseline `curl -s URL | dd of=TARGET
-// bs=1M conv=fsync` into the same target.
+// The baseline of the apply benchmark, `curl -s URL | dd of=TARGET bs=1M conv=fsync` into the same
+// bytes the daemon writes (timed, with its CPU seconds), and the statistics the summary needs.
 
 import { spawn } from 'node:child_process';
-import type { EngineDone, EngineJob, EngineReady } from './engine-child.ts';
 
-export interface EngineRun extends EngineDone {
-  /** From spawn until the child said "ready" (process start, imports, keyring, transport, throttle). */
-  spawnToReadyMs: number;
-  /** The child's own clock at "ready" (from its process start). */
-  childStartupMs: number;
+/** Where the baseline writes: the slot's byte range on the disk image file or the loop device. */
+export interface BaselineTarget {
+  path: string;
+  offsetBytes: number;
 }
 
-/** Runs the engine child once and returns its figures. */
-export function runEngine(job: EngineJob): Promise<EngineRun> {
-  return new Promise((resolve, reject) => {
-    const spawned = performance.now();
-    const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/apply/engine-child.ts', JSON.stringify(job)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    let readyAtMs: number | undefined;
-    let ready: EngineReady | undefined;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (!ready && out.includes('\n')) {
-        readyAtMs = performance.now();
-        ready = JSON.parse(out.slice(0, out.indexOf('\n'))) as EngineReady;
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = out.trim().split('\n');
-      if (code !== 0 || !ready || lines.length < 2) {
-        reject(new Error(`engine run failed (exit ${code}): ${err.trim() || out.trim()}`));
-        return;
-      }
-      const done = JSON.parse(lines[1] as string) as EngineDone;
-      resolve({ ...done, spawnToReadyMs: (readyAtMs as number) - spawned, childStartupMs: ready.startupMs });
-    });
-  });
+export interface BaselineRun {
+  seconds: number;
+  /** CPU seconds of curl and dd together (user + system). */
+  cpuSeconds: number;
 }
 
-export type BaselineTarget = { kind: 'file'; path: string; offsetBytes: number } | { kind: 'device'; path: string };
+/** Sums the children's user and system times printed by bash's `times` (second line: "0m1.234s 0m0.567s"). */
+export function parseTimes(text: string): number {
+  const lines = text.trim().split('\n');
+  const children = lines.at(-1) ?? '';
+  let total = 0;
+  for (const m of children.matchAll(/(\d+)m([\d.]+)s/g)) total += Number(m[1]) * 60 + Number(m[2]);
+  return total;
+}
 
-/** Times `curl -s URL | dd of=TARGET bs=1M conv=fsync` (a file region: seek there, do not truncate). */
-export function runBaseline(url: string, target: BaselineTarget): Promise<{ seconds: number }> {
-  const dd =
-    target.kind === 'file'
-      ? `dd of='${target.path}' bs=1M seek=${target.offsetBytes} oflag=seek_bytes conv=notrunc,fsync status=none`
-      : `dd of='${target.path}' bs=1M conv=fsync status=none`;
+/** Times the baseline; dd seeks to the slot (bytes) and never truncates the disk image. */
+export function runBaseline(url: string, target: BaselineTarget): Promise<BaselineRun> {
+  const dd = `dd of='${target.path}' bs=1M seek=${target.offsetBytes} oflag=seek_bytes conv=notrunc,fsync status=none`;
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('bash', ['-o', 'pipefail', '-c', `curl -sSf '${url}' | ${dd}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('bash', ['-o', 'pipefail', '-c', `curl -sSf '${url}' | ${dd} && times >&2`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000 });
+      const seconds = (performance.now() - started) / 1000;
+      if (code === 0) resolve({ seconds, cpuSeconds: parseTimes(err) });
       else reject(new Error(`baseline failed (exit ${code}): ${err.trim()}`));
     });
   });
@@ -86,4 +62,16 @@ export function maxWindowRate(samples: readonly [number, number][], windowMs: nu
     if (t - t0 >= windowMs) best = Math.max(best, ((b - b0) * 1000) / (t - t0));
   }
   return best;
+}
+
+/** Bytes over the span from the last sample before any bytes to the first sample at the total. */
+export function spanRate(samples: readonly [number, number][]): number | undefined {
+  const base = samples[0]?.[1] ?? 0;
+  const firstIndex = samples.findIndex(([, b]) => b > base);
+  if (firstIndex < 1) return undefined;
+  const [t0, b0] = samples[firstIndex - 1] as [number, number];
+  const total = samples.at(-1)?.[1] ?? 0;
+  const last = samples.find(([, b]) => b >= total);
+  if (!last || last[0] <= t0) return undefined;
+  return ((last[1] - b0) * 1000) / (last[0] - t0);
 }
