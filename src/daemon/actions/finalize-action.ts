@@ -1,5 +1,6 @@
 // finalize: AppliedImage -> FlippedSlot. Compares what arrived with the offer (version, size,
-// sha256; the image hash was checked on read-back), then flips the GPT: the commit point.
+// sha256; the apply already read every block back and compared it with its verified bytes), then
+// flips the GPT: the commit point.
 
 import { UpdateEngineError } from '../../errors.ts';
 import { checkPayloadSha256, checkPayloadSize } from '../../omaha/offer.ts';
@@ -30,7 +31,7 @@ export function finalizeAction(deps: EngineDeps): Action<AppliedImage, FlippedSl
       }
       checkPayloadSize(offer, result.payloadSizeBytes);
       // After a resume the skipped bytes were not seen again; the signed block table and the
-      // read-back image hash cover them (docs/payload-format.md).
+      // read-back comparison cover them (docs/payload-format.md).
       if (result.payloadSha256Base64 !== undefined) checkPayloadSha256(offer, result.payloadSha256Base64);
       const running = deps.settings.version;
       const nowMs = deps.clock.now();
