@@ -148,7 +148,10 @@ export class ApplyRun {
           firstBlock,
           syncEveryBlocks: plan.syncEveryBlocks,
           readBack,
-          checkpointEveryBlocks: this.o.checkpoint?.everyBlocks ?? plan.checkpointEveryBlocks,
+          // Bytes fetched beyond the last resume point are the interval plus the blocks held in slots
+          // (and a little in the transport): saving that much more often keeps what a kill (SIGKILL,
+          // power cut) makes the next start fetch again under one interval plus the header.
+          checkpointEveryBlocks: Math.max(1, (this.o.checkpoint?.everyBlocks ?? plan.checkpointEveryBlocks) - plan.slotCount - 1),
           onWritten: (n) => progress('writing', n),
           ...(store && {
             saveCheckpoint: (nextBlock: number) =>
