@@ -27,7 +27,7 @@ const EXPECTED_CODE: Record<IoFaultKind, ErrorCode> = {
   'eio-write': 'ERR_DOWNLOAD_WRITE',
   'enospc-write': 'ERR_INSTALL_DEVICE_SPACE',
   'eio-sync-lost': 'ERR_DOWNLOAD_WRITE',
-  'eio-read': 'ERR_IMAGE_VERIFICATION',
+  'eio-read': 'ERR_INSTALL_DEVICE', // a disk that cannot be read back is a device problem: the version is not blamed
   'enospc-tmpfs': 'ERR_INSTALL_DEVICE_SPACE',
 };
 

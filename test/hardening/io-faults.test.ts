@@ -129,6 +129,24 @@ describe('a write target that fails', () => {
   });
 });
 
+describe('a write target that cannot be read back', () => {
+  it('EIO on read-back: ERR_INSTALL_DEVICE naming the target and offset, the version not remembered as failed, then a resume', async () => {
+    const machine = await freshMachine();
+    const atOffset = MIB + 4096;
+    const { result, fired } = await runWithFault(machine, { errno: 'EIO', op: 'read', atOffset, untilOffset: atOffset + 4096 });
+    expect(fired).toBeGreaterThan(0);
+    expect(result.exitCode).toBe(EXIT_CODES.io);
+    expect(result.error?.code).toBe('ERR_INSTALL_DEVICE');
+    expect(result.error?.message).toContain(`Cannot read back "${await slotBDescription(machine)}" at offset `);
+    await expectSafeFailure(machine); // includes: failedVersions is empty
+    // The resume point covers the synced blocks; the next run re-verifies every one of them (the one
+    // that could not be read included) against the signed block table before it trusts it.
+    const nextBlock = (await machine.checkpoint())?.nextBlock ?? 0;
+    expect(nextBlock).toBeGreaterThan(Math.floor(atOffset / BLOCK_BYTES));
+    await expectResume(machine, nextBlock);
+  });
+});
+
 describe('a disk image on a tiny file system', () => {
   it('runs out of space for real: one line from the CLI, exit 8, slot A intact; after space is freed the update resumes', async () => {
     const machine = await freshMachine();
