@@ -183,7 +183,9 @@ describe('a disk image on a tiny file system', () => {
       const line = new RegExp(`^update-engine: Cannot write to "${description.replace(/[[\]+.]/g, '\\$&')}" at offset (\\d+): ENOSPC: no space left on device, write\\n$`);
       expect(cli.stderr).toMatch(line);
       const offset = Number(line.exec(cli.stderr)?.[1]);
-      expect(offset).toBeGreaterThan(0);
+      // Where the file system runs out depends on what else it counted (page-sized metadata): at most
+      // the room left, possibly the very first write.
+      expect(offset).toBeGreaterThanOrEqual(0);
       expect(offset).toBeLessThan(lab.imageSizeBytes);
       await expectSafeFailure(machine);
       const checkpoint = await machine.checkpoint();
