@@ -10,7 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BlockDeviceTarget, blockDeviceSizeBytes } from '../../src/io/block-device-target.ts';
 import { UpdateEngineError } from '../../src/errors.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
-import { addPartitions, attachLoop, deletePartitions, detachLoop, mountTmpfs, runTool, unmount } from './helpers/loop-device.ts';
+import { addPartitions, attachLoop, deletePartitions, detachLoop, runTool, unmount } from './helpers/loop-device.ts';
+import { mountTmpfs } from '../helpers/tmpfs.ts';
 
 let dir: string;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -114,9 +115,8 @@ describe('BlockDeviceTarget', () => {
   it('reports an I/O error from the device with the target and a write code', async () => {
     const small = join(dir, 'small');
     await mkdir(small, { recursive: true });
-    requireRoot('mounting a tmpfs');
-    await mountTmpfs(small, 1024 * 1024);
-    cleanups.push(() => unmount(small));
+    const tmpfs = mountTmpfs(small, 1024 * 1024);
+    cleanups.push(async () => tmpfs.unmount());
     // A loop device of 8 MiB over a sparse file on a 1 MiB tmpfs: writing it fails below.
     const dev = await loopOf(await image('backing.img', 8 * 1024 * 1024, small));
     const t = await BlockDeviceTarget.probe(dev);

@@ -15,7 +15,8 @@ import {
   wholeDiskOf,
 } from '../../src/io/block-device.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
-import { addPartitions, attachLoop, deletePartitions, detachLoop, mountTmpfs, runTool, unmount } from './helpers/loop-device.ts';
+import { addPartitions, attachLoop, deletePartitions, detachLoop, runTool } from './helpers/loop-device.ts';
+import { mountTmpfs } from '../helpers/tmpfs.ts';
 
 let dir: string;
 let loop: string | undefined;
@@ -89,15 +90,14 @@ describe('block devices on this machine (root)', () => {
   });
 
   it('says so when a file is on no block device (tmpfs)', async () => {
-    requireRoot('mounting a tmpfs');
     const mnt = join(dir, 'tmpfs');
     await mkdir(mnt);
-    await mountTmpfs(mnt, 1024 * 1024);
+    const tmpfs = mountTmpfs(mnt, 1024 * 1024);
     try {
       await writeFile(join(mnt, 'f'), 'x');
       await expect(diskHolding(join(mnt, 'f'))).rejects.toThrow(/is not on a block device \(device 0:\d+ is not in \/sys\/dev\/block\)/);
     } finally {
-      await unmount(mnt);
+      tmpfs.unmount();
     }
   });
 

@@ -9,8 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileRegionTarget } from '../../src/io/file-region-target.ts';
 import { writeErrorCode } from '../../src/io/positional-file-target.ts';
 import { UpdateEngineError } from '../../src/errors.ts';
-import { requireRoot } from '../helpers/tools.ts';
-import { mountTmpfs, unmount } from './helpers/loop-device.ts';
+import { mountTmpfs } from '../helpers/tmpfs.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -100,10 +99,9 @@ describe('FileRegionTarget', () => {
   });
 
   it('reports ENOSPC with the offset and the target when the file system fills up (tmpfs, root)', async () => {
-    requireRoot('mounting a small tmpfs');
     const mnt = join(dir, 'small');
     await mkdir(mnt);
-    await mountTmpfs(mnt, 1024 * 1024);
+    const tmpfs = mountTmpfs(mnt, 1024 * 1024);
     try {
       const path = join(mnt, 'disk.img');
       await writeFile(path, '');
@@ -125,7 +123,7 @@ describe('FileRegionTarget', () => {
       expect(offset).toBeGreaterThan(512 * 1024);
       expect(offset).toBeLessThanOrEqual(1024 * 1024);
     } finally {
-      await unmount(mnt);
+      tmpfs.unmount();
     }
   });
 });

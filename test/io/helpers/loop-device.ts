@@ -1,5 +1,6 @@
 // Loop devices and small file systems for the io tests (root only): attach an image file we made,
-// detach by its own name, mount a size-limited tmpfs. Never touches a device we did not create.
+// detach by its own name, unmount what a test mounted (tmpfs mounts: test/helpers/tmpfs.ts). Never
+// touches a device we did not create.
 
 import { execArgv } from '../../../src/platform/exec.ts';
 
@@ -27,11 +28,6 @@ export async function addPartitions(device: string): Promise<void> {
 /** Removes the partition nodes again before detaching. */
 export async function deletePartitions(device: string): Promise<void> {
   await run(['partx', '--delete', device]);
-}
-
-/** Mounts a tmpfs of `sizeBytes` on `dir`. */
-export async function mountTmpfs(dir: string, sizeBytes: number): Promise<void> {
-  await run(['mount', '-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', dir]);
 }
 
 export async function unmount(dir: string): Promise<void> {
