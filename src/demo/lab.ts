@@ -35,6 +35,31 @@ export interface LabPayload {
   imagePath: string;
 }
 
+/** The raw settings of a lab machine (the schema's field names), before validation. */
+export function labSettingsInput(
+  m: { server: string; version: string; disk: string; booted: number; stateDir: string; runDir: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    server: m.server,
+    version: m.version,
+    disk: m.disk,
+    bootedPartition: String(m.booted),
+    publicKeys: TEST_PUBLIC_KEY,
+    stateDir: m.stateDir,
+    runDir: m.runDir,
+    controlSocket: join(m.runDir, 'control.sock'),
+    rebootStrategy: 'off',
+    rebootCommand: 'true',
+    ...extra,
+  };
+}
+
+/** A lab machine's identity files (machine-id, boot_id, os-release) in its directory. */
+export function labIdentityPaths(dir: string): IdentityPaths {
+  return { machineId: join(dir, 'machine-id'), bootId: join(dir, 'boot_id'), osRelease: join(dir, 'os-release') };
+}
+
 /** Writes `size` random bytes at `offset` of a file, 1 MiB at a time. */
 async function writeRandom(path: string, offset: number, size: number): Promise<void> {
   const fh = await open(path, 'r+');
@@ -111,23 +136,13 @@ export class UpdateLab {
   /** Settings for the machine as booted now (VERSION is the booted slot's version). */
   settings(extra: Record<string, string> = {}): Settings {
     const version = this.slotVersions.get(this.booted) ?? this.options.initialVersion;
-    return settingsSchema.parse({
-      server: this.server?.updateUrl ?? 'disabled',
-      version,
-      disk: this.disk,
-      bootedPartition: String(this.booted),
-      publicKeys: TEST_PUBLIC_KEY,
-      stateDir: this.stateDir,
-      runDir: this.runDir,
-      controlSocket: join(this.runDir, 'control.sock'),
-      rebootStrategy: 'off',
-      rebootCommand: 'true',
-      ...extra,
-    });
+    return settingsSchema.parse(
+      labSettingsInput({ server: this.server?.updateUrl ?? 'disabled', version, disk: this.disk, booted: this.booted, stateDir: this.stateDir, runDir: this.runDir }, extra),
+    );
   }
 
   identityPaths(): IdentityPaths {
-    return { machineId: join(this.options.dir, 'machine-id'), bootId: join(this.options.dir, 'boot_id'), osRelease: join(this.options.dir, 'os-release') };
+    return labIdentityPaths(this.options.dir);
   }
 
   /** What a reboot does: /run is cleared, the bootloader picks a slot (and counts its try), a new boot id. */

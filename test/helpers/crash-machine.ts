@@ -11,7 +11,7 @@ import { settingsSchema } from '../../src/config/schema.ts';
 import { runDaemon } from '../../src/daemon/main.ts';
 import type { EngineDeps } from '../../src/daemon/engine-deps.ts';
 import type { PersistedState } from '../../src/daemon/state-store.ts';
-import { TEST_PUBLIC_KEY } from '../../src/demo/lab.ts';
+import { labIdentityPaths, labSettingsInput } from '../../src/demo/lab.ts';
 import { exitCodeFor, UpdateEngineError } from '../../src/errors.ts';
 import type { IdentityPaths } from '../../src/platform/identity.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
@@ -96,23 +96,11 @@ export class CrashMachine {
 
   /** Settings input (field -> text) for this machine, as booted now. */
   settingsInput(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      server: this.serverUrl,
-      version: this.version,
-      disk: this.disk,
-      bootedPartition: String(this.meta.booted),
-      publicKeys: TEST_PUBLIC_KEY,
-      stateDir: this.stateDir,
-      runDir: this.runDir,
-      controlSocket: join(this.runDir, 'control.sock'),
-      rebootStrategy: 'off',
-      rebootCommand: 'true',
-      ...extra,
-    };
+    return labSettingsInput({ server: this.serverUrl, version: this.version, disk: this.disk, booted: this.meta.booted, stateDir: this.stateDir, runDir: this.runDir }, extra);
   }
 
   identityPaths(): IdentityPaths {
-    return { machineId: join(this.dir, 'machine-id'), bootId: join(this.dir, 'boot_id'), osRelease: join(this.dir, 'os-release') };
+    return labIdentityPaths(this.dir);
   }
 
   /** One daemon cycle in this process (runDaemon --once); an UpdateEngineError becomes its exit code. */
