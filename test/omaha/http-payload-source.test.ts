@@ -11,6 +11,7 @@ import { GotTransport } from '../../src/omaha/got-transport.ts';
 import { createHttpPayloadSource, type HttpPayloadSourceOptions } from '../../src/omaha/http-payload-source.ts';
 import type { Clock } from '../../src/platform/clock.ts';
 import { startFaultServer, type Fault, type FaultServer } from '../helpers/fault-server.ts';
+import { failure } from '../helpers/errors.ts';
 
 const content = randomBytes(3 * 1024 * 1024 + 123);
 const never = new AbortController().signal;
@@ -23,16 +24,6 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 function expected(ranges: ByteRange[]): Buffer {
   return Buffer.concat(ranges.map((r) => content.subarray(r.start, r.end)));
-}
-
-async function failure(p: Promise<unknown>): Promise<UpdateEngineError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof UpdateEngineError) return e;
-    throw e;
-  }
-  throw new Error('expected an UpdateEngineError');
 }
 
 describe('createHttpPayloadSource', () => {

@@ -11,6 +11,7 @@ import type { UpdateCheckRequestParams } from '../../src/omaha/request-builder.t
 import { childOf, childrenOf, parseXmlDocument } from '../../src/omaha/xml-tree.ts';
 import type { Clock } from '../../src/platform/clock.ts';
 import { startFaultServer, type Fault, type FaultServer } from '../helpers/fault-server.ts';
+import { failure } from '../helpers/errors.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/omaha/${name}`, import.meta.url), 'utf8');
 const APP = '{e96281a6-d1af-4bde-9a0a-97b76e56dc57}';
@@ -30,16 +31,6 @@ const params: UpdateCheckRequestParams = {
 function recordingClock(): Clock & { sleeps: number[] } {
   const sleeps: number[] = [];
   return { sleeps, now: () => 0, monotonicMs: () => 0, sleep: async (ms) => void sleeps.push(ms) };
-}
-
-async function failure(p: Promise<unknown>): Promise<UpdateEngineError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof UpdateEngineError) return e;
-    throw e;
-  }
-  throw new Error('expected an UpdateEngineError');
 }
 
 describe('OmahaClient', () => {

@@ -17,6 +17,7 @@ import { applyPayload, type ApplyCheckpoint, type ApplyOptions, type ApplyResult
 import { FileCheckpointStore } from '../../src/payload/checkpoint-store.ts';
 import { startFaultServer, type Fault, type FaultServer } from '../helpers/fault-server.ts';
 import { makeTestPayload, testKeyring, type TestPayload } from '../helpers/omaha-server.ts';
+import { failure } from '../helpers/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'payload-download-'));
 const APP = '{4d3c2f2a-9b8e-4a1c-8f5e-2b7d6c1a9e30}';
@@ -77,16 +78,6 @@ async function onlyVerifiedBlocks(): Promise<{ written: number; untouched: numbe
     else throw new Error(`block at ${offset} holds bytes that are neither the image nor untouched`);
   }
   return { written, untouched };
-}
-
-async function failure(p: Promise<unknown>): Promise<UpdateEngineError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof UpdateEngineError) return e;
-    throw e;
-  }
-  throw new Error('expected an UpdateEngineError');
 }
 
 describe('download into the apply, through faults', () => {
