@@ -7,7 +7,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const STAMP = join(root, 'dist', '.build-stamp');
 
 function newestSourceMs(dir) {
   let newest = 0;
@@ -19,10 +18,11 @@ function newestSourceMs(dir) {
   return newest;
 }
 
-function buildIsFresh() {
-  if (process.env.UPDATE_ENGINE_FROM_SOURCE === '1') return false;
+/** True when `dir`/dist was built after the last change to any file under `dir`/src. */
+export function buildIsFresh(dir = root, env = process.env) {
+  if (env.UPDATE_ENGINE_FROM_SOURCE === '1') return false;
   try {
-    return statSync(STAMP).mtimeMs >= newestSourceMs(join(root, 'src'));
+    return statSync(join(dir, 'dist', '.build-stamp')).mtimeMs >= newestSourceMs(join(dir, 'src'));
   } catch {
     return false;
   }
