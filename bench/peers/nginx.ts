@@ -1,0 +1,80 @@
+// A static server that costs little CPU for the peer benchmark: nginx on 127.0.0.1 (free port) serving
+// one directory, and passing Omaha requests (/v1/update/) to `update-engine serve` so that the engine's
+// payload URL points at nginx too (the dev server builds the codebase from the Host header).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export interface Nginx {
+  origin: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts nginx serving `root` at / and `payloadDir` at /payloads/0/; /v1/update/ goes to `omahaOrigin`. */
+export async function startNginx(work: string, root: string, payloadDir: string, omahaOrigin: string): Promise<Nginx> {
+  await mkdir(work, { recursive: true });
+  const port = await freePort();
+  const conf = join(work, 'nginx.conf');
+  await writeFile(
+    conf,
+    `worker_processes 1;
+daemon off;
+user root;
+pid ${join(work, 'nginx.pid')};
+error_log ${join(work, 'error.log')} warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path ${join(work, 'body')};
+  proxy_temp_path ${join(work, 'proxy')};
+  fastcgi_temp_path ${join(work, 'fastcgi')};
+  uwsgi_temp_path ${join(work, 'uwsgi')};
+  scgi_temp_path ${join(work, 'scgi')};
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    location /v1/update/ { proxy_pass ${omahaOrigin}; proxy_set_header Host $http_host; }
+    location /payloads/0/ { alias ${payloadDir}/; }
+  }
+}
+`,
+  );
+  const child: ChildProcess = spawn('nginx', ['-c', conf, '-p', work], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' });
+      await res.arrayBuffer();
+      break;
+    } catch {
+      if (i > 100 || child.exitCode !== null) throw new Error(`nginx did not start: ${stderr}${await readFile(join(work, 'error.log'), 'utf8').catch(() => '')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    async stop() {
+      child.kill('SIGQUIT');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// The engine among its peers (issue 17): the same random image written into the same slot of the same
+// disk by `update-engine daemon --once` (signed payload), swupdate (signed .swu streamed with -d, then a
+// final `sync` since swupdate does not fsync), `curl | dd conv=fsync` and `curl | tee >(sha256sum) | dd`,
+// all fetched from one nginx on 127.0.0.1. Runs interleaved, medians; prints wall, client CPU-s/GiB,
+// machine CPU-s/GiB and peak RSS, and writes bench/out/peers.json.
+// Usage: node bin/run-ts.js bench/peers/run.ts [--size 1G] [--runs 5] [--dir DIR] [--peers engine,swupdate,curl-dd,curl-tee-dd]
+
+import { randomFillSync } from 'node:crypto';
+import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseSize } from '../../src/config/values.ts';
+import { createPayload } from '../../src/payload/create.ts';
+import { createDiskImage } from '../../src/slots/index.ts';
+import { buildEngine } from '../apply/engine-build.ts';
+import { PRIVATE_KEY, PUBLIC_KEY } from '../apply/fixtures.ts';
+import { median } from '../apply/runners.ts';
+import { startServe } from '../apply/serve-process.ts';
+import { startNginx } from './nginx.ts';
+import { buildSwu } from './swupdate.ts';
+import { timed, type TimedRun } from './timed.ts';
+
+const MiB = 1024 * 1024;
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const { values: args } = parseArgs({
+  options: {
+    size: { type: 'string', default: '1G' },
+    runs: { type: 'string', default: '5' },
+    dir: { type: 'string' },
+    peers: { type: 'string', default: 'engine,swupdate,curl-dd,curl-tee-dd' },
+  },
+});
+
+async function writeRandom(path: string, sizeBytes: number): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    const buf = Buffer.allocUnsafe(16 * MiB);
+    for (let done = 0; done < sizeBytes; done += buf.length) {
+      randomFillSync(buf);
+      await fh.write(buf, 0, Math.min(buf.length, sizeBytes - done));
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const sizeBytes = parseSize(args.size);
+  const dir = resolve(args.dir ?? (await mkdtemp(join(tmpdir(), 'ue-bench-peers-'))));
+  const www = join(dir, 'www');
+  const payloads = join(dir, 'payloads');
+  await mkdir(www, { recursive: true });
+  await mkdir(payloads, { recursive: true });
+  log(`compiling the engine; preparing a random ${args.size} image, its payload, a .swu and a disk in ${dir}`);
+  const entry = buildEngine();
+  const imagePath = join(www, 'rootfs.img');
+  await writeRandom(imagePath, sizeBytes);
+  const payloadPath = join(payloads, 'update.payload');
+  await createPayload({ imagePath, out: payloadPath, version: '9999.0.0', privateKeyPem: await readFile(PRIVATE_KEY, 'utf8'), compression: 'none' });
+  const diskPath = join(dir, 'disk.img');
+  const disk = await createDiskImage(diskPath, { usrSizeBytes: Math.ceil((sizeBytes + 32 * MiB) / MiB) * MiB, overwrite: true });
+  const slot = disk.partitions.find((p) => p.partition === 4);
+  if (!slot) throw new Error('the disk image has no partition 4');
+  const swuDir = join(dir, 'swu');
+  await mkdir(swuDir, { recursive: true });
+  const swu = await buildSwu(swuDir, imagePath, diskPath, slot.byteOffset);
+  await rename(swu.swuPath, join(www, 'update.swu'));
+  const gptHead = Buffer.alloc(MiB);
+  const gptTail = Buffer.alloc(MiB);
+  const fh = await open(diskPath, 'r');
+  await fh.read(gptHead, 0, MiB, 0);
+  await fh.read(gptTail, 0, MiB, disk.sizeBytes - MiB);
+  await fh.close();
+  const restoreDisk = async () => {
+    const w = await open(diskPath, 'r+');
+    await w.write(gptHead, 0, MiB, 0);
+    await w.write(gptTail, 0, MiB, disk.sizeBytes - MiB);
+    await w.datasync();
+    await w.close();
+  };
+
+  const serve = await startServe(entry, payloadPath);
+  const nginx = await startNginx(join(dir, 'nginx'), www, payloads, new URL(serve.updateUrl).origin);
+  const url = (name: string) => `${nginx.origin}/${name}`;
+  const seek = `of='${diskPath}' bs=1M seek=${slot.byteOffset} oflag=seek_bytes conv=notrunc,fsync status=none`;
+  const engineConf = async (runDir: string) => {
+    await mkdir(join(runDir, 'state'), { recursive: true });
+    const conf = join(runDir, 'update.conf');
+    const lines = [`SERVER=${nginx.origin}/v1/update/`, 'VERSION=1.0.0', `DISK=${diskPath}`, 'BOOTED_PARTITION=3', `PUBLIC_KEYS=${resolve(PUBLIC_KEY)}`, `STATE_DIR=${join(runDir, 'state')}`, `RUN_DIR=${join(runDir, 'run')}`, `CONTROL_SOCKET=${join(runDir, 'run', 'control.sock')}`, 'REBOOT_STRATEGY=off', 'LOG_LEVEL=warn'];
+    await writeFile(conf, `${lines.join('\n')}\n`);
+    return conf;
+  };
+  const peers: Record<string, () => Promise<TimedRun>> = {
+    engine: async () => {
+      const runDir = await mkdtemp(join(dir, 'engine-'));
+      const conf = await engineConf(runDir);
+      try {
+        return await timed(`env -i PATH="$PATH" HOME="$HOME" '${process.execPath}' '${entry}' daemon --once --sysroot '${runDir}' --config '${conf}' 2>'${runDir}/daemon.log'`);
+      } finally {
+        await restoreDisk();
+        await rm(runDir, { recursive: true, force: true });
+      }
+    },
+    swupdate: () => timed(`swupdate -k '${swu.certPath}' -H bench:1.0 -l 2 -d "-u ${url('update.swu')}" >/dev/null && sync '${diskPath}'`),
+    'curl-dd': () => timed(`curl -sSf '${url('rootfs.img')}' | dd ${seek}`),
+    'curl-tee-dd': () => timed(`curl -sSf '${url('rootfs.img')}' | tee >(sha256sum >/dev/null) | dd ${seek}`),
+  };
+  const names = args.peers.split(',').filter((n) => {
+    if (!peers[n]) throw new Error(`unknown peer "${n}" (known: ${Object.keys(peers).join(', ')})`);
+    return true;
+  });
+  const results: Record<string, TimedRun[]> = Object.fromEntries(names.map((n) => [n, []]));
+  try {
+    for (let round = 0; round < Number(args.runs); round++) {
+      for (const name of names) {
+        const run = await peers[name]!();
+        results[name]!.push(run);
+        // The first round of each peer proves it wrote the image into the slot (cmp exits non-zero otherwise).
+        if (round === 0 && name !== 'engine') execFileSync('cmp', ['-s', '-n', String(sizeBytes), '-i', `0:${slot.byteOffset}`, imagePath, diskPath]);
+        if (round === 0 && name !== 'engine') execFileSync('dd', [`of=${diskPath}`, 'bs=1M', `seek=${slot.byteOffset}`, 'oflag=seek_bytes', 'conv=notrunc', `count=${sizeBytes / MiB}`, 'if=/dev/zero', 'status=none']);
+        log(`round ${round + 1} ${name.padEnd(12)} ${run.seconds.toFixed(2)} s, client ${run.clientCpuSeconds.toFixed(2)} CPU-s, machine ${run.machineCpuSeconds.toFixed(2)} CPU-s, peak RSS ${(run.peakRssBytes / MiB).toFixed(0)} MiB`);
+      }
+    }
+  } finally {
+    await nginx.stop();
+    await serve.close();
+  }
+  const gib = sizeBytes / (1024 * MiB);
+  log(`\nmedians of ${args.runs} interleaved runs, ${args.size}; swupdate's time includes a final sync`);
+  log('peer          wall s   client CPU-s/GiB   machine CPU-s/GiB   peak RSS MiB');
+  const summary = names.map((name) => {
+    const runs = results[name]!;
+    const row = {
+      peer: name,
+      seconds: median(runs.map((r) => r.seconds)),
+      clientCpuPerGiB: median(runs.map((r) => r.clientCpuSeconds)) / gib,
+      machineCpuPerGiB: median(runs.map((r) => r.machineCpuSeconds)) / gib,
+      peakRssMiB: median(runs.map((r) => r.peakRssBytes)) / MiB,
+    };
+    log(`${name.padEnd(12)} ${row.seconds.toFixed(2).padStart(7)} ${row.clientCpuPerGiB.toFixed(2).padStart(18)} ${row.machineCpuPerGiB.toFixed(2).padStart(19)} ${row.peakRssMiB.toFixed(0).padStart(14)}`);
+    return row;
+  });
+  await mkdir('bench/out', { recursive: true });
+  await writeFile('bench/out/peers.json', `${JSON.stringify({ size: args.size, runs: Number(args.runs), summary, results }, null, 2)}\n`);
+  if (!args.dir) await rm(dir, { recursive: true, force: true });
+}
+
+await main();
