@@ -4,7 +4,7 @@
 // the machine holds the old one, beside casync's bytes over HTTP with the old image as seed.
 // Writes bench/out/delta-study.json. Byte counts are deterministic for a seed: the machine's load
 // does not change them.
-// Usage: node bin/run-ts.js bench/delta/study.ts [--tree-mib 256] [--seed 18] [--dir DIR] [--no-casync]
+// Needs scripts/setup-bench.sh. Usage: node bin/run-ts.js bench/delta/study.ts [--tree-mib 256] [--seed 18] [--dir DIR] [--no-casync]
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

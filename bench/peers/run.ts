@@ -1,9 +1,10 @@
 // The engine among its peers (issue 17): the same random image written into the same slot of the same
 // disk by `update-engine daemon --once` (signed payload), swupdate (signed .swu streamed with -d, then a
-// final `sync` since swupdate does not fsync), `curl | dd conv=fsync` and `curl | tee >(sha256sum) | dd`,
+// final `sync` since swupdate does not fsync), RAUC (signed plain bundle downloaded, then installed by
+// its service, then a sync; root only), `curl | dd conv=fsync` and `curl | tee >(sha256sum) | dd`,
 // all fetched from one nginx on 127.0.0.1. Runs interleaved, medians; prints wall, client CPU-s/GiB,
 // machine CPU-s/GiB and peak RSS, and writes bench/out/peers.json.
-// Usage: node bin/run-ts.js bench/peers/run.ts [--size 1G] [--runs 5] [--dir DIR] [--peers engine,swupdate,curl-dd,curl-tee-dd]
+// Needs scripts/setup-bench.sh. Usage: node bin/run-ts.js bench/peers/run.ts [--size 1G] [--runs 5] [--dir DIR] [--peers engine,swupdate,rauc,curl-dd,curl-tee-dd]
 
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { PRIVATE_KEY, PUBLIC_KEY } from '../apply/fixtures.ts';
 import { median } from '../apply/runners.ts';
 import { startServe } from '../apply/serve-process.ts';
 import { startNginx } from './nginx.ts';
+import { processCpuSeconds, processPeakRss, setupRauc, type RaucPeer } from './rauc.ts';
 import { buildSwu } from './swupdate.ts';
 import { timed, type TimedRun } from './timed.ts';
 
@@ -29,7 +31,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '1G' },
     runs: { type: 'string', default: '5' },
     dir: { type: 'string' },
-    peers: { type: 'string', default: 'engine,swupdate,curl-dd,curl-tee-dd' },
+    peers: { type: 'string', default: 'engine,swupdate,rauc,curl-dd,curl-tee-dd' },
   },
 });
 
@@ -81,6 +83,12 @@ async function main(): Promise<void> {
     await w.close();
   };
 
+  let rauc: RaucPeer | undefined;
+  if (args.peers.split(',').includes('rauc')) {
+    if (process.getuid?.() !== 0) throw new Error('the rauc peer needs root (a loop device for its slot); leave it out with --peers');
+    rauc = await setupRauc(join(dir, 'rauc'), imagePath, diskPath, slot);
+    await rename(rauc.bundlePath, join(www, 'update.raucb'));
+  }
   const serve = await startServe(entry, payloadPath);
   const nginx = await startNginx(join(dir, 'nginx'), www, payloads, new URL(serve.updateUrl).origin);
   const url = (name: string) => `${nginx.origin}/${name}`;
@@ -104,6 +112,14 @@ async function main(): Promise<void> {
       }
     },
     swupdate: () => timed(`swupdate -k '${swu.certPath}' -H bench:1.0 -l 2 -d "-u ${url('update.swu')}" >/dev/null && sync '${diskPath}'`),
+    rauc: async () => {
+      if (!rauc) throw new Error('rauc was not set up');
+      const cpuBefore = await processCpuSeconds(rauc.servicePid);
+      const download = join(dir, 'download.raucb');
+      const result = await timed(`curl -sSf '${url('update.raucb')}' -o '${download}' && DBUS_SYSTEM_BUS_ADDRESS='${rauc.busAddress}' rauc install '${download}' >/dev/null && sync '${rauc.slotDevice}' && rm -f '${download}'`);
+      const serviceCpu = (await processCpuSeconds(rauc.servicePid)) - cpuBefore;
+      return { ...result, clientCpuSeconds: result.clientCpuSeconds + serviceCpu, peakRssBytes: Math.max(result.peakRssBytes, await processPeakRss(rauc.servicePid)) };
+    },
     'curl-dd': () => timed(`curl -sSf '${url('rootfs.img')}' | dd ${seek}`),
     'curl-tee-dd': () => timed(`curl -sSf '${url('rootfs.img')}' | tee >(sha256sum >/dev/null) | dd ${seek}`),
   };
@@ -126,9 +142,10 @@ async function main(): Promise<void> {
   } finally {
     await nginx.stop();
     await serve.close();
+    await rauc?.stop();
   }
   const gib = sizeBytes / (1024 * MiB);
-  log(`\nmedians of ${args.runs} interleaved runs, ${args.size}; swupdate's time includes a final sync`);
+  log(`\nmedians of ${args.runs} interleaved runs, ${args.size}; swupdate's and RAUC's times include a final sync; RAUC's CPU includes its service`);
   log('peer          wall s   client CPU-s/GiB   machine CPU-s/GiB   peak RSS MiB');
   const summary = names.map((name) => {
     const runs = results[name]!;
