@@ -11,7 +11,7 @@ import type { PersistedState } from '../../src/daemon/state-store.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
 import { RecordingRebooter } from '../fakes/recording-rebooter.ts';
 
-export type FleetEventKind = 'downloading' | 'need-reboot' | 'boot' | 'health-failed' | 'rolled-back' | 'halted' | 'marked-good' | 'idle';
+export type FleetEventKind = 'rebooting' | 'downloading' | 'need-reboot' | 'boot' | 'health-failed' | 'rolled-back' | 'halted' | 'marked-good' | 'idle';
 
 export interface FleetEvent {
   /** ms since the scenario's start. */
@@ -30,13 +30,17 @@ export interface FleetOptions {
   group: string;
   /** Whether a machine's health check passes on a version. */
   healthy: (machine: number, version: string) => boolean;
+  /** How long a simulated reboot takes (the machine is down), default 0. */
+  rebootMs?: number;
+  /** How long the health check runs before it answers, default 0. */
+  healthCheckMs?: number;
 }
 
 export class FleetScenario {
   readonly labs: UpdateLab[] = [];
   readonly server: UpdateLab;
   readonly events: FleetEvent[] = [];
-  private readonly startMs = performance.now();
+  private startMs = performance.now();
 
   constructor(readonly options: FleetOptions) {
     const small = { initialVersion: options.initialVersion, usrSizeBytes: 8 * 1024 * 1024, imageSizeBytes: 2 * 1024 * 1024 };
@@ -59,6 +63,11 @@ export class FleetScenario {
 
   private note(machine: number, kind: FleetEventKind, version: string): void {
     this.events.push({ atMs: Math.round(performance.now() - this.startMs), machine, kind, version });
+  }
+
+  /** Starts the timeline (ms 0) now. */
+  restartClock(): void {
+    this.startMs = performance.now();
   }
 
   /** Milliseconds since the scenario started. */
@@ -85,6 +94,7 @@ export class FleetScenario {
       overrides: {
         rebooter,
         healthGate: async () => {
+          if (this.options.healthCheckMs) await new Promise((r) => setTimeout(r, this.options.healthCheckMs));
           const ok = this.options.healthy(i, booted);
           this.note(i, ok ? 'marked-good' : 'health-failed', booted);
           return ok;
@@ -109,6 +119,8 @@ export class FleetScenario {
     while (await this.runOnce(i)) {
       // A reboot asked for by a failed health check ends on the old slot (the bootloader falls back).
       const fallingBack = this.events.findLast((e) => e.machine === i)?.kind === 'health-failed';
+      this.note(i, 'rebooting', this.bootedVersion(i));
+      if (this.options.rebootMs) await new Promise((r) => setTimeout(r, this.options.rebootMs));
       const choice = await lab.reboot();
       this.note(i, fallingBack ? 'rolled-back' : 'boot', lab.slotVersions.get(choice.partition) ?? '?');
     }
