@@ -1,6 +1,7 @@
 // Where the reboot lock lives in etcd: locksmith's semaphore key (default group or a named group,
 // escaped as Go's url.QueryEscape does) and this project's keys beside it (holder records, lease-backed
-// liveness and waiter keys), all under the semaphore key as a prefix so that one watch sees them all.
+// liveness and waiter keys, the circuit breaker's failures and halts), all under the semaphore key as a
+// prefix so that one watch sees them all.
 
 const KEY_PREFIX = 'coreos.com/updateengine/rebootlock';
 
