@@ -75,9 +75,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
       });
       deps.metrics?.error('ERR_ROLLBACK');
       // The failure goes to the fleet circuit breaker in the transaction that releases the lock (kept and retried when etcd is down).
-      if (await releaseLock(deps, () => writePendingFailure(deps, signal).then((written) => {
-        if (!written) throw new UpdateEngineError('ERR_LOCK_STORE', `The failure of version ${pending.version} is not recorded in the fleet circuit breaker yet`);
-      }))) {
+      if (await releaseLock(deps, () => recordFailureAndRelease(deps, pending.version, signal))) {
         logger.info({ version: pending.version }, 'Rollback recorded in the fleet circuit breaker (where the reboot strategy has one)');
       }
       return { kind: 'rolled-back', version: pending.version };
@@ -91,6 +89,13 @@ async function finishHealthyBoot(deps: EngineDeps, partition: number, signal: Ab
   await deps.state.update((st) => ({ ...withoutPending(st), failureCount: 0 }));
   deps.logger.info({ partition }, 'Slot marked good; the update is complete');
   await releaseLock(deps, () => deps.reboot.afterHealthyBoot({ signal, logger: deps.logger }));
+}
+
+/** The rollback's failure record with the lock's release; a record not written yet counts as a lock-store error (kept for later). */
+async function recordFailureAndRelease(deps: EngineDeps, version: string, signal: AbortSignal): Promise<void> {
+  if (!(await writePendingFailure(deps, signal))) {
+    throw new UpdateEngineError('ERR_LOCK_STORE', `The failure of version ${version} is not recorded in the fleet circuit breaker yet`);
+  }
 }
 
 const isLockStoreError = (e: unknown): e is UpdateEngineError =>
