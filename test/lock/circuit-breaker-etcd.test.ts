@@ -120,4 +120,35 @@ describe('the fleet circuit breaker on etcd', () => {
       await strategy.close();
     }
   }, 60_000);
+
+  it('etcd-lock takes a version below FLEET_FAILURE_THRESHOLD, and refuses it at the threshold', async () => {
+    const strategy = (machineId: string) =>
+      new EtcdLockStrategy({
+        schedule: { windows: [], timeZone: undefined },
+        clock: systemClock,
+        logger: silentLogger(),
+        machineId,
+        group: 'threshold',
+        staleAfterMs: 0,
+        failureThreshold: 2,
+        openStore: async () => new EtcdLockStore({ endpoints: etcd.endpoints }),
+        storeDescription: etcd.endpoints.join(','),
+      });
+    const [a, b, c] = [strategy('a'), strategy('b'), strategy('c')];
+    const signal = new AbortController().signal;
+    const failure = { version: '5.0.0', code: 'ERR_ROLLBACK' as const, atMs: Date.now() };
+    try {
+      expect(await a.beforeReboot({ signal, version: '5.0.0' })).toBe('reboot');
+      await a.afterRollback({ signal, failure });
+      expect((await b.fleetHalt('5.0.0'))).toBeUndefined();
+      expect(await b.beforeReboot({ signal, version: '5.0.0' })).toBe('reboot');
+      await b.afterRollback({ signal, failure });
+      expect((await c.fleetHalt('5.0.0'))?.failures.map((f) => f.machineId)).toEqual(['a', 'b']);
+      await expect(c.beforeReboot({ signal, version: '5.0.0' })).rejects.toMatchObject({ code: 'ERR_FLEET_HALTED' });
+      expect(await c.lockHeld()).toBe(false);
+      expect(await c.beforeReboot({ signal, version: '5.0.1' })).toBe('reboot');
+    } finally {
+      for (const s of [a, b, c]) await s.close();
+    }
+  });
 });
