@@ -19,7 +19,7 @@ let etcd: EtcdCluster;
 let dir: string;
 let lab: UpdateLab;
 let machineId: string;
-const group = 'halt';
+let group: string;
 
 beforeAll(async () => {
   requireTool('etcd');
@@ -28,7 +28,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await etcd?.stop();
 });
-beforeEach(async () => {
+beforeEach(async (ctx) => {
+  group = `halt-${ctx.task.id.replace(/[^a-z0-9]/gi, '').slice(-12)}`;
   dir = await mkdtemp(join(tmpdir(), 'ue-fleet-halt-'));
   lab = new UpdateLab({ dir, initialVersion: '1.0.0', usrSizeBytes: 8 * 1024 * 1024, imageSizeBytes: 2 * 1024 * 1024 });
   await lab.setUp();
@@ -92,4 +93,35 @@ describe('the daemon and the fleet circuit breaker', () => {
     }
     expect((await once(true)).reasons).toEqual(['update-engine: rebooting into version 2.0.0']);
   }, 60_000);
+
+  it('the running daemon retries the failure record until etcd takes it', async () => {
+    await once(true);
+    await lab.reboot();
+    await once(false);
+    await lab.reboot();
+    await etcd.members[0]!.stop();
+    const stop = new AbortController();
+    let running: Promise<number> | undefined;
+    try {
+      running = runDaemon(lab.settings({ rebootStrategy: 'etcd-lock', etcdEndpoints: etcd.endpoints.join(','), lockGroup: group, server: 'disabled' }), {
+        once: false,
+        logger: silentLogger(),
+        signal: stop.signal,
+        identityPaths: lab.identityPaths(),
+        overrides: { rebooter: new RecordingRebooter() },
+      });
+      const deadline = Date.now() + 30_000;
+      while ((await state().catch(() => undefined))?.pendingUpdate !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect((await state()).fleetFailurePending).toMatchObject({ version: '2.0.0' });
+    } finally {
+      await etcd.members[0]!.restart();
+    }
+    const deadline = Date.now() + 30_000;
+    while ((await state()).fleetFailurePending !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect((await state()).fleetFailurePending).toBeUndefined();
+    expect(await status()).toContain(`failed on ${machineId}: ERR_HEALTH_CHECK`);
+    expect(await status()).not.toContain('MACHINE ID');
+    stop.abort();
+    expect(await running).toBe(0);
+  }, 90_000);
 });
