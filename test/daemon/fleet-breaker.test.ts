@@ -3,7 +3,7 @@
 // exactly one machine boots it; the other four end on 1.0.0 with nothing pending; after
 // `locksmithctl resume 2.0.0` and a fixed 2.0.1, all five update.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,10 @@ describe('the fleet circuit breaker', () => {
       if (i !== victim) expect(fleet.events.filter((e) => e.machine === i && e.kind === 'halted').map((e) => e.version)).toEqual([BAD]);
     }
     expect((await fleet.state(victim)).fleetFailurePending).toBeUndefined();
+    // Each undo was reported to the server: 3/9, error code 36 (deferred per policy).
+    const ids = await Promise.all(fleet.labs.map(async (l) => (await readFile(join(l.options.dir, 'machine-id'), 'utf8')).trim()));
+    const reported = fleet.server.events.filter((e) => e.eventtype === 3 && e.eventresult === 9 && e.errorcode === 36).map((e) => e.machineid);
+    expect(new Set(reported)).toEqual(new Set(ids.filter((_, i) => i !== victim)));
 
     const status = await ctl('status');
     expect(status.code).toBe(0);
