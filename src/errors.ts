@@ -56,6 +56,7 @@ export const ERROR_CODES = [
   'ERR_LOCK_STORE', // etcd (or the FleetLock server) cannot be reached or refused the request
   'ERR_REBOOT_COMMAND', // the reboot command failed
   'ERR_HEALTH_CHECK', // the health check did not pass in time
+  'ERR_FLEET_HALTED', // the version is halted in the lock group (fleet circuit breaker)
   // anything else
   'ERR_INTERNAL', // a bug
 ] as const;
@@ -130,6 +131,7 @@ export function classify(code: ErrorCode): ErrorClass {
     case 'ERR_REBOOT_COMMAND':
     case 'ERR_HEALTH_CHECK':
     case 'ERR_LOCK_VALUE':
+    case 'ERR_FLEET_HALTED':
       return 'backoff';
     case 'ERR_USAGE':
     case 'ERR_NOT_IMPLEMENTED':
@@ -173,6 +175,7 @@ export const OMAHA_ERROR = {
   omahaRequestEmptyResponseError: 30,
   omahaRequestXMLParseError: 31,
   omahaResponseInvalid: 34,
+  omahaUpdateDeferredPerPolicy: 36,
   omahaErrorInHTTPResponse: 37,
   omahaUpdateDeferredForBackoff: 40,
   rollback: 44,
@@ -235,6 +238,8 @@ export function omahaErrorCode(e: UpdateEngineError | ErrorCode): number {
       return OMAHA_ERROR.omahaUpdateDeferredForBackoff;
     case 'ERR_ROLLBACK':
       return OMAHA_ERROR.rollback;
+    case 'ERR_FLEET_HALTED':
+      return OMAHA_ERROR.omahaUpdateDeferredPerPolicy;
     default:
       return OMAHA_ERROR.error;
   }
@@ -297,6 +302,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'ERR_LOCK_CONFLICT':
     case 'ERR_LOCK_VALUE':
     case 'ERR_LOCK_STORE':
+    case 'ERR_FLEET_HALTED':
       return EXIT_CODES.lock;
     case 'ERR_DOWNLOAD_WRITE':
     case 'ERR_DOWNLOAD_STATE':

@@ -1,5 +1,5 @@
 // The locksmithctl command (../shared/CLI.md): status | lock [ID] | unlock [ID] | set-max N on the etcd
-// reboot semaphore, with locksmith's flags, LOCKSMITHCTL_<FLAG> environment variables, the settings'
+// reboot semaphore, and halt V | resume V of the fleet circuit breaker, with locksmith's flags, LOCKSMITHCTL_<FLAG> environment variables, the settings'
 // LOCKSMITHD_* keys as fallback, and locksmith's output and exit status. The etcd client (grpc) and
 // the settings loader are imported only once a command needs them: --help and usage errors stay quick.
 
@@ -28,6 +28,8 @@ Commands:
   lock [ID]     Take a slot for this machine (/etc/machine-id) or the given id
   unlock [ID]   Give back the slot of this machine or the given id
   set-max N     Set the number of machines that may reboot at once
+  halt V        Stop version V in the group: no machine reboots into it, offers of it are deferred
+  resume V      Clear version V's halt and failure records: machines take it at their next check
 
 Options (each also from LOCKSMITHCTL_<FLAG>, e.g. LOCKSMITHCTL_ENDPOINT; then the settings'
 LOCKSMITHD_* keys from update.conf and the environment):
@@ -49,14 +51,14 @@ function normalizeDashes(argv: string[]): string[] {
 }
 
 /** Flags, then LOCKSMITHCTL_* variables, then the settings (LOCKSMITHD_* keys), then defaults. */
-async function etcdSettings(flags: Flags, ctx: CommandContext): Promise<EtcdSettings & { group: string }> {
+async function etcdSettings(flags: Flags, ctx: CommandContext): Promise<EtcdSettings & { group: string; failureThreshold: number }> {
   const pick = (flag: keyof typeof FLAGS) => {
     const v = flags[flag];
     if (typeof v === 'string') return v;
     const env = ctx.env[`LOCKSMITHCTL_${flag.toUpperCase().replace(/-/g, '_')}`];
     return env !== undefined && env !== '' ? env : undefined;
   };
-  let fallback: Partial<EtcdSettings> & { lockGroup?: string } = {};
+  let fallback: Partial<EtcdSettings> & { lockGroup?: string; fleetFailureThreshold?: number } = {};
   try {
     const { loadSettings } = await import('../config/load.ts');
     fallback = (await loadSettings({ env: ctx.env, configFiles: flags.config ?? [] })).settings;
@@ -77,6 +79,7 @@ async function etcdSettings(flags: Flags, ctx: CommandContext): Promise<EtcdSett
     etcdUsername: pick('etcd-username') ?? fallback.etcdUsername,
     etcdPassword: pick('etcd-password') ?? fallback.etcdPassword,
     group: pick('group') ?? fallback.lockGroup ?? '',
+    failureThreshold: fallback.fleetFailureThreshold ?? 1,
   };
 }
 
@@ -102,7 +105,7 @@ export const run: Command = async (argv, ctx) => {
     println(command === undefined && !flags.help ? ctx.stderr : ctx.stdout, USAGE);
     return command === undefined && !flags.help ? 2 : 0;
   }
-  if (!['status', 'lock', 'unlock', 'set-max'].includes(command)) throw usageError(`Unknown command "${command}"`);
+  if (!['status', 'lock', 'unlock', 'set-max', 'halt', 'resume'].includes(command)) throw usageError(`Unknown command "${command}"`);
   if (args.length > 1 || (command === 'status' && args.length > 0)) throw usageError(`Too many arguments for ${command}: ${args.join(' ')}`);
   let maxValue: number | undefined;
   if (command === 'set-max') {
@@ -110,8 +113,17 @@ export const run: Command = async (argv, ctx) => {
     if (!/^-?\d+$/.test(args[0]) || Number(args[0]) < 0) return fail(ctx, `Invalid maximum value: ${args[0]}`);
     maxValue = Number(args[0]);
   }
+  if (command === 'halt' || command === 'resume') {
+    if (args[0] === undefined) throw usageError(`${command} needs a VERSION, e.g. locksmithctl ${command} 3602.2.3`);
+    const { parseVersion } = await import('../config/values.ts');
+    try {
+      parseVersion(args[0]);
+    } catch (e) {
+      throw usageError(`Invalid version "${args[0]}" for ${command}: ${(e as Error).message}`);
+    }
+  }
   const settings = await etcdSettings(flags, ctx);
-  const [{ EtcdLockStore }, { loadEtcdOptions }, { SemaphoreClient }, format, v2, { systemClock }, errors] = await Promise.all([
+  const [{ EtcdLockStore }, { loadEtcdOptions }, { SemaphoreClient }, format, v2, { systemClock }, errors, breaker] = await Promise.all([
     import('../lock/etcd-lock-store.ts'),
     import('../lock/etcd-options.ts'),
     import('../lock/semaphore-client.ts'),
@@ -119,17 +131,22 @@ export const run: Command = async (argv, ctx) => {
     import('../lock/v2-semaphore.ts'),
     import('../platform/clock.ts'),
     import('../errors.ts'),
+    import('./locksmithctl-breaker.ts'),
   ]);
   const etcdOptions = await loadEtcdOptions(settings);
   const store = new EtcdLockStore(etcdOptions);
   const client = new SemaphoreClient({ store, group: settings.group, clock: systemClock });
-  const action = command === 'lock' ? 'Error locking:' : command === 'unlock' ? 'Error unlocking:' : command === 'set-max' ? 'Error setting value:' : 'Error getting status:';
+  const action = command === 'lock' ? 'Error locking:' : command === 'unlock' ? 'Error unlocking:' : command === 'set-max' ? 'Error setting value:' : command === 'halt' ? 'Error halting:' : command === 'resume' ? 'Error resuming:' : 'Error getting status:';
   try {
     if (command === 'status') {
       const snapshot = await client.snapshot();
-      for (const line of [...format.formatLocksmithStatus(snapshot), ...format.formatHolderDetails(snapshot, systemClock.now())]) println(ctx.stdout, line);
+      for (const line of [...format.formatLocksmithStatus(snapshot), ...format.formatHolderDetails(snapshot, systemClock.now()), ...breaker.breakerLines(snapshot, settings.failureThreshold)]) println(ctx.stdout, line);
       const warning = v2.v2Warning(await v2.findV2Semaphore(etcdOptions, settings.group), settings.group);
       if (warning) println(ctx.stderr, warning);
+    } else if (command === 'halt') {
+      println(ctx.stdout, await breaker.halt(client, args[0] as string, breaker.operatorName(), systemClock.now()));
+    } else if (command === 'resume') {
+      println(ctx.stdout, await breaker.resume(client, args[0] as string));
     } else if (command === 'lock') {
       await client.lock(await holderId(args[0]), { liveness: false }, ctx.signal);
     } else if (command === 'unlock') {

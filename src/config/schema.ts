@@ -43,6 +43,10 @@ const partition = parsed((t) => {
   if (n < 1 || n > 128) throw new ValueError('expected a partition number from 1 to 128');
   return n;
 });
+const positiveCount = parsed((t) => {
+  if (!/^\d+$/.test(t.trim()) || Number(t) < 1) throw new ValueError('expected a whole number of at least 1, e.g. 1');
+  return Number(t);
+});
 const nonEmpty = (what: string) => z.string().trim().min(1, `expected ${what}`);
 const url = (what: string) =>
   parsed((t) => {
@@ -170,6 +174,8 @@ export const settingsSchema = z
     fleetLockUrl: url('a FleetLock server URL').optional(),
     /** Evict a holder whose liveness key is gone this long, in ms; 0 = never (LOCK_STALE_AFTER). */
     lockStaleAfterMs: duration.default(0),
+    /** Recorded failures of a version in the lock group that halt it for the group (FLEET_FAILURE_THRESHOLD; etcd-lock). */
+    fleetFailureThreshold: positiveCount.default(1),
     /** Reboot command, split on white space, run without a shell (REBOOT_COMMAND). */
     rebootCommand: command.default('systemctl reboot'),
     /** Health check command that must exit 0 before a new slot is marked good (HEALTH_CHECK). */
@@ -262,6 +268,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'LOCKSMITHD_GROUP', field: 'lockGroup', doc: 'Reboot lock group; empty = the default semaphore', defaultText: '' },
   { key: 'FLEET_LOCK_URL', field: 'fleetLockUrl', doc: 'FleetLock server base URL, for REBOOT_STRATEGY=fleet-lock' },
   { key: 'LOCK_STALE_AFTER', field: 'lockStaleAfterMs', doc: 'Evict a lock holder whose liveness key is gone this long (Go duration); 0 = never', defaultText: '0' },
+  { key: 'FLEET_FAILURE_THRESHOLD', field: 'fleetFailureThreshold', doc: 'Machines of the lock group that must fail with a version (roll back) before no machine of the group reboots into it (etcd-lock only)', defaultText: '1' },
   { key: 'REBOOT_COMMAND', field: 'rebootCommand', doc: 'How to reboot: split on white space into argv, run without a shell', defaultText: 'systemctl reboot' },
   { key: 'HEALTH_CHECK', field: 'healthCheck', doc: 'Command that must exit 0 before a new slot is marked good (split on white space, no shell)' },
   { key: 'HEALTH_TIMEOUT', field: 'healthTimeoutMs', doc: 'How long the health check is retried before the slot is given up', defaultText: '10m' },

@@ -64,4 +64,6 @@ export interface EngineMetrics {
   lockHeld?(held: boolean): void;
   /** Optional: the semaphore as last read: how many machines hold it, and its max. */
   lockHolders?(holders: number, max: number): void;
+  /** Optional: whether a version is halted by the fleet circuit breaker, as last read. */
+  fleetHalted?(version: string, halted: boolean): void;
 }

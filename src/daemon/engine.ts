@@ -1,12 +1,13 @@
 // The update engine: one status, one cycle at a time (update cycles, the reboot hand-over and
 // resets never overlap), the post-boot cycle at start, and the control socket's handler.
 
-import { UpdateEngineError } from '../errors.ts';
+import { UpdateEngineError, isUpdateEngineError } from '../errors.ts';
 import type { InstallSource } from '../omaha/request-builder.ts';
 import { readSlots, restoreBooted } from '../slots/index.ts';
 import { assessBoot } from './boot-assessment.ts';
 import type { CheckResult as ControlCheckResult, ControlHandler, ResetResult } from './control-protocol.ts';
 import type { EngineDeps } from './engine-deps.ts';
+import { abandonHaltedUpdate, writePendingFailure } from './fleet-halt.ts';
 import { OmahaReporter } from './omaha-reporter.ts';
 import { releaseLock, runPostBoot, type PostBootOutcome } from './post-boot-cycle.ts';
 import { StatusMachine, type StatusSnapshot } from './status.ts';
@@ -58,6 +59,7 @@ export class UpdateEngine implements ControlHandler {
   async runCycle(installSource: InstallSource, signal: AbortSignal): Promise<CycleOutcome> {
     if (this.deps.omaha === undefined) return { kind: 'noupdate' };
     return this.exclusive(async () => {
+      if ((await this.deps.state.read()).fleetFailurePending) await writePendingFailure(this.deps, signal);
       if ((await this.deps.state.read()).releaseLockPending && this.machine.status === 'UPDATE_STATUS_IDLE') {
         await releaseLock(this.deps, () => this.deps.reboot.atStart({ signal, logger: this.deps.logger }, 'idle'));
       }
@@ -68,7 +70,7 @@ export class UpdateEngine implements ControlHandler {
   }
 
   /** After a flip: waits for the strategy's permission (window, lock), then reboots. 'stay' for REBOOT_STRATEGY=off. */
-  async handOverToReboot(signal: AbortSignal): Promise<'rebooted' | 'stay' | 'cancelled'> {
+  async handOverToReboot(signal: AbortSignal): Promise<'rebooted' | 'stay' | 'cancelled' | 'halted'> {
     if (this.machine.status !== 'UPDATE_STATUS_UPDATED_NEED_REBOOT') return 'cancelled';
     this.rebootWait?.abort();
     const wait = new AbortController();
@@ -78,12 +80,19 @@ export class UpdateEngine implements ControlHandler {
     let decision: 'reboot' | 'stay';
     try {
       this.deps.metrics?.lockWaitStarted?.();
-      decision = await this.deps.reboot.beforeReboot({ signal: both, logger: this.deps.logger });
+      const version = (await this.deps.state.read()).pendingUpdate?.version;
+      decision = await this.deps.reboot.beforeReboot({ signal: both, logger: this.deps.logger, ...(version !== undefined ? { version } : {}) });
       this.deps.metrics?.lockWaitFinished?.('acquired');
       this.deps.metrics?.lockHeld?.(await this.deps.reboot.lockHeld());
     } catch (e) {
       this.deps.metrics?.lockWaitFinished?.(both.aborted ? 'cancelled' : 'error');
       if (both.aborted) return 'cancelled';
+      if (isUpdateEngineError(e) && e.code === 'ERR_FLEET_HALTED') {
+        // The fleet circuit breaker halted this version: undo the flip instead of rebooting into it.
+        await this.exclusive(() => abandonHaltedUpdate(this.deps, this.machine, this.reporter, e));
+        this.deps.metrics?.lockHeld?.(await this.deps.reboot.lockHeld().catch(() => false));
+        return 'halted';
+      }
       throw e;
     } finally {
       if (this.rebootWait === wait) this.rebootWait = undefined;

@@ -14,6 +14,7 @@ import { createWriteThrottle } from '../io/write-throttle.ts';
 import type { WriteTarget } from '../io/write-target.ts';
 import { detectBootedSlot, repairGpt } from '../slots/index.ts';
 import { ControlServer } from './control-server.ts';
+import { retryPendingFailure } from './fleet-halt.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { UpdateEngine } from './engine.ts';
 import { buildRebootPorts } from './reboot-ports.ts';
@@ -182,6 +183,7 @@ async function runForever(settings: Settings, deps: EngineDeps, engine: UpdateEn
     deps.logger.info('SERVER=disabled: no update checks');
   }
   if (engine.machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') handOver();
+  if ((await deps.state.read()).fleetFailurePending) void retryPendingFailure(deps, signal);
   deps.logger.info({ strategy: deps.reboot.label, server: settings.server }, 'update-engine daemon running');
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();

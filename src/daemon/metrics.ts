@@ -78,6 +78,7 @@ function defineSeries(registry: Registry, hooks: { writeRate(): number | undefin
     lockHeld: gauge('update_engine_lock_held', '1 while this machine holds the reboot lock'),
     lockHolders: gauge('update_engine_lock_holders', 'Machines holding the reboot lock, as last read'),
     lockMax: gauge('update_engine_lock_max', 'How many machines may hold the reboot lock at once, as last read'),
+    fleetHalted: gauge('update_engine_fleet_halted', '1 while the fleet circuit breaker halts the version in the lock group, 0 once it is resumed (as last read)', ['version']),
     lockWaiting: gauge('update_engine_lock_waiting', '1 while this machine waits for the reboot lock'),
     lockWaitSeconds: new Gauge({
       name: 'update_engine_lock_wait_seconds',
@@ -169,6 +170,9 @@ export function createEngineMetrics(options: EngineMetricsOptions): EngineMetric
     lockHolders(holders, max) {
       s.lockHolders.set(holders);
       s.lockMax.set(max);
+    },
+    fleetHalted(version, halted) {
+      s.fleetHalted.set({ version }, halted ? 1 : 0);
     },
   };
 

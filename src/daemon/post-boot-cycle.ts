@@ -6,6 +6,7 @@ import { UpdateEngineError } from '../errors.ts';
 import { disableSlot, markGood } from '../slots/index.ts';
 import type { BootSituation } from './boot-assessment.ts';
 import type { EngineDeps } from './engine-deps.ts';
+import { writePendingFailure } from './fleet-halt.ts';
 import { recordFailedVersion } from './state-store.ts';
 
 export type PostBootOutcome =
@@ -50,6 +51,9 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
         );
         logger.error({ code: error.code }, error.message);
         deps.metrics?.error(error.code);
+        const failedVersion = situation.pending?.version;
+        // The fleet circuit breaker's record is written once the machine is back on the old slot (with the lock's release).
+        if (failedVersion !== undefined) await deps.state.update((st) => ({ ...st, fleetFailurePending: { version: failedVersion, code: error.code, atMs: deps.clock.now() } }));
         // The lock is kept across this reboot: the update is not over until the machine is back.
         await deps.rebooter.reboot(`the health check of ${booted.label} did not pass; falling back`, signal);
         return { kind: 'health-failed', error };
@@ -66,10 +70,14 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
       await deps.state.update((st) => {
         const next = recordFailedVersion(withoutPending(st), pending.version, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
         delete next.previousVersion;
-        return { ...next, reportRollback: true };
+        const known = st.fleetFailurePending?.version === pending.version ? st.fleetFailurePending : undefined;
+        return { ...next, reportRollback: true, fleetFailurePending: known ?? { version: pending.version, code: 'ERR_ROLLBACK', atMs: nowMs } };
       });
       deps.metrics?.error('ERR_ROLLBACK');
-      await releaseLock(deps, () => deps.reboot.afterRollback(ctx));
+      // The failure goes to the fleet circuit breaker in the transaction that releases the lock (kept and retried when etcd is down).
+      if (await releaseLock(deps, () => recordFailureAndRelease(deps, pending.version, signal))) {
+        logger.info({ version: pending.version }, 'Rollback recorded in the fleet circuit breaker (where the reboot strategy has one)');
+      }
       return { kind: 'rolled-back', version: pending.version };
     }
   }
@@ -81,6 +89,13 @@ async function finishHealthyBoot(deps: EngineDeps, partition: number, signal: Ab
   await deps.state.update((st) => ({ ...withoutPending(st), failureCount: 0 }));
   deps.logger.info({ partition }, 'Slot marked good; the update is complete');
   await releaseLock(deps, () => deps.reboot.afterHealthyBoot({ signal, logger: deps.logger }));
+}
+
+/** The rollback's failure record with the lock's release; a record not written yet counts as a lock-store error (kept for later). */
+async function recordFailureAndRelease(deps: EngineDeps, version: string, signal: AbortSignal): Promise<void> {
+  if (!(await writePendingFailure(deps, signal))) {
+    throw new UpdateEngineError('ERR_LOCK_STORE', `The failure of version ${version} is not recorded in the fleet circuit breaker yet`);
+  }
 }
 
 const isLockStoreError = (e: unknown): e is UpdateEngineError =>

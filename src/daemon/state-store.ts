@@ -36,6 +36,8 @@ const stateSchema = z.object({
   reportRollback: z.boolean().optional(),
   /** The reboot lock could not be released when the update ended (etcd unreachable): retried before each check. */
   releaseLockPending: z.boolean().optional(),
+  /** A rollback not yet recorded in the fleet circuit breaker (etcd unreachable): retried until written. */
+  fleetFailurePending: z.object({ version: z.string(), code: z.enum(ERROR_CODES), atMs: timeMs }).optional(),
   /** Which download the payload checkpoint in STATE_DIR belongs to. */
   resumePoint: z.object({ version: z.string(), payloadSha256Base64: z.string(), partition: z.number().int().min(1), checkpointPath: z.string() }).optional(),
   /** Omaha events not yet delivered, oldest first. */

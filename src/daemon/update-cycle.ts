@@ -13,6 +13,7 @@ import { applyAction, type AppliedImage } from './actions/apply-action.ts';
 import { finalizeAction, type FlippedSlot } from './actions/finalize-action.ts';
 import { planAction, type InstallPlan } from './actions/plan-action.ts';
 import type { EngineDeps } from './engine-deps.ts';
+import { haltedOffer } from './fleet-halt.ts';
 import type { OmahaReporter } from './omaha-reporter.ts';
 import { recordFailedVersion } from './state-store.ts';
 import type { StatusMachine, UpdateStatus } from './status.ts';
@@ -155,6 +156,8 @@ export class UpdateCycle {
     if (failed) {
       return { reason: `version ${offer.version} failed before (${failed.reason}); reset with update_engine_client -reset_status`, deferral: failed.code ? omahaErrorCode(failed.code) : 1 };
     }
+    const halted = await haltedOffer(this.deps, offer.version);
+    if (halted) return halted;
     const nowMs = this.deps.clock.now();
     if (installSource === 'scheduler' && !offer.disablePayloadBackoff && state.backoffUntilMs !== undefined && state.backoffUntilMs > nowMs) {
       return { reason: `backing off after ${state.failureCount} failures until ${new Date(state.backoffUntilMs).toISOString()}`, deferral: 40 };

@@ -1,6 +1,7 @@
 // Where the reboot lock lives in etcd: locksmith's semaphore key (default group or a named group,
 // escaped as Go's url.QueryEscape does) and this project's keys beside it (holder records, lease-backed
-// liveness and waiter keys), all under the semaphore key as a prefix so that one watch sees them all.
+// liveness and waiter keys, the circuit breaker's failures and halts), all under the semaphore key as a
+// prefix so that one watch sees them all.
 
 const KEY_PREFIX = 'coreos.com/updateengine/rebootlock';
 
@@ -37,6 +38,14 @@ export interface LockKeys {
   /** Lease-backed key of a node waiting for a slot (its create revision gives the queue order). */
   waiter(id: string): string;
   waiterPrefix: string;
+  /** The fleet circuit breaker: one failure record per machine that rolled back from a version. */
+  failure(version: string, id: string): string;
+  /** Prefix of one version's failure records. */
+  failureVersionPrefix(version: string): string;
+  failurePrefix: string;
+  /** An operator's halt of a version (`locksmithctl halt V`). */
+  halt(version: string): string;
+  haltPrefix: string;
 }
 
 export function lockKeys(group: string): LockKeys {
@@ -52,6 +61,11 @@ export function lockKeys(group: string): LockKeys {
     livenessPrefix: sub('liveness'),
     waiter: (id) => `${sub('waiters')}${goQueryEscape(id)}`,
     waiterPrefix: sub('waiters'),
+    failure: (version, id) => `${sub('failures')}${goQueryEscape(version)}/${goQueryEscape(id)}`,
+    failureVersionPrefix: (version) => `${sub('failures')}${goQueryEscape(version)}/`,
+    failurePrefix: sub('failures'),
+    halt: (version) => `${sub('halts')}${goQueryEscape(version)}`,
+    haltPrefix: sub('halts'),
   };
 }
 

@@ -7,6 +7,7 @@ import { isUpdateEngineError } from '../errors.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import { formatDuration } from '../config/values.ts';
+import { failureOp, type FailureRecord } from './circuit-breaker.ts';
 import { formatHolderRecord, type LockSnapshot } from './lock-snapshot.ts';
 import type { SemaphoreClient } from './semaphore-client.ts';
 import type { WriteOp } from './lock-store.ts';
@@ -87,9 +88,11 @@ export class LockManager {
 
   /**
    * Waits for a slot and takes it (with a liveness key); resolves at once when we already hold one.
-   * Store outages while waiting are logged and retried; the abort signal ends the wait.
+   * Store outages while waiting are logged and retried; the abort signal ends the wait. `veto` is asked
+   * about every snapshot before anything else (the fleet circuit breaker): an error it returns ends the
+   * wait, and a slot we hold is given back first.
    */
-  async acquire(signal?: AbortSignal): Promise<void> {
+  async acquire(signal?: AbortSignal, veto?: (snapshot: LockSnapshot) => Error | undefined): Promise<void> {
     const keys = this.client.keys;
     const wakeup = new Wakeup(this.clock);
     const stale = new StaleHolderTracker(this.staleAfterMs);
@@ -111,6 +114,11 @@ export class LockManager {
           await wakeup.wait(pollMs, signal);
           pollMs = Math.min(this.pollCeilingMs, pollMs * 2);
           continue;
+        }
+        const vetoed = veto?.(snap);
+        if (vetoed) {
+          if (snap.semaphore.holders.includes(this.id)) await this.release();
+          throw vetoed;
         }
         if (snap.semaphore.holders.includes(this.id)) {
           await this.refreshLiveness();
@@ -169,6 +177,20 @@ export class LockManager {
       if (e.code === 'ERR_LOCK_UNAVAILABLE' || e.code === 'ERR_LOCK_CONFLICT') return 'lost';
       throw e;
     }
+  }
+
+  /**
+   * Gives back our slot (if we hold one) and writes `failure` in the same etcd transaction (the fleet
+   * circuit breaker's record). True when a slot was released.
+   */
+  async releaseWithFailure(failure: FailureRecord): Promise<boolean> {
+    const released = await this.client.update(`record the failure of version ${failure.version} and release the reboot lock`, (snap) => {
+      const op = failureOp(this.client.keys, failure);
+      if (!snap.semaphore.holders.includes(this.id)) return { ops: [op], result: false };
+      return { semaphore: unlockSemaphore(snap.semaphore, this.id), ops: [...this.client.forgetOps(this.id), op], result: true };
+    });
+    this.logger.warn({ group: this.client.keys.group, version: failure.version, code: failure.code, released }, `Recorded the failure of version ${failure.version} in the fleet circuit breaker`);
+    return released;
   }
 
   /** Removes a dead holder, guarded so that a holder whose liveness key came back is left alone. */

@@ -3,6 +3,7 @@
 // liveness, and the waiters in queue order.
 
 import { UpdateEngineError } from '../errors.ts';
+import { parseBreaker, type BreakerView } from './circuit-breaker.ts';
 import { idFromKey, type LockKeys } from './lock-keys.ts';
 import { compareRevisions, type PrefixRead } from './lock-store.ts';
 import { compareBytes, initialSemaphore, parseSemaphore, type Semaphore } from './semaphore.ts';
@@ -32,6 +33,8 @@ export interface LockSnapshot {
   holders: HolderView[];
   /** Ids of the nodes waiting for a slot, first come first. */
   waiters: string[];
+  /** The fleet circuit breaker's records (failures, halts), from the same read. */
+  breaker: BreakerView;
 }
 
 export function formatHolderRecord(record: HolderRecord): string {
@@ -88,5 +91,6 @@ export function parseLockSnapshot(read: PrefixRead, keys: LockKeys): LockSnapsho
     revision: read.revision,
     holders: semaphore.holders.map((id) => ({ id, record: records.get(id), alive: alive.has(id) })),
     waiters: waiters.map((w) => w.id),
+    breaker: parseBreaker(read, keys),
   };
 }

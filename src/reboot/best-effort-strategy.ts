@@ -72,6 +72,11 @@ export class BestEffortStrategy implements RebootStrategy {
     await release();
   }
 
+  /** The breaker when etcd answers; nothing to say (undefined) when it does not. */
+  async fleetHalt(version: string) {
+    return (await this.etcdAnswers()).ok ? this.options.etcd.fleetHalt(version) : undefined;
+  }
+
   async lockHeld(): Promise<boolean> {
     return (await this.etcdAnswers()).ok ? this.options.etcd.lockHeld() : false;
   }

@@ -31,6 +31,7 @@ export type RebootSettings = Pick<
   | 'lockGroup'
   | 'fleetLockUrl'
   | 'lockStaleAfterMs'
+  | 'fleetFailureThreshold'
 >;
 
 export interface RebootStrategyDeps {
@@ -62,6 +63,7 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
       machineId: deps.machineId,
       group: settings.lockGroup,
       staleAfterMs: settings.lockStaleAfterMs,
+      failureThreshold: settings.fleetFailureThreshold,
       // etcd3 (gRPC) is loaded only when a lock strategy first talks to etcd: about 35 MB and 0.3 s of start-up saved otherwise.
       openStore:
         deps.openLockStore ??

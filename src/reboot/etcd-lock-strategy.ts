@@ -5,6 +5,8 @@
 
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
+import { isUpdateEngineError } from '../errors.ts';
+import { haltedError, haltOf, type FleetHalt } from '../lock/circuit-breaker.ts';
 import { LockManager, type LockManagerOptions } from '../lock/lock-manager.ts';
 import type { LockStore } from '../lock/lock-store.ts';
 import { SemaphoreClient } from '../lock/semaphore-client.ts';
@@ -26,6 +28,8 @@ export interface EtcdLockStrategyOptions {
   openStore: () => Promise<LockStore>;
   /** Endpoints, for the label and messages. */
   storeDescription: string;
+  /** FLEET_FAILURE_THRESHOLD: failures of a version in the group that halt it (default 1). */
+  failureThreshold?: number;
   lockTimings?: Partial<Pick<LockManagerOptions, 'pollInitialMs' | 'pollCeilingMs' | 'queueGraceMs'>>;
   random?: () => number;
 }
@@ -33,7 +37,7 @@ export interface EtcdLockStrategyOptions {
 export class EtcdLockStrategy implements RebootStrategy {
   readonly name = 'etcd-lock' as const;
   readonly label: string;
-  private opened: Promise<{ store: LockStore; manager: LockManager }> | undefined;
+  private opened: Promise<{ store: LockStore; client: SemaphoreClient; manager: LockManager }> | undefined;
 
   constructor(private readonly options: EtcdLockStrategyOptions) {
     const group = options.group === '' ? 'the default group' : `group "${options.group}"`;
@@ -41,12 +45,12 @@ export class EtcdLockStrategy implements RebootStrategy {
   }
 
   /** The store and the lock manager, opened on first use (again after a failed open). */
-  private open(): Promise<{ store: LockStore; manager: LockManager }> {
+  private open(): Promise<{ store: LockStore; client: SemaphoreClient; manager: LockManager }> {
     if (!this.opened) {
       const opening = this.options.openStore().then((store) => {
         const { clock, logger, machineId, group, staleAfterMs } = this.options;
         const client = new SemaphoreClient({ store, group, clock, ...(this.options.random ? { random: this.options.random } : {}) });
-        return { store, manager: new LockManager({ client, id: machineId, clock, logger, staleAfterMs, ...this.options.lockTimings }) };
+        return { store, client, manager: new LockManager({ client, id: machineId, clock, logger, staleAfterMs, ...this.options.lockTimings }) };
       });
       opening.catch(() => {
         if (this.opened === opening) this.opened = undefined;
@@ -82,11 +86,18 @@ export class EtcdLockStrategy implements RebootStrategy {
     if (!isInWindow(schedule.windows, schedule.timeZone, clock.now()) && (await manager.release())) {
       logger.info('Gave back the reboot lock held from before: no reboot window is open now');
     }
+    const version = ctx.version;
+    const threshold = this.threshold;
+    const group = this.options.group;
+    const veto = version === undefined ? undefined : (snap: { breaker: Parameters<typeof haltOf>[0] }) => {
+      const halt = haltOf(snap.breaker, version, threshold);
+      return halt ? haltedError(halt, group) : undefined;
+    };
     for (;;) {
       await waitForWindow(schedule, clock, logger, ctx.signal);
       const closing = windowClosingSignal(schedule, clock);
       try {
-        await manager.acquire(AbortSignal.any([ctx.signal, closing.signal]));
+        await manager.acquire(AbortSignal.any([ctx.signal, closing.signal]), veto);
       } catch (e) {
         if (closing.signal.aborted && !ctx.signal.aborted) {
           logger.info('The reboot window closed while waiting for the reboot lock; waiting for the next window');
@@ -100,6 +111,14 @@ export class EtcdLockStrategy implements RebootStrategy {
         await manager.release();
         throw ctx.signal.reason;
       }
+      if (version !== undefined) {
+        // A retried lock commit re-reads the semaphore: ask the breaker once more, now that we hold a slot.
+        const halt = await this.readHaltPatiently(version, ctx.signal, logger);
+        if (halt) {
+          await manager.release();
+          throw haltedError(halt, group);
+        }
+      }
       if (isInWindow(schedule.windows, schedule.timeZone, clock.now())) return 'reboot';
       await manager.release();
       logger.info('The reboot window closed while taking the reboot lock; released it until the next window');
@@ -111,7 +130,35 @@ export class EtcdLockStrategy implements RebootStrategy {
   }
 
   async afterRollback(ctx: RebootContext): Promise<void> {
-    await this.release(ctx, 'the machine came back on the old slot');
+    if (ctx.failure === undefined) {
+      await this.release(ctx, 'the machine came back on the old slot');
+      return;
+    }
+    const { version, code, atMs } = ctx.failure;
+    const released = await (await this.manager()).releaseWithFailure({ machineId: this.options.machineId, version, code, failedAtMs: atMs });
+    (ctx.logger ?? this.options.logger).info({ released, version }, 'The machine came back on the old slot: failure recorded in the fleet circuit breaker');
+  }
+
+  private get threshold(): number {
+    return this.options.failureThreshold ?? 1;
+  }
+
+  async fleetHalt(version: string): Promise<FleetHalt | undefined> {
+    const { client } = await this.open();
+    return haltOf((await client.snapshot()).breaker, version, this.threshold);
+  }
+
+  /** fleetHalt, waiting out etcd outages (a machine never reboots into a version while the breaker cannot be read). */
+  private async readHaltPatiently(version: string, signal: AbortSignal, logger: Logger): Promise<FleetHalt | undefined> {
+    for (let delayMs = 1000; ; delayMs = Math.min(60_000, delayMs * 2)) {
+      try {
+        return await this.fleetHalt(version);
+      } catch (e) {
+        if (!isUpdateEngineError(e) || e.code !== 'ERR_LOCK_STORE') throw e;
+        logger.warn({ err: e.message, retryInMs: delayMs }, 'Cannot read the fleet circuit breaker; not rebooting until it can be read');
+        await this.options.clock.sleep(delayMs, signal);
+      }
+    }
   }
 
   private async release(ctx: RebootContext, why: string): Promise<void> {

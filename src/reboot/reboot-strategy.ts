@@ -8,6 +8,8 @@
 //   post-boot, old slot ..... afterRollback(ctx)        the update failed: release the lock too
 
 import type { REBOOT_STRATEGIES } from '../config/schema.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { FleetHalt } from '../lock/circuit-breaker.ts';
 import type { Logger } from '../platform/logger.ts';
 
 export type RebootStrategyName = (typeof REBOOT_STRATEGIES)[number];
@@ -17,6 +19,10 @@ export interface RebootContext {
   signal: AbortSignal;
   /** The daemon's child logger for this step; the strategy's own logger when absent. */
   logger?: Logger;
+  /** beforeReboot: the version to reboot into (the etcd-lock strategy refuses a halted one: ERR_FLEET_HALTED). */
+  version?: string;
+  /** afterRollback: the failure to record in the fleet circuit breaker with the lock's release. */
+  failure?: { version: string; code: ErrorCode; atMs: number };
 }
 
 /**
@@ -48,6 +54,11 @@ export interface RebootStrategy {
   afterHealthyBoot(ctx: RebootContext): Promise<void>;
   /** The machine came back on the old slot: release the lock as well. */
   afterRollback(ctx: RebootContext): Promise<void>;
+  /**
+   * The fleet circuit breaker (etcd-lock only; absent for strategies without one): whether `version`
+   * is halted in the lock group. Rejects with ERR_LOCK_STORE when it cannot be read.
+   */
+  fleetHalt?(version: string): Promise<FleetHalt | undefined>;
   /** Whether this machine holds a reboot lock now (false for strategies without one); for metrics. */
   lockHeld(): Promise<boolean>;
   /** Closes connections (the etcd session lease is revoked; a held lock stays held). */

@@ -56,6 +56,7 @@ describe('defaults', () => {
       rebootCommand: 'systemctl reboot',
       healthTimeoutMs: 600_000,
       lockStaleAfterMs: 0,
+      fleetFailureThreshold: 1,
       lockGroup: '',
       rebootWindows: [],
     });
@@ -164,6 +165,8 @@ describe('bad input: one clear error naming file:line, key, value and expectatio
     ['a cron expression', 'CHECK_SCHEDULE=every hour', /CHECK_SCHEDULE="every hour": expected a cron expression/, 'ERR_CONFIG_VALUE'],
     ['fleet-lock without URL', 'REBOOT_STRATEGY=fleet-lock', /REBOOT_STRATEGY="fleet-lock": REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL/, 'ERR_CONFIG_VALUE'],
     ['a client cert without key', 'LOCKSMITHD_ETCD_CERTFILE=/c.pem', /LOCKSMITHD_ETCD_CERTFILE="\/c.pem": .*LOCKSMITHD_ETCD_KEYFILE is not set/, 'ERR_CONFIG_VALUE'],
+    ['a failure threshold of 0', 'FLEET_FAILURE_THRESHOLD=0', /:1: FLEET_FAILURE_THRESHOLD="0": expected a whole number of at least 1/, 'ERR_CONFIG_VALUE'],
+    ['a failure threshold that is no number', 'FLEET_FAILURE_THRESHOLD=two', /FLEET_FAILURE_THRESHOLD="two": expected a whole number of at least 1/, 'ERR_CONFIG_VALUE'],
     ['a metrics address', 'METRICS_LISTEN=0.0.0.0', /METRICS_LISTEN="0.0.0.0": expected HOST:PORT/, 'ERR_CONFIG_VALUE'],
     ['a line without =', 'GROUP stable', /:1: expected KEY=VALUE: "GROUP stable"/, 'ERR_CONFIG_SYNTAX'],
     ['an unterminated quote', 'GROUP="stable', /:1: unterminated double quote/, 'ERR_CONFIG_SYNTAX'],

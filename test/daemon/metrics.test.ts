@@ -35,6 +35,7 @@ const DOCUMENTED = [
   'update_engine_io_throttle_info',
   'update_engine_lock_wait_seconds',
   'update_engine_lock_holders',
+  'update_engine_fleet_halted',
 ];
 
 const statusOnes = (e: Exposition) => samplesOf(e, 'update_engine_status').filter((s) => s.value === 1).map((s) => s.labels.status);
@@ -179,6 +180,19 @@ describe('createEngineMetrics', () => {
     expect(valueOf(e, 'update_engine_lock_held')).toBe(1);
     metrics.lockHeld(false);
     expect(valueOf(await read(), 'update_engine_lock_held')).toBe(0);
+  });
+
+  it('shows which versions the fleet circuit breaker halts, 0 again once resumed', async () => {
+    const { metrics, read } = make();
+    expect(samplesOf(await read(), 'update_engine_fleet_halted')).toEqual([]);
+    metrics.fleetHalted('2.0.0', true);
+    metrics.fleetHalted('2.0.1', false);
+    let e = await read();
+    expect(valueOf(e, 'update_engine_fleet_halted', { version: '2.0.0' })).toBe(1);
+    expect(valueOf(e, 'update_engine_fleet_halted', { version: '2.0.1' })).toBe(0);
+    metrics.fleetHalted('2.0.0', false);
+    e = await read();
+    expect(valueOf(e, 'update_engine_fleet_halted', { version: '2.0.0' })).toBe(0);
   });
 
   it('exports the process series unless told not to', async () => {

@@ -14,6 +14,7 @@ describe('parseLockSnapshot', () => {
       revision: '9',
       holders: [],
       waiters: [],
+      breaker: new Map(),
     });
   });
 

@@ -8,6 +8,7 @@ const snap = (semaphore: number, max: number, holders: LockSnapshot['holders']):
   revision: '9',
   holders,
   waiters: [],
+  breaker: new Map(),
 });
 const now = Date.UTC(2024, 0, 1, 12);
 
