@@ -1,0 +1,256 @@
+// The D-Bus adapter beside the control server: update_engine's com.coreos.update1 on the system bus,
+// fed by the same ControlHandler and status stream. Root and CONTROL_GROUP may call the methods that
+// change things; anybody may call GetStatus and listen. A missing or lost bus is retried, never fatal.
+
+import { readFile } from 'node:fs/promises';
+import type { EventEmitter } from 'node:events';
+import { DBusError, Message, MessageType, NameFlag, RequestNameReply, sessionBus, type MessageBus, type Variant } from '@jellybrick/dbus-next';
+import { UpdateEngineError } from '../errors.ts';
+import { silentLogger, type Logger } from '../platform/logger.ts';
+import type { ControlHandler } from './control-protocol.ts';
+import { lookupGroupId } from './control-server.ts';
+import { DBUS_ERROR_ACCESS_DENIED, DBUS_ERROR_FAILED, DBUS_INTERFACE, DBUS_METHODS, DBUS_NAME, DBUS_PATH, ManagerInterface, statusBody, type StatusBody } from './dbus-interface.ts';
+import type { StatusSnapshot } from './status.ts';
+
+export const DEFAULT_SYSTEM_BUS = 'unix:path=/run/dbus/system_bus_socket';
+/** A progress-only change is signalled when it moved this much (update_engine: 1%); status changes always. */
+const PROGRESS_STEP = 0.01;
+
+export interface DbusServiceOptions {
+  handler: ControlHandler;
+  /** CONTROL_GROUP: whose members may call AttemptUpdate and ResetStatus. */
+  groupName: string;
+  logger?: Logger;
+  /** Default: DBUS_SYSTEM_BUS_ADDRESS, else the system bus socket. */
+  busAddress?: string;
+  /** Between attempts to reach the bus, and between liveness pings once connected (ms). */
+  retryMs?: number;
+  groupFile?: string;
+}
+
+/** The bus emits 'error' (its typings list only 'connect' and 'message'). */
+const emitter = (bus: MessageBus) => bus as unknown as EventEmitter;
+
+const BUS = { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' };
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class DbusService {
+  readonly busAddress: string;
+  readonly #options: DbusServiceOptions;
+  readonly #logger: Logger;
+  readonly #retryMs: number;
+  readonly #iface = new ManagerInterface();
+  readonly #unwatch: () => void;
+  #bus: MessageBus | undefined;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #lastSent: StatusBody | undefined;
+  readonly #connectedWaiters = new Set<() => void>();
+  readonly #loop: Promise<void>;
+
+  private constructor(options: DbusServiceOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger();
+    this.#retryMs = options.retryMs ?? 5000;
+    this.busAddress = options.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? DEFAULT_SYSTEM_BUS;
+    this.#unwatch = options.handler.watch((snapshot) => this.#signal(snapshot));
+    this.#loop = this.#run();
+  }
+
+  /** Starts serving; resolves at once. Without a bus it warns and keeps trying every retryMs. */
+  static start(options: DbusServiceOptions): DbusService {
+    return new DbusService(options);
+  }
+
+  /** True while the name com.coreos.update1 is ours on the bus. */
+  get connected(): boolean {
+    return this.#bus !== undefined;
+  }
+
+  /** Resolves once the name is ours (at once when it is). */
+  whenConnected(): Promise<void> {
+    if (this.#bus) return Promise.resolve();
+    return new Promise((resolve) => this.#connectedWaiters.add(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#unwatch();
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      let bus: MessageBus | undefined;
+      try {
+        bus = await this.#connect();
+        if (failures > 0) this.#logger.info({ busAddress: this.busAddress }, 'D-Bus system bus is back');
+        failures = 0;
+        this.#bus = bus;
+        this.#lastSent = undefined;
+        this.#signal(await this.#options.handler.status());
+        this.#logger.info({ busAddress: this.busAddress, name: DBUS_NAME }, 'D-Bus interface com.coreos.update1 serving');
+        for (const resolve of this.#connectedWaiters) resolve();
+        this.#connectedWaiters.clear();
+        await this.#untilLost(bus);
+        if (!this.#closed) this.#logger.warn({ busAddress: this.busAddress }, `Lost the D-Bus system bus; reconnecting every ${this.#retryMs} ms`);
+        failures = 1;
+      } catch (e) {
+        if (failures === 0) this.#logger.warn({ busAddress: this.busAddress, err: e }, `No D-Bus system bus to serve com.coreos.update1 on (${(e as Error).message}); retrying every ${this.#retryMs} ms`);
+        else this.#logger.debug({ err: e }, 'D-Bus system bus still not reachable');
+        failures += 1;
+      } finally {
+        this.#bus = undefined;
+        bus?.disconnect();
+      }
+      if (!this.#closed) await this.#sleep(this.#retryMs);
+    }
+  }
+
+  async #connect(): Promise<MessageBus> {
+    // sessionBus() is the library's "connect to this address" (its systemBus() ignores a given address).
+    const bus = sessionBus({ busAddress: this.busAddress, authMethods: ['EXTERNAL'] });
+    const ready = new Promise<void>((resolve, reject) => {
+      bus.once('connect', resolve);
+      emitter(bus).once('error', reject);
+    });
+    // An 'error' without a listener would throw; #untilLost adds its own listener.
+    emitter(bus).on('error', (e: unknown) => this.#logger.debug({ err: e }, 'D-Bus connection error'));
+    try {
+      await withTimeout(ready, 5000, `Connecting to ${this.busAddress}`);
+      bus.addMethodHandler((msg: Message) => this.#onMethodCall(bus, msg));
+      bus.export(DBUS_PATH, this.#iface);
+      const reply = await withTimeout(bus.requestName(DBUS_NAME, NameFlag.DO_NOT_QUEUE), 5000, 'RequestName');
+      if (reply !== RequestNameReply.PRIMARY_OWNER) throw new Error(`another process owns ${DBUS_NAME} (is update_engine running?)`);
+      return bus;
+    } catch (e) {
+      bus.disconnect();
+      throw e;
+    }
+  }
+
+  /** Resolves when the connection fails or the bus stops answering pings. */
+  #untilLost(bus: MessageBus): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      this.#wake = done;
+      emitter(bus).once('error', done);
+      const ping = () => {
+        const call = bus.call(new Message({ ...BUS, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }));
+        withTimeout(call, Math.max(1000, this.#retryMs), 'Ping').then(
+          () => {
+            if (!this.#closed) timer = setTimeout(ping, this.#retryMs);
+          },
+          done,
+        );
+      };
+      if (this.#closed) done();
+      else timer = setTimeout(ping, this.#retryMs);
+    });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** StatusUpdate at every change of the five values (progress alone: in steps of 1%, and at 100%). */
+  #signal(snapshot: StatusSnapshot): void {
+    if (!this.#bus) return;
+    const body = statusBody(snapshot);
+    const last = this.#lastSent;
+    if (last && body[0] === last[0] && body[2] === last[2] && body[3] === last[3] && body[4] === last[4]) {
+      const moved = Math.abs(body[1] - last[1]);
+      if (moved === 0 || (moved < PROGRESS_STEP && body[1] !== 1)) return;
+    }
+    this.#lastSent = body;
+    try {
+      this.#iface.StatusUpdate(body);
+    } catch (e) {
+      this.#logger.warn({ err: e }, 'Cannot send the D-Bus StatusUpdate signal');
+    }
+  }
+
+  /** Answers com.coreos.update1.Manager's methods on our object; anything else goes to the library. */
+  #onMethodCall(bus: MessageBus, msg: Message): boolean {
+    if (msg.type !== MessageType.METHOD_CALL || msg.path !== DBUS_PATH) return false;
+    if (msg.interface !== undefined && msg.interface !== DBUS_INTERFACE) return false;
+    const member = msg.member ?? '';
+    const spec = Object.hasOwn(DBUS_METHODS, member) ? DBUS_METHODS[member] : undefined;
+    if (!spec) return false;
+    if ((msg.signature ?? '') !== '') {
+      bus.send(Message.newError(msg, 'org.freedesktop.DBus.Error.InvalidArgs', `${member} takes no arguments`));
+      return true;
+    }
+    void this.#answer(bus, msg, member, spec.changes, spec.outSignature);
+    return true;
+  }
+
+  async #answer(bus: MessageBus, msg: Message, member: string, changes: boolean, outSignature: string): Promise<void> {
+    try {
+      if (changes) await this.#authorize(bus, msg.sender ?? '', member);
+      const handler = this.#options.handler;
+      let body: unknown[] = [];
+      if (member === 'GetStatus') body = statusBody(await handler.status());
+      else if (member === 'AttemptUpdate') {
+        const result = await handler.check();
+        this.#logger.info({ caller: msg.sender, started: result.started }, `D-Bus AttemptUpdate: ${result.message}`);
+        // update_engine answers success when a check runs already; a check that cannot run at all is an error.
+        if (!result.started && !/already running/.test(result.message)) throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', result.message);
+      } else {
+        const result = await handler.reset();
+        this.#logger.info({ caller: msg.sender }, `D-Bus ResetStatus: ${result.message}`);
+      }
+      bus.send(Message.newMethodReturn(msg, outSignature, body));
+    } catch (e) {
+      if (e instanceof DBusError) bus.send(Message.newError(msg, e.type, e.text));
+      else if (e instanceof UpdateEngineError) bus.send(Message.newError(msg, DBUS_ERROR_FAILED, `${e.code}: ${e.message}`));
+      else {
+        this.#logger.error({ err: e, member }, 'D-Bus method failed with a bug');
+        bus.send(Message.newError(msg, DBUS_ERROR_FAILED, `ERR_INTERNAL: The daemon failed: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    }
+  }
+
+  /** Root and members of CONTROL_GROUP (as the control socket's mode 0660 allows); others are refused. */
+  async #authorize(bus: MessageBus, sender: string, member: string): Promise<void> {
+    const reply = await bus.call(new Message({ ...BUS, member: 'GetConnectionCredentials', signature: 's', body: [sender] }));
+    const creds = (reply?.body[0] ?? {}) as Record<string, Variant | undefined>;
+    const uid = creds.UnixUserID?.value as number | undefined;
+    if (uid === 0) return;
+    const group = this.#options.groupName;
+    const gid = await lookupGroupId(group, this.#options.groupFile);
+    const groups = (creds.UnixGroupIDs?.value as number[] | undefined) ?? (await processGroups(creds.ProcessID?.value as number | undefined));
+    if (uid !== undefined && groups.includes(gid)) return;
+    this.#logger.warn({ caller: sender, uid, member }, 'D-Bus call refused: caller is neither root nor in CONTROL_GROUP');
+    throw new DBusError(DBUS_ERROR_ACCESS_DENIED, `Only root and members of CONTROL_GROUP "${group}" may call ${member} (caller uid ${uid ?? 'unknown'})`);
+  }
+}
+
+/** The primary and supplementary group ids of a process (for buses that do not report UnixGroupIDs). */
+async function processGroups(pid: number | undefined): Promise<number[]> {
+  if (pid === undefined) return [];
+  const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const ids = (key: string) => (new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(text)?.[1] ?? '').split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
+  // Gid: real, effective, saved, filesystem; the file system gid decides file access, as on the socket.
+  return [...ids('Gid').slice(1), ...ids('Groups')];
+}
