@@ -101,8 +101,8 @@ export class DbusService {
         this.#logger.info({ busAddress: this.busAddress, name: DBUS_NAME }, 'D-Bus interface com.coreos.update1 serving');
         for (const resolve of this.#connectedWaiters) resolve();
         this.#connectedWaiters.clear();
-        await this.#untilLost(bus);
-        if (!this.#closed) this.#logger.warn({ busAddress: this.busAddress }, `Lost the D-Bus system bus; reconnecting every ${this.#retryMs} ms`);
+        const why = await this.#untilLost(bus);
+        if (!this.#closed) this.#logger.warn({ busAddress: this.busAddress, err: why }, `Lost the D-Bus system bus; reconnecting every ${this.#retryMs} ms`);
         failures = 1;
       } catch (e) {
         if (failures === 0) this.#logger.warn({ busAddress: this.busAddress, err: e }, `No D-Bus system bus to serve com.coreos.update1 on (${(e as Error).message}); retrying every ${this.#retryMs} ms`);
@@ -138,25 +138,25 @@ export class DbusService {
     }
   }
 
-  /** Resolves when the connection fails or the bus stops answering pings. */
-  #untilLost(bus: MessageBus): Promise<void> {
+  /** Resolves (with the reason) when the connection fails or the bus stops answering. */
+  #untilLost(bus: MessageBus): Promise<unknown> {
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
-      const done = () => {
+      const done = (why?: unknown) => {
         clearTimeout(timer);
         this.#wake = undefined;
-        resolve();
+        resolve(why);
       };
       this.#wake = done;
       emitter(bus).once('error', done);
       const ping = () => {
-        const call = bus.call(new Message({ ...BUS, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }));
-        withTimeout(call, Math.max(1000, this.#retryMs), 'Ping').then(
-          () => {
-            if (!this.#closed) timer = setTimeout(ping, this.#retryMs);
-          },
-          done,
-        );
+        // GetId: the system bus policy lets anybody call the driver's own interface (not Peer.Ping).
+        const call = bus.call(new Message({ ...BUS, member: 'GetId' }));
+        const again = () => {
+          if (!this.#closed) timer = setTimeout(ping, this.#retryMs);
+        };
+        // An error reply still proves the bus is there; a closed stream or no answer does not.
+        withTimeout(call, Math.max(1000, this.#retryMs), 'GetId').then(again, (e: unknown) => (e instanceof DBusError ? again() : done(e)));
       };
       if (this.#closed) done();
       else timer = setTimeout(ping, this.#retryMs);
