@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian 12 machine: the npm packages, and the Debian
 # packages etcd-server, etcd-client, gdisk (sgdisk), cgpt, dbus-daemon, dbus-bin (dbus-monitor),
-# libglib2.0-bin (gdbus) and systemd (busctl, systemd-analyze) when their commands are missing.
+# libglib2.0-bin (gdbus), systemd (busctl, systemd-analyze, systemd-notify) and python3 (a datagram
+# receiver standing in for systemd's notify socket) when their commands are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
 command -v dbus-monitor >/dev/null 2>&1 || missing+=(dbus-bin)
 command -v gdbus >/dev/null 2>&1 || missing+=(libglib2.0-bin)
 command -v busctl >/dev/null 2>&1 || missing+=(systemd)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""

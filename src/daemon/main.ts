@@ -20,7 +20,7 @@ import { buildRebootPorts } from './reboot-ports.ts';
 import { CheckScheduler } from './scheduler.ts';
 import { NeedRebootMarkerFile, StateStore } from './state-store.ts';
 import type { CycleOutcome } from './update-cycle.ts';
-import { startSystemIntegration, type SystemIntegration, type SystemIntegrationOptions } from './system-integration.ts';
+import { startSystemdWatchdog, startSystemIntegration, type SystemIntegration, type SystemIntegrationOptions } from './system-integration.ts';
 
 export interface DaemonOptions {
   once: boolean;
@@ -120,6 +120,8 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
   if (metrics) deps.metrics = metrics.metrics;
   let control: ControlServer | undefined;
   let system: SystemIntegration | undefined;
+  const serving = !options.once || options.controlSocketInOnce === true;
+  const notifier = serving ? startSystemdWatchdog(logger, options.system) : undefined;
   try {
     const { disk } = await deps.detectSlots();
     const repaired = await repairGpt(disk);
@@ -129,12 +131,13 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
     options.onEngine?.(engine);
     if (postBoot.kind === 'health-failed') return exitCodeFor(postBoot.error.code);
     control = !options.once || options.controlSocketInOnce ? await startControl(settings, engine, logger, options.once) : undefined;
-    if (!options.once || options.controlSocketInOnce) system = startSystemIntegration(settings, engine, logger, options.system);
+    if (serving) system = startSystemIntegration(settings, engine, logger, notifier, options.system);
     if (options.once) return await runOnce(engine, logger, signal);
     await runForever(settings, deps, engine, signal, system);
     return 0;
   } finally {
     await system?.close();
+    await notifier?.close();
     await control?.close();
     await metricsServer?.close();
     await deps.reboot.close().catch((e: unknown) => logger.warn({ err: e }, 'Cannot close the reboot lock connection'));

@@ -24,7 +24,14 @@ export interface SystemIntegration {
   close(): Promise<void>;
 }
 
-export function startSystemIntegration(settings: Settings, handler: ControlHandler, logger: Logger, options: SystemIntegrationOptions = {}): SystemIntegration {
+/** The systemd notifier (when started by systemd with NOTIFY_SOCKET), its watchdog pings running from now on. */
+export function startSystemdWatchdog(logger: Logger, options: SystemIntegrationOptions = {}): SystemdNotifier | undefined {
+  const notifier = SystemdNotifier.fromEnvironment({ logger, ...(options.env ? { env: options.env } : {}) });
+  notifier?.startWatchdog();
+  return notifier;
+}
+
+export function startSystemIntegration(settings: Settings, handler: ControlHandler, logger: Logger, notifier: SystemdNotifier | undefined, options: SystemIntegrationOptions = {}): SystemIntegration {
   const dbus = settings.dbus
     ? DbusService.start({
         handler,
@@ -35,7 +42,6 @@ export function startSystemIntegration(settings: Settings, handler: ControlHandl
       })
     : undefined;
   if (!settings.dbus) logger.info('DBUS=false: not serving com.coreos.update1');
-  const notifier = SystemdNotifier.fromEnvironment({ logger, ...(options.env ? { env: options.env } : {}) });
   const line = () => {
     const s = handler.status();
     return s instanceof Promise ? undefined : statusLine(s.status, s.progress, s.newVersion);

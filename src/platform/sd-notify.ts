@@ -47,10 +47,18 @@ export class SystemdNotifier {
     return env.NOTIFY_SOCKET ? new SystemdNotifier(options) : undefined;
   }
 
-  /** READY=1 with the first STATUS=; then WATCHDOG=1 every half WATCHDOG_USEC from the event loop. */
+  /** READY=1 with the first STATUS= (and the watchdog pings, if not yet started). */
   async ready(status: string): Promise<void> {
     this.#lastStatus = status;
     await this.#send(['READY=1', `STATUS=${status}`]);
+    this.startWatchdog();
+  }
+
+  /**
+   * WATCHDOG=1 every half WATCHDOG_USEC from the event loop. systemd arms the watchdog when the
+   * process starts, so the pings begin before READY=1 (the post-boot health gate may take minutes).
+   */
+  startWatchdog(): void {
     const interval = watchdogIntervalMs(this.#env, this.#pid);
     if (interval !== undefined && this.#watchdog === undefined) {
       // A timer on the main loop: when the loop hangs the pings stop and systemd restarts the daemon.

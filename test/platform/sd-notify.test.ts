@@ -1,0 +1,114 @@
+// systemd's notify protocol as the daemon speaks it, received on a real Unix datagram socket (a small
+// python3 receiver with SO_PASSCRED, as systemd reads it): READY=1 with STATUS= once the daemon serves,
+// WATCHDOG=1 pings at half WATCHDOG_USEC, STATUS= at status changes, STOPPING=1 at the end.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UpdateLab } from '../../src/demo/lab.ts';
+import { runDaemon } from '../../src/daemon/main.ts';
+import { silentLogger } from '../../src/platform/logger.ts';
+import { statusLine, watchdogIntervalMs } from '../../src/platform/sd-notify.ts';
+import { isRoot, requireTool } from '../helpers/tools.ts';
+
+/** Prints one JSON line per datagram: the sender's pid (SCM_CREDENTIALS) and the text; closes passed fds (the barrier). */
+const RECEIVER = `
+import json, os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+print(json.dumps({"bound": True}), flush=True)
+while True:
+    data, anc, flags, addr = s.recvmsg(65536, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(4 * 16))
+    pid = None
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = struct.unpack("iII", payload[:12])[0]
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            for fd in struct.unpack("%di" % (len(payload) // 4), payload[: len(payload) // 4 * 4]):
+                os.close(fd)
+    print(json.dumps({"pid": pid, "text": data.decode()}), flush=True)
+`;
+
+interface Datagram {
+  pid: number | null;
+  text: string;
+}
+
+let dir: string;
+let receiver: ChildProcess | undefined;
+const received: Datagram[] = [];
+
+async function startReceiver(path: string): Promise<void> {
+  requireTool('python3');
+  requireTool('systemd-notify');
+  const child = spawn('python3', ['-c', RECEIVER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  receiver = child;
+  let buffer = '';
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the receiver exited with ${code}`)));
+    child.stdout.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = JSON.parse(buffer.slice(0, nl)) as Datagram & { bound?: boolean };
+        buffer = buffer.slice(nl + 1);
+        if (line.bound) resolve();
+        else received.push(line);
+      }
+    });
+  });
+}
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}; received ${JSON.stringify(received)}`);
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ue-notify-'));
+  received.length = 0;
+});
+afterEach(async () => {
+  receiver?.kill('SIGTERM');
+  receiver = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('sd_notify', () => {
+  it('READY=1 once serving, WATCHDOG=1 pings, STATUS= changes and STOPPING=1, in the daemon pid\'s name', async () => {
+    const socketPath = join(dir, 'notify.sock');
+    await startReceiver(socketPath);
+    const lab = new UpdateLab({ dir, initialVersion: '1.0.0', usrSizeBytes: 8 * 1024 * 1024, imageSizeBytes: 4 * 1024 * 1024 });
+    await lab.setUp();
+    const stop = new AbortController();
+    const env = { ...process.env, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '400000', WATCHDOG_PID: String(process.pid) };
+    const daemon = runDaemon(lab.settings(), { once: false, logger: silentLogger(), signal: stop.signal, identityPaths: lab.identityPaths(), system: { env } });
+    try {
+      await waitFor(() => received.some((d) => d.text.split('\n').includes('READY=1')), 'READY=1');
+      const ready = received.find((d) => d.text.split('\n').includes('READY=1')) as Datagram;
+      expect(ready.text.split('\n')).toContain('STATUS=UPDATE_STATUS_IDLE');
+      // As root, systemd-notify --pid sends with the daemon's pid, as NotifyAccess=main would need.
+      if (isRoot()) expect(ready.pid).toBe(process.pid);
+      await waitFor(() => received.filter((d) => d.text.includes('WATCHDOG=1')).length >= 3, 'three watchdog pings');
+    } finally {
+      stop.abort();
+      await daemon;
+    }
+    await waitFor(() => received.some((d) => d.text.includes('STOPPING=1')), 'STOPPING=1');
+    await lab.close();
+  });
+
+  it('arms the watchdog only for this pid, and words STATUS= from the status', () => {
+    expect(watchdogIntervalMs({ WATCHDOG_USEC: '60000000' }, 7)).toBe(60_000);
+    expect(watchdogIntervalMs({ WATCHDOG_USEC: '60000000', WATCHDOG_PID: '8' }, 7)).toBeUndefined();
+    expect(watchdogIntervalMs({}, 7)).toBeUndefined();
+    expect(statusLine('UPDATE_STATUS_IDLE', 0, '0.0.0')).toBe('UPDATE_STATUS_IDLE');
+    expect(statusLine('UPDATE_STATUS_DOWNLOADING', 0.425, '2.0.0')).toBe('UPDATE_STATUS_DOWNLOADING 42% of 2.0.0');
+    expect(statusLine('UPDATE_STATUS_UPDATED_NEED_REBOOT', 1, '2.0.0')).toBe('UPDATE_STATUS_UPDATED_NEED_REBOOT version 2.0.0');
+  });
+});
