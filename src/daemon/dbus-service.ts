@@ -2,14 +2,13 @@
 // fed by the same ControlHandler and status stream. Root and CONTROL_GROUP may call the methods that
 // change things; anybody may call GetStatus and listen. A missing or lost bus is retried, never fatal.
 
-import { readFile } from 'node:fs/promises';
 import type { EventEmitter } from 'node:events';
-import { DBusError, Message, MessageType, NameFlag, RequestNameReply, sessionBus, type MessageBus, type Variant } from '@jellybrick/dbus-next';
+import { DBusError, Message, MessageType, NameFlag, RequestNameReply, sessionBus, type MessageBus } from '@jellybrick/dbus-next';
 import { UpdateEngineError } from '../errors.ts';
 import { silentLogger, type Logger } from '../platform/logger.ts';
 import type { ControlHandler } from './control-protocol.ts';
-import { lookupGroupId } from './control-server.ts';
-import { DBUS_ERROR_ACCESS_DENIED, DBUS_ERROR_FAILED, DBUS_INTERFACE, DBUS_METHODS, DBUS_NAME, DBUS_PATH, ManagerInterface, statusBody, type StatusBody } from './dbus-interface.ts';
+import { authorizeCaller, BUS_DRIVER } from './dbus-caller.ts';
+import { DBUS_ERROR_FAILED, DBUS_INTERFACE, DBUS_METHODS, DBUS_NAME, DBUS_PATH, ManagerInterface, statusBody, type StatusBody } from './dbus-interface.ts';
 import type { StatusSnapshot } from './status.ts';
 
 export const DEFAULT_SYSTEM_BUS = 'unix:path=/run/dbus/system_bus_socket';
@@ -30,8 +29,6 @@ export interface DbusServiceOptions {
 
 /** The bus emits 'error' (its typings list only 'connect' and 'message'). */
 const emitter = (bus: MessageBus) => bus as unknown as EventEmitter;
-
-const BUS = { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' };
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -151,7 +148,7 @@ export class DbusService {
       emitter(bus).once('error', done);
       const ping = () => {
         // GetId: the system bus policy lets anybody call the driver's own interface (not Peer.Ping).
-        const call = bus.call(new Message({ ...BUS, member: 'GetId' }));
+        const call = bus.call(new Message({ ...BUS_DRIVER, member: 'GetId' }));
         const again = () => {
           if (!this.#closed) timer = setTimeout(ping, this.#retryMs);
         };
@@ -207,7 +204,7 @@ export class DbusService {
 
   async #answer(bus: MessageBus, msg: Message, member: string, changes: boolean, outSignature: string): Promise<void> {
     try {
-      if (changes) await this.#authorize(bus, msg.sender ?? '', member);
+      if (changes) await authorizeCaller(bus, { sender: msg.sender ?? '', member, groupName: this.#options.groupName, logger: this.#logger, ...(this.#options.groupFile ? { groupFile: this.#options.groupFile } : {}) });
       const handler = this.#options.handler;
       let body: unknown[] = [];
       if (member === 'GetStatus') body = statusBody(await handler.status());
@@ -231,26 +228,4 @@ export class DbusService {
     }
   }
 
-  /** Root and members of CONTROL_GROUP (as the control socket's mode 0660 allows); others are refused. */
-  async #authorize(bus: MessageBus, sender: string, member: string): Promise<void> {
-    const reply = await bus.call(new Message({ ...BUS, member: 'GetConnectionCredentials', signature: 's', body: [sender] }));
-    const creds = (reply?.body[0] ?? {}) as Record<string, Variant | undefined>;
-    const uid = creds.UnixUserID?.value as number | undefined;
-    if (uid === 0) return;
-    const group = this.#options.groupName;
-    const gid = await lookupGroupId(group, this.#options.groupFile);
-    const groups = (creds.UnixGroupIDs?.value as number[] | undefined) ?? (await processGroups(creds.ProcessID?.value as number | undefined));
-    if (uid !== undefined && groups.includes(gid)) return;
-    this.#logger.warn({ caller: sender, uid, member }, 'D-Bus call refused: caller is neither root nor in CONTROL_GROUP');
-    throw new DBusError(DBUS_ERROR_ACCESS_DENIED, `Only root and members of CONTROL_GROUP "${group}" may call ${member} (caller uid ${uid ?? 'unknown'})`);
-  }
-}
-
-/** The primary and supplementary group ids of a process (for buses that do not report UnixGroupIDs). */
-async function processGroups(pid: number | undefined): Promise<number[]> {
-  if (pid === undefined) return [];
-  const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const ids = (key: string) => (new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(text)?.[1] ?? '').split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
-  // Gid: real, effective, saved, filesystem; the file system gid decides file access, as on the socket.
-  return [...ids('Gid').slice(1), ...ids('Groups')];
 }
