@@ -2,7 +2,7 @@
 // python3 receiver with SO_PASSCRED, as systemd reads it): READY=1 with STATUS= once the daemon serves,
 // WATCHDOG=1 pings at half WATCHDOG_USEC, STATUS= at status changes, STOPPING=1 at the end.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,54 +11,15 @@ import { UpdateLab } from '../../src/demo/lab.ts';
 import { runDaemon } from '../../src/daemon/main.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
 import { statusLine, watchdogIntervalMs } from '../../src/platform/sd-notify.ts';
-import { isRoot, requireTool } from '../helpers/tools.ts';
-
-/** Prints one JSON line per datagram: the sender's pid (SCM_CREDENTIALS) and the text; closes passed fds (the barrier). */
-const RECEIVER = `
-import json, os, socket, struct, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-print(json.dumps({"bound": True}), flush=True)
-while True:
-    data, anc, flags, addr = s.recvmsg(65536, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(4 * 16))
-    pid = None
-    for level, kind, payload in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-            pid = struct.unpack("iII", payload[:12])[0]
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            for fd in struct.unpack("%di" % (len(payload) // 4), payload[: len(payload) // 4 * 4]):
-                os.close(fd)
-    print(json.dumps({"pid": pid, "text": data.decode()}), flush=True)
-`;
-
-interface Datagram {
-  pid: number | null;
-  text: string;
-}
+import { startNotifyReceiver, type Datagram } from '../helpers/notify-receiver.ts';
+import { isRoot } from '../helpers/tools.ts';
 
 let dir: string;
 let receiver: ChildProcess | undefined;
 const received: Datagram[] = [];
 
 async function startReceiver(path: string): Promise<void> {
-  requireTool('python3');
-  requireTool('systemd-notify');
-  const child = spawn('python3', ['-c', RECEIVER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
-  receiver = child;
-  let buffer = '';
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the receiver exited with ${code}`)));
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-        const line = JSON.parse(buffer.slice(0, nl)) as Datagram & { bound?: boolean };
-        buffer = buffer.slice(nl + 1);
-        if (line.bound) resolve();
-        else received.push(line);
-      }
-    });
-  });
+  receiver = await startNotifyReceiver(path, received);
 }
 
 async function waitFor(check: () => boolean, what: string): Promise<void> {
