@@ -195,11 +195,20 @@ export class DbusService {
     const spec = Object.hasOwn(DBUS_METHODS, member) ? DBUS_METHODS[member] : undefined;
     if (!spec) return false;
     if ((msg.signature ?? '') !== '') {
-      bus.send(Message.newError(msg, 'org.freedesktop.DBus.Error.InvalidArgs', `${member} takes no arguments`));
+      this.#reply(bus, Message.newError(msg, 'org.freedesktop.DBus.Error.InvalidArgs', `${member} takes no arguments`));
       return true;
     }
     void this.#answer(bus, msg, member, spec.changes, spec.outSignature);
     return true;
+  }
+
+  /** Sends a reply; a connection that closed meanwhile is the reconnect loop's business, not an error here. */
+  #reply(bus: MessageBus, message: Message): void {
+    try {
+      bus.send(message);
+    } catch (e) {
+      this.#logger.debug({ err: e }, 'Cannot send a D-Bus reply: the connection closed');
+    }
   }
 
   async #answer(bus: MessageBus, msg: Message, member: string, changes: boolean, outSignature: string): Promise<void> {
@@ -217,13 +226,13 @@ export class DbusService {
         const result = await handler.reset();
         this.#logger.info({ caller: msg.sender }, `D-Bus ResetStatus: ${result.message}`);
       }
-      bus.send(Message.newMethodReturn(msg, outSignature, body));
+      this.#reply(bus, Message.newMethodReturn(msg, outSignature, body));
     } catch (e) {
-      if (e instanceof DBusError) bus.send(Message.newError(msg, e.type, e.text));
-      else if (e instanceof UpdateEngineError) bus.send(Message.newError(msg, DBUS_ERROR_FAILED, `${e.code}: ${e.message}`));
+      if (e instanceof DBusError) this.#reply(bus, Message.newError(msg, e.type, e.text));
+      else if (e instanceof UpdateEngineError) this.#reply(bus, Message.newError(msg, DBUS_ERROR_FAILED, `${e.code}: ${e.message}`));
       else {
         this.#logger.error({ err: e, member }, 'D-Bus method failed with a bug');
-        bus.send(Message.newError(msg, DBUS_ERROR_FAILED, `ERR_INTERNAL: The daemon failed: ${e instanceof Error ? e.message : String(e)}`));
+        this.#reply(bus, Message.newError(msg, DBUS_ERROR_FAILED, `ERR_INTERNAL: The daemon failed: ${e instanceof Error ? e.message : String(e)}`));
       }
     }
   }
