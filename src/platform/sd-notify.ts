@@ -2,7 +2,7 @@
 // no Unix datagram sockets and the npm bindings are native addons, so each message is sent by systemd's
 // own `systemd-notify --pid=OUR_PID`, which (as root) sends it in our name and waits for systemd to take it.
 
-import { execFile } from 'node:child_process';
+import { execArgv } from './exec.ts';
 import { silentLogger, type Logger } from './logger.ts';
 
 export interface SystemdNotifierOptions {
@@ -100,17 +100,18 @@ export class SystemdNotifier {
     }
   }
 
-  #run(assignments: string[]): Promise<void> {
-    return new Promise((resolve) => {
-      execFile(this.#command, [`--pid=${this.#pid}`, ...assignments], { env: this.#env, timeout: 10_000 }, (error, _stdout, stderr) => {
-        if (error) {
-          const log = this.#warned ? this.#logger.debug.bind(this.#logger) : this.#logger.warn.bind(this.#logger);
-          this.#warned = true;
-          log({ err: error, stderr: String(stderr).trim(), sent: assignments }, `Cannot tell systemd "${assignments.join(' ')}" with ${this.#command}`);
-        }
-        resolve();
-      });
-    });
+  async #run(assignments: string[]): Promise<void> {
+    let problem: string | undefined;
+    try {
+      const result = await execArgv([this.#command, `--pid=${this.#pid}`, ...assignments], { env: this.#env, timeoutMs: 10_000 });
+      if (result.exitCode !== 0) problem = `exit ${result.exitCode ?? result.signal}: ${result.stderr.trim()}`;
+    } catch (e) {
+      problem = e instanceof Error ? e.message : String(e);
+    }
+    if (problem === undefined) return;
+    const log = this.#warned ? this.#logger.debug.bind(this.#logger) : this.#logger.warn.bind(this.#logger);
+    this.#warned = true;
+    log({ sent: assignments }, `Cannot tell systemd "${assignments.join(' ')}" with ${this.#command} (${problem})`);
   }
 
   /** Stops the watchdog pings (without STOPPING=1) and waits for a message in flight. */

@@ -10,7 +10,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UpdateLab } from '../../src/demo/lab.ts';
 import { runDaemon } from '../../src/daemon/main.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
-import { statusLine, watchdogIntervalMs } from '../../src/platform/sd-notify.ts';
+import { statusLine, SystemdNotifier, watchdogIntervalMs } from '../../src/platform/sd-notify.ts';
+import { createLogger } from '../../src/platform/logger.ts';
+import { PassThrough } from 'node:stream';
 import { startNotifyReceiver, type Datagram } from '../helpers/notify-receiver.ts';
 import { isRoot } from '../helpers/tools.ts';
 
@@ -62,6 +64,23 @@ describe('sd_notify', () => {
     }
     await waitFor(() => received.some((d) => d.text.includes('STOPPING=1')), 'STOPPING=1');
     await lab.close();
+  });
+
+  it('warns once, and goes on, when systemd-notify cannot be run', async () => {
+    const sink = new PassThrough();
+    const lines: Array<{ level: number; msg: string }> = [];
+    sink.on('data', (c: Buffer) => lines.push(...c.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string })));
+    const logger = createLogger({ level: 'debug', pretty: false, destination: sink });
+    const notifier = SystemdNotifier.fromEnvironment({ env: { NOTIFY_SOCKET: join(dir, 'none') }, logger, command: join(dir, 'no-systemd-notify') });
+    expect(notifier).toBeDefined();
+    await notifier?.ready('UPDATE_STATUS_IDLE');
+    notifier?.status('UPDATE_STATUS_CHECKING_FOR_UPDATE');
+    await notifier?.stopping();
+    await new Promise((r) => setImmediate(r));
+    const complaints = lines.filter((l) => l.msg.startsWith('Cannot tell systemd'));
+    expect(complaints[0]).toMatchObject({ level: 40, msg: expect.stringContaining('"READY=1 STATUS=UPDATE_STATUS_IDLE" with') });
+    expect(complaints.slice(1).every((l) => l.level === 20)).toBe(true);
+    expect(SystemdNotifier.fromEnvironment({ env: {} })).toBeUndefined();
   });
 
   it('arms the watchdog only for this pid, and words STATUS= from the status', () => {
