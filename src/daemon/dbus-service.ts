@@ -2,7 +2,7 @@
 // fed by the same ControlHandler and status stream. Root and CONTROL_GROUP may call the methods that
 // change things; anybody may call GetStatus and listen. A missing or lost bus is retried, never fatal.
 
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { DBusError, Message, MessageType, NameFlag, RequestNameReply, sessionBus, type MessageBus } from '@jellybrick/dbus-next';
 import { UpdateEngineError } from '../errors.ts';
 import { silentLogger, type Logger } from '../platform/logger.ts';
@@ -14,6 +14,8 @@ import type { StatusSnapshot } from './status.ts';
 export const DEFAULT_SYSTEM_BUS = 'unix:path=/run/dbus/system_bus_socket';
 /** A progress-only change is signalled when it moved this much (update_engine: 1%); status changes always. */
 const PROGRESS_STEP = 0.01;
+/** The first reconnect after a loss (ms). */
+const QUICK_RETRY_MS = 500;
 
 export interface DbusServiceOptions {
   handler: ControlHandler;
@@ -86,6 +88,7 @@ export class DbusService {
 
   async #run(): Promise<void> {
     let failures = 0;
+    let lostOnce = false;
     while (!this.#closed) {
       let bus: MessageBus | undefined;
       try {
@@ -101,6 +104,7 @@ export class DbusService {
         const why = await this.#untilLost(bus);
         if (!this.#closed) this.#logger.warn({ busAddress: this.busAddress, err: why }, `Lost the D-Bus system bus; reconnecting every ${this.#retryMs} ms`);
         failures = 1;
+        lostOnce = true;
       } catch (e) {
         if (failures === 0) this.#logger.warn({ busAddress: this.busAddress, err: e }, `No D-Bus system bus to serve com.coreos.update1 on (${(e as Error).message}); retrying every ${this.#retryMs} ms`);
         else this.#logger.debug({ err: e }, 'D-Bus system bus still not reachable');
@@ -109,7 +113,9 @@ export class DbusService {
         this.#bus = undefined;
         bus?.disconnect();
       }
-      if (!this.#closed) await this.#sleep(this.#retryMs);
+      // The first attempt after a loss comes soon: a restarted bus is usually back within a second.
+      if (!this.#closed) await this.#sleep(lostOnce ? Math.min(this.#retryMs, QUICK_RETRY_MS) : this.#retryMs);
+      lostOnce = false;
     }
   }
 
@@ -146,6 +152,10 @@ export class DbusService {
       };
       this.#wake = done;
       emitter(bus).once('error', done);
+      // The end of the stream, at once (a field of the pinned library version; the GetId ping below
+      // notices a silent loss when it is not there).
+      const connection = (bus as unknown as { _connection?: unknown })._connection;
+      if (connection instanceof EventEmitter) connection.once('end', () => done(new Error('the bus closed the connection')));
       const ping = () => {
         // GetId: the system bus policy lets anybody call the driver's own interface (not Peer.Ping).
         const call = bus.call(new Message({ ...BUS_DRIVER, member: 'GetId' }));

@@ -131,7 +131,7 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
     options.onEngine?.(engine);
     if (postBoot.kind === 'health-failed') return exitCodeFor(postBoot.error.code);
     control = !options.once || options.controlSocketInOnce ? await startControl(settings, engine, logger, options.once) : undefined;
-    if (serving) system = startSystemIntegration(settings, engine, logger, notifier, options.system);
+    if (serving) system = await startSystemIntegration(settings, engine, logger, notifier, options.system);
     if (options.once) return await runOnce(engine, logger, signal);
     await runForever(settings, deps, engine, signal, system);
     return 0;

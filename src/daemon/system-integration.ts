@@ -5,7 +5,7 @@ import type { Settings } from '../config/schema.ts';
 import type { Logger } from '../platform/logger.ts';
 import { statusLine, SystemdNotifier } from '../platform/sd-notify.ts';
 import type { ControlHandler } from './control-protocol.ts';
-import { DbusService } from './dbus-service.ts';
+import type { DbusService } from './dbus-service.ts';
 
 export interface SystemIntegrationOptions {
   /** Default: DBUS_SYSTEM_BUS_ADDRESS, else the system bus socket. */
@@ -31,9 +31,10 @@ export function startSystemdWatchdog(logger: Logger, options: SystemIntegrationO
   return notifier;
 }
 
-export function startSystemIntegration(settings: Settings, handler: ControlHandler, logger: Logger, notifier: SystemdNotifier | undefined, options: SystemIntegrationOptions = {}): SystemIntegration {
+export async function startSystemIntegration(settings: Settings, handler: ControlHandler, logger: Logger, notifier: SystemdNotifier | undefined, options: SystemIntegrationOptions = {}): Promise<SystemIntegration> {
+  // The D-Bus library (about 13 MB of RSS) is loaded only with DBUS=true.
   const dbus = settings.dbus
-    ? DbusService.start({
+    ? (await import('./dbus-service.ts')).DbusService.start({
         handler,
         groupName: settings.controlGroup,
         logger,

@@ -122,10 +122,13 @@ export class SystemdNotifier {
   }
 }
 
-/** The STATUS= text for a status: `UPDATE_STATUS_DOWNLOADING 42% of 2.0.0`. */
+/**
+ * The STATUS= text for a status: `UPDATE_STATUS_DOWNLOADING 40% of 2.0.0`. Progress in steps of 10%:
+ * each message costs a systemd-notify process (about 60 ms here), so a download sends about ten.
+ */
 export function statusLine(status: string, progress: number, newVersion: string): string {
   const parts = [status];
-  if (progress > 0 && progress < 1) parts.push(`${Math.floor(progress * 100)}%`);
+  if (progress > 0 && progress < 1) parts.push(`${Math.floor(progress * 10) * 10}%`);
   if (newVersion !== '' && newVersion !== '0.0.0') parts.push(`${progress > 0 && progress < 1 ? 'of' : 'version'} ${newVersion}`);
   return parts.join(' ');
 }

@@ -88,7 +88,8 @@ describe('sd_notify', () => {
     expect(watchdogIntervalMs({ WATCHDOG_USEC: '60000000', WATCHDOG_PID: '8' }, 7)).toBeUndefined();
     expect(watchdogIntervalMs({}, 7)).toBeUndefined();
     expect(statusLine('UPDATE_STATUS_IDLE', 0, '0.0.0')).toBe('UPDATE_STATUS_IDLE');
-    expect(statusLine('UPDATE_STATUS_DOWNLOADING', 0.425, '2.0.0')).toBe('UPDATE_STATUS_DOWNLOADING 42% of 2.0.0');
+    expect(statusLine('UPDATE_STATUS_DOWNLOADING', 0.425, '2.0.0')).toBe('UPDATE_STATUS_DOWNLOADING 40% of 2.0.0');
+    expect(statusLine('UPDATE_STATUS_DOWNLOADING', 0.05, '2.0.0')).toBe('UPDATE_STATUS_DOWNLOADING 0% of 2.0.0');
     expect(statusLine('UPDATE_STATUS_UPDATED_NEED_REBOOT', 1, '2.0.0')).toBe('UPDATE_STATUS_UPDATED_NEED_REBOOT version 2.0.0');
   });
 });
