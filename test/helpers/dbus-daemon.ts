@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cli.ts';
@@ -37,6 +38,7 @@ export class PrivateSystemBus {
   /** Writes the configuration and starts the daemon; `dir` is made traversable for other uids. */
   static async start(dir: string, policyFile = POLICY_FILE): Promise<PrivateSystemBus> {
     requireTool('dbus-daemon');
+    if (!existsSync(SYSTEM_CONF)) throw new Error(`This test needs "${SYSTEM_CONF}" (apt-get install dbus-system-bus-common); run scripts/setup.sh`);
     const bus = new PrivateSystemBus(dir);
     await chmod(dir, 0o755);
     await writeFile(bus.configPath, systemBusConfig(await readFile(SYSTEM_CONF, 'utf8'), bus.socketPath, policyFile));
