@@ -173,6 +173,9 @@ describe('com.coreos.update1 on the system bus', () => {
     }
     expect((await run('busctl', ['--system', 'call', ...BUSCTL, 'GetStatus'], nobody)).stdout).toMatch(/^xdssx 0 0 "UPDATE_STATUS_IDLE" "0.0.0" 0/);
     expect((await run('busctl', ['--system', 'introspect', 'com.coreos.update1', '/com/coreos/update1'], nobody)).stdout).toContain('.StatusUpdate');
+    // The policy file: only root may own the name.
+    const own = await run('busctl', ['--system', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'RequestName', 'su', 'com.coreos.update1', '4'], nobody);
+    expect(own.stderr).toMatch(/not allowed to own the service "com\.coreos\.update1"|Access denied/);
     const member = ['--reuid=65534', '--regid=65534', `--groups=${CONTROL_GID}`];
     expect((await run('gdbus', ['call', '--system', ...DEST, '--method', 'com.coreos.update1.Manager.ResetStatus'], member)).stdout.trim()).toBe('()');
     // With SERVER=disabled an update cannot run: the member gets a clear error, not a silent success.
