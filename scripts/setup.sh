@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian 12 machine: the npm packages, and the Debian
-# packages etcd-server, etcd-client, gdisk (sgdisk) and cgpt when their commands are missing.
+# packages etcd-server, etcd-client, gdisk (sgdisk), cgpt, dbus-daemon, dbus-bin (dbus-monitor),
+# dbus-system-bus-common (the system bus configuration the D-Bus tests start from),
+# libglib2.0-bin (gdbus), systemd (busctl, systemd-analyze, systemd-notify) and python3 (a datagram
+# receiver standing in for systemd's notify socket) when their commands are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +15,13 @@ command -v cgpt >/dev/null 2>&1 || missing+=(cgpt)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v partx >/dev/null 2>&1 || missing+=(util-linux)
+command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
+command -v dbus-monitor >/dev/null 2>&1 || missing+=(dbus-bin)
+[ -f /usr/share/dbus-1/system.conf ] || missing+=(dbus-system-bus-common)
+command -v gdbus >/dev/null 2>&1 || missing+=(libglib2.0-bin)
+command -v busctl >/dev/null 2>&1 || missing+=(systemd)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,5 +1,6 @@
 // The locksmithctl command (../shared/CLI.md): status | lock [ID] | unlock [ID] | set-max N on the etcd
-// reboot semaphore, and halt V | resume V of the fleet circuit breaker, with locksmith's flags, LOCKSMITHCTL_<FLAG> environment variables, the settings'
+// reboot semaphore, halt V | resume V of the fleet circuit breaker, and send-need-reboot (a D-Bus signal),
+// with locksmith's flags, LOCKSMITHCTL_<FLAG> environment variables, the settings'
 // LOCKSMITHD_* keys as fallback, and locksmith's output and exit status. The etcd client (grpc) and
 // the settings loader are imported only once a command needs them: --help and usage errors stay quick.
 
@@ -30,6 +31,9 @@ Commands:
   set-max N     Set the number of machines that may reboot at once
   halt V        Stop version V in the group: no machine reboots into it, offers of it are deferred
   resume V      Clear version V's halt and failure records: machines take it at their next check
+  send-need-reboot
+                Send update_engine's 'need reboot' D-Bus signal (StatusUpdate) on the system bus,
+                to test a reboot manager such as locksmithd without an update
 
 Options (each also from LOCKSMITHCTL_<FLAG>, e.g. LOCKSMITHCTL_ENDPOINT; then the settings'
 LOCKSMITHD_* keys from update.conf and the environment):
@@ -104,6 +108,14 @@ export const run: Command = async (argv, ctx) => {
   if (flags.help || command === 'help' || command === undefined) {
     println(command === undefined && !flags.help ? ctx.stderr : ctx.stdout, USAGE);
     return command === undefined && !flags.help ? 2 : 0;
+  }
+  if (command === 'send-need-reboot') {
+    if (args.length > 0) throw usageError(`Too many arguments for ${command}: ${args.join(' ')}`);
+    const { sendNeedReboot } = await import('./send-need-reboot.ts');
+    return sendNeedReboot(ctx.env).then(
+      () => 0,
+      (e: unknown) => fail(ctx, (e as Error).message),
+    );
   }
   if (!['status', 'lock', 'unlock', 'set-max', 'halt', 'resume'].includes(command)) throw usageError(`Unknown command "${command}"`);
   if (args.length > 1 || (command === 'status' && args.length > 0)) throw usageError(`Too many arguments for ${command}: ${args.join(' ')}`);

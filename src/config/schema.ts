@@ -186,6 +186,8 @@ export const settingsSchema = z
     checkSchedule: cron.optional(),
     /** Prometheus listener, HOST:PORT or a Unix socket path (METRICS_LISTEN); undefined: off. */
     metricsListen: listen.optional(),
+    /** Serve update_engine's D-Bus interface (com.coreos.update1) on the system bus (DBUS). */
+    dbus: bool.default(true),
     /** Log level (LOG_LEVEL). */
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'expected trace, debug, info, warn, error, fatal or silent' }).default('info'),
   })
@@ -288,6 +290,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'RUN_DIR', field: 'runDir', doc: 'Volatile state that a reboot clears (the need-reboot marker)', defaultText: '/run/update-engine' },
   { key: 'CONTROL_SOCKET', field: 'controlSocket', doc: "The daemon's control socket", defaultText: '/run/update-engine/control.sock' },
   { key: 'CONTROL_GROUP', field: 'controlGroup', doc: 'Group allowed to use the control socket', defaultText: 'root' },
+  { key: 'DBUS', field: 'dbus', doc: "Serve update_engine's D-Bus interface com.coreos.update1 on the system bus (for locksmithd and update_engine's clients); a missing bus is retried", defaultText: 'true' },
   { key: 'METRICS_LISTEN', field: 'metricsListen', doc: '127.0.0.1:PORT or a Unix socket path for Prometheus metrics at /metrics; default: off' },
   { key: 'LOG_LEVEL', field: 'logLevel', doc: 'trace, debug, info, warn, error, fatal or silent', defaultText: 'info' },
 ];

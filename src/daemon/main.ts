@@ -21,6 +21,7 @@ import { buildRebootPorts } from './reboot-ports.ts';
 import { CheckScheduler } from './scheduler.ts';
 import { NeedRebootMarkerFile, StateStore } from './state-store.ts';
 import type { CycleOutcome } from './update-cycle.ts';
+import { startSystemdWatchdog, startSystemIntegration, type SystemIntegration, type SystemIntegrationOptions } from './system-integration.ts';
 
 export interface DaemonOptions {
   once: boolean;
@@ -36,6 +37,8 @@ export interface DaemonOptions {
   transportOptions?: GotTransportOptions;
   /** Serve the control socket in --once mode too (default: only when the daemon runs). */
   controlSocketInOnce?: boolean;
+  /** The D-Bus address and systemd environment (tests); served when the control socket is. */
+  system?: SystemIntegrationOptions;
 }
 
 /** The target, with `after` run once it is closed (the throttle's cgroup is left and removed). */
@@ -117,6 +120,9 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
   const metricsServer = metrics ? await (await import('./metrics-server.ts')).startMetricsServer({ listen: settings.metricsListen as string, registry: metrics.registry, logger }) : undefined;
   if (metrics) deps.metrics = metrics.metrics;
   let control: ControlServer | undefined;
+  let system: SystemIntegration | undefined;
+  const serving = !options.once || options.controlSocketInOnce === true;
+  const notifier = serving ? startSystemdWatchdog(logger, options.system) : undefined;
   try {
     const { disk } = await deps.detectSlots();
     const repaired = await repairGpt(disk);
@@ -126,10 +132,13 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
     options.onEngine?.(engine);
     if (postBoot.kind === 'health-failed') return exitCodeFor(postBoot.error.code);
     control = !options.once || options.controlSocketInOnce ? await startControl(settings, engine, logger, options.once) : undefined;
+    if (serving) system = await startSystemIntegration(settings, engine, logger, notifier, options.system);
     if (options.once) return await runOnce(engine, logger, signal);
-    await runForever(settings, deps, engine, signal);
+    await runForever(settings, deps, engine, signal, system);
     return 0;
   } finally {
+    await system?.close();
+    await notifier?.close();
     await control?.close();
     await metricsServer?.close();
     await deps.reboot.close().catch((e: unknown) => logger.warn({ err: e }, 'Cannot close the reboot lock connection'));
@@ -158,7 +167,7 @@ async function runOnce(engine: UpdateEngine, logger: Logger, signal: AbortSignal
   return 0;
 }
 
-async function runForever(settings: Settings, deps: EngineDeps, engine: UpdateEngine, signal: AbortSignal): Promise<void> {
+async function runForever(settings: Settings, deps: EngineDeps, engine: UpdateEngine, signal: AbortSignal, system: SystemIntegration | undefined): Promise<void> {
   const handOver = () => {
     void engine.handOverToReboot(signal).catch((e: unknown) => deps.logger.error({ err: e }, 'Reboot hand-over failed'));
   };
@@ -185,6 +194,7 @@ async function runForever(settings: Settings, deps: EngineDeps, engine: UpdateEn
   if (engine.machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') handOver();
   if ((await deps.state.read()).fleetFailurePending) void retryPendingFailure(deps, signal);
   deps.logger.info({ strategy: deps.reboot.label, server: settings.server }, 'update-engine daemon running');
+  await system?.ready();
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });

@@ -51,6 +51,8 @@ export function labSettingsInput(
     controlSocket: join(m.runDir, 'control.sock'),
     rebootStrategy: 'off',
     rebootCommand: 'true',
+    // A lab machine never joins the host's system bus.
+    dbus: 'false',
     ...extra,
   };
 }

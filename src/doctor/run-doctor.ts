@@ -6,12 +6,15 @@ import type { SlotDetectPaths } from '../slots/index.ts';
 import { ok, warn, type DoctorResult } from './doctor-result.ts';
 import { checkCommands, checkDirectories, checkKeyring, checkSlots, checkThrottle } from './local-checks.ts';
 import { checkEtcd, checkServer } from './remote-checks.ts';
+import { checkDbus, type DbusCheckPaths } from './dbus-check.ts';
 
 export interface DoctorOptions {
   identityPaths?: IdentityPaths;
   slotPaths?: Partial<SlotDetectPaths>;
   /** Per remote check; default 10 s for the server, 5 s for etcd. */
   timeoutMs?: number;
+  /** The D-Bus policy directories and bus address (default: the system's). */
+  dbusPaths?: DbusCheckPaths;
 }
 
 /** The disk path from the 'disk' result ("/dev/vda": ...). */
@@ -35,6 +38,7 @@ export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions =
   results.push(await checkThrottle(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? settings.disk ?? diskOf(slots) : undefined));
   results.push(...(await checkDirectories(settings)));
   results.push(...(await checkCommands(settings)));
+  results.push(...(await checkDbus(settings, options.dbusPaths)));
   const identity = await readMachineIdentity(options.identityPaths ?? defaultIdentityPaths);
   if (identity.missing.length > 0) results.push(warn('machine id', `missing: ${identity.missing.join(', ')}`, 'run systemd-machine-id-setup: the lock and the server know machines by /etc/machine-id'));
   results.push(await checkServer(settings, identity, options.timeoutMs ?? 10_000));

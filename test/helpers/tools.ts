@@ -12,6 +12,14 @@ const INSTALL_HINT: Record<string, string> = {
   curl: 'apt-get install curl',
   losetup: 'apt-get install mount',
   partx: 'apt-get install util-linux',
+  setpriv: 'apt-get install util-linux',
+  'dbus-daemon': 'apt-get install dbus-daemon dbus-system-bus-common',
+  'dbus-monitor': 'apt-get install dbus-bin',
+  gdbus: 'apt-get install libglib2.0-bin',
+  busctl: 'apt-get install systemd',
+  'systemd-analyze': 'apt-get install systemd',
+  'systemd-notify': 'apt-get install systemd',
+  python3: 'apt-get install python3',
 };
 
 export function hasTool(name: string): boolean {
