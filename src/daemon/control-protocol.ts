@@ -47,6 +47,7 @@ export const statusSnapshotSchema = z.object({
   newSizeBytes: z.number().nonnegative(),
   currentOperation: z.string(),
   lastError: z.object({ code: z.enum(ERROR_CODES), message: z.string() }).nullable(),
+  checkNote: z.string().optional(),
 });
 
 export const requestSchema = z.object({ id: z.number().int().nonnegative(), method: z.enum(CONTROL_METHODS) });

@@ -47,7 +47,10 @@ export class UpdateEngine implements ControlHandler {
         ? { status: 'UPDATE_STATUS_UPDATED_NEED_REBOOT', newVersion: pending.version, newSizeBytes: pending.sizeBytes, progress: 1 }
         : {};
     if (state.lastCheckTimeMs !== undefined) initial.lastCheckedTimeSeconds = Math.floor(state.lastCheckTimeMs / 1000);
-    return { engine: new UpdateEngine(deps, initial), postBoot };
+    const engine = new UpdateEngine(deps, initial);
+    // 3/2 at the true moment: the new slot passed the health gate and is marked good (or 44 after a rollback).
+    if (postBoot.kind === 'marked-good' || postBoot.kind === 'rolled-back') await engine.reporter.reportBootOutcome(signal);
+    return { engine, postBoot };
   }
 
   get isBusy(): boolean {
