@@ -3,7 +3,7 @@
 // out of the boot order, remembers versions that failed verification, and backs off. A rollout
 // refusal is "no update now" (src/daemon/refused-check.ts); a dropped offer is reported with 3/0.
 
-import { UpdateEngineError, classify, omahaErrorCode, type ErrorCode } from '../errors.ts';
+import { OMAHA_ERROR, UpdateEngineError, classify, type ErrorCode } from '../errors.ts';
 import { compareVersions } from '../config/values.ts';
 import { errorEvent, omahaEvents } from '../omaha/events.ts';
 import type { UpdateOffer } from '../omaha/offer.ts';
@@ -162,7 +162,9 @@ export class UpdateCycle {
     const state = await this.deps.state.read();
     const failed = state.failedVersions[offer.version];
     if (failed) {
-      return { reason: `version ${offer.version} failed before (${failed.reason}); reset with update_engine_client -reset_status`, deferral: failed.code ? omahaErrorCode(failed.code) : 1 };
+      // The failure itself was reported once with its own code (18, 44, ...); ending this grant says
+      // "deferred" (40), so that the server does not count the same failure again.
+      return { reason: `version ${offer.version} failed before (${failed.reason}); reset with update_engine_client -reset_status`, deferral: OMAHA_ERROR.omahaUpdateDeferredForBackoff };
     }
     const nowMs = this.deps.clock.now();
     if (installSource === 'scheduler' && !offer.disablePayloadBackoff && state.backoffUntilMs !== undefined && state.backoffUntilMs > nowMs) {
