@@ -133,6 +133,11 @@ export interface CheckOutcome {
   backoff?: boolean;
 }
 
+/** The cadence input after a check that ran `lastIntervalMs` after the one before. */
+export function cadenceInputOf(lastIntervalMs: number, outcome: CheckOutcome): CadenceInput {
+  return { lastIntervalMs, lastHttpStatus: outcome.httpStatus, pollIntervalMs: outcome.pollIntervalMs, lastBackoff: outcome.backoff };
+}
+
 export interface CheckSchedulerOptions {
   clock: Clock;
   /** Runs one check. Its errors are logged; an UpdateEngineError's httpStatus counts as the outcome. */
@@ -218,7 +223,7 @@ export class CheckScheduler {
       this.#running = this.#check(reason);
       const outcome = await this.#running;
       this.#running = undefined;
-      input = { lastIntervalMs: plan.intervalMs, lastHttpStatus: outcome.httpStatus, pollIntervalMs: outcome.pollIntervalMs, lastBackoff: outcome.backoff };
+      input = cadenceInputOf(plan.intervalMs, outcome);
     }
   }
 
