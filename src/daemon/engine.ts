@@ -5,7 +5,7 @@ import { UpdateEngineError } from '../errors.ts';
 import type { InstallSource } from '../omaha/request-builder.ts';
 import { readSlots, restoreBooted } from '../slots/index.ts';
 import { assessBoot } from './boot-assessment.ts';
-import type { CheckResult as ControlCheckResult, ControlHandler, ResetResult } from './control-protocol.ts';
+import type { CheckResult as ControlCheckResult, ControlHandler, NeedRebootResult, ResetResult } from './control-protocol.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { OmahaReporter } from './omaha-reporter.ts';
 import { releaseLock, runPostBoot, type PostBootOutcome } from './post-boot-cycle.ts';
@@ -22,6 +22,8 @@ export class UpdateEngine implements ControlHandler {
   private rebootWait: AbortController | undefined;
   /** Asks the owner (daemon loop) to run an on-demand check; set by the daemon. */
   onCheckRequested: (() => 'started' | 'busy' | 'stopped') | undefined;
+  /** Starts the reboot hand-over (window, lock, REBOOT_COMMAND); set by the daemon. */
+  onRebootNeeded: (() => void) | undefined;
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -147,6 +149,18 @@ export class UpdateEngine implements ControlHandler {
       this.deps.logger.info(message);
       return { message, snapshot: this.machine.snapshot() };
     });
+  }
+
+  /** locksmithctl send-need-reboot: UPDATED_NEED_REBOOT without an update, then the reboot strategy. */
+  needReboot(): NeedRebootResult {
+    const status = this.machine.status;
+    if (status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') return { message: 'A reboot is already needed; the reboot strategy is handling it' };
+    if (status !== 'UPDATE_STATUS_IDLE' || this.busy) throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', `Cannot ask for a reboot while an update runs (status ${status})`);
+    if (!this.onRebootNeeded) throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', 'The daemon is not running its reboot strategy (it runs --once or is shutting down)');
+    this.machine.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT');
+    this.deps.logger.info({ strategy: this.deps.reboot.label }, 'A reboot was asked for (locksmithctl send-need-reboot)');
+    this.onRebootNeeded();
+    return { message: `Reboot needed: REBOOT_STRATEGY=${this.deps.settings.rebootStrategy} takes it from here` };
   }
 
   watch(listener: (snapshot: StatusSnapshot) => void): () => void {

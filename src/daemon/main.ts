@@ -193,6 +193,7 @@ async function runForever(settings: Settings, deps: EngineDeps, engine: UpdateEn
   } else {
     deps.logger.warn('SERVER is not set (or "disabled"): no update checks; set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf');
   }
+  engine.onRebootNeeded = handOver;
   if (engine.machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') handOver();
   deps.logger.info({ strategy: deps.reboot.label, server: settings.server }, 'update-engine daemon running');
   await new Promise<void>((resolve) => {

@@ -22,7 +22,11 @@ export type UpdateStatus = (typeof UPDATE_STATUSES)[number];
  * REPORTING_ERROR_EVENT. Anything not listed is a bug in the caller.
  */
 export const ALLOWED_TRANSITIONS: Readonly<Record<UpdateStatus, readonly UpdateStatus[]>> = {
-  UPDATE_STATUS_IDLE: ['UPDATE_STATUS_CHECKING_FOR_UPDATE', 'UPDATE_STATUS_REPORTING_ERROR_EVENT'],
+  UPDATE_STATUS_IDLE: [
+    'UPDATE_STATUS_CHECKING_FOR_UPDATE',
+    'UPDATE_STATUS_UPDATED_NEED_REBOOT', // project: locksmithctl send-need-reboot
+    'UPDATE_STATUS_REPORTING_ERROR_EVENT',
+  ],
   UPDATE_STATUS_CHECKING_FOR_UPDATE: [
     'UPDATE_STATUS_IDLE', // no update
     'UPDATE_STATUS_UPDATE_AVAILABLE',
