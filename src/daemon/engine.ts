@@ -50,8 +50,12 @@ export class UpdateEngine implements ControlHandler {
         : {};
     if (state.lastCheckTimeMs !== undefined) initial.lastCheckedTimeSeconds = Math.floor(state.lastCheckTimeMs / 1000);
     const engine = new UpdateEngine(deps, initial);
-    // 3/2 at the true moment: the new slot passed the health gate and is marked good (or 44 after a rollback).
-    if (postBoot.kind === 'marked-good' || postBoot.kind === 'rolled-back') await engine.reporter.reportBootOutcome(signal);
+    // 3/2 at the true moment: the new slot passed the health gate and is marked good (or 44 after a
+    // rollback). In the background, so that an unreachable server does not hold up the control socket;
+    // as an exclusive step, so that the first update check waits for it.
+    if (postBoot.kind === 'marked-good' || postBoot.kind === 'rolled-back') {
+      void engine.exclusive(() => engine.reporter.reportBootOutcome(signal)).catch((e: unknown) => deps.logger.warn({ err: e }, 'Cannot report the boot outcome now; the next update check carries it'));
+    }
     return { engine, postBoot };
   }
 
