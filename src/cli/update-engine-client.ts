@@ -211,11 +211,19 @@ export const run: Command = async (argv, ctx) => {
   if (chosen.length !== 1) {
     throw usageError(chosen.length === 0 ? 'Give one of -status, -check_for_update, -reset_status, -update, -watch_for_updates' : `Give only one command, not ${chosen.map((a) => `-${a}`).join(' and ')}`);
   }
-  const client = await ControlClient.connect(await socketPathFor(values.socket, ctx));
+  const action = chosen[0] as ClientAction;
   try {
-    return await perform(chosen[0] as ClientAction, client, ctx);
-  } finally {
-    client.close();
+    const client = await ControlClient.connect(await socketPathFor(values.socket, ctx));
+    try {
+      return await perform(action, client, ctx);
+    } finally {
+      client.close();
+    }
+  } catch (e) {
+    // update_engine_client -update exits 1 for every failure (the daemon unreachable included).
+    if (action !== 'update' || !(e instanceof UpdateEngineError)) throw e;
+    ctx.stderr.write(`${PROGRAM}: ${e.message}\n`);
+    return 1;
   }
 };
 

@@ -77,6 +77,9 @@ describe('update_engine_client: arguments', () => {
     const r = await client(['--socket', socketPath, '-status']);
     expect(r.code).toBe(6);
     expect(r.stderr).toBe(`update_engine_client: Cannot connect to the update daemon at "${socketPath}": the socket does not exist (is the update-engine daemon running?)\n`);
+    // -update has update_engine_client's codes only: 0, or 1 for every failure.
+    const update = await client(['--socket', socketPath, '-update']);
+    expect([update.code, update.stderr]).toEqual([1, r.stderr]);
   });
 });
 
