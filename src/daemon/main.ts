@@ -119,6 +119,9 @@ export function checkOutcomeOf(outcome: CycleOutcome): CheckOutcome {
   return outcome.pollIntervalMs !== undefined ? { pollIntervalMs: outcome.pollIntervalMs } : {};
 }
 
+/** The one line that says where to set SERVER (the daemon, `config` and `doctor` say it). */
+export const NO_SERVER_LINE = 'SERVER is not set (or "disabled"): no update checks; set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf';
+
 /** Runs the daemon; resolves with the process exit code. */
 export async function runDaemon(settings: Settings, options: DaemonOptions): Promise<number> {
   const { logger, signal } = options;
@@ -137,6 +140,7 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
     metrics?.observeStatus(engine.machine);
     options.onEngine?.(engine);
     if (postBoot.kind === 'health-failed') return exitCodeFor(postBoot.error.code);
+    if (settings.serverDisabled) logger.warn(NO_SERVER_LINE);
     control = !options.once || options.controlSocketInOnce ? await startControl(settings, engine, logger, options.once) : undefined;
     if (options.once) return await runOnce(engine, logger, signal);
     await runForever(settings, deps, engine, signal);
@@ -190,8 +194,6 @@ async function runForever(settings: Settings, deps: EngineDeps, engine: UpdateEn
     const s = scheduler;
     engine.onCheckRequested = () => s.checkNow();
     scheduler.start();
-  } else {
-    deps.logger.warn('SERVER is not set (or "disabled"): no update checks; set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf');
   }
   engine.onRebootNeeded = handOver;
   if (engine.machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') handOver();

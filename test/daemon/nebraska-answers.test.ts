@@ -176,6 +176,18 @@ describe('configuration and server errors', () => {
   });
 });
 
+it('with no SERVER the daemon says in one line where to set it', async () => {
+  const lines: string[] = [];
+  const { Writable } = await import('node:stream');
+  const { createLogger } = await import('../../src/platform/logger.ts');
+  const logger = createLogger({ pretty: false, destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+  const code = await runDaemon(lab.settings({ server: 'disabled' }), { once: true, logger, signal: new AbortController().signal, identityPaths: lab.identityPaths(), overrides: { rebooter: new RecordingRebooter() } });
+  expect(code).toBe(0);
+  expect(lines.map((l) => JSON.parse(l) as { msg: string; level: number }).filter((l) => l.msg.startsWith('SERVER is not set'))).toEqual([
+    expect.objectContaining({ level: 40, msg: expect.stringContaining('set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf') }),
+  ]);
+});
+
 it('the request carries oem and oemversion from the OEM release file', async () => {
   await writeFile(join(dir, 'oem-release'), 'ID=vmware\nVERSION_ID=11.2.5\nNAME="VMware"\n');
   await serveNebraska(policy({ updatesEnabled: false }));
