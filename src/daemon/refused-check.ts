@@ -43,7 +43,10 @@ export async function handleRefusedCheck(result: RefusedCheck, ctx: RefusedCheck
   } else {
     deps.logger.info({ reason: result.reason, explanation: result.explanation }, refusalNote(result));
   }
-  const note = refusalNote(result);
+  const note =
+    result.refusal === 'in-progress'
+      ? `The server counted an update in progress (${result.reason}) that this machine is not running; it was told the update ended (3/0); the next check comes at the normal time`
+      : refusalNote(result);
   if (pendingBefore) {
     status.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', { lastCheckedTimeSeconds: ctx.checkedAt, newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1, checkNote: note });
   } else {
