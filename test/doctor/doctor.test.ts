@@ -126,6 +126,19 @@ describe('update-engine doctor', () => {
     }
   });
 
+  it('lists the vendor SERVER and APP_ID it ignores (a stock Flatcar host)', async () => {
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'usr/share/flatcar'), { recursive: true });
+    const release = join(dir, 'usr/share/flatcar/release');
+    await writeFile(release, 'FLATCAR_RELEASE_APPID={e96281a6-d1af-4bde-9a0a-97b76e56dc57}\n');
+    try {
+      const r = byName(await doctor({}), 'vendor values');
+      expect(r?.detail).toBe(`ignored APP_ID="{e96281a6-d1af-4bde-9a0a-97b76e56dc57}" (${release}:1): SERVER and APP_ID come only from /etc/flatcar/update.conf, --config or the environment`);
+    } finally {
+      await rm(release);
+    }
+  });
+
   it('says in one line where to set SERVER when it is not set', async () => {
     const r = byName(await doctor({ SERVER: 'disabled' }), 'server');
     expect(r?.fix).toBe('set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf');
