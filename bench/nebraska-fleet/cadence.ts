@@ -14,7 +14,7 @@ import type { UpdateEngine } from '../../src/daemon/engine.ts';
 import { UpdateLab } from '../../src/demo/lab.ts';
 import { loadDevPayloads } from '../../src/omaha/dev-payload-loader.ts';
 import { startDevServer } from '../../src/omaha/dev-server.ts';
-import { silentLogger } from '../../src/platform/logger.ts';
+import { createLogger, silentLogger } from '../../src/platform/logger.ts';
 import { FakeClock, flushMicrotasks } from '../../test/fakes/fake-clock.ts';
 import { FLEET_APP_ID } from '../../test/helpers/nebraska-fleet.ts';
 import { NebraskaModel, STATUS } from '../../test/helpers/nebraska-model.ts';
@@ -58,14 +58,23 @@ async function round(machines: number, max: number): Promise<number> {
       m.running = runDaemon(m.lab.settings({ server: server.updateUrl, appId: FLEET_APP_ID, rebootStrategy: 'reboot' }), {
         once: false,
         clock,
-        logger: silentLogger(),
+        logger: values.verbose ? createLogger({ level: 'warn', pretty: false, name: m.id.slice(0, 6) }) : silentLogger(),
         signal: m.stop.signal,
         identityPaths: m.lab.identityPaths(),
         onEngine: (e) => (m.engine = e),
         overrides: { rebooter: { reboot: async () => void (m.rebootAsked = true) } },
       });
     };
+    /** Real time passes while daemons start; virtual time must not: wait until every scheduler sleeps. */
+    const settle = async () => {
+      for (let spins = 0; spins < 2000; spins++) {
+        if (fleet.every((m) => m.engine && !m.engine.isBusy) && clock.pendingSleeps >= fleet.length) return;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      throw new Error('the daemons did not settle');
+    };
     fleet.forEach(boot);
+    await settle();
     const done = () => fleet.every((m) => model.instance(m.id)?.status === STATUS.complete);
     let lastComplete = start;
     let seenHistory = 0;
@@ -73,7 +82,7 @@ async function round(machines: number, max: number): Promise<number> {
     while (!done() && clock.now() - start < 24 * 60 * MIN) {
       await clock.advance(MIN);
       // Let the checks and updates this minute started run to their end (real time; virtual time stands still).
-      for (let spins = 0; spins < 400 && fleet.some((m) => m.engine?.isBusy); spins++) await new Promise((r) => setTimeout(r, 5));
+      for (let spins = 0; spins < 2000 && fleet.some((m) => m.engine?.isBusy); spins++) await new Promise((r) => setTimeout(r, 5));
       await flushMicrotasks();
       for (const m of fleet) {
         if (!m.rebootAsked) continue;
@@ -81,9 +90,8 @@ async function round(machines: number, max: number): Promise<number> {
         await m.running;
         await m.lab.reboot();
         boot(m);
-        await flushMicrotasks();
-        for (let spins = 0; spins < 400 && (!m.engine || m.engine.isBusy); spins++) await new Promise((r) => setTimeout(r, 5));
       }
+      await settle();
       if (done()) lastComplete = clock.now();
       if (values.verbose && (model.history.length !== seenHistory || model.refusals.length !== seenRefusals)) {
         const minute = Math.round((clock.now() - start) / MIN);
