@@ -25,7 +25,7 @@ export function renderUpdatePath(): string {
     body.push(arrow([[a.x + a.w / 2, a.y + a.h], [b.x + b.w / 2, b.y]]));
   }
   const notes: Array<[string, string[]]> = [
-    ['check', ['events to the server between steps:', '13/1 download started, 14/1 downloaded,', '3/1 installed, 3/0 error (with its code)']],
+    ['check', ['events to the server between steps:', '13/1 download started, 14/1 downloaded,', '800/1 installed, 3/0 error (with its code)']],
     ['apply', ['nothing is written before the manifest', 'signature verifies; no block before its', 'hash does; memory bounded by a few blocks']],
     ['finalize', ['a crash at any moment leaves a disk that', 'boots the old or the new slot, never neither']],
     ['postboot', ['health check never passes: no mark-good,', 'reboot; the bootloader falls back (3/0, 44)']],

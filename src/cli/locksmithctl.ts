@@ -1,6 +1,6 @@
-// The locksmithctl command (../shared/CLI.md): status | lock [ID] | unlock [ID] | set-max N on the etcd
-// reboot semaphore, halt V | resume V of the fleet circuit breaker, and send-need-reboot (a D-Bus signal),
-// with locksmith's flags, LOCKSMITHCTL_<FLAG> environment variables, the settings'
+// The locksmithctl command (../shared/CLI.md): status | lock [ID] | unlock [ID] | set-max N | reboot on
+// the etcd reboot semaphore, halt V | resume V of the fleet circuit breaker, send-need-reboot (to the
+// local daemon, else as a D-Bus signal), with locksmith's flags, LOCKSMITHCTL_<FLAG> environment variables, the settings'
 // LOCKSMITHD_* keys as fallback, and locksmith's output and exit status. The etcd client (grpc) and
 // the settings loader are imported only once a command needs them: --help and usage errors stay quick.
 
@@ -31,9 +31,13 @@ Commands:
   set-max N     Set the number of machines that may reboot at once
   halt V        Stop version V in the group: no machine reboots into it, offers of it are deferred
   resume V      Clear version V's halt and failure records: machines take it at their next check
+  reboot        Take this machine's slot, then reboot at once (REBOOT_COMMAND); as locksmith's,
+                the slot is given back after the reboot (the update-engine daemon does that at start)
   send-need-reboot
-                Send update_engine's 'need reboot' D-Bus signal (StatusUpdate) on the system bus,
-                to test a reboot manager such as locksmithd without an update
+                Tell the local update-engine daemon that a reboot is needed, over its control socket
+                (CONTROL_SOCKET): its REBOOT_STRATEGY then runs (window, lock, REBOOT_COMMAND), and it
+                sends update_engine's StatusUpdate signal. When no daemon answers there, send that
+                D-Bus signal itself, as locksmith's did (to try a reboot manager such as locksmithd)
 
 Options (each also from LOCKSMITHCTL_<FLAG>, e.g. LOCKSMITHCTL_ENDPOINT; then the settings'
 LOCKSMITHD_* keys from update.conf and the environment):
@@ -109,16 +113,9 @@ export const run: Command = async (argv, ctx) => {
     println(command === undefined && !flags.help ? ctx.stderr : ctx.stdout, USAGE);
     return command === undefined && !flags.help ? 2 : 0;
   }
-  if (command === 'send-need-reboot') {
-    if (args.length > 0) throw usageError(`Too many arguments for ${command}: ${args.join(' ')}`);
-    const { sendNeedReboot } = await import('./send-need-reboot.ts');
-    return sendNeedReboot(ctx.env).then(
-      () => 0,
-      (e: unknown) => fail(ctx, (e as Error).message),
-    );
-  }
-  if (!['status', 'lock', 'unlock', 'set-max', 'halt', 'resume'].includes(command)) throw usageError(`Unknown command "${command}"`);
-  if (args.length > 1 || (command === 'status' && args.length > 0)) throw usageError(`Too many arguments for ${command}: ${args.join(' ')}`);
+  if (!['status', 'lock', 'unlock', 'set-max', 'halt', 'resume', 'reboot', 'send-need-reboot'].includes(command)) throw usageError(`Unknown command "${command}"`);
+  if (args.length > 1 || (['status', 'reboot', 'send-need-reboot'].includes(command) && args.length > 0)) throw usageError(`Too many arguments for ${command}: ${args.join(' ')}`);
+  if (command === 'send-need-reboot') return sendNeedReboot(flags, ctx);
   let maxValue: number | undefined;
   if (command === 'set-max') {
     if (args[0] === undefined) return fail(ctx, 'New maximum value must be set.');
@@ -148,7 +145,7 @@ export const run: Command = async (argv, ctx) => {
   const etcdOptions = await loadEtcdOptions(settings);
   const store = new EtcdLockStore(etcdOptions);
   const client = new SemaphoreClient({ store, group: settings.group, clock: systemClock });
-  const action = command === 'lock' ? 'Error locking:' : command === 'unlock' ? 'Error unlocking:' : command === 'set-max' ? 'Error setting value:' : command === 'halt' ? 'Error halting:' : command === 'resume' ? 'Error resuming:' : 'Error getting status:';
+  const action = command === 'lock' || command === 'reboot' ? 'Error locking:' : command === 'unlock' ? 'Error unlocking:' : command === 'set-max' ? 'Error setting value:' : command === 'halt' ? 'Error halting:' : command === 'resume' ? 'Error resuming:' : 'Error getting status:';
   try {
     if (command === 'status') {
       const snapshot = await client.snapshot();
@@ -161,6 +158,18 @@ export const run: Command = async (argv, ctx) => {
       println(ctx.stdout, await breaker.resume(client, args[0] as string));
     } else if (command === 'lock') {
       await client.lock(await holderId(args[0]), { liveness: false }, ctx.signal);
+    } else if (command === 'reboot') {
+      // locksmith's runReboot: lock, then reboot; the slot is given back after the reboot.
+      await client.lock(await holderId(undefined), { liveness: false }, ctx.signal);
+      const rebootCommand = await settingOf(flags, ctx, 'rebootCommand');
+      const { CommandRebooter } = await import('../reboot/rebooter.ts');
+      const { silentLogger } = await import('../platform/logger.ts');
+      try {
+        await new CommandRebooter({ command: rebootCommand ?? 'systemctl reboot', logger: silentLogger(), wallArgv: null }).reboot('locksmithctl reboot', ctx.signal);
+      } catch (e) {
+        if (errors.isUpdateEngineError(e)) return fail(ctx, `Error rebooting: ${e.message}`);
+        throw e;
+      }
     } else if (command === 'unlock') {
       await client.unlock(await holderId(args[0]), ctx.signal);
     } else {
@@ -176,6 +185,44 @@ export const run: Command = async (argv, ctx) => {
     await store.close();
   }
 };
+
+/** One value of the settings (update.conf layers, --config, the environment); undefined when they cannot be read. */
+async function settingOf<K extends 'rebootCommand' | 'controlSocket'>(flags: Flags, ctx: CommandContext, key: K): Promise<string | undefined> {
+  try {
+    const { loadSettings } = await import('../config/load.ts');
+    return (await loadSettings({ env: ctx.env, configFiles: flags.config ?? [] })).settings[key];
+  } catch (e) {
+    if (flags.config !== undefined) throw e;
+    return undefined;
+  }
+}
+
+/** send-need-reboot over the daemon's control socket (the channel update_engine_client uses too). */
+async function sendNeedReboot(flags: Flags, ctx: CommandContext): Promise<number> {
+  const [{ ControlClient }, { KEY_BY_FIELD }, errors] = await Promise.all([import('../daemon/control-client.ts'), import('../config/schema.ts'), import('../errors.ts')]);
+  const socketPath = (await settingOf(flags, ctx, 'controlSocket')) ?? KEY_BY_FIELD.get('controlSocket')?.defaultText ?? '/run/update-engine/control.sock';
+  let client;
+  try {
+    client = await ControlClient.connect(socketPath);
+  } catch (e) {
+    if (!errors.isUpdateEngineError(e)) throw e;
+    // No daemon answers on the socket: send update_engine's signal ourselves, as locksmith's did.
+    const { sendNeedRebootSignal } = await import('./send-need-reboot.ts');
+    return sendNeedRebootSignal(ctx.env).then(
+      () => 0,
+      (busError: unknown) => fail(ctx, `error sending need-reboot: ${e.message}; ${(busError as Error).message}`),
+    );
+  }
+  try {
+    println(ctx.stdout, (await client.needReboot()).message);
+    return 0;
+  } catch (e) {
+    if (errors.isUpdateEngineError(e)) return fail(ctx, `error sending need-reboot: ${e.message}`);
+    throw e;
+  } finally {
+    client.close();
+  }
+}
 
 function fail(ctx: CommandContext, line: string): number {
   println(ctx.stderr, line);

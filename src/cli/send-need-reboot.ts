@@ -1,4 +1,4 @@
-// `locksmithctl send-need-reboot`, as locksmith's: emits update_engine's StatusUpdate signal saying
+// `locksmithctl send-need-reboot` when no daemon answers on the control socket, as locksmith's: emits update_engine's StatusUpdate signal saying
 // UPDATE_STATUS_UPDATED_NEED_REBOOT (0, 0.0, "UPDATE_STATUS_UPDATED_NEED_REBOOT", "", 0) on the system
 // bus, so that a reboot manager listening like locksmithd can be tried without an update.
 
@@ -7,7 +7,7 @@ import { DBUS_INTERFACE, DBUS_PATH, DBUS_SIGNAL, STATUS_SIGNATURE } from '../dae
 import { DEFAULT_SYSTEM_BUS } from '../daemon/dbus-service.ts';
 
 /** Sends the signal; resolves once the bus has it (a round trip after it), or rejects with why not. */
-export async function sendNeedReboot(env: NodeJS.ProcessEnv, timeoutMs = 10_000): Promise<void> {
+export async function sendNeedRebootSignal(env: NodeJS.ProcessEnv, timeoutMs = 10_000): Promise<void> {
   const busAddress = env.DBUS_SYSTEM_BUS_ADDRESS ?? DEFAULT_SYSTEM_BUS;
   // sessionBus() is the library's "connect to this address" (its systemBus() ignores a given address).
   const bus = sessionBus({ busAddress, authMethods: ['EXTERNAL'] });

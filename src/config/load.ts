@@ -48,13 +48,33 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** A value a vendor file holds that is not used, and why (`config` shows it). */
+export interface IgnoredValue {
+  key: string;
+  value: string;
+  source: ValueSource;
+  why: string;
+}
+
 export interface LoadedSettings {
   settings: Settings;
   /** KEY -> raw value and source, for every key that was set or derived. */
   raw: Map<string, RawValue>;
-  /** Unknown keys, duplicates, values that could not be derived. */
+  /** Unknown keys, duplicates, values that could not be derived, lines without "=". */
   warnings: string[];
+  /** Vendor values not used (SERVER and APP_ID come only from the operator's layers). */
+  ignored: IgnoredValue[];
 }
+
+/**
+ * Keys only the operator's layers (/etc, --config, the environment) may set. On a stock Flatcar host the
+ * vendor files name Flatcar's public server and Flatcar's app id, which serve Flatcar's payload format,
+ * not this engine's: asking there can only fail.
+ */
+const OPERATOR_ONLY_KEYS: Readonly<Record<string, string>> = {
+  SERVER: "a vendor file names the vendor's update server, which does not serve this engine's payloads; set SERVER in /etc/flatcar/update.conf",
+  APP_ID: "a vendor file names the vendor's app id, which is not this engine's; set APP_ID in /etc/flatcar/update.conf",
+};
 
 /** Release-file names of keys (FLATCAR_RELEASE_VERSION -> VERSION). */
 const RELEASE_KEYS: Record<string, string> = {
@@ -108,6 +128,8 @@ interface Layer {
   file: string;
   text: string;
   release: boolean;
+  /** The release file and /usr/share/flatcar/update.conf: the OS vendor's, not the operator's. */
+  vendor: boolean;
 }
 
 /** Names of secret keys: a broken line that mentions one is reported without its text (it may hold the secret). */
@@ -119,14 +141,24 @@ function describeProblem(p: KeyValueProblem): string {
   return `${p.reason.startsWith('invalid key') ? 'invalid key' : p.reason} (the line names a secret setting, so it is not shown)`;
 }
 
-function applyFileLayer(layer: Layer, raw: Map<string, RawValue>, warnings: string[], errors: string[]): void {
+function applyFileLayer(layer: Layer, raw: Map<string, RawValue>, warnings: string[], errors: string[], ignored: IgnoredValue[]): void {
   const parsed = parseKeyValueText(layer.text, layer.file);
-  for (const p of parsed.problems) errors.push(`${layer.file}:${p.line}: ${describeProblem(p)}`);
+  for (const p of parsed.problems) {
+    // update_engine skips a line without "=" (simple_key_value_store.cc): a warning, not an error.
+    if (p.reason === 'expected KEY=VALUE') warnings.push(`${layer.file}:${p.line}: skipped, no "=" in ${describeProblem(p).replace(/^expected KEY=VALUE: /, '')}`);
+    else errors.push(`${layer.file}:${p.line}: ${describeProblem(p)}`);
+  }
   const seen = new Map<string, number>();
   for (const entry of parsed.entries) {
     let key = entry.key;
-    if (layer.release && RELEASE_KEYS[key]) key = RELEASE_KEYS[key] as string;
+    // update_engine reads FLATCAR_RELEASE_* from update.conf too (GetConfValue searches every file).
+    if (RELEASE_KEYS[key]) key = RELEASE_KEYS[key] as string;
     key = ALIAS_TO_KEY.get(key) ?? key;
+    const operatorOnly = OPERATOR_ONLY_KEYS[key];
+    if (layer.vendor && operatorOnly !== undefined) {
+      ignored.push({ key, value: entry.value, source: { kind: 'file', file: layer.file, line: entry.line, name: entry.key }, why: operatorOnly });
+      continue;
+    }
     if (!SPEC_BY_KEY.has(key)) {
       if (!layer.release) warnings.push(`${layer.file}:${entry.line}: unknown key ${entry.key} (ignored)`);
       continue;
@@ -180,26 +212,27 @@ export async function loadSettings(options: LoadOptions = {}): Promise<LoadedSet
   const raw = new Map<string, RawValue>();
   const warnings: string[] = [];
   const errors: string[] = [];
+  const ignored: IgnoredValue[] = [];
 
   const layers: Layer[] = [];
   const release = await readOptional(paths.releaseFile);
-  if (release !== undefined) layers.push({ file: paths.releaseFile, text: release, release: true });
+  if (release !== undefined) layers.push({ file: paths.releaseFile, text: release, release: true, vendor: true });
   const usrShare = await readOptional(paths.usrShareConf);
-  if (usrShare !== undefined) layers.push({ file: paths.usrShareConf, text: usrShare, release: false });
+  if (usrShare !== undefined) layers.push({ file: paths.usrShareConf, text: usrShare, release: false, vendor: true });
   const etc = await readOptional(paths.etcConf);
-  if (etc !== undefined) layers.push({ file: paths.etcConf, text: etc, release: false });
+  if (etc !== undefined) layers.push({ file: paths.etcConf, text: etc, release: false, vendor: false });
   else {
     const coreos = await readOptional(paths.etcCoreosConf);
-    if (coreos !== undefined) layers.push({ file: paths.etcCoreosConf, text: coreos, release: false });
+    if (coreos !== undefined) layers.push({ file: paths.etcCoreosConf, text: coreos, release: false, vendor: false });
   }
-  for (const file of options.configFiles ?? []) layers.push({ file, text: await readRequired(file), release: false });
+  for (const file of options.configFiles ?? []) layers.push({ file, text: await readRequired(file), release: false, vendor: false });
 
-  for (const layer of layers) applyFileLayer(layer, raw, warnings, errors);
+  for (const layer of layers) applyFileLayer(layer, raw, warnings, errors, ignored);
   if (errors.length > 0) throw configError('ERR_CONFIG_SYNTAX', errors);
   applyEnvironment(env, raw, warnings);
   await deriveVersion(paths, raw, warnings);
 
-  return { settings: validate(raw, warnings), raw, warnings };
+  return { settings: validate(raw, warnings), raw, warnings, ignored };
 }
 
 /** Runs the schema over the raw values; an invalid derived value becomes a warning, anything else an error. */

@@ -14,6 +14,7 @@ import {
   type ControlMethod,
   type ControlResponse,
   type ResetResult,
+  type NeedRebootResult,
 } from './control-protocol.ts';
 import type { StatusSnapshot } from './status.ts';
 
@@ -108,6 +109,11 @@ export class ControlClient {
   /** -reset_status: the daemon undoes a pending update. */
   async reset(): Promise<ResetResult> {
     return checked(resultSchemas.reset, await this.#request('reset'), 'reset');
+  }
+
+  /** `locksmithctl send-need-reboot`: tells the daemon a reboot is needed (its reboot strategy runs). */
+  async needReboot(): Promise<NeedRebootResult> {
+    return checked(resultSchemas['need-reboot'], await this.#request('need-reboot'), 'need-reboot');
   }
 
   /** Streams status snapshots to `onSnapshot`, the current one first; resolves once that one arrived. */

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ERROR_CODES, UpdateEngineError } from '../errors.ts';
 import { UPDATE_STATUSES, type StatusSnapshot } from './status.ts';
 
-export const CONTROL_METHODS = ['status', 'check', 'reset', 'watch'] as const;
+export const CONTROL_METHODS = ['status', 'check', 'reset', 'watch', 'need-reboot'] as const;
 export type ControlMethod = (typeof CONTROL_METHODS)[number];
 
 /** A line longer than this is a protocol error (requests and responses are a few hundred bytes). */
@@ -37,6 +37,16 @@ export interface ControlHandler {
   reset(): ResetResult | Promise<ResetResult>;
   /** Calls `listener` after every status change; returns the unsubscribe function. */
   watch(listener: (snapshot: StatusSnapshot) => void): () => void;
+  /**
+   * `locksmithctl send-need-reboot`: a reboot is needed (as update_engine's UPDATED_NEED_REBOOT signal
+   * tells locksmithd): the reboot strategy runs (window, lock, REBOOT_COMMAND). Optional.
+   */
+  needReboot?(): NeedRebootResult | Promise<NeedRebootResult>;
+}
+
+/** What the daemon answers to "need-reboot". */
+export interface NeedRebootResult {
+  message: string;
 }
 
 export const statusSnapshotSchema = z.object({
@@ -47,6 +57,7 @@ export const statusSnapshotSchema = z.object({
   newSizeBytes: z.number().nonnegative(),
   currentOperation: z.string(),
   lastError: z.object({ code: z.enum(ERROR_CODES), message: z.string() }).nullable(),
+  checkNote: z.string().optional(),
 });
 
 export const requestSchema = z.object({ id: z.number().int().nonnegative(), method: z.enum(CONTROL_METHODS) });
@@ -66,6 +77,7 @@ export const resultSchemas = {
   status: statusSnapshotSchema,
   check: z.object({ started: z.boolean(), message: z.string() }),
   reset: z.object({ message: z.string(), snapshot: statusSnapshotSchema }),
+  'need-reboot': z.object({ message: z.string() }),
 } as const;
 
 /** One message as a line. */

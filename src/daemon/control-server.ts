@@ -152,6 +152,11 @@ export class ControlServer {
         case 'reset':
           send(socket, { id: request.id, ok: true, result: await this.#handler.reset() });
           break;
+        case 'need-reboot': {
+          if (!this.#handler.needReboot) throw new UpdateEngineError('ERR_NOT_IMPLEMENTED', 'This daemon does not take "need-reboot"');
+          send(socket, { id: request.id, ok: true, result: await this.#handler.needReboot() });
+          break;
+        }
         case 'watch': {
           const unsubscribe = await this.#watch(socket, request.id);
           // The client may have gone while the first snapshot was read.

@@ -20,6 +20,9 @@ export type HealthGate = (signal: AbortSignal) => Promise<boolean>;
 export interface EngineIdentity {
   machineId: string;
   bootId: string;
+  /** ID and VERSION_ID of the OEM release file (/etc/oem-release, else /usr/share/oem/oem-release), as update_engine sends them. */
+  oem?: string;
+  oemVersion?: string;
 }
 
 export interface EngineDeps {
@@ -49,7 +52,9 @@ export interface EngineDeps {
 
 /** What the engine reports for metrics (src/daemon/metrics.ts implements it with prom-client). */
 export interface EngineMetrics {
-  checkFinished(result: 'update' | 'noupdate' | 'error' | 'deferred', offeredVersion?: string): void;
+  checkFinished(result: 'update' | 'noupdate' | 'error' | 'deferred' | 'refused', offeredVersion?: string): void;
+  /** Optional: the server refused the check (rollout policy, or an update it counts as in progress); reason = its app status. */
+  checkRefused?(reason: string): void;
   bytesDownloaded(bytes: number): void;
   bytesWritten(bytes: number): void;
   error(code: string): void;

@@ -5,7 +5,7 @@ import { UpdateEngineError, isUpdateEngineError } from '../errors.ts';
 import type { InstallSource } from '../omaha/request-builder.ts';
 import { readSlots, restoreBooted } from '../slots/index.ts';
 import { assessBoot } from './boot-assessment.ts';
-import type { CheckResult as ControlCheckResult, ControlHandler, ResetResult } from './control-protocol.ts';
+import type { CheckResult as ControlCheckResult, ControlHandler, NeedRebootResult, ResetResult } from './control-protocol.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { abandonHaltedUpdate, writePendingFailure } from './fleet-halt.ts';
 import { OmahaReporter } from './omaha-reporter.ts';
@@ -23,6 +23,8 @@ export class UpdateEngine implements ControlHandler {
   private rebootWait: AbortController | undefined;
   /** Asks the owner (daemon loop) to run an on-demand check; set by the daemon. */
   onCheckRequested: (() => 'started' | 'busy' | 'stopped') | undefined;
+  /** Starts the reboot hand-over (window, lock, REBOOT_COMMAND); set by the daemon. */
+  onRebootNeeded: (() => void) | undefined;
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -48,7 +50,14 @@ export class UpdateEngine implements ControlHandler {
         ? { status: 'UPDATE_STATUS_UPDATED_NEED_REBOOT', newVersion: pending.version, newSizeBytes: pending.sizeBytes, progress: 1 }
         : {};
     if (state.lastCheckTimeMs !== undefined) initial.lastCheckedTimeSeconds = Math.floor(state.lastCheckTimeMs / 1000);
-    return { engine: new UpdateEngine(deps, initial), postBoot };
+    const engine = new UpdateEngine(deps, initial);
+    // 3/2 at the true moment: the new slot passed the health gate and is marked good (or 44 after a
+    // rollback). In the background, so that an unreachable server does not hold up the control socket;
+    // as an exclusive step, so that the first update check waits for it.
+    if (postBoot.kind === 'marked-good' || postBoot.kind === 'rolled-back') {
+      void engine.exclusive(() => engine.reporter.reportBootOutcome(signal)).catch((e: unknown) => deps.logger.warn({ err: e }, 'Cannot report the boot outcome now; the next update check carries it'));
+    }
+    return { engine, postBoot };
   }
 
   get isBusy(): boolean {
@@ -153,6 +162,18 @@ export class UpdateEngine implements ControlHandler {
       this.deps.logger.info(message);
       return { message, snapshot: this.machine.snapshot() };
     });
+  }
+
+  /** locksmithctl send-need-reboot: UPDATED_NEED_REBOOT without an update, then the reboot strategy. */
+  needReboot(): NeedRebootResult {
+    const status = this.machine.status;
+    if (status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') return { message: 'A reboot is already needed; the reboot strategy is handling it' };
+    if (status !== 'UPDATE_STATUS_IDLE' || this.busy) throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', `Cannot ask for a reboot while an update runs (status ${status})`);
+    if (!this.onRebootNeeded) throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', 'The daemon is not running its reboot strategy (it runs --once or is shutting down)');
+    this.machine.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT');
+    this.deps.logger.info({ strategy: this.deps.reboot.label }, 'A reboot was asked for (locksmithctl send-need-reboot)');
+    this.onRebootNeeded();
+    return { message: `Reboot needed: REBOOT_STRATEGY=${this.deps.settings.rebootStrategy} takes it from here` };
   }
 
   watch(listener: (snapshot: StatusSnapshot) => void): () => void {

@@ -1,7 +1,7 @@
 // The daemon's composition root: builds the real adapters from the Settings, settles the boot
 // situation, then either runs one cycle (--once) or serves the control socket and the schedule.
 
-import { exitCodeFor, UpdateEngineError } from '../errors.ts';
+import { classify, exitCodeFor, UpdateEngineError } from '../errors.ts';
 import type { Settings } from '../config/schema.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
 import { defaultIdentityPaths, readMachineIdentity, type IdentityPaths } from '../platform/identity.ts';
@@ -18,7 +18,7 @@ import { retryPendingFailure } from './fleet-halt.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { UpdateEngine } from './engine.ts';
 import { buildRebootPorts } from './reboot-ports.ts';
-import { CheckScheduler } from './scheduler.ts';
+import { CheckScheduler, type CheckOutcome } from './scheduler.ts';
 import { NeedRebootMarkerFile, StateStore } from './state-store.ts';
 import type { CycleOutcome } from './update-cycle.ts';
 import { startSystemdWatchdog, startSystemIntegration, type SystemIntegration, type SystemIntegrationOptions } from './system-integration.ts';
@@ -66,7 +66,7 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
   const ports = buildRebootPorts(settings, identity.machineId, clock, logger);
   const deps: EngineDeps = {
     settings,
-    identity: { machineId: identity.machineId, bootId: identity.bootId },
+    identity: { machineId: identity.machineId, bootId: identity.bootId, ...(identity.oem !== undefined ? { oem: identity.oem } : {}), ...(identity.oemVersion !== undefined ? { oemVersion: identity.oemVersion } : {}) },
     clock,
     logger,
     omaha,
@@ -105,10 +105,26 @@ function describeOutcome(outcome: CycleOutcome): string {
       return `Update to ${outcome.version} deferred: ${outcome.reason}`;
     case 'updated':
       return `Updated to ${outcome.flipped.version} on partition ${outcome.flipped.partition}; reboot to use it`;
+    case 'refused':
+      return `No update now: the server holds it back (${outcome.reason}): ${outcome.explanation}`;
     case 'failed':
       return `Update failed: ${outcome.error.message}`;
   }
 }
+
+/**
+ * What the scheduler needs of a cycle: a refusal or no update keeps the normal cadence (or the server's
+ * PollInterval); a failed check (a server or configuration error) slows the checks down, doubling up to 4 h.
+ */
+export function checkOutcomeOf(outcome: CycleOutcome): CheckOutcome {
+  if (outcome.kind === 'failed') {
+    return { ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}), ...(outcome.checkFailed && classify(outcome.error.code) === 'backoff' ? { backoff: true } : {}) };
+  }
+  return outcome.pollIntervalMs !== undefined ? { pollIntervalMs: outcome.pollIntervalMs } : {};
+}
+
+/** The one line that says where to set SERVER (the daemon, `config` and `doctor` say it). */
+export const NO_SERVER_LINE = 'SERVER is not set (or "disabled"): no update checks; set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf';
 
 /** Runs the daemon; resolves with the process exit code. */
 export async function runDaemon(settings: Settings, options: DaemonOptions): Promise<number> {
@@ -131,6 +147,7 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
     metrics?.observeStatus(engine.machine);
     options.onEngine?.(engine);
     if (postBoot.kind === 'health-failed') return exitCodeFor(postBoot.error.code);
+    if (settings.serverDisabled) logger.warn(NO_SERVER_LINE);
     control = !options.once || options.controlSocketInOnce ? await startControl(settings, engine, logger, options.once) : undefined;
     if (serving) system = await startSystemIntegration(settings, engine, logger, notifier, options.system);
     if (options.once) return await runOnce(engine, logger, signal);
@@ -181,16 +198,14 @@ async function runForever(settings: Settings, deps: EngineDeps, engine: UpdateEn
         const outcome = await engine.runCycle(reason === 'on-demand' ? 'ondemandupdate' : 'scheduler', sig);
         deps.logger.info({ outcome: outcome.kind }, describeOutcome(outcome));
         if (outcome.kind === 'updated') handOver();
-        if (outcome.kind === 'failed') return outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {};
-        return outcome.pollIntervalMs !== undefined ? { pollIntervalMs: outcome.pollIntervalMs } : {};
+        return checkOutcomeOf(outcome);
       },
     });
     const s = scheduler;
     engine.onCheckRequested = () => s.checkNow();
     scheduler.start();
-  } else {
-    deps.logger.info('SERVER=disabled: no update checks');
   }
+  engine.onRebootNeeded = handOver;
   if (engine.machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') handOver();
   if ((await deps.state.read()).fleetFailurePending) void retryPendingFailure(deps, signal);
   deps.logger.info({ strategy: deps.reboot.label, server: settings.server }, 'update-engine daemon running');

@@ -9,7 +9,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { EngineMetrics } from './engine-deps.ts';
 import { UPDATE_STATUSES, type StatusMachine, type StatusSnapshot, type UpdateStatus } from './status.ts';
 
-export const CHECK_RESULTS = ['update', 'noupdate', 'error', 'deferred'] as const;
+export const CHECK_RESULTS = ['update', 'noupdate', 'error', 'deferred', 'refused'] as const;
 export type CheckResult = (typeof CHECK_RESULTS)[number];
 export const THROTTLE_MECHANISMS = ['none', 'cgroup-v2', 'cgroup-v1', 'token-bucket'] as const;
 export type MetricsThrottleMechanism = (typeof THROTTLE_MECHANISMS)[number];
@@ -57,7 +57,8 @@ function defineSeries(registry: Registry, hooks: { writeRate(): number | undefin
     progress: gauge('update_engine_progress_ratio', 'Progress of the current step, 0 to 1 (the download while downloading)'),
     lastCheck: gauge('update_engine_last_check_timestamp_seconds', 'Unix time of the last update check the server answered; 0 = never'),
     lastCheckResult: gauge('update_engine_last_check_result', "1 for the last update check's result, 0 for the others", ['result']),
-    checks: counter('update_engine_checks_total', 'Update checks by result (update, noupdate, error, deferred)', ['result']),
+    checks: counter('update_engine_checks_total', 'Update checks by result (update, noupdate, error, deferred, refused)', ['result']),
+    refusals: counter('update_engine_check_refusals_total', "Update checks the server refused, by its reason (Nebraska's rollout policy: error-maxConcurrentUpdatesLimitReached, ...)", ['reason']),
     offeredVersion: gauge('update_engine_offered_version_info', 'Always 1; the version the last check offered as label (no series when it offered none)', ['version']),
     bytesDownloaded: counter('update_engine_bytes_downloaded_total', 'Payload bytes received from the update server'),
     bytesWritten: counter('update_engine_bytes_written_total', 'Image bytes written to the passive slot'),
@@ -134,6 +135,9 @@ export function createEngineMetrics(options: EngineMetricsOptions): EngineMetric
       s.lastCheck.set(Math.floor(clock.now() / 1000));
       s.offeredVersion.reset();
       if (offeredVersion !== undefined) s.offeredVersion.set({ version: offeredVersion }, 1);
+    },
+    checkRefused(reason) {
+      s.refusals.inc({ reason });
     },
     bytesDownloaded(bytes) {
       if (positive(bytes)) s.bytesDownloaded.inc(bytes);

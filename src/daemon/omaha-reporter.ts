@@ -1,8 +1,9 @@
 // Talks to the Omaha server for the engine: the client identity of every request, update checks
-// with the right 3/2 or rollback event, and events that are queued in the state when undelivered.
+// (carrying the one-shot 3/2 or rollback report when it is still undelivered), the completion report
+// right after the new slot was marked good, and events that are queued in the state when undelivered.
 
 import { UpdateEngineError, isUpdateEngineError } from '../errors.ts';
-import type { OmahaEvent } from '../omaha/events.ts';
+import { omahaEvents, type OmahaEvent } from '../omaha/events.ts';
 import type { CheckResult } from '../omaha/offer.ts';
 import type { InstallSource, OmahaClientInfo } from '../omaha/request-builder.ts';
 import type { EngineDeps } from './engine-deps.ts';
@@ -30,18 +31,46 @@ export class OmahaReporter {
       alephVersion: state.alephVersion ?? version,
       machineAlias: s.machineAlias,
       ...(s.board ? { board: s.board } : {}),
+      ...(this.deps.identity.oem ? { oem: this.deps.identity.oem } : {}),
+      ...(this.deps.identity.oemVersion ? { oemVersion: this.deps.identity.oemVersion } : {}),
       installSource,
     };
   }
 
   /**
-   * previousversion of the 3/2 event: the version before the update on the first check after one
-   * (once the new slot was marked good), 0.0.0.0 on a fresh install, "" otherwise.
+   * previousversion of the one 3/2 event, while it is owed: the version before the update, once the new
+   * slot was marked good (no pending update left). Undefined otherwise: no other request says 3/2, since
+   * Nebraska takes any 3/2 as "complete" (or, for Flatcar's app id with "" or 0.0.0.0, resets the instance).
    */
-  previousVersionFor(state: PersistedState): string {
-    if (state.alephVersion === undefined) return '0.0.0.0';
+  previousVersionFor(state: PersistedState): string | undefined {
     if (state.pendingUpdate === undefined && state.previousVersion !== undefined) return state.previousVersion;
-    return '';
+    return undefined;
+  }
+
+  /**
+   * Right after the new slot was marked good (or the machine came back on the old one): reports 3/2 with
+   * previousversion (or 3/0 errorcode 44) at once, in an event-only request. When it cannot be delivered
+   * the next update check carries it. Never throws for delivery failures.
+   */
+  async reportBootOutcome(signal: AbortSignal): Promise<void> {
+    if (!this.deps.omaha) return;
+    const state = await this.deps.state.read();
+    const previous = this.previousVersionFor(state);
+    const event = state.reportRollback ? omahaEvents.rollback() : previous !== undefined ? omahaEvents.updateComplete(previous) : undefined;
+    if (!event) return;
+    try {
+      await this.send(event, signal);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      this.deps.logger.warn({ event: `${event.eventType}/${event.eventResult}`, reason: (e as Error).message }, 'Omaha report not delivered; the next update check carries it');
+      return;
+    }
+    await this.deps.state.update((st) => {
+      const next = { ...st };
+      if (event.eventResult === 0) delete next.reportRollback;
+      else delete next.previousVersion;
+      return next;
+    });
   }
 
   /** Sends an update check; on success the one-shot report (previousversion, rollback) is cleared. */
@@ -50,7 +79,10 @@ export class OmahaReporter {
     await this.flush(signal);
     const state = await this.deps.state.read();
     const result = await omaha.checkForUpdate(
-      { ...this.clientInfo(state, installSource), previousVersion: this.previousVersionFor(state), rollback: state.reportRollback === true },
+      (() => {
+        const previousVersion = this.previousVersionFor(state);
+        return { ...this.clientInfo(state, installSource), ...(previousVersion !== undefined ? { previousVersion } : {}), rollback: state.reportRollback === true };
+      })(),
       signal,
     );
     const nowMs = this.deps.clock.now();
@@ -85,6 +117,7 @@ export class OmahaReporter {
     for (const pending of state.pendingEvents) {
       const event: OmahaEvent = { eventType: pending.eventType, eventResult: pending.eventResult };
       if (pending.errorCode !== undefined) event.errorCode = pending.errorCode;
+      if (pending.previousVersion !== undefined) event.previousVersion = pending.previousVersion;
       try {
         await this.send(event, signal, pending.version);
       } catch (e) {

@@ -23,6 +23,8 @@ export interface CadenceInput {
   lastIntervalMs?: number;
   /** HTTP status the previous check failed with (500 and 503 double the interval). */
   lastHttpStatus?: number;
+  /** The previous check failed with a server or configuration error (an error-* app status): double the interval too. */
+  lastBackoff?: boolean;
   /** Omaha updatecheck@PollInterval of the previous response, in ms. */
   pollIntervalMs?: number;
 }
@@ -56,7 +58,7 @@ export function planNextCheck(input: CadenceInput, random: () => number): Planne
   } else {
     intervalMs = 0;
     if (input.pollIntervalMs !== undefined && input.pollIntervalMs > 0) intervalMs = input.pollIntervalMs;
-    else if (input.lastHttpStatus === 500 || input.lastHttpStatus === 503) intervalMs = 2 * input.lastIntervalMs;
+    else if (input.lastHttpStatus === 500 || input.lastHttpStatus === 503 || input.lastBackoff === true) intervalMs = 2 * input.lastIntervalMs;
     intervalMs = Math.min(intervalMs, CADENCE.maxBackoffIntervalMs);
     fuzzMs = intervalMs;
     if (intervalMs <= CADENCE.periodicIntervalMs) {
@@ -127,6 +129,13 @@ export type CheckReason = 'scheduled' | 'on-demand';
 export interface CheckOutcome {
   httpStatus?: number;
   pollIntervalMs?: number;
+  /** A failed check that should slow the checks down (a server or configuration error). */
+  backoff?: boolean;
+}
+
+/** The cadence input after a check that ran `lastIntervalMs` after the one before. */
+export function cadenceInputOf(lastIntervalMs: number, outcome: CheckOutcome): CadenceInput {
+  return { lastIntervalMs, lastHttpStatus: outcome.httpStatus, pollIntervalMs: outcome.pollIntervalMs, lastBackoff: outcome.backoff };
 }
 
 export interface CheckSchedulerOptions {
@@ -214,7 +223,7 @@ export class CheckScheduler {
       this.#running = this.#check(reason);
       const outcome = await this.#running;
       this.#running = undefined;
-      input = { lastIntervalMs: plan.intervalMs, lastHttpStatus: outcome.httpStatus, pollIntervalMs: outcome.pollIntervalMs };
+      input = cadenceInputOf(plan.intervalMs, outcome);
     }
   }
 

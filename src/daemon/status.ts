@@ -22,7 +22,11 @@ export type UpdateStatus = (typeof UPDATE_STATUSES)[number];
  * REPORTING_ERROR_EVENT. Anything not listed is a bug in the caller.
  */
 export const ALLOWED_TRANSITIONS: Readonly<Record<UpdateStatus, readonly UpdateStatus[]>> = {
-  UPDATE_STATUS_IDLE: ['UPDATE_STATUS_CHECKING_FOR_UPDATE', 'UPDATE_STATUS_REPORTING_ERROR_EVENT'],
+  UPDATE_STATUS_IDLE: [
+    'UPDATE_STATUS_CHECKING_FOR_UPDATE',
+    'UPDATE_STATUS_UPDATED_NEED_REBOOT', // project: locksmithctl send-need-reboot
+    'UPDATE_STATUS_REPORTING_ERROR_EVENT',
+  ],
   UPDATE_STATUS_CHECKING_FOR_UPDATE: [
     'UPDATE_STATUS_IDLE', // no update
     'UPDATE_STATUS_UPDATE_AVAILABLE',
@@ -69,6 +73,8 @@ export interface StatusSnapshot {
   currentOperation: string;
   /** The error of the last failed cycle, or null. */
   lastError: StatusError | null;
+  /** Why the last check brought no update although the server had one (a rollout refusal); absent otherwise. */
+  checkNote?: string;
 }
 
 /** Fields a transition or an update may set (status changes only through transition()). */
@@ -88,11 +94,20 @@ export const IDLE_SNAPSHOT: StatusSnapshot = Object.freeze({
   lastError: null,
 });
 
+/**
+ * PROGRESS as update_engine reports it: the download fraction while DOWNLOADING, else 0 (its
+ * download_progress_ is reset when the download action completes, so VERIFYING, FINALIZING and
+ * UPDATED_NEED_REBOOT show 0.000000; update_attempter.cc ActionCompleted).
+ */
+export function updateEngineProgress(s: Pick<StatusSnapshot, 'status' | 'progress'>): number {
+  return s.status === 'UPDATE_STATUS_DOWNLOADING' ? s.progress : 0;
+}
+
 /** update_engine_client -status output, exactly (REFERENCE §2), with a trailing newline. */
 export function formatStatusText(s: StatusSnapshot): string {
   return [
     `LAST_CHECKED_TIME=${Math.floor(s.lastCheckedTimeSeconds)}`,
-    `PROGRESS=${s.progress.toFixed(6)}`,
+    `PROGRESS=${updateEngineProgress(s).toFixed(6)}`,
     `CURRENT_OP=${s.status}`,
     `NEW_VERSION=${s.newVersion === '' ? NO_VERSION : s.newVersion}`,
     `NEW_SIZE=${Math.floor(s.newSizeBytes)}`,
@@ -142,7 +157,9 @@ export class StatusMachine {
     const reset: StatusChanges = { progress: 0, currentOperation: '' };
     if (to === 'UPDATE_STATUS_IDLE') Object.assign(reset, { newVersion: NO_VERSION, newSizeBytes: 0 });
     if (to === 'UPDATE_STATUS_CHECKING_FOR_UPDATE') reset.lastError = null;
-    return this.#set({ ...this.#current, ...reset, ...changes, status: to });
+    const next: StatusSnapshot = { ...this.#current, ...reset, ...changes, status: to };
+    if (to === 'UPDATE_STATUS_CHECKING_FOR_UPDATE' && changes.checkNote === undefined) delete next.checkNote;
+    return this.#set(next);
   }
 
   /** Changes fields without a status change (progress, detail); notifies listeners. */

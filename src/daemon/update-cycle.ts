@@ -1,8 +1,9 @@
 // The attempter's update cycle: check, then the typed chain plan -> apply -> finalize, with the
 // status changes and Omaha events between the steps; a failure reports 3/0, takes the passive slot
-// out of the boot order, remembers versions that failed verification, and backs off.
+// out of the boot order, remembers versions that failed verification, and backs off. A rollout
+// refusal is "no update now" (src/daemon/refused-check.ts); a dropped offer is reported with 3/0.
 
-import { UpdateEngineError, classify, omahaErrorCode, type ErrorCode } from '../errors.ts';
+import { OMAHA_ERROR, UpdateEngineError, classify, type ErrorCode } from '../errors.ts';
 import { compareVersions } from '../config/values.ts';
 import { errorEvent, omahaEvents } from '../omaha/events.ts';
 import type { UpdateOffer } from '../omaha/offer.ts';
@@ -17,13 +18,15 @@ import { haltedOffer } from './fleet-halt.ts';
 import type { OmahaReporter } from './omaha-reporter.ts';
 import { recordFailedVersion } from './state-store.ts';
 import type { StatusMachine, UpdateStatus } from './status.ts';
+import { handleRefusedCheck } from './refused-check.ts';
 
 export type CycleOutcome =
   | { kind: 'noupdate'; pollIntervalMs?: number }
   | { kind: 'pending-kept'; version: string; pollIntervalMs?: number }
   | { kind: 'deferred'; version: string; reason: string; pollIntervalMs?: number }
+  | { kind: 'refused'; reason: string; explanation: string; pollIntervalMs?: number }
   | { kind: 'updated'; flipped: FlippedSlot; pollIntervalMs?: number }
-  | { kind: 'failed'; error: UpdateEngineError; httpStatus?: number };
+  | { kind: 'failed'; error: UpdateEngineError; httpStatus?: number; checkFailed?: boolean };
 
 /** Failures of these codes mark the offered version as bad: it is not applied again until reset or a newer offer. */
 const VERSION_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -78,12 +81,18 @@ export class UpdateCycle {
         status.transition(restingStatus(), { lastCheckedTimeSeconds: checkedAt, ...(pendingBefore ? { newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1 } : {}) });
         return { kind: 'noupdate', ...poll };
       }
+      if (result.kind === 'refused') {
+        return await handleRefusedCheck(result, { deps, status, reporter: this.reporter, pendingBefore, checkedAt, signal });
+      }
       offer = result;
       status.update({ lastCheckedTimeSeconds: checkedAt });
       const skip = await this.reasonToSkip(offer, installSource, pendingBefore?.version);
       if (skip) {
         deps.metrics?.checkFinished(skip.deferral ? 'deferred' : 'noupdate', offer.version);
-        if (skip.deferral) await this.reporter.event(omahaEvents.deferred(skip.deferral), deps.settings.version ?? '', signal);
+        // The server granted this offer and counts it as in progress until told otherwise. Nebraska
+        // ignores 3/9 (it has no such event type): only 3/0 ends the grant (status "error").
+        if (skip.deferral) await this.reporter.event(omahaEvents.error(skip.deferral), deps.settings.version ?? '', signal);
+        else if (pendingBefore && offer.version === pendingBefore.version) await this.reporter.event(omahaEvents.installed(), deps.settings.version ?? '', signal);
         deps.logger.info({ version: offer.version, reason: skip.reason }, 'Update offer not taken');
         status.transition(restingStatus(), pendingBefore ? { newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1 } : {});
         return skip.deferral
@@ -109,7 +118,7 @@ export class UpdateCycle {
     }
   }
 
-  /** The chain after an offer: plan -> (undo a pending flip) -> 13/1 -> apply -> 14/1 -> finalize -> 3/1. */
+  /** The chain after an offer: plan -> (undo a pending flip) -> 13/1 -> apply -> 14/1 -> finalize -> 800/1 (installed). */
   private installChain(pending: { partition: number } | undefined, onPlan: (p: InstallPlan) => void, onResume: (r: boolean) => void) {
     const { deps, status, reporter } = this;
     const running = () => deps.settings.version ?? '';
@@ -154,7 +163,9 @@ export class UpdateCycle {
     const state = await this.deps.state.read();
     const failed = state.failedVersions[offer.version];
     if (failed) {
-      return { reason: `version ${offer.version} failed before (${failed.reason}); reset with update_engine_client -reset_status`, deferral: failed.code ? omahaErrorCode(failed.code) : 1 };
+      // The failure itself was reported once with its own code (18, 44, ...); ending this grant says
+      // "deferred" (40), so that the server does not count the same failure again.
+      return { reason: `version ${offer.version} failed before (${failed.reason}); reset with update_engine_client -reset_status`, deferral: OMAHA_ERROR.omahaUpdateDeferredForBackoff };
     }
     const halted = await haltedOffer(this.deps, offer.version);
     if (halted) return halted;
@@ -188,7 +199,9 @@ export class UpdateCycle {
       await deps.state
         .update((st) => {
           let next = { ...st, failureCount: st.failureCount + 1 };
-          if (classify(error.code) !== 'retry') next.backoffUntilMs = nowMs + backoffMs(next.failureCount);
+          // Only a failed update defers later offers; a failed check slows the check cadence instead
+          // (the scheduler), so that a later grant is never refused for it.
+          if (info.offer && classify(error.code) !== 'retry') next.backoffUntilMs = nowMs + backoffMs(next.failureCount);
           if (info.offer && VERSION_FAILURES.has(error.code)) next = recordFailedVersion(next, info.offer.version, { reason: error.message, code: error.code }, nowMs);
           return next;
         })
@@ -196,7 +209,7 @@ export class UpdateCycle {
     }
     const pending = info.pendingBefore ? (await deps.state.read()).pendingUpdate : undefined;
     status.transition(pending ? 'UPDATE_STATUS_UPDATED_NEED_REBOOT' : 'UPDATE_STATUS_IDLE', pending ? { newVersion: pending.version, newSizeBytes: pending.sizeBytes, progress: 1 } : {});
-    return { kind: 'failed', error, ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}) };
+    return { kind: 'failed', error, ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}), ...(info.offer ? {} : { checkFailed: true }) };
   }
 
   private context(signal: AbortSignal): ActionContext {

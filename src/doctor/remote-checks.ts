@@ -16,16 +16,20 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** Sends one update check (no event state is touched) and reports what the server said. */
 export async function checkServer(settings: Settings, identity: EngineIdentity, timeoutMs = 10_000): Promise<DoctorResult> {
-  if (settings.serverDisabled) return warn('server', 'SERVER=disabled: no update checks', 'set SERVER to your Omaha server (e.g. Nebraska: https://HOST/v1/update/)');
+  if (settings.serverDisabled) return warn('server', 'SERVER is not set (or "disabled"): no update checks', 'set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf');
   let transport: GotTransport | undefined;
   try {
     transport = await GotTransport.create({ ...(settings.serverCaFile ? { caFile: settings.serverCaFile } : {}), connectTimeoutMs: timeoutMs });
     const client = new OmahaClient({ serverUrl: settings.server, transport, retry: { attempts: 1 }, responseTimeoutMs: timeoutMs, totalTimeoutMs: timeoutMs });
     const version = settings.version ?? '0.0.0';
     const result = await client.checkForUpdate(
-      { appId: settings.appId, version, track: settings.group, machineId: identity.machineId, bootId: identity.bootId, alephVersion: version, machineAlias: settings.machineAlias, ...(settings.board ? { board: settings.board } : {}), installSource: 'ondemandupdate', previousVersion: '' },
+      { appId: settings.appId, version, track: settings.group, machineId: identity.machineId, bootId: identity.bootId, alephVersion: version, machineAlias: settings.machineAlias, ...(settings.board ? { board: settings.board } : {}), installSource: 'ondemandupdate' },
       AbortSignal.timeout(timeoutMs + 1000),
     );
+    if (result.kind === 'refused') {
+      // A rollout refusal is the server working as configured: reported, not a failure.
+      return ok('server', `"${settings.server}" answers: no update now, ${result.reason} (${result.explanation})`);
+    }
     return ok('server', `"${settings.server}" answers: ${result.kind === 'update' ? `version ${result.version} offered (${result.sizeBytes} bytes)` : 'no update'}`);
   } catch (e) {
     return fail('server', `"${settings.server}": ${message(e)}`, 'check SERVER, the network path and SERVER_CA_FILE; the server must speak Omaha v3 (Nebraska does)');

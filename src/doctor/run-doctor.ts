@@ -1,6 +1,6 @@
 // Runs every doctor check in a fixed order and returns the results (the CLI prints them).
 
-import type { LoadedSettings } from '../config/load.ts';
+import { describeSource, type LoadedSettings } from '../config/load.ts';
 import { readMachineIdentity, defaultIdentityPaths, type IdentityPaths } from '../platform/identity.ts';
 import type { SlotDetectPaths } from '../slots/index.ts';
 import { ok, warn, type DoctorResult } from './doctor-result.ts';
@@ -31,6 +31,10 @@ export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions =
       ? ok('settings', `valid; ${fromFiles} value(s) set in files or the environment`)
       : warn('settings', `valid, with ${loaded.warnings.length} warning(s): ${loaded.warnings.join('; ')}`, 'see `update-engine config`'),
   );
+  if (loaded.ignored.length > 0) {
+    const list = loaded.ignored.map((i) => `${i.key}="${i.value}" (${describeSource(i.source)})`).join(', ');
+    results.push(ok('vendor values', `ignored ${list}: SERVER and APP_ID come only from /etc/flatcar/update.conf, --config or the environment`));
+  }
   if (settings.version === undefined) results.push(warn('version', 'VERSION is unknown: every payload will look newer', 'set VERSION, or FLATCAR_RELEASE_VERSION in the release file'));
   results.push(await checkKeyring(settings));
   const slots = await checkSlots(settings, options.slotPaths);

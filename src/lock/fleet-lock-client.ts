@@ -1,7 +1,7 @@
 // A FleetLock client (the protocol of Fedora CoreOS's zincati and the airlock server) over got:
 // POST <base>/v1/pre-reboot to take a reboot slot, POST <base>/v1/steady-state to give it back, each
-// with the header `fleet-lock-protocol: true` and {"client_params":{"id","group"}}; 200 is success,
-// errors come as {"kind","value"}.
+// with the header `fleet-lock-protocol: true` and {"client_params":{"id","node_uuid","group"}}; any 2xx
+// is success (as zincati's client), errors come as {"kind","value"}; the group must match ^[a-zA-Z0-9.-]+$.
 
 import { got, type Response } from 'got';
 import { UpdateEngineError } from '../errors.ts';
@@ -35,11 +35,18 @@ function parseRefusal(body: string): FleetLockRefusal | undefined {
   return undefined;
 }
 
+/** FleetLock's rule for a group label (coreos/airlock docs/protocol-specs.md). */
+export const FLEET_LOCK_GROUP_PATTERN = /^[a-zA-Z0-9.-]+$/;
+
 export class FleetLockClient {
   private readonly options: FleetLockClientOptions;
 
+  /** Throws ERR_CONFIG_VALUE when the group breaks FleetLock's rule (the server would refuse every request). */
   constructor(options: FleetLockClientOptions) {
     this.options = options;
+    if (!FLEET_LOCK_GROUP_PATTERN.test(this.group)) {
+      throw new UpdateEngineError('ERR_CONFIG_VALUE', `LOCKSMITHD_GROUP "${options.group}" is not a FleetLock group: letters, digits, "." and "-" only (^[a-zA-Z0-9.-]+$)`);
+    }
   }
 
   private get group(): string {
@@ -63,7 +70,8 @@ export class FleetLockClient {
     try {
       res = await got.post(url, {
         headers: { 'fleet-lock-protocol': 'true' },
-        json: { client_params: { id: this.options.id, group: this.group } },
+        // The spec names the holder "id"; airlock (and older zincati) read "node_uuid": send both.
+        json: { client_params: { id: this.options.id, node_uuid: this.options.id, group: this.group } },
         throwHttpErrors: false,
         retry: { limit: 0 },
         timeout: { request: this.options.timeoutMs ?? 10_000 },
@@ -74,7 +82,8 @@ export class FleetLockClient {
       if (signal?.aborted) throw signal.reason;
       throw new UpdateEngineError('ERR_LOCK_STORE', `Cannot ${what} the FleetLock server "${url.href}": ${(e as Error).message}`, { cause: e });
     }
-    if (res.statusCode === 200) return;
+    // The spec says 200; zincati's client takes any 2xx (StatusCode::is_success), and so do we.
+    if (res.statusCode >= 200 && res.statusCode <= 299) return;
     const refusal = parseRefusal(res.body);
     const reason = refusal ? `${refusal.kind}: ${refusal.value}` : `HTTP ${res.statusCode}`;
     const code = res.statusCode >= 500 && !refusal ? 'ERR_LOCK_STORE' : 'ERR_LOCK_UNAVAILABLE';

@@ -36,8 +36,17 @@ export interface DevServerOptions {
   onEvent?(event: RecordedEvent): Promise<void> | void;
   /** updatecheck@PollInterval in seconds; default none. */
   pollIntervalSeconds?: number;
+  /**
+   * Replaces the plain "newest newer payload" rule (tests: test/helpers/nebraska-server.ts models
+   * Nebraska's rollout policy and instance statuses). Called for every app of every request, after
+   * onEvent, with the payload the plain rule would offer; its answer is used for the updatecheck.
+   */
+  decide?(app: ReceivedApp, candidate: DevPayload | undefined): DevDecision | Promise<DevDecision>;
   logger?: Logger;
 }
+
+/** What `decide` answers: offer the candidate, no update, or an error-* app status. */
+export type DevDecision = { kind: 'offer' } | { kind: 'noupdate' } | { kind: 'error'; reason: string };
 
 export interface DevServer {
   /** http://HOST:PORT */
@@ -93,8 +102,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       });
     }
     const answer: AppAnswer = { appId: app.appId, ping: app.ping, events: app.events.length };
-    if (app.updateCheck) {
-      const p = selectPayload(options.payloads, app, options.track);
+    const candidate = options.decide ? selectPayload(options.payloads, app, options.track) : undefined;
+    const decision = options.decide ? await options.decide(app, candidate) : undefined;
+    if (app.updateCheck && decision?.kind === 'error') {
+      answer.updateCheck = { kind: 'error', reason: decision.reason };
+    } else if (app.updateCheck) {
+      const p = decision === undefined ? selectPayload(options.payloads, app, options.track) : decision.kind === 'offer' ? candidate : undefined;
       logger?.info({ machineId: app.machineId, version: app.version, track: app.track, offer: p?.version ?? null }, 'Update check');
       answer.updateCheck = p
         ? {

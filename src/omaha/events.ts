@@ -1,5 +1,5 @@
-// Omaha event types and results (update_engine numbering, REFERENCE §1), the events this client
-// sends, and the rule that errorcode goes only with result 0 (error) or 9 (deferred).
+// Omaha event types and results (update_engine numbering, REFERENCE §1; 800 "installed" is Nebraska's),
+// the events this client sends, and the rule that errorcode goes only with result 0 (error) or 9 (deferred).
 
 import { UpdateEngineError, omahaErrorCode, OMAHA_ERROR, OMAHA_ERROR_FLAG } from '../errors.ts';
 
@@ -8,6 +8,8 @@ export const EVENT_TYPE = {
   updateComplete: 3,
   updateDownloadStarted: 13,
   updateDownloadFinished: 14,
+  /** Nebraska's EventUpdateInstalled (backend/pkg/api/events.go): status "installed", distinct from 3/1. */
+  updateInstalled: 800,
 } as const;
 
 /** Event results as update_engine numbers them. */
@@ -34,13 +36,16 @@ export const omahaEvents = {
   downloadStarted: (): OmahaEvent => ({ eventType: 13, eventResult: 1 }),
   /** 14/1: the payload was downloaded and verified. */
   downloadFinished: (): OmahaEvent => ({ eventType: 14, eventResult: 1 }),
-  /** 3/1: installed, waiting for the reboot. */
-  installed: (): OmahaEvent => ({ eventType: 3, eventResult: 1 }),
-  /** 3/2 with previousversion: sent on every update check (see buildUpdateCheckRequest). */
+  /**
+   * 800/1: installed, waiting for the reboot. Not 3/1: Nebraska marks an instance of any app id but
+   * Flatcar's "complete" on 3/1 (triggerEventConsequences), before any reboot or health check.
+   */
+  installed: (): OmahaEvent => ({ eventType: 800, eventResult: 1 }),
+  /** 3/2 with previousversion: the update is complete (sent once, after the new slot was marked good). */
   updateComplete: (previousVersion: string): OmahaEvent => ({ eventType: 3, eventResult: 2, previousVersion }),
   /** 3/0 with an Omaha error code. */
   error: (errorCode: number): OmahaEvent => ({ eventType: 3, eventResult: 0, errorCode }),
-  /** 3/9 with an Omaha error code: the update was deferred. */
+  /** 3/9 with an Omaha error code: the update was deferred. Nebraska ignores 3/9 (no such event type): not sent to it. */
   deferred: (errorCode: number): OmahaEvent => ({ eventType: 3, eventResult: 9, errorCode }),
   /** 3/0 errorcode 44: the machine came back on the version it had before the update. */
   rollback: (): OmahaEvent => ({ eventType: 3, eventResult: 0, errorCode: OMAHA_ERROR.rollback }),

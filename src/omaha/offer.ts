@@ -45,7 +45,23 @@ export interface NoUpdate {
   server?: string;
 }
 
-export type CheckResult = UpdateOffer | NoUpdate;
+/**
+ * The server answered but holds this machine back (Nebraska's rollout policy), or counts an update as
+ * already in progress on it: no update now, and not an error (src/omaha/rollout-answer.ts).
+ */
+export interface RefusedCheck {
+  kind: 'refused';
+  appId: string;
+  refusal: 'policy' | 'in-progress';
+  /** The app status as sent, e.g. "error-maxConcurrentUpdatesLimitReached". */
+  reason: string;
+  explanation: string;
+  /** Never set by Nebraska on a refusal; kept for a uniform CheckResult. */
+  pollIntervalMs?: number;
+  server?: string;
+}
+
+export type CheckResult = UpdateOffer | NoUpdate | RefusedCheck;
 
 /** Clamps a server's PollInterval (seconds) to [45 min, 4 h] in ms; undefined for a missing or invalid value. */
 export function clampPollIntervalMs(seconds: number | undefined): number | undefined {

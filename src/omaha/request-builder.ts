@@ -1,5 +1,5 @@
 // Builds Omaha v3 request bodies as update_engine writes them (REFERENCE §1): the update check
-// (ping + updatecheck + the 3/2 or rollback event) and event-only requests. Pure: values in, XML out.
+// (ping + updatecheck, and a one-shot 3/2 or rollback event) and event-only requests. Pure: values in, XML out.
 
 import { UpdateEngineError } from '../errors.ts';
 import { assertValidEvent, omahaEvents, type OmahaEvent } from './events.ts';
@@ -46,10 +46,11 @@ export interface OmahaClientInfo {
 
 export interface UpdateCheckRequestParams extends OmahaClientInfo {
   /**
-   * Sent on every check as event 3/2 previousversion: the version before the update on the first check
-   * after one (only once the new slot was marked good), "0.0.0.0" on a fresh install, "" otherwise.
+   * When set, the check carries event 3/2 with this previousversion. Only the completion report may
+   * carry it: Nebraska takes 3/2 as "update complete" (any app id but Flatcar's, whatever the
+   * previousversion) or resets the instance (Flatcar's, previousversion "" or 0.0.0.0).
    */
-  previousVersion: string;
+  previousVersion?: string;
   /** The machine runs the version it had before an update: send 3/0 errorcode 44 instead of 3/2. */
   rollback?: boolean;
 }
@@ -119,14 +120,14 @@ function envelope(info: OmahaClientInfo, body: string): string {
   return xml;
 }
 
-/** The update check: ping, updatecheck, then event 3/2 with previousversion (or the rollback report 3/0 errorcode 44). */
+/** The update check: ping, updatecheck, then the one-shot event if any (3/2 with previousversion, or the rollback report 3/0 errorcode 44). */
 export function buildUpdateCheckRequest(params: UpdateCheckRequestParams): string {
-  const event = params.rollback ? omahaEvents.rollback() : omahaEvents.updateComplete(params.previousVersion);
-  const body = '        <ping active="1"></ping>\n' + '        <updatecheck></updatecheck>\n' + eventElement(event);
+  const event = params.rollback ? omahaEvents.rollback() : params.previousVersion !== undefined ? omahaEvents.updateComplete(params.previousVersion) : undefined;
+  const body = '        <ping active="1"></ping>\n' + '        <updatecheck></updatecheck>\n' + (event ? eventElement(event) : '');
   return envelope(params, body);
 }
 
-/** An event-only request (13/1, 14/1, 3/1, 3/0, 3/9): the app element carries just the event. */
+/** An event-only request (13/1, 14/1, 800/1, 3/2, 3/0): the app element carries just the event. */
 export function buildEventRequest(params: EventRequestParams): string {
   return envelope(params, eventElement(params.event));
 }

@@ -19,6 +19,9 @@ export interface ReceivedApp {
   machineId: string;
   machineAlias: string;
   board: string;
+  /** oem and oemversion (the OEM release file's ID and VERSION_ID); "" when not sent. */
+  oem: string;
+  oemVersion: string;
   ping: boolean;
   updateCheck: boolean;
   events: ReceivedEvent[];
@@ -69,6 +72,8 @@ export function parseOmahaRequest(body: Buffer | string): ReceivedRequest {
       machineId: attributeOf(app, 'machineid') ?? '',
       machineAlias: attributeOf(app, 'machinealias') ?? '',
       board: attributeOf(app, 'board') ?? '',
+      oem: attributeOf(app, 'oem') ?? '',
+      oemVersion: attributeOf(app, 'oemversion') ?? '',
       ping: childOf(app, 'ping') !== undefined,
       updateCheck: childOf(app, 'updatecheck') !== undefined,
       events,

@@ -11,6 +11,7 @@ import {
   type CheckResult,
   type UpdateOffer,
 } from './offer.ts';
+import { classifyAppStatus } from './rollout-answer.ts';
 import { XmlTreeError, attributeOf, childOf, childrenOf, parseXmlDocument, type XmlElement } from './xml-tree.ts';
 
 /** Responses larger than this are refused (and the transport stops reading after it). */
@@ -54,8 +55,9 @@ function selectApp(root: XmlElement, appId: string | undefined): XmlElement {
 
 function serverError(app: XmlElement, reason: string, what: string): UpdateEngineError {
   const appStatus = attributeOf(app, 'status');
-  return new UpdateEngineError('ERR_OMAHA_SERVER_ERROR', `The Omaha server reported an error for the ${what}: "${reason}"`, {
-    details: { reason, appStatus, updatecheckStatus: attributeOf(childOf(app, 'updatecheck'), 'status') },
+  const answer = classifyAppStatus(reason);
+  return new UpdateEngineError('ERR_OMAHA_SERVER_ERROR', `The Omaha server reported an error for the ${what}: "${reason}": ${answer.explanation}`, {
+    details: { reason, kind: answer.kind, appStatus, updatecheckStatus: attributeOf(childOf(app, 'updatecheck'), 'status') },
   });
 }
 
@@ -136,11 +138,16 @@ export function parseUpdateCheckResponse(body: Buffer | string, options: ParseCh
   const server = attributeOf(root, 'server');
   const updatecheck = childOf(app, 'updatecheck');
   const status = attributeOf(updatecheck, 'status');
-  if (status?.startsWith('error-')) {
-    const appStatus = attributeOf(app, 'status');
-    throw serverError(app, appStatus !== undefined && appStatus !== 'ok' ? appStatus : status, 'update check');
+  const appStatus = attributeOf(app, 'status');
+  if (status?.startsWith('error-') || (appStatus !== undefined && appStatus !== 'ok')) {
+    const reason = appStatus !== undefined && appStatus !== 'ok' ? appStatus : (status as string);
+    const answer = classifyAppStatus(reason);
+    // A rollout refusal or an update the server counts as running is "no update now", not an error.
+    if (answer.kind === 'policy' || answer.kind === 'in-progress') {
+      return { kind: 'refused', appId, refusal: answer.kind, reason, explanation: answer.explanation, ...(server !== undefined ? { server } : {}) };
+    }
+    throw serverError(app, reason, 'update check');
   }
-  checkAppStatus(app, 'update check');
   if (!updatecheck) throw invalid(`<app appid="${appId}"> has no <updatecheck>`);
   const pollIntervalMs = clampPollIntervalMs(parseInteger(attributeOf(updatecheck, 'PollInterval')));
   if (status === 'noupdate') {

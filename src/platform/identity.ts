@@ -1,4 +1,4 @@
-// Machine identity: machine-id, boot id and os-release, each read from an injectable path.
+// Machine identity: machine-id, boot id, os-release and the OEM release file, each read from an injectable path.
 
 import { readFile } from 'node:fs/promises';
 import { parseKeyValueText } from '../config/key-value.ts';
@@ -7,12 +7,15 @@ export interface IdentityPaths {
   machineId: string;
   bootId: string;
   osRelease: string;
+  /** OEM release files, first match per key wins (update_engine's GetOemValue); none read when absent. */
+  oemRelease?: readonly string[];
 }
 
 export const defaultIdentityPaths: IdentityPaths = {
   machineId: '/etc/machine-id',
   bootId: '/proc/sys/kernel/random/boot_id',
   osRelease: '/etc/os-release',
+  oemRelease: ['/etc/oem-release', '/usr/share/oem/oem-release'],
 };
 
 export interface MachineIdentity {
@@ -20,6 +23,10 @@ export interface MachineIdentity {
   machineId: string;
   /** The kernel's boot id as a GUID in braces, as update_engine sends it (Omaha bootid). */
   bootId: string;
+  /** ID of the OEM release file (Omaha oem), when there is one. */
+  oem?: string;
+  /** VERSION_ID of the OEM release file (Omaha oemversion), when there is one. */
+  oemVersion?: string;
 }
 
 async function readTrimmed(path: string): Promise<string | undefined> {
@@ -55,6 +62,17 @@ export async function readOsRelease(paths: Pick<IdentityPaths, 'osRelease'> = de
   return out;
 }
 
+/** ID and VERSION_ID from the OEM release files, each from the first file that has it (update_engine's order). */
+export async function readOemRelease(paths: Pick<IdentityPaths, 'oemRelease'> = defaultIdentityPaths): Promise<{ oem?: string; oemVersion?: string }> {
+  const out: { oem?: string; oemVersion?: string } = {};
+  for (const path of paths.oemRelease ?? []) {
+    const values = await readOsRelease({ osRelease: path });
+    if (out.oem === undefined && values.has('ID')) out.oem = values.get('ID') as string;
+    if (out.oemVersion === undefined && values.has('VERSION_ID')) out.oemVersion = values.get('VERSION_ID') as string;
+  }
+  return out;
+}
+
 /** Reads machine-id and boot id together; a missing id becomes a fixed placeholder and is reported. */
 export async function readMachineIdentity(paths: IdentityPaths = defaultIdentityPaths): Promise<MachineIdentity & { missing: string[] }> {
   const missing: string[] = [];
@@ -65,6 +83,7 @@ export async function readMachineIdentity(paths: IdentityPaths = defaultIdentity
   return {
     machineId: machineId ?? '00000000000000000000000000000000',
     bootId: bootId ?? '{00000000-0000-0000-0000-000000000000}',
+    ...(await readOemRelease(paths)),
     missing,
   };
 }

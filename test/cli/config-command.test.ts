@@ -33,6 +33,22 @@ describe('update-engine config', () => {
     expect(r.stderr).toMatch(/^warning: DISK is not set/m);
   });
 
+  it('a stock Flatcar host: shows the vendor SERVER and APP_ID it ignores, with why, and where to set SERVER', async () => {
+    const root = mkdtempSync(join(sysroot, 'flatcar-'));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(root, 'usr/share/flatcar'), { recursive: true });
+    writeFileSync(join(root, 'usr/share/flatcar/release'), 'FLATCAR_RELEASE_VERSION=3975.2.1\nFLATCAR_RELEASE_BOARD=amd64-usr\nFLATCAR_RELEASE_APPID={e96281a6-d1af-4bde-9a0a-97b76e56dc57}\n');
+    writeFileSync(join(root, 'usr/share/flatcar/update.conf'), 'SERVER=https://public.update.flatcar-linux.net/v1/update/\nGROUP=stable\nno equals sign here\n');
+    const r = await runCli('update-engine', ['config', '--sysroot', root]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^VERSION=3975\.2\.1 +# .*release:1$/m);
+    expect(r.stdout).toMatch(/^SERVER=disabled +# default$/m);
+    expect(r.stdout).toMatch(/^# ignored: SERVER=https:\/\/public\.update\.flatcar-linux\.net\/v1\/update\/ # .*update\.conf:1: a vendor file names the vendor's update server.*set SERVER in \/etc\/flatcar\/update\.conf$/m);
+    expect(r.stdout).toMatch(/^# ignored: APP_ID=.*e96281a6.* # .*release:3: /m);
+    expect(r.stderr).toMatch(/^warning: .*update\.conf:3: skipped, no "=" in "no equals sign here"$/m);
+    expect(r.stderr).toMatch(/^warning: SERVER is not set: no update checks; set SERVER=https:\/\/HOST\/v1\/update\/ \(your Nebraska\) in \/etc\/flatcar\/update\.conf$/m);
+  });
+
   it('prints JSON with --json', async () => {
     const r = await runCli('update-engine', ['config', '--sysroot', sysroot, '--json', '--config', 'fixtures/config/engine.conf']);
     const data = JSON.parse(r.stdout);

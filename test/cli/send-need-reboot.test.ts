@@ -1,5 +1,6 @@
 // `locksmithctl send-need-reboot` on a private system bus: dbus-monitor, listening with locksmithd's
-// match rule, sees update_engine's StatusUpdate with locksmith's values; without a bus it fails clearly.
+// match rule, sees update_engine's StatusUpdate with locksmith's values when no daemon answers on the
+// control socket; with neither it fails clearly. (With a daemon: test/cli/locksmithctl-reboot.test.ts.)
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,7 +33,7 @@ describe('locksmithctl send-need-reboot', () => {
     monitor.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
       for (let i = 0; i < 200 && !out.includes('NameLost'); i++) await new Promise((r) => setTimeout(r, 25));
-      const r = await runCli('locksmithctl', ['send-need-reboot'], { env: cleanEnv({ DBUS_SYSTEM_BUS_ADDRESS: bus.address }) });
+      const r = await runCli('locksmithctl', ['send-need-reboot'], { env: cleanEnv({ DBUS_SYSTEM_BUS_ADDRESS: bus.address, UPDATE_ENGINE_CONTROL_SOCKET: join(dir, 'no-daemon.sock') }) });
       expect(r).toMatchObject({ code: 0, stderr: '' });
       for (let i = 0; i < 200 && !out.includes('UPDATE_STATUS_UPDATED_NEED_REBOOT'); i++) await new Promise((r) => setTimeout(r, 25));
     } finally {
@@ -43,9 +44,10 @@ describe('locksmithctl send-need-reboot', () => {
     expect(signal.split('\n').slice(1, 6).map((l) => l.trim())).toEqual(['int64 0', 'double 0', 'string "UPDATE_STATUS_UPDATED_NEED_REBOOT"', 'string ""', 'int64 0']);
   });
 
-  it('fails with one clear line when there is no bus', async () => {
-    const r = await runCli('locksmithctl', ['send-need-reboot'], { env: cleanEnv({ DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(dir, 'none')}` }) });
+  it('fails with one clear line naming both channels when there is neither a daemon nor a bus', async () => {
+    const env = cleanEnv({ DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(dir, 'none')}`, UPDATE_ENGINE_CONTROL_SOCKET: join(dir, 'no-daemon.sock') });
+    const r = await runCli('locksmithctl', ['send-need-reboot'], { env });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error connecting to system dbus: connect ENOENT .*none\n$/);
+    expect(r.stderr).toMatch(/^error sending need-reboot: Cannot connect to the update daemon at ".*no-daemon\.sock": .*; error connecting to system dbus: connect ENOENT .*none\n$/);
   });
 });

@@ -77,6 +77,9 @@ describe('update_engine_client: arguments', () => {
     const r = await client(['--socket', socketPath, '-status']);
     expect(r.code).toBe(6);
     expect(r.stderr).toBe(`update_engine_client: Cannot connect to the update daemon at "${socketPath}": the socket does not exist (is the update-engine daemon running?)\n`);
+    // -update has update_engine_client's codes only: 0, or 1 for every failure.
+    const update = await client(['--socket', socketPath, '-update']);
+    expect([update.code, update.stderr]).toEqual([1, r.stderr]);
   });
 });
 
@@ -90,15 +93,20 @@ describe('update_engine_client: commands', () => {
     });
     const { socketPath } = await daemon(handler);
     const expected = 'LAST_CHECKED_TIME=1556272591\nPROGRESS=0.000000\nCURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT\nNEW_VERSION=2079.3.2\nNEW_SIZE=399568805\n';
-    const [single, double, fromEnv] = await Promise.all([
+    const runs = await Promise.all([
       client(['-socket', socketPath, '-status']),
       client([`--socket=${socketPath}`, '--status']),
       client(['-status'], { UPDATE_ENGINE_CONTROL_SOCKET: socketPath }),
+      // gflags spellings, as users type them for update_engine_client
+      client([`-socket=${socketPath}`, '-status=true']),
+      client(['--socket', socketPath, '--status=true']),
+      client(['-socket', socketPath, '-status', 'true']),
+      client(['-socket', socketPath, '-status=1', '-noupdate', '-watch_for_updates=false']),
     ]);
-    for (const r of [single, double, fromEnv]) expect([r.code, r.stdout, r.stderr]).toEqual([0, expected, '']);
+    for (const r of runs) expect([r.code, r.stdout, r.stderr]).toEqual([0, expected, '']);
   });
 
-  it('-check_for_update starts a check and returns at once; -reset_status prints what the daemon did', async () => {
+  it('-check_for_update starts a check and waits at most 5 s for the answer; -reset_status prints what the daemon did', async () => {
     const { socketPath, handler } = await daemon(new FakeControlHandler({ status: 'UPDATE_STATUS_UPDATED_NEED_REBOOT', newVersion: '2.0.0' }));
     handler.stepMs = 60_000; // the check stays running: the client must not wait for it
     const check = await client(['--socket', socketPath, '-check_for_update']);
@@ -129,16 +137,26 @@ describe('update_engine_client: commands', () => {
     expect(lines.at(-1)).toBe('Update to 2.0.0 installed; reboot to use it');
   });
 
+  it('a rollout refusal: -update and -check_for_update print the reason and exit 0', async () => {
+    const { socketPath } = await daemon(undefined, 'refused');
+    const update = await client(['--socket', socketPath, '-update']);
+    expect(update.code).toBe(0);
+    expect(update.stdout.trimEnd().split('\n').slice(-2)).toEqual([expect.stringContaining('(error-maxConcurrentUpdatesLimitReached)'), 'No update available']);
+    const check = await client(['--socket', socketPath, '-check_for_update']);
+    expect([check.code, check.stdout.split('\n')[0]]).toEqual([0, 'Update check started']);
+    expect(check.stdout).toContain('The server holds the update back (error-maxConcurrentUpdatesLimitReached)');
+  });
+
   it('-update exits 0 with a line saying so when there is no update', async () => {
     const { socketPath } = await daemon(undefined, 'no-update');
     const r = await client(['--socket', socketPath, '-update']);
     expect([r.code, r.stdout.trimEnd().split('\n').at(-1), r.stderr]).toEqual([0, 'No update available', '']);
   });
 
-  it('-update exits non-zero with the reason when the cycle fails', async () => {
+  it('-update exits 1 (update_engine_client\'s code) with the reason when the cycle fails', async () => {
     const { socketPath } = await daemon(undefined, 'error');
     const r = await client(['--socket', socketPath, '-update']);
-    expect(r.code).toBe(4);
+    expect(r.code).toBe(1);
     expect(r.stderr).toBe('update_engine_client: Update failed: No signature of the payload verifies with a trusted key (ERR_PAYLOAD_SIGNATURE)\n');
     expect(r.stdout).toContain('UPDATE_STATUS_REPORTING_ERROR_EVENT');
   });
@@ -152,14 +170,19 @@ describe('update_engine_client: commands', () => {
     watcher.child.kill('SIGINT');
     expect(await watcher.exited).toBe(0);
     expect(watcher.stdout()).toContain('UPDATE_STATUS_DOWNLOADING 100.0%');
-    expect(watcher.stderr()).toBe('');
+    // update_engine_client's own output: glog INFO lines on stderr, six per status signal.
+    const glog = watcher.stderr().trimEnd().split('\n');
+    expect(glog.length % 6).toBe(0);
+    expect(glog[0]).toMatch(/^I\d{4} \d{2}:\d{2}:\d{2}\.\d{6} +\d+ update_engine_client\.cc:79\] Got status update:$/);
+    expect(glog.slice(1, 6).map((l) => l.replace(/^.*\] /, ''))).toEqual(['  last_checked_time: 0', '  progress: 0', '  current_operation: UPDATE_STATUS_IDLE', '  new_version: 0.0.0', '  new_size: 0']);
+    expect(glog.map((l) => l.replace(/^.*\] /, ''))).toContain('  progress: 0.5');
 
     const again = spawnClient(['--socket', socketPath, '-watch_for_updates']);
     await again.waitFor('UPDATE_STATUS_UPDATED_NEED_REBOOT\n');
     await server?.close();
     server = undefined;
     expect(await again.exited).toBe(6);
-    expect(again.stderr()).toBe(`update_engine_client: The update daemon closed the connection on "${socketPath}"\n`);
+    expect(again.stderr().trimEnd().split('\n').at(-1)).toBe(`update_engine_client: The update daemon closed the connection on "${socketPath}"`);
   });
 
   it('-update shows a progress bar on a TTY', async () => {

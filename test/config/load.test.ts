@@ -73,16 +73,22 @@ describe('layers', () => {
     await put(paths.etcCoreosConf, 'GROUP=never-read\n');
     const c1 = await put(join(root, 'c1.conf'), 'MACHINE_ALIAS=c1\nDOWNLOAD_BPS=1M\n');
     const c2 = await put(join(root, 'c2.conf'), 'DOWNLOAD_BPS=2M\n');
-    const { settings, raw, warnings } = await loadSettings({
+    const { settings, raw, warnings, ignored } = await loadSettings({
       paths,
       configFiles: [c1, c2],
       env: { UPDATE_ENGINE_IO_WRITE_BPS: '40M', GROUP: 'bare-names-are-ignored', VERSION: '9.9.9' },
     });
     expect(settings.version).toBe('3000.0.0');
     expect(settings.board).toBe('amd64-usr');
-    expect(settings.appId).toBe('{aaaa}');
+    // SERVER and APP_ID come only from the operator's layers: the vendor files' values are ignored, with why.
+    expect(settings.appId).toBe(DEFAULT_APP_ID);
     expect(settings.group).toBe('beta');
-    expect(settings.server).toBe('http://a.example/');
+    expect(settings.server).toBe('disabled');
+    expect(ignored.map((i) => [i.key, i.value, describeSource(i.source)])).toEqual([
+      ['APP_ID', '{aaaa}', `${paths.releaseFile}:3`],
+      ['SERVER', 'http://a.example/', `${paths.usrShareConf}:2`],
+    ]);
+    expect(ignored[1]?.why).toMatch(/set SERVER in \/etc\/flatcar\/update.conf/);
     expect(settings.machineAlias).toBe('c1');
     expect(settings.downloadBytesPerSecond).toBe(2 * 1024 * 1024);
     expect(settings.ioWriteBytesPerSecond).toBe(40 * 1024 * 1024);
@@ -92,6 +98,25 @@ describe('layers', () => {
     expect(describeSource(raw.get('IO_WRITE_BPS')!.source)).toBe('environment UPDATE_ENGINE_IO_WRITE_BPS');
     // unknown keys in the release file are silent (it shares the namespace)
     expect(warnings.filter((w) => w.includes('FLATCAR_BUILD'))).toEqual([]);
+  });
+
+  it('a stock Flatcar host: vendor SERVER and APP_ID ignored, VERSION/BOARD/GROUP kept; the operator sets SERVER and APP_ID', async () => {
+    await put(paths.releaseFile, 'FLATCAR_RELEASE_VERSION=3975.2.1\nFLATCAR_RELEASE_BOARD=amd64-usr\nFLATCAR_RELEASE_APPID={e96281a6-d1af-4bde-9a0a-97b76e56dc57}\n');
+    await put(paths.usrShareConf, 'SERVER=https://public.update.flatcar-linux.net/v1/update/\nGROUP=stable\n');
+    const stock = await loadSettings({ paths, env: {} });
+    expect(stock.settings).toMatchObject({ version: '3975.2.1', board: 'amd64-usr', group: 'stable', server: 'disabled', appId: DEFAULT_APP_ID });
+    expect(stock.ignored.map((i) => i.key)).toEqual(['APP_ID', 'SERVER']);
+    await put(paths.etcConf, 'SERVER="https://nebraska.example/v1/update/"\nFLATCAR_RELEASE_APPID={1111}\nFLATCAR_RELEASE_VERSION=3975.2.2\nFLATCAR_RELEASE_BOARD=arm64-usr\n');
+    const operated = await loadSettings({ paths, env: {} });
+    expect(operated.settings).toMatchObject({ server: 'https://nebraska.example/v1/update/', appId: '{1111}', version: '3975.2.2', board: 'arm64-usr' });
+  });
+
+  it('FLATCAR_RELEASE_APPID in /usr/share/flatcar/update.conf is ignored (an operator file only), VERSION and BOARD there override the release file', async () => {
+    await put(paths.releaseFile, 'FLATCAR_RELEASE_VERSION=1.0.0\n');
+    await put(paths.usrShareConf, 'FLATCAR_RELEASE_APPID={2222}\nFLATCAR_RELEASE_VERSION=1.0.1\nFLATCAR_RELEASE_BOARD=amd64-usr\n');
+    const { settings, ignored } = await loadSettings({ paths, env: { UPDATE_ENGINE_APP_ID: '{3333}' } });
+    expect(settings).toMatchObject({ version: '1.0.1', board: 'amd64-usr', appId: '{3333}' });
+    expect(ignored).toEqual([expect.objectContaining({ key: 'APP_ID', value: '{2222}' })]);
   });
 
   it('reads /etc/coreos/update.conf when /etc/flatcar/update.conf is missing', async () => {
@@ -168,7 +193,6 @@ describe('bad input: one clear error naming file:line, key, value and expectatio
     ['a failure threshold of 0', 'FLEET_FAILURE_THRESHOLD=0', /:1: FLEET_FAILURE_THRESHOLD="0": expected a whole number of at least 1/, 'ERR_CONFIG_VALUE'],
     ['a failure threshold that is no number', 'FLEET_FAILURE_THRESHOLD=two', /FLEET_FAILURE_THRESHOLD="two": expected a whole number of at least 1/, 'ERR_CONFIG_VALUE'],
     ['a metrics address', 'METRICS_LISTEN=0.0.0.0', /METRICS_LISTEN="0.0.0.0": expected HOST:PORT/, 'ERR_CONFIG_VALUE'],
-    ['a line without =', 'GROUP stable', /:1: expected KEY=VALUE: "GROUP stable"/, 'ERR_CONFIG_SYNTAX'],
     ['an unterminated quote', 'GROUP="stable', /:1: unterminated double quote/, 'ERR_CONFIG_SYNTAX'],
   ];
   it.each(cases)('%s', async (_name, text, message, code) => {
@@ -202,9 +226,16 @@ describe('bad input: one clear error naming file:line, key, value and expectatio
   });
 
   it('reports every syntax problem, each with its line', async () => {
-    const f = await put(join(root, 'm.conf'), 'A B\nGROUP=x\n=y\n');
+    const f = await put(join(root, 'm.conf'), 'A B\nGROUP=x\n=y\nC D\n=z\n');
     const e = await loadError({ paths, configFiles: [f], env: {} });
-    expect(e.message.split('\n')).toEqual([`${f}:1: expected KEY=VALUE: "A B"`, `${f}:3: invalid key "" (letters, digits and _ only): "=y"`]);
+    expect(e.message.split('\n')).toEqual([`${f}:3: invalid key "" (letters, digits and _ only): "=y"`, `${f}:5: invalid key "" (letters, digits and _ only): "=z"`]);
+  });
+
+  it('a line without "=" is skipped with a warning naming file:line, as update_engine skips it', async () => {
+    const f = await put(join(root, 'n.conf'), 'GROUP stable\nGROUP=beta\n');
+    const { settings, warnings } = await loadSettings({ paths, configFiles: [f], env: {} });
+    expect(settings.group).toBe('beta');
+    expect(warnings).toContain(`${f}:1: skipped, no "=" in "GROUP stable"`);
   });
 });
 

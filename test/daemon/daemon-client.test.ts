@@ -58,7 +58,7 @@ describe('daemon + update_engine_client', () => {
 
     const payloadSize = (await stat(lab.payloads[0]!.path)).size;
     const after = await runCli('update_engine_client', ['--socket', socket, '--status']);
-    expect(after.stdout).toMatch(new RegExp(`^LAST_CHECKED_TIME=\\d{10}\\nPROGRESS=1\\.000000\\nCURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT\\nNEW_VERSION=2\\.0\\.0\\nNEW_SIZE=${payloadSize}\\n$`));
+    expect(after.stdout).toMatch(new RegExp(`^LAST_CHECKED_TIME=\\d{10}\\nPROGRESS=0\\.000000\\nCURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT\\nNEW_VERSION=2\\.0\\.0\\nNEW_SIZE=${payloadSize}\\n$`));
     expect((await lab.slots()).map((s) => [s.label, s.priority, s.tries])).toEqual([['USR-A', 1, 0], ['USR-B', 2, 1]]);
     const scrape = await httpRequest(join(lab.runDir, 'metrics.sock'));
     expect(scrape.status).toBe(200);

@@ -58,20 +58,23 @@ describe('the update cycle on an image file', () => {
     expect(await attrs()).toEqual({ 'USR-A': { priority: 1, tries: 0, successful: true }, 'USR-B': { priority: 2, tries: 1, successful: false } });
     expect(await slotBytesEqualImage(4, v2.imagePath)).toBe(true);
     expect(sgdiskVerify(lab.disk).ok).toBe(true);
-    expect(lab.events.map((e) => `${e.eventtype}/${e.eventresult}`)).toEqual(['3/2', '13/1', '14/1', '3/1']);
-    expect(lab.events[0]?.previousversion).toBe('0.0.0.0');
+    // No check says 3/2 before the reboot; "installed" is Nebraska's 800/1, not 3/1 (complete for any app id but Flatcar's).
+    expect(lab.events.map((e) => `${e.eventtype}/${e.eventresult}`)).toEqual(['13/1', '14/1', '800/1']);
 
     expect((await lab.reboot()).partition).toBe(4);
     lab.events.length = 0;
-    expect(await daemonOnce()).toBe(0); // post-boot: health gate, mark good, then a check
+    expect(await daemonOnce()).toBe(0); // post-boot: health gate, mark good, 3/2 once, then a check
     expect((await attrs())['USR-B']).toEqual({ priority: 2, tries: 0, successful: true });
     expect(lab.events).toEqual([expect.objectContaining({ eventtype: 3, eventresult: 2, previousversion: '1.0.0', version: '2.0.0' })]);
+    lab.events.length = 0;
+    expect(await daemonOnce()).toBe(0); // exactly once: the next check carries no 3/2
+    expect(lab.events).toEqual([]);
 
     const v3 = await lab.addPayload('3.0.0');
     await lab.serve();
     lab.events.length = 0;
     expect(await daemonOnce()).toBe(0);
-    expect(lab.events[0]).toMatchObject({ eventtype: 3, eventresult: 2, previousversion: '' });
+    expect(lab.events.map((e) => `${e.eventtype}/${e.eventresult}`)).toEqual(['13/1', '14/1', '800/1']);
     expect(await slotBytesEqualImage(3, v3.imagePath)).toBe(true);
     expect((await lab.reboot()).partition).toBe(3);
     expect(await daemonOnce()).toBe(0);
@@ -89,18 +92,15 @@ describe('the update cycle on an image file', () => {
     expect(error).toBeInstanceOf(UpdateEngineError);
     expect((error as UpdateEngineError).code).toBe('ERR_PAYLOAD_SIGNATURE');
     expect(lab.events.map((e) => [e.eventtype, e.eventresult, e.errorcode])).toEqual([
-      [3, 2, null],
       [13, 1, null],
       [3, 0, 18],
     ]);
     expect((await attrs())['USR-B']).toEqual({ priority: 0, tries: 0, successful: false });
     expect((await lab.reboot()).partition).toBe(3);
     lab.events.length = 0;
-    expect(await daemonOnce()).toBe(0); // the same version again: deferred with 3/9, nothing downloaded
-    expect(lab.events.map((e) => [e.eventtype, e.eventresult, e.errorcode])).toEqual([
-      [3, 2, null],
-      [3, 9, 18],
-    ]);
+    // The same version again: not downloaded; the grant is ended with 3/0 40 "deferred" (Nebraska ignores 3/9).
+    expect(await daemonOnce()).toBe(0);
+    expect(lab.events.map((e) => [e.eventtype, e.eventresult, e.errorcode])).toEqual([[3, 0, 40]]);
   });
 
   it('a new slot never marked good rolls back at the next boot, and the next check reports errorcode 44', async () => {
@@ -112,7 +112,8 @@ describe('the update cycle on an image file', () => {
     lab.events.length = 0;
     expect(await daemonOnce()).toBe(0);
     expect(lab.events[0]).toMatchObject({ eventtype: 3, eventresult: 0, errorcode: 44, version: '1.0.0' });
-    expect(lab.events.slice(1).map((e) => [e.eventtype, e.eventresult])).toEqual([[3, 9]]); // 2.0.0 is not applied again
+    // 2.0.0 is not applied again; the new grant is ended with 3/0 (the rollback report 44 is sent once).
+    expect(lab.events.slice(1).map((e) => [e.eventtype, e.eventresult, e.errorcode])).toEqual([[3, 0, 40]]);
     expect((await attrs())['USR-B']).toEqual({ priority: 0, tries: 0, successful: false });
   });
 
@@ -179,13 +180,13 @@ describe('the update cycle on an image file', () => {
     expect(await daemonOnce()).toBe(0);
     expect((await attrs())['USR-B']).toEqual({ priority: 2, tries: 1, successful: false });
     lab.events.length = 0;
-    expect(await daemonOnce()).toBe(0); // 2.0.0 again: nothing to do, the flip stays
-    expect(lab.events.map((e) => `${e.eventtype}/${e.eventresult}`)).toEqual(['3/2']);
+    expect(await daemonOnce()).toBe(0); // 2.0.0 again: nothing to do, the flip stays; no check says complete before the reboot
+    expect(lab.events.map((e) => `${e.eventtype}/${e.eventresult}`)).toEqual(['800/1']);
     const v3 = await lab.addPayload('3.0.0');
     await lab.serve();
     lab.events.length = 0;
     expect(await daemonOnce()).toBe(0);
-    expect(lab.events.map((e) => `${e.eventtype}/${e.eventresult}`)).toEqual(['3/2', '13/1', '14/1', '3/1']);
+    expect(lab.events.map((e) => `${e.eventtype}/${e.eventresult}`)).toEqual(['13/1', '14/1', '800/1']);
     expect(await slotBytesEqualImage(4, v3.imagePath)).toBe(true);
     expect((await attrs())['USR-B']).toEqual({ priority: 2, tries: 1, successful: false });
     expect((await lab.reboot()).partition).toBe(4);

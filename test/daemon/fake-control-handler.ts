@@ -5,7 +5,7 @@ import { UpdateEngineError } from '../../src/errors.ts';
 import type { CheckResult, ControlHandler, ResetResult } from '../../src/daemon/control-protocol.ts';
 import { StatusMachine, type StatusSnapshot, type UpdateStatus } from '../../src/daemon/status.ts';
 
-export type CycleScript = 'update' | 'no-update' | 'error';
+export type CycleScript = 'update' | 'no-update' | 'error' | 'refused';
 
 const S = (name: string) => `UPDATE_STATUS_${name}` as UpdateStatus;
 
@@ -65,6 +65,10 @@ export class FakeControlHandler implements ControlHandler {
   async #runCycle(): Promise<void> {
     const checkedAt = 1_700_000_000;
     await this.#step(S('CHECKING_FOR_UPDATE'));
+    if (this.script === 'refused') {
+      await this.#step(S('IDLE'), { lastCheckedTimeSeconds: checkedAt, checkNote: 'The server holds the update back (error-maxConcurrentUpdatesLimitReached): the group\'s limit of concurrent updates is reached; the next check comes at the normal time' });
+      return;
+    }
     if (this.script === 'no-update') {
       const back = this.machine.snapshot().newVersion === '0.0.0' ? S('IDLE') : S('UPDATED_NEED_REBOOT');
       await this.#step(back, { lastCheckedTimeSeconds: checkedAt });

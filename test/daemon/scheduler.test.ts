@@ -5,6 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CRON_RECHECK_MS, CheckScheduler, CronMatcher, planNextCheck, type CheckOutcome } from '../../src/daemon/scheduler.ts';
 import { UpdateEngineError } from '../../src/errors.ts';
+import { checkOutcomeOf } from '../../src/daemon/main.ts';
+import type { CycleOutcome } from '../../src/daemon/update-cycle.ts';
 import { FakeClock, flushMicrotasks } from '../fakes/fake-clock.ts';
 
 const MIN = 60_000;
@@ -159,6 +161,16 @@ describe('CheckScheduler', () => {
     await h.clock.advance(45 * MIN + 90 * MIN + 180 * MIN + 45 * MIN);
     expect(h.calls.map((c) => c.atMs / MIN)).toEqual([7, 52, 142, 322, 367]);
     expect(h.clock.sleepLog.map((ms) => ms / MIN)).toEqual([7, 45, 90, 180, 45, 45]);
+    await h.scheduler.stop();
+  });
+
+  it("a rollout refusal keeps the 45 min cadence; a server or configuration error (an error-* status) doubles it", async () => {
+    const refused: CycleOutcome = { kind: 'refused', reason: 'error-maxConcurrentUpdatesLimitReached', explanation: '' };
+    const configError: CycleOutcome = { kind: 'failed', error: new UpdateEngineError('ERR_OMAHA_SERVER_ERROR', 'unknown app'), checkFailed: true };
+    const h = harness({ outcomes: [checkOutcomeOf(refused), checkOutcomeOf(refused), checkOutcomeOf(configError), checkOutcomeOf(configError), checkOutcomeOf(refused)] });
+    h.scheduler.start();
+    await h.clock.advance(7 * MIN + 45 * MIN + 45 * MIN + 90 * MIN + 180 * MIN);
+    expect(h.clock.sleepLog.map((ms) => ms / MIN)).toEqual([7, 45, 45, 90, 180, 45]);
     await h.scheduler.stop();
   });
 

@@ -15,6 +15,7 @@ const S = (name: string) => `UPDATE_STATUS_${name}` as UpdateStatus;
 /** Every allowed edge, written out independently of the table in the source. */
 const EXPECTED_EDGES = [
   'IDLE > CHECKING_FOR_UPDATE',
+  'IDLE > UPDATED_NEED_REBOOT', // locksmithctl send-need-reboot
   'CHECKING_FOR_UPDATE > IDLE',
   'CHECKING_FOR_UPDATE > UPDATE_AVAILABLE',
   'CHECKING_FOR_UPDATE > UPDATED_NEED_REBOOT',

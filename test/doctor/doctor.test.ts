@@ -108,6 +108,42 @@ describe('update-engine doctor', () => {
     expect(byName(results, 'server')?.status).toBe('warn');
   });
 
+  it("reports Nebraska's answers: an unknown app id or group fails naming APP_ID and GROUP; a rollout refusal is fine", async () => {
+    const { startDevServer } = await import('../../src/omaha/dev-server.ts');
+    const nebraska = await startDevServer({
+      payloads: [],
+      decide: (app) => ({ kind: 'error', reason: app.track === 'stable' ? 'error-failedToRetrieveUpdatePackageInfo' : 'error-maxConcurrentUpdatesLimitReached' }),
+    });
+    try {
+      const unknown = byName(await doctor({ SERVER: nebraska.updateUrl }), 'server');
+      expect(unknown?.status).toBe('fail');
+      expect(unknown?.detail).toMatch(/error-failedToRetrieveUpdatePackageInfo.*check APP_ID and GROUP/);
+      const refused = byName(await doctor({ SERVER: nebraska.updateUrl, GROUP: 'beta' }), 'server');
+      expect(refused?.status).toBe('ok');
+      expect(refused?.detail).toMatch(/no update now, error-maxConcurrentUpdatesLimitReached/);
+    } finally {
+      await nebraska.close();
+    }
+  });
+
+  it('lists the vendor SERVER and APP_ID it ignores (a stock Flatcar host)', async () => {
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'usr/share/flatcar'), { recursive: true });
+    const release = join(dir, 'usr/share/flatcar/release');
+    await writeFile(release, 'FLATCAR_RELEASE_APPID={e96281a6-d1af-4bde-9a0a-97b76e56dc57}\n');
+    try {
+      const r = byName(await doctor({}), 'vendor values');
+      expect(r?.detail).toBe(`ignored APP_ID="{e96281a6-d1af-4bde-9a0a-97b76e56dc57}" (${release}:1): SERVER and APP_ID come only from /etc/flatcar/update.conf, --config or the environment`);
+    } finally {
+      await rm(release);
+    }
+  });
+
+  it('says in one line where to set SERVER when it is not set', async () => {
+    const r = byName(await doctor({ SERVER: 'disabled' }), 'server');
+    expect(r?.fix).toBe('set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf');
+  });
+
   it('prints one line per check, exits 1 on a problem, with no stack trace', async () => {
     const conf = join(dir, 'cli.conf');
     await writeFile(conf, `DISK=${join(dir, 'nope.img')}\nBOOTED_PARTITION=3\nSERVER=disabled\nREBOOT_STRATEGY=off\nPUBLIC_KEYS=${TEST_PUBLIC_KEY}\nSTATE_DIR=${lab.stateDir}\nRUN_DIR=${lab.runDir}\n`);

@@ -5,10 +5,10 @@ import { UpdateEngineError } from '../../src/errors.ts';
 import { assertValidEvent, errorEvent, omahaEvents, type OmahaEvent } from '../../src/omaha/events.ts';
 
 describe('omahaEvents', () => {
-  it('numbers the events as update_engine does', () => {
+  it('numbers the events as update_engine does (installed as Nebraska: 800/1)', () => {
     expect(omahaEvents.downloadStarted()).toEqual({ eventType: 13, eventResult: 1 });
     expect(omahaEvents.downloadFinished()).toEqual({ eventType: 14, eventResult: 1 });
-    expect(omahaEvents.installed()).toEqual({ eventType: 3, eventResult: 1 });
+    expect(omahaEvents.installed()).toEqual({ eventType: 800, eventResult: 1 });
     expect(omahaEvents.updateComplete('1.2.3')).toEqual({ eventType: 3, eventResult: 2, previousVersion: '1.2.3' });
     expect(omahaEvents.error(9)).toEqual({ eventType: 3, eventResult: 0, errorCode: 9 });
     expect(omahaEvents.deferred(40)).toEqual({ eventType: 3, eventResult: 9, errorCode: 40 });

@@ -24,7 +24,6 @@ const sample: UpdateCheckRequestParams = {
   board: 'amd64-usr',
   osServicePack: '3602.2.3_x86_64',
   installSource: 'scheduler',
-  previousVersion: '',
 };
 
 function parse(xml: string): XmlElement {
@@ -40,7 +39,9 @@ function shape(element: XmlElement): unknown {
 }
 
 describe('buildUpdateCheckRequest', () => {
-  const ours = parse(buildUpdateCheckRequest(sample));
+  // update_engine's sample carries its every-check 3/2 with previousversion=""; this engine sends 3/2
+  // only as the completion report, so the comparison builds that one.
+  const ours = parse(buildUpdateCheckRequest({ ...sample, previousVersion: '' }));
   const theirs = parse(fixture);
 
   it('has the same elements and attribute names, in the same order, as update_engine', () => {
@@ -78,9 +79,9 @@ describe('buildUpdateCheckRequest', () => {
     expect(events.map((e) => Object.fromEntries(e.attributes))).toEqual([{ eventtype: '3', eventresult: '2', previousversion: '3510.2.8' }]);
   });
 
-  it('sends 0.0.0.0 as previous version on a fresh install', () => {
-    const event = childOf(childOf(parse(buildUpdateCheckRequest({ ...sample, previousVersion: '0.0.0.0' })), 'app'), 'event');
-    expect(event?.attributes.get('previousversion')).toBe('0.0.0.0');
+  it('a plain check carries no event: Nebraska takes any 3/2 as "complete" (or resets a Flatcar instance)', () => {
+    const app = childOf(parse(buildUpdateCheckRequest(sample)), 'app');
+    expect([...app!.children.keys()]).toEqual(['ping', 'updatecheck']);
   });
 
   it('reports a rollback as 3/0 errorcode 44 instead of 3/2, still with ping and updatecheck', () => {
@@ -114,7 +115,8 @@ describe('buildEventRequest', () => {
   const cases: Array<[string, ReturnType<typeof omahaEvents.installed>, Record<string, string>]> = [
     ['13/1 download started', omahaEvents.downloadStarted(), { eventtype: '13', eventresult: '1' }],
     ['14/1 download finished', omahaEvents.downloadFinished(), { eventtype: '14', eventresult: '1' }],
-    ['3/1 installed', omahaEvents.installed(), { eventtype: '3', eventresult: '1' }],
+    ["800/1 installed (Nebraska's EventUpdateInstalled)", omahaEvents.installed(), { eventtype: '800', eventresult: '1' }],
+    ['3/2 complete', omahaEvents.updateComplete('1.0.0'), { eventtype: '3', eventresult: '2', previousversion: '1.0.0' }],
     ['3/0 error', omahaEvents.error(10), { eventtype: '3', eventresult: '0', errorcode: '10' }],
     ['3/9 deferred', omahaEvents.deferred(40), { eventtype: '3', eventresult: '9', errorcode: '40' }],
   ];

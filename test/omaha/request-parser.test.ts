@@ -39,6 +39,8 @@ describe('parseOmahaRequest', () => {
         machineId: 'dbff85b41ae14f41bde761eefbdafaac',
         machineAlias: '',
         board: 'amd64-usr',
+        oem: 'vmware',
+        oemVersion: '11.2.5',
         ping: true,
         updateCheck: true,
         events: [{ eventType: 3, eventResult: 2, previousVersion: '' }],
@@ -50,7 +52,9 @@ describe('parseOmahaRequest', () => {
     const check = parseOmahaRequest(buildUpdateCheckRequest({ ...info, installSource: 'ondemandupdate', previousVersion: '', rollback: true }));
     expect(check.installSource).toBe('ondemandupdate');
     const { bootId: _b, alephVersion: _a, ...identity } = info;
-    expect(check.apps[0]).toEqual({ ...identity, ping: true, updateCheck: true, events: [{ eventType: 3, eventResult: 0, errorCode: 44 }] });
+    expect(check.apps[0]).toEqual({ ...identity, oem: '', oemVersion: '', ping: true, updateCheck: true, events: [{ eventType: 3, eventResult: 0, errorCode: 44 }] });
+    const withOem = parseOmahaRequest(buildUpdateCheckRequest({ ...info, oem: 'azure', oemVersion: '2.1' }));
+    expect(withOem.apps[0]).toMatchObject({ oem: 'azure', oemVersion: '2.1', events: [] });
     const event = parseOmahaRequest(buildEventRequest({ ...info, event: omahaEvents.downloadFinished() }));
     expect(event.apps[0]).toMatchObject({ ping: false, updateCheck: false, events: [{ eventType: 14, eventResult: 1 }] });
   });

@@ -104,6 +104,19 @@ describe('parseUpdateCheckResponse tolerance', () => {
   });
 });
 
+describe("Nebraska's rollout refusals are answers, not errors", () => {
+  // Nebraska writes them as <app status="error-..."><updatecheck status="error-internal"/></app> (omaha.go).
+  const refusal = (status: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<response protocol="3.0" server="nebraska"><daystart elapsed_seconds="0"></daystart><app appid="${APP}" status="${status}"><ping status="ok"></ping><updatecheck status="error-internal"></updatecheck></app></response>`;
+  for (const status of ['error-maxConcurrentUpdatesLimitReached', 'error-maxUpdatesPerPeriodLimitReached', 'error-maxTimedOutUpdatesLimitReached', 'error-updatesDisabled']) {
+    it(`${status}: refused by policy`, () => {
+      expect(parseUpdateCheckResponse(refusal(status), { appId: APP })).toMatchObject({ kind: 'refused', refusal: 'policy', reason: status, server: 'nebraska' });
+    });
+  }
+  it('error-updateInProgressOnInstance: refused, in progress', () => {
+    expect(parseUpdateCheckResponse(refusal('error-updateInProgressOnInstance'), { appId: APP })).toMatchObject({ kind: 'refused', refusal: 'in-progress' });
+  });
+});
+
 describe('parseUpdateCheckResponse errors', () => {
   const cases: Array<[string, string, ErrorCode, RegExp, number]> = [
     ['an empty body', '  \n', 'ERR_OMAHA_EMPTY', /empty body/, 30],
@@ -126,7 +139,10 @@ describe('parseUpdateCheckResponse errors', () => {
     ['no postinstall sha256', offerXml({ action: '<action event="postinstall"/>' }), 'ERR_OMAHA_RESPONSE_INVALID', /SHA-256 is required/, 34],
     ['a sha256 that is not one', offerXml({ action: '<action event="postinstall" sha256="abc"/>' }), 'ERR_OMAHA_RESPONSE_INVALID', /not a base64 SHA-256/, 34],
     ['no app for our appid', offerXml().replace(APP, '{someone-else}'), 'ERR_OMAHA_RESPONSE_INVALID', /no <app> for appid/, 34],
-    ['app status error-updatesDisabled', offerXml({ appStatus: 'error-updatesDisabled' }), 'ERR_OMAHA_SERVER_ERROR', /"error-updatesDisabled"/, 37],
+    ['app status error-unknownApplicationOrGroup', offerXml({ appStatus: 'error-unknownApplicationOrGroup' }), 'ERR_OMAHA_SERVER_ERROR', /check APP_ID and GROUP/, 37],
+    ['app status error-failedToRetrieveUpdatePackageInfo', offerXml({ appStatus: 'error-failedToRetrieveUpdatePackageInfo' }), 'ERR_OMAHA_SERVER_ERROR', /unknown app id or track/, 37],
+    ['app status error-couldNotCheckUpdatesStats', offerXml({ appStatus: 'error-couldNotCheckUpdatesStats' }), 'ERR_OMAHA_SERVER_ERROR', /statistics/, 37],
+    ['app status error-noPackageFound', offerXml({ appStatus: 'error-noPackageFound' }), 'ERR_OMAHA_SERVER_ERROR', /no channel or no package/, 37],
     ['updatecheck status error-internal', offerXml({ updatecheck: 'status="error-internal"' }), 'ERR_OMAHA_SERVER_ERROR', /"error-internal"/, 37],
   ];
   for (const [name, xml, code, message, omaha] of cases) {

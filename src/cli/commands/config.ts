@@ -19,7 +19,9 @@ Options:
   --json          print {"KEY":{"value":...,"source":...}} instead
   -h, --help      show this help
 
-Values that cannot be derived (VERSION, DISK) are shown with a warning on stderr.
+Values that cannot be derived (VERSION, DISK) are shown with a warning on stderr. SERVER and
+APP_ID come only from the operator's layers (/etc, --config, the environment): a value of theirs
+in a vendor file (the release file, /usr/share/flatcar/update.conf) is shown as ignored, with why.
 Exit status: 0, or 3 when a file or the environment holds an invalid value.`;
 
 function quote(value: string): string {
@@ -60,6 +62,14 @@ export const run: Command = async (argv, ctx) => {
       const line = r.value === undefined ? `#${r.key}=` : `${r.key}=${quote(r.value)}`;
       println(ctx.stdout, `${line.padEnd(width + 1)} # ${r.source}`);
     }
+  }
+  if (values.json) {
+    for (const i of loaded.ignored) println(ctx.stderr, `ignored: ${i.key}=${quote(i.value)} (${describeSource(i.source)}): ${i.why}`);
+  } else {
+    for (const i of loaded.ignored) println(ctx.stdout, `# ignored: ${i.key}=${quote(i.value)} # ${describeSource(i.source)}: ${i.why}`);
+  }
+  if (loaded.settings.serverDisabled && !loaded.raw.has('SERVER')) {
+    loaded.warnings.push('SERVER is not set: no update checks; set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf');
   }
   for (const w of loaded.warnings) println(ctx.stderr, `warning: ${w}`);
   return 0;

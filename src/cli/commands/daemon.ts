@@ -1,5 +1,6 @@
 // update-engine daemon [--config FILE]... [--once]: the update daemon (../shared/CLI.md).
 
+import { describeSource } from '../../config/load.ts';
 import { SETTINGS_OPTIONS, loadSettingsFromOptions } from '../settings-options.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { runDaemon } from '../../daemon/main.ts';
@@ -33,5 +34,6 @@ export const run: Command = async (argv, ctx) => {
   const loaded = await loadSettingsFromOptions(values, ctx.env);
   const logger = createLogger({ level: loaded.settings.logLevel, name: 'update-engine' });
   for (const w of loaded.warnings) logger.warn(w);
+  for (const i of loaded.ignored) logger.info({ key: i.key, value: i.value, source: describeSource(i.source) }, `Vendor value ignored: ${i.why}`);
   return runDaemon(loaded.settings, { once: values.once === true, logger, signal: ctx.signal });
 };

@@ -32,8 +32,13 @@ export interface LayeredPlan {
   winners: Winner[];
 }
 
+/** SERVER and APP_ID come only from the operator's layers: a vendor file's value is ignored (docs/nebraska.md). */
+const OPERATOR_ONLY = new Set(['SERVER', 'APP_ID']);
+
 const layerArb = (key: string): fc.Arbitrary<Layer> =>
-  key.startsWith('LOCKSMITHD_') ? fc.constantFrom(...LAYERS) : fc.constantFrom(...LAYERS.filter((l) => l !== 'envLocksmithd'));
+  key.startsWith('LOCKSMITHD_')
+    ? fc.constantFrom(...LAYERS)
+    : fc.constantFrom(...LAYERS.filter((l) => l !== 'envLocksmithd' && !(OPERATOR_ONLY.has(key) && (l === 'release' || l === 'usrShare'))));
 
 const placementsArb = (settingArb: fc.Arbitrary<ValidSetting>, maxLength: number): fc.Arbitrary<Placement[]> =>
   fc.array(
