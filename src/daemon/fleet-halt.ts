@@ -1,4 +1,4 @@
-// The daemon's side of the fleet circuit breaker: offers of a halted version are deferred (3/9), a
+// The daemon's side of the fleet circuit breaker: offers of a halted version are not taken (3/0 code 36 ends the server's grant), a
 // pending update to a halted version is undone (the booted slot stays first, back to IDLE), and a
 // rollback's failure record is retried until etcd has it.
 
@@ -33,7 +33,7 @@ export async function haltedOffer(deps: EngineDeps, version: string): Promise<{ 
 
 /**
  * The pending update's version was halted while this machine waited to reboot into it: undo the flip
- * (the booted slot stays first), drop the pending record, report a 3/9 deferral, go back to IDLE.
+ * (the booted slot stays first), drop the pending record, report it (3/0 code 36), go back to IDLE.
  * The version is not remembered as failed: after `locksmithctl resume` the next check takes it again.
  */
 export async function abandonHaltedUpdate(deps: EngineDeps, machine: StatusMachine, reporter: OmahaReporter, error: UpdateEngineError): Promise<void> {
@@ -52,7 +52,8 @@ export async function abandonHaltedUpdate(deps: EngineDeps, machine: StatusMachi
   }
   deps.logger.error({ code: error.code, version: pending?.version }, `Not rebooting: ${error.message}; the pending update was undone and partition ${pending?.partition ?? '?'} is out of the boot order`);
   deps.metrics?.error(error.code);
-  await reporter.event(omahaEvents.deferred(omahaErrorCode(error.code)), deps.settings.version ?? '', new AbortController().signal).catch(() => undefined);
+  // 3/0, not 3/9: Nebraska ignores 3/9 and would keep counting the instance as updating (see update-cycle).
+  await reporter.event(omahaEvents.error(omahaErrorCode(error.code)), deps.settings.version ?? '', new AbortController().signal).catch(() => undefined);
   if (machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') machine.transition('UPDATE_STATUS_IDLE', { lastError: { code: error.code, message: error.message }, progress: 0 });
 }
 

@@ -58,9 +58,9 @@ describe('the fleet circuit breaker', () => {
       if (i !== victim) expect(fleet.events.filter((e) => e.machine === i && e.kind === 'halted').map((e) => e.version)).toEqual([BAD]);
     }
     expect((await fleet.state(victim)).fleetFailurePending).toBeUndefined();
-    // Each undo was reported to the server: 3/9, error code 36 (deferred per policy).
+    // Each undo was reported to the server: 3/0, error code 36 (deferred per policy; 3/0 ends Nebraska's grant).
     const ids = await Promise.all(fleet.labs.map(async (l) => (await readFile(join(l.options.dir, 'machine-id'), 'utf8')).trim()));
-    const reported = fleet.server.events.filter((e) => e.eventtype === 3 && e.eventresult === 9 && e.errorcode === 36).map((e) => e.machineid);
+    const reported = fleet.server.events.filter((e) => e.eventtype === 3 && e.eventresult === 0 && e.errorcode === 36).map((e) => e.machineid);
     expect(new Set(reported)).toEqual(new Set(ids.filter((_, i) => i !== victim)));
 
     const status = await ctl('status');
@@ -70,11 +70,11 @@ describe('the fleet circuit breaker', () => {
     expect(status.stdout).toMatch(new RegExp(`^2\\.0\\.0 +1 +halted$`, 'm'));
     expect(status.stdout).toContain('ERR_HEALTH_CHECK');
 
-    // A second pass while halted: offers of 2.0.0 are deferred (3/9), nothing is downloaded.
+    // A second pass while halted: offers of 2.0.0 are not taken (3/0 code 36), nothing is downloaded.
     const events = fleet.server.events.length;
     await fleet.settleAll();
     expect(fleet.bootedEver(BAD)).toHaveLength(1);
-    const deferrals = fleet.server.events.slice(events).filter((e) => e.eventtype === 3 && e.eventresult === 9);
+    const deferrals = fleet.server.events.slice(events).filter((e) => e.eventtype === 3 && e.eventresult === 0 && e.errorcode === 36);
     expect(deferrals.length).toBeGreaterThanOrEqual(4);
     expect(fleet.server.events.slice(events).some((e) => e.eventtype === 13)).toBe(false);
 

@@ -1,6 +1,6 @@
 // The daemon's side of the fleet circuit breaker with a real etcd and one lab machine: a rollback
 // while etcd is down is kept in the state and written (with the lock's release) once etcd is back;
-// the check that offers the halted version then defers it with a 3/9 event and downloads nothing.
+// the check that offers the halted version then declines it with a 3/0 event (code 36, which ends Nebraska's grant) and downloads nothing.
 
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -80,12 +80,12 @@ describe('the daemon and the fleet circuit breaker', () => {
     expect(after).toContain(`failed on ${machineId}: ERR_HEALTH_CHECK`);
   }, 120_000);
 
-  it('defers an offer of a halted version (3/9) without downloading it, and takes it after resume', async () => {
+  it('declines an offer of a halted version (3/0 code 36) without downloading it, and takes it after resume', async () => {
     const ctl = (...args: string[]) => runCli('locksmithctl', ['--endpoint', etcd.endpoints.join(','), '--group', group, ...args]);
     expect((await ctl('halt', '2.0.0')).code).toBe(0);
     try {
       expect((await once(true)).reasons).toEqual([]);
-      expect(lab.events.filter((e) => e.eventtype === 3 && e.eventresult === 9).map((e) => e.errorcode)).toEqual([36]);
+      expect(lab.events.filter((e) => e.eventtype === 3 && e.eventresult === 0).map((e) => e.errorcode)).toEqual([36]);
       expect(lab.events.some((e) => e.eventtype === 13)).toBe(false);
       expect((await state()).pendingUpdate).toBeUndefined();
     } finally {
