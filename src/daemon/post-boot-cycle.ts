@@ -6,7 +6,7 @@ import { UpdateEngineError } from '../errors.ts';
 import { disableSlot, markGood } from '../slots/index.ts';
 import type { BootSituation } from './boot-assessment.ts';
 import type { EngineDeps } from './engine-deps.ts';
-import { recordFailedVersion } from './state-store.ts';
+import { rememberFailure } from './failure-memory.ts';
 
 export type PostBootOutcome =
   | { kind: 'nothing' }
@@ -64,7 +64,12 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
       if (failed && (failed.priority > 0 || failed.tries > 0)) await disableSlot(disk, failed.partition);
       const nowMs = deps.clock.now();
       await deps.state.update((st) => {
-        const next = recordFailedVersion(withoutPending(st), pending.version, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
+        const release = {
+          version: pending.version,
+          ...(pending.imageSha256Hex !== undefined ? { imageSha256Hex: pending.imageSha256Hex } : {}),
+          ...(pending.payloadSha256Base64 !== undefined ? { payloadSha256Base64: pending.payloadSha256Base64 } : {}),
+        };
+        const next = rememberFailure(withoutPending(st), release, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
         delete next.previousVersion;
         return { ...next, reportRollback: true };
       });

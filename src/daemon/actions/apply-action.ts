@@ -1,11 +1,13 @@
-// apply: InstallPlan -> AppliedImage. Takes the passive slot out of the boot order, then streams the
-// payload from the offer's URLs through verification into the slot (resuming from a checkpoint).
+// apply: InstallPlan -> AppliedImage. Streams the payload from the offer's URLs through verification
+// into the slot (resuming from a checkpoint); once the signed manifest verified, and only then, the
+// caller's beforeWrite runs and the passive slot leaves the boot order, before the first byte.
 
 import { FileCheckpointStore, applyPayload, type ApplyResult } from '../../payload/apply.ts';
 import { createHttpPayloadSource } from '../../omaha/http-payload-source.ts';
 import { disableSlot } from '../../slots/index.ts';
 import type { Action } from '../action.ts';
 import type { EngineDeps } from '../engine-deps.ts';
+import type { PayloadManifest } from '../../payload/manifest.ts';
 import type { InstallPlan } from './plan-action.ts';
 
 export interface AppliedImage {
@@ -14,13 +16,16 @@ export interface AppliedImage {
   downloadMs: number;
 }
 
-export function applyAction(deps: EngineDeps): Action<InstallPlan, AppliedImage> {
+export interface ApplyHooks {
+  /** After the manifest verified, before the slot is touched (may throw to stop with nothing written). */
+  beforeWrite?(manifest: PayloadManifest, plan: InstallPlan): Promise<void>;
+}
+
+export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<InstallPlan, AppliedImage> {
   return {
     name: 'apply',
     async run(plan, ctx) {
       const { settings } = deps;
-      // Never leave a half-written slot bootable: out of the boot order before the first byte.
-      await disableSlot(plan.disk, plan.passive.partition);
       const keyring = await deps.loadKeyring();
       const source = createHttpPayloadSource({
         transport: deps.transport,
@@ -47,6 +52,11 @@ export function applyAction(deps: EngineDeps): Action<InstallPlan, AppliedImage>
         checkpoint: { store: new FileCheckpointStore(settings.stateDir, ctx.logger) },
         signal: ctx.signal,
         logger: ctx.logger,
+        async beforeWrite(manifest) {
+          await hooks.beforeWrite?.(manifest, plan);
+          // Never leave a half-written slot bootable: out of the boot order before the first byte.
+          await disableSlot(plan.disk, plan.passive.partition);
+        },
         onProgress(p) {
           const fraction = p.imageBytesTotal > 0 ? p.imageBytesDone / p.imageBytesTotal : 0;
           ctx.progress(fraction, p.phase === 'verifying-existing' ? 'verifying blocks already written' : 'writing');
