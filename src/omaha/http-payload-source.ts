@@ -9,6 +9,7 @@ import { UpdateEngineError } from '../errors.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
 import { normalizeRanges, type ByteRange, type OpenPayload } from './byte-range.ts';
 import type { BasicCredentials, HttpTransport } from './http-transport.ts';
+import { CredentialPolicy, redactUrl } from './credential-policy.ts';
 import { DEFAULT_LOW_SPEED_LIMIT_BYTES_PER_SECOND, DEFAULT_LOW_SPEED_TIME_MS, LowSpeedGuard } from './low-speed-guard.ts';
 import { DEFAULT_MAX_FAILURE_COUNT_PER_URL } from './offer.ts';
 import { AttemptError, fetchRange } from './range-attempt.ts';
@@ -26,6 +27,8 @@ export interface HttpPayloadSourceOptions {
   maxFailureCountPerUrl?: number;
   /** DOWNLOAD_USER / DOWNLOAD_PASSWORD: sent to https:// URLs only. */
   credentials?: BasicCredentials;
+  /** Which hosts may receive credentials (SERVER's, DOWNLOAD_HOSTS); default: any https host (tests). */
+  credentialPolicy?: CredentialPolicy;
   /** A 200 answer to a Range request: skip the unwanted prefix (default) or fail. */
   onRangeIgnored?: 'skip' | 'fail';
   lowSpeedLimitBytesPerSecond?: number;
@@ -76,14 +79,20 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
   const stats: DownloadStats = { bytesReceived: 0, bytesDelivered: 0, bytesDiscarded: 0, requests: 0, failures: 0, urlIndex: 0 };
   let urlFailures = 0;
   let lastError: AttemptError | undefined;
-  let warnedPlainCredentials = false;
+  const warned = new Set<string>();
+  const policy = options.credentialPolicy ?? new CredentialPolicy({ server: 'disabled', downloadHosts: [], ...(options.credentials ? { credentials: options.credentials } : {}) });
+  const anyHttps = options.credentialPolicy === undefined;
 
-  function credentialsFor(url: string): BasicCredentials | undefined {
-    if (!options.credentials) return undefined;
-    if (url.startsWith('https:')) return options.credentials;
-    if (!warnedPlainCredentials) options.logger?.warn({ url }, 'DOWNLOAD_USER/DOWNLOAD_PASSWORD are sent over HTTPS only: not sending them to this http:// URL');
-    warnedPlainCredentials = true;
-    return undefined;
+  /** The URL to request (never with an embedded password) and the credentials it may receive. */
+  function requestFor(url: string): { url: string; credentials?: BasicCredentials } {
+    const r = policy.forRequest(url);
+    if (r.refused === 'host' && anyHttps) return { url: r.url, ...(options.credentials ? { credentials: options.credentials } : {}) };
+    if (r.refused && !warned.has(r.url)) {
+      warned.add(r.url);
+      const why = r.refused === 'host' ? 'its host is neither SERVER\'s nor in DOWNLOAD_HOSTS' : 'credentials go over HTTPS only';
+      options.logger?.warn({ url: redactUrl(url) }, `Not sending DOWNLOAD_USER/DOWNLOAD_PASSWORD to this payload URL: ${why}`);
+    }
+    return r.credentials ? { url: r.url, credentials: r.credentials } : { url: r.url };
   }
 
   function exhausted(): UpdateEngineError {
@@ -130,10 +139,10 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
         let delayMs = 0;
         stats.requests += 1;
         try {
-          const credentials = credentialsFor(url);
+          const { url: requestUrl, credentials } = requestFor(url);
           for await (const chunk of fetchRange({
             transport: options.transport,
-            url,
+            url: requestUrl,
             from: position,
             end: range.end,
             sizeBytes: options.sizeBytes,

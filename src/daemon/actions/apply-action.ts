@@ -4,6 +4,7 @@
 
 import { FileCheckpointStore, applyPayload, type ApplyResult } from '../../payload/apply.ts';
 import { createHttpPayloadSource } from '../../omaha/http-payload-source.ts';
+import { CredentialPolicy } from '../../omaha/credential-policy.ts';
 import { disableSlot } from '../../slots/index.ts';
 import type { Action } from '../action.ts';
 import type { EngineDeps } from '../engine-deps.ts';
@@ -27,12 +28,15 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
     async run(plan, ctx) {
       const { settings } = deps;
       const keyring = await deps.loadKeyring();
+      const credentials = settings.downloadUser !== undefined ? { username: settings.downloadUser, password: settings.downloadPassword ?? '' } : undefined;
       const source = createHttpPayloadSource({
         transport: deps.transport,
         urls: plan.offer.urls,
         sizeBytes: plan.offer.sizeBytes,
         maxFailureCountPerUrl: plan.offer.maxFailureCountPerUrl,
-        ...(settings.downloadUser !== undefined ? { credentials: { username: settings.downloadUser, password: settings.downloadPassword ?? '' } } : {}),
+        ...(credentials ? { credentials } : {}),
+        // Credentials go only to SERVER's host or DOWNLOAD_HOSTS, over https (issue 14).
+        credentialPolicy: new CredentialPolicy({ server: settings.server, downloadHosts: settings.downloadHosts, ...(credentials ? { credentials } : {}) }),
         maxBytesPerSecond: settings.downloadBytesPerSecond,
         clock: deps.clock,
         logger: ctx.logger,
