@@ -16,6 +16,10 @@ import { AttemptError, fetchRange } from './range-attempt.ts';
 
 /** An attempt that delivered at least this much before failing resets its URL's failure count. */
 export const PROGRESS_RESET_BYTES = 64 * 1024;
+/** A server's MaxFailureCountPerUrl is honoured up to this (a hostile one cannot make us retry for ever). */
+export const MAX_FAILURE_COUNT_PER_URL_CAP = 10;
+/** Failed attempts allowed per payload download, over all URLs (the retry budget of one check). */
+export const DEFAULT_MAX_TOTAL_FAILURES = 30;
 
 export interface HttpPayloadSourceOptions {
   transport: HttpTransport;
@@ -38,6 +42,10 @@ export interface HttpPayloadSourceOptions {
   maxRetryDelayMs?: number;
   /** DOWNLOAD_BPS; 0 or undefined = no limit. */
   maxBytesPerSecond?: number;
+  /** DOWNLOAD_TIMEOUT: the whole download (all ranges, retries and pauses) must end within this; undefined = none. */
+  deadlineMs?: number;
+  /** Failed attempts over all URLs before giving up (default DEFAULT_MAX_TOTAL_FAILURES). */
+  maxTotalFailures?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -72,7 +80,14 @@ function abortReason(signal: AbortSignal): unknown {
 export function createHttpPayloadSource(options: HttpPayloadSourceOptions): HttpPayloadSource {
   if (options.urls.length === 0) throw new UpdateEngineError('ERR_OMAHA_RESPONSE_INVALID', 'The offer has no payload URL');
   const clock = options.clock ?? systemClock;
-  const maxFailures = options.maxFailureCountPerUrl ?? DEFAULT_MAX_FAILURE_COUNT_PER_URL;
+  const maxFailures = Math.max(1, Math.min(MAX_FAILURE_COUNT_PER_URL_CAP, options.maxFailureCountPerUrl ?? DEFAULT_MAX_FAILURE_COUNT_PER_URL));
+  const maxTotalFailures = options.maxTotalFailures ?? DEFAULT_MAX_TOTAL_FAILURES;
+  // The deadline runs from the creation of the source: one source per payload download.
+  const deadline = options.deadlineMs !== undefined && options.deadlineMs > 0 ? AbortSignal.timeout(options.deadlineMs) : undefined;
+  const deadlineError = () =>
+    new UpdateEngineError('ERR_DOWNLOAD_TRANSFER', `The payload download did not finish within DOWNLOAD_TIMEOUT (${Math.round((options.deadlineMs ?? 0) / 1000)} s); ${stats.bytesDelivered} bytes arrived`, {
+      details: { urls: options.urls.map(redactUrl), failures: stats.failures },
+    });
   const retryDelayMs = options.retryDelayMs ?? 1000;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
   const lowSpeedTimeMs = options.lowSpeedTimeMs ?? DEFAULT_LOW_SPEED_TIME_MS;
@@ -111,6 +126,11 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
     if (progressed) urlFailures = 0;
     urlFailures += 1;
     const url = options.urls[stats.urlIndex];
+    if (stats.failures >= maxTotalFailures) {
+      stats.urlIndex = options.urls.length; // the budget of this check is spent
+      options.logger?.warn({ url: url !== undefined ? redactUrl(url) : null, failures: stats.failures }, 'Payload download gave up: the retry budget of this check is spent');
+      return 0;
+    }
     if (!error.retryable || urlFailures >= maxFailures) {
       stats.urlIndex += 1;
       urlFailures = 0;
@@ -131,6 +151,7 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
       let position = range.start;
       while (position < range.end) {
         if (signal.aborted) throw abortReason(signal);
+        if (deadline?.aborted) throw deadlineError();
         const url = options.urls[stats.urlIndex];
         if (url === undefined) throw exhausted();
         const attempt = new AbortController();
@@ -146,7 +167,7 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
             from: position,
             end: range.end,
             sizeBytes: options.sizeBytes,
-            signal: AbortSignal.any([signal, attempt.signal]),
+            signal: AbortSignal.any([signal, attempt.signal, ...(deadline ? [deadline] : [])]),
             guard,
             responseTimeoutMs: lowSpeedTimeMs,
             ...(credentials ? { credentials } : {}),
@@ -166,12 +187,13 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
           }
         } catch (e) {
           if (signal.aborted) throw abortReason(signal);
+          if (deadline?.aborted) throw deadlineError();
           if (!(e instanceof AttemptError)) throw e;
           delayMs = fail(e, position - before >= PROGRESS_RESET_BYTES);
         } finally {
           attempt.abort();
         }
-        if (delayMs > 0) await clock.sleep(delayMs, signal).catch(() => undefined);
+        if (delayMs > 0) await clock.sleep(delayMs, deadline ? AbortSignal.any([signal, deadline]) : signal).catch(() => undefined);
       }
     }
   }

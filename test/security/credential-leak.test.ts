@@ -17,6 +17,7 @@ import { GotTransport } from '../../src/omaha/got-transport.ts';
 import { CredentialPolicy, redactUrl } from '../../src/omaha/credential-policy.ts';
 import { RecordingRebooter } from '../fakes/recording-rebooter.ts';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.ts';
+import { startOmahaRewriter, type OmahaRewriter } from '../helpers/omaha-rewriter.ts';
 
 const AUTH = `Basic ${Buffer.from('fleet:hunter2').toString('base64')}`;
 let dir: string;
@@ -50,32 +51,10 @@ async function payloadHost(name: string, redirectTo?: () => string): Promise<str
   return listen(server, name);
 }
 
-/** The man in the middle: forwards the Omaha POST to the lab server and rewrites the payload codebase. */
-async function mitmOmaha(codebase: () => string): Promise<string> {
-  const server = http.createServer((req, res) => {
-    if (req.headers.authorization) seen.mitm!.push(req.headers.authorization);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const up = http.request(lab.server!.updateUrl, { method: 'POST', headers: { 'content-type': 'text/xml' } }, (u) => {
-        const body: Buffer[] = [];
-        u.on('data', (c: Buffer) => body.push(c));
-        u.on('end', () => {
-          const text = Buffer.concat(body).toString('utf8').replaceAll(`${lab.server!.url}/payloads/`, `${codebase()}/payloads/`);
-          res.writeHead(u.statusCode ?? 502, { 'content-type': 'text/xml' });
-          res.end(text);
-        });
-      });
-      up.end(Buffer.concat(chunks));
-    });
-  });
-  return listen(server, 'mitm');
-}
-
 let stranger: string;
 let allowed: string;
 let allowedRedirecting: string;
-let mitm: string;
+let mitm: OmahaRewriter;
 let codebase = '';
 
 beforeAll(async () => {
@@ -84,9 +63,13 @@ beforeAll(async () => {
   stranger = await payloadHost('stranger');
   allowed = await payloadHost('allowed');
   allowedRedirecting = await payloadHost('allowedRedirecting', () => `https://${stranger}`);
-  mitm = await mitmOmaha(() => codebase);
+  mitm = await startOmahaRewriter(
+    () => lab.server!.updateUrl,
+    (xml) => xml.replaceAll(`${lab.server!.url}/payloads/`, `${codebase}/payloads/`),
+  );
 });
 afterAll(async () => {
+  await mitm.close();
   for (const s of servers) {
     s.closeAllConnections();
     await new Promise<void>((r) => s.close(() => r()));
@@ -103,7 +86,7 @@ beforeEach(async () => {
 afterEach(() => lab.close());
 
 const daemonOnce = (extra: Record<string, string>) =>
-  runDaemon(lab.settings({ server: `http://${mitm}/v1/update/`, downloadUser: 'fleet', downloadPassword: 'hunter2', serverCaFile: certs.caFile, ...extra }), {
+  runDaemon(lab.settings({ server: mitm.updateUrl, downloadUser: 'fleet', downloadPassword: 'hunter2', serverCaFile: certs.caFile, ...extra }), {
     once: true,
     logger: silentLogger(),
     signal: new AbortController().signal,
@@ -116,7 +99,7 @@ describe('credentials go only to hosts the operator named (point 1)', () => {
     codebase = `https://${stranger}`;
     expect(await daemonOnce({})).toBe(0);
     expect(seen.stranger).toEqual([]);
-    expect(seen.mitm).toEqual([]);
+    expect(mitm.authorizations).toEqual([]);
   });
 
   it('a host in DOWNLOAD_HOSTS gets them (the control: this test can see a leak)', async () => {
@@ -142,11 +125,11 @@ describe('credentials go only to hosts the operator named (point 1)', () => {
   it('a password in an http:// SERVER URL is never sent in clear text', async () => {
     const t = await GotTransport.create({ env: {} });
     try {
-      await t.post(`http://fleet:hunter2@${mitm}/v1/update/`, '<request protocol="3.0"/>', { maxResponseBytes: 1 << 20 });
+      await t.post(mitm.updateUrl.replace('http://', 'http://fleet:hunter2@'), '<request protocol="3.0"/>', { maxResponseBytes: 1 << 20 });
     } finally {
       t.close();
     }
-    expect(seen.mitm).toEqual([]);
+    expect(mitm.authorizations).toEqual([]);
   });
 });
 

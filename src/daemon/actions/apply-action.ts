@@ -38,6 +38,7 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
         // Credentials go only to SERVER's host or DOWNLOAD_HOSTS, over https (issue 14).
         credentialPolicy: new CredentialPolicy({ server: settings.server, downloadHosts: settings.downloadHosts, ...(credentials ? { credentials } : {}) }),
         maxBytesPerSecond: settings.downloadBytesPerSecond,
+        deadlineMs: settings.downloadTimeoutMs,
         clock: deps.clock,
         logger: ctx.logger,
       });
