@@ -54,14 +54,14 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
         await deps.rebooter.reboot(`the health check of ${booted.label} did not pass; falling back`, signal);
         return { kind: 'health-failed', error };
       }
-      await markGood(disk, booted.partition);
+      await markGood(disk, booted.partition, { slotTypeGuid: deps.settings.slotType });
       await finishHealthyBoot(deps, booted.partition, signal);
       return { kind: 'marked-good', partition: booted.partition, version: situation.pending?.version ?? deps.settings.version };
     }
     case 'rolled-back': {
       const { pending, failed, disk } = situation;
       logger.error({ version: pending.version, partition: pending.partition }, `Update to ${pending.version} rolled back: the machine came back on the old slot`);
-      if (failed && (failed.priority > 0 || failed.tries > 0)) await disableSlot(disk, failed.partition);
+      if (failed && (failed.priority > 0 || failed.tries > 0)) await disableSlot(disk, failed.partition, { slotTypeGuid: deps.settings.slotType });
       const nowMs = deps.clock.now();
       await deps.state.update((st) => {
         const release = {

@@ -127,7 +127,7 @@ export class UpdateCycle {
     onTouch(plan);
     if (pending) {
       // A newer, verified payload replaces the pending update: undo its flip before writing over it.
-      await restoreBooted(plan.disk, plan.booted.partition, plan.passive.partition);
+      await restoreBooted(plan.disk, plan.booted.partition, plan.passive.partition, { slotTypeGuid: deps.settings.slotType });
       await deps.needReboot.clear();
       await deps.state.update((st) => {
         const next = { ...st };
@@ -190,7 +190,7 @@ export class UpdateCycle {
     if (!aborted) deps.logger.error({ code: error.code, err: error }, `Update cycle failed: ${error.message}`);
     status.transition('UPDATE_STATUS_REPORTING_ERROR_EVENT', { lastError: { code: error.code, message: error.message } });
     if (info.touchedPassive) {
-      await disableSlot(info.touchedPassive.disk, info.touchedPassive.passive.partition).catch((e: unknown) =>
+      await disableSlot(info.touchedPassive.disk, info.touchedPassive.passive.partition, { slotTypeGuid: deps.settings.slotType }).catch((e: unknown) =>
         deps.logger.error({ err: e }, 'Cannot take the passive slot out of the boot order'),
       );
     }

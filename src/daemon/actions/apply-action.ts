@@ -60,7 +60,7 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
         async beforeWrite(manifest) {
           await hooks.beforeWrite?.(manifest, plan);
           // Never leave a half-written slot bootable: out of the boot order before the first byte.
-          await disableSlot(plan.disk, plan.passive.partition);
+          await disableSlot(plan.disk, plan.passive.partition, { slotTypeGuid: settings.slotType });
         },
         onProgress(p) {
           const fraction = p.imageBytesTotal > 0 ? p.imageBytesDone / p.imageBytesTotal : 0;

@@ -51,7 +51,7 @@ export function finalizeAction(deps: EngineDeps): Action<AppliedImage, FlippedSl
         ...(running !== undefined ? { previousVersion: running } : {}),
         failureCount: 0,
       }));
-      await prepareForTry(plan.disk, plan.passive.partition);
+      await prepareForTry(plan.disk, plan.passive.partition, { slotTypeGuid: deps.settings.slotType });
       await deps.needReboot.write({ version: offer.version, partition: plan.passive.partition, flippedAtMs: nowMs });
       await new FileCheckpointStore(deps.settings.stateDir).clear();
       return {
