@@ -12,6 +12,7 @@ const INSTALL_HINT: Record<string, string> = {
   curl: 'apt-get install curl',
   losetup: 'apt-get install mount',
   partx: 'apt-get install util-linux',
+  flock: 'apt-get install util-linux',
   'mkfs.ext4': 'apt-get install e2fsprogs',
 };
 
