@@ -109,6 +109,10 @@ const listen = parsed((t) => {
   return v;
 });
 
+/** What doctor and config say about an http:// SERVER (REQUIRE_HTTPS=true refuses one). */
+export const PLAIN_HTTP_SERVER_WARNING =
+  'SERVER is plain http: anyone on the path can read the checks and forge answers (payloads are still verified, but an answer can withhold updates); use https';
+
 /** The validated settings. Field names are the keys in camelCase with their unit. */
 export const settingsSchema = z
   .object({
@@ -223,6 +227,9 @@ export const settingsSchema = z
     }
     if (s.rebootStrategy === 'fleet-lock' && s.fleetLockUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['rebootStrategy'], message: 'REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL' });
+    }
+    if (s.requireHttps && s.server.startsWith('http:')) {
+      ctx.addIssue({ code: 'custom', path: ['server'], message: 'REQUIRE_HTTPS=true refuses an http:// SERVER; use https://' });
     }
     if (s.slotAPartition === s.slotBPartition) {
       ctx.addIssue({ code: 'custom', path: ['slotBPartition'], message: 'slot A and slot B must be different partitions' });

@@ -83,7 +83,11 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
 /** The new slot is good: drop the pending record (previousVersion stays for the 3/2 report), release the lock. */
 async function finishHealthyBoot(deps: EngineDeps, partition: number, signal: AbortSignal): Promise<void> {
   await deps.needReboot.clear();
-  await deps.state.update((st) => ({ ...withoutPending(st), failureCount: 0 }));
+  await deps.state.update((st) => {
+    // The new slot is now the running version: its signed build time is what older payloads are compared with.
+    const built = st.pendingUpdate?.buildTimeSeconds;
+    return { ...withoutPending(st), failureCount: 0, ...(built !== undefined ? { runningBuildTimeSeconds: built } : {}) };
+  });
   deps.logger.info({ partition }, 'Slot marked good; the update is complete');
   await releaseLock(deps, () => deps.reboot.afterHealthyBoot({ signal, logger: deps.logger }));
 }

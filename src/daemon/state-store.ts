@@ -34,8 +34,12 @@ const stateSchema = z.object({
       /** The signed manifest's image SHA-256 (hex) and the payload file's SHA-256 (base64): what a rollback is keyed by. */
       imageSha256Hex: z.string().optional(),
       payloadSha256Base64: z.string().optional(),
+      /** The signed manifest's build time (Unix seconds), when it has one. */
+      buildTimeSeconds: count.optional(),
     })
     .optional(),
+  /** Build time (Unix seconds) of the running version, learnt from its signed manifest when it was marked good. */
+  runningBuildTimeSeconds: count.optional(),
   /** Verified releases that failed after their flip: not applied again until a newer one is applied, FAILED_VERSION_TTL, or a reset (failure-memory.ts). */
   failedVersions: z.record(
     z.string(),

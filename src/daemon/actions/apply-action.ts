@@ -28,6 +28,7 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
     async run(plan, ctx) {
       const { settings } = deps;
       const keyring = await deps.loadKeyring();
+      const { runningBuildTimeSeconds } = await deps.state.read();
       const credentials = settings.downloadUser !== undefined ? { username: settings.downloadUser, password: settings.downloadPassword ?? '' } : undefined;
       const source = createHttpPayloadSource({
         transport: deps.transport,
@@ -53,6 +54,7 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
           ...(settings.board !== undefined ? { board: settings.board } : {}),
           ...(settings.version !== undefined ? { runningVersion: settings.version } : {}),
           allowDowngrade: settings.allowDowngrade,
+          ...(runningBuildTimeSeconds !== undefined ? { runningBuildTimeSeconds } : {}),
         },
         checkpoint: { store: new FileCheckpointStore(settings.stateDir, ctx.logger) },
         signal: ctx.signal,
