@@ -109,6 +109,13 @@ const listen = parsed((t) => {
   return v;
 });
 
+/** METRICS_LISTEN on a Unix socket, 127.0.0.0/8, [::1] or localhost. */
+export function isLoopbackListen(listen: string): boolean {
+  if (listen.startsWith('/')) return true;
+  const host = listen.slice(0, listen.lastIndexOf(':'));
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /** What doctor and config say about an http:// SERVER (REQUIRE_HTTPS=true refuses one). */
 export const PLAIN_HTTP_SERVER_WARNING =
   'SERVER is plain http: anyone on the path can read the checks and forge answers (payloads are still verified, but an answer can withhold updates); use https';
@@ -227,6 +234,9 @@ export const settingsSchema = z
     }
     if (s.rebootStrategy === 'fleet-lock' && s.fleetLockUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['rebootStrategy'], message: 'REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL' });
+    }
+    if (s.metricsListen !== undefined && !s.metricsAllowRemote && !isLoopbackListen(s.metricsListen)) {
+      ctx.addIssue({ code: 'custom', path: ['metricsListen'], message: `"${s.metricsListen}" is not a loopback address or a Unix socket: the metrics would be open to the network; set METRICS_ALLOW_REMOTE=true to allow it` });
     }
     if (s.requireHttps && s.server.startsWith('http:')) {
       ctx.addIssue({ code: 'custom', path: ['server'], message: 'REQUIRE_HTTPS=true refuses an http:// SERVER; use https://' });

@@ -3,6 +3,7 @@
 // Pure: the payload source asks it per URL; the transport drops credentials on any cross-host redirect.
 
 import type { BasicCredentials } from './http-transport.ts';
+import { redactUrlPasswords } from '../platform/redact.ts';
 
 export interface CredentialPolicyInput {
   /** SERVER (its host:port may receive credentials), or "disabled". */
@@ -41,9 +42,7 @@ export function splitUrlCredentials(url: string): { url: string; embedded?: Basi
 }
 
 /** Replaces a URL's password with "***" for logs and printouts. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:\s]*):[^/@\s]*@/i, '$1:***@');
-}
+export const redactUrl = redactUrlPasswords;
 
 export class CredentialPolicy {
   private readonly exact = new Set<string>();

@@ -113,9 +113,9 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
   function exhausted(): UpdateEngineError {
     const last = lastError ?? new AttemptError('ERR_DOWNLOAD_TRANSFER', 'no attempt was made', false);
     const count = options.urls.length;
-    return new UpdateEngineError(last.code, `Cannot download the payload: ${count === 1 ? 'its URL' : `all ${count} URLs`} failed; last error: ${last.message}`, {
+    return new UpdateEngineError(last.code, redactUrl(`Cannot download the payload: ${count === 1 ? 'its URL' : `all ${count} URLs`} failed; last error: ${last.message}`), {
       cause: last,
-      details: { urls: options.urls, failures: stats.failures },
+      details: { urls: options.urls.map(redactUrl), failures: stats.failures },
     });
   }
 
