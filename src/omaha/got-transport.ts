@@ -82,6 +82,18 @@ export function toTransportError(e: unknown, url: string): HttpTransportError {
   return new HttpTransportError(kind, url, `${inner}${code && !inner.includes(code) ? ` (${code})` : ''}`, { cause: e });
 }
 
+/** A redirect hook: credentials never follow a redirect to http:// or to another host:port (issue 14). */
+function dropCredentialsLeaving(origin: string | undefined): BeforeRedirectHook {
+  return (next) => {
+    const to = next.url as URL | undefined;
+    if (to?.protocol !== 'https:' || hostPort(to) !== origin) {
+      delete next.headers.authorization;
+      next.username = '';
+      next.password = '';
+    }
+  };
+}
+
 export class GotTransport implements HttpTransport {
   private readonly got: Got;
   private readonly httpAgent: http.Agent;
@@ -178,6 +190,7 @@ export class GotTransport implements HttpTransport {
           ...(options.responseTimeoutMs ? { response: options.responseTimeoutMs } : {}),
           ...(options.totalTimeoutMs ? { request: options.totalTimeoutMs } : {}),
         },
+        hooks: { beforeRedirect: [dropCredentialsLeaving(hostPort(url))] },
       },
       'POST',
     );
@@ -215,19 +228,7 @@ export class GotTransport implements HttpTransport {
         headers,
         signal: options.signal,
         timeout: options.responseTimeoutMs ? { response: options.responseTimeoutMs } : {},
-        hooks: {
-          beforeRedirect: [
-            ((next) => {
-              // Credentials never follow a redirect to http:// or to another host:port (issue 14).
-              const to = next.url as URL | undefined;
-              if (to?.protocol !== 'https:' || hostPort(to) !== origin) {
-                delete next.headers.authorization;
-                next.username = '';
-                next.password = '';
-              }
-            }) satisfies BeforeRedirectHook,
-          ],
-        },
+        hooks: { beforeRedirect: [dropCredentialsLeaving(origin)] },
       },
       'GET',
     );

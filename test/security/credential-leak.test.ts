@@ -133,6 +133,19 @@ describe('credentials go only to hosts the operator named (point 1)', () => {
   });
 });
 
+describe('the update check itself', () => {
+  it('a password in an https:// SERVER URL goes to SERVER, but not along its redirect to a stranger', async () => {
+    const t = await GotTransport.create({ env: {}, caFile: certs.caFile });
+    try {
+      await t.post(`https://fleet:hunter2@${allowedRedirecting}/v1/update/`, '<request protocol="3.0"/>', { maxResponseBytes: 1 << 20 });
+    } finally {
+      t.close();
+    }
+    expect(seen.allowedRedirecting).toEqual([AUTH]);
+    expect(seen.stranger).toEqual([]);
+  });
+});
+
 describe('CredentialPolicy (pure)', () => {
   const policy = new CredentialPolicy({ server: 'https://update.example.net/v1/update/', downloadHosts: ['dl.example.net', 'mirror.example.net:8443'], credentials: { username: 'u', password: 'p' } });
   it.each([
