@@ -2,6 +2,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UpdateEngineError, exitCodeFor, EXIT_CODES } from '../errors.ts';
+import { redactUrlPasswords } from '../platform/redact.ts';
 
 /** What a command gets: its streams and environment (injectable for in-process tests). */
 export interface CommandContext {
@@ -32,13 +33,13 @@ export function parseCommandLine<T extends Options>(argv: string[], options: T, 
 /** Reports an error as one line on stderr and returns the exit code. Stack traces only for bugs with UPDATE_ENGINE_DEBUG=1. */
 export function reportError(program: string, e: unknown, stderr: NodeJS.WritableStream, env: NodeJS.ProcessEnv): number {
   if (e instanceof UpdateEngineError) {
-    stderr.write(`${program}: ${e.message}\n`);
+    stderr.write(`${program}: ${redactUrlPasswords(e.message)}\n`);
     if (e.code === 'ERR_USAGE') stderr.write(`Try '${program} --help'.\n`);
     if (env.UPDATE_ENGINE_DEBUG === '1' && e.stack) stderr.write(`${e.stack}\n`);
     return exitCodeFor(e.code);
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  stderr.write(`${program}: internal error: ${err.message}\n`);
+  stderr.write(`${program}: internal error: ${redactUrlPasswords(err.message)}\n`);
   if (env.UPDATE_ENGINE_DEBUG === '1' && err.stack) stderr.write(`${err.stack}\n`);
   else stderr.write(`${program}: this is a bug; run again with UPDATE_ENGINE_DEBUG=1 for details\n`);
   return EXIT_CODES.internal;

@@ -93,6 +93,18 @@ const command = parsed((t) => {
   if (t.trim() === '') throw new ValueError('expected a command, e.g. "systemctl reboot"');
   return t.trim();
 });
+const hostList = parsed((t) => {
+  const list = t.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  for (const item of list) {
+    if (!/^(\[[0-9a-f:]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d{1,5})?$/.test(item)) throw new ValueError(`"${item}" is not a host or host:port; expected e.g. dl.example.net,mirror.example.net:8443`);
+  }
+  return list;
+});
+const guid = parsed((t) => {
+  const v = t.trim().toLowerCase();
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v)) throw new ValueError('expected a partition type GUID, e.g. 5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6');
+  return v;
+});
 const listen = parsed((t) => {
   const v = t.trim();
   if (v.startsWith('/')) return v;
@@ -100,6 +112,17 @@ const listen = parsed((t) => {
   if (!m || Number(m[2]) > 65535) throw new ValueError('expected HOST:PORT (e.g. 127.0.0.1:9105) or an absolute Unix socket path');
   return v;
 });
+
+/** METRICS_LISTEN on a Unix socket, 127.0.0.0/8, [::1] or localhost. */
+export function isLoopbackListen(listen: string): boolean {
+  if (listen.startsWith('/')) return true;
+  const host = listen.slice(0, listen.lastIndexOf(':'));
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** What doctor and config say about an http:// SERVER (REQUIRE_HTTPS=true refuses one). */
+export const PLAIN_HTTP_SERVER_WARNING =
+  'SERVER is plain http: anyone on the path can read the checks and forge answers (payloads are still verified, but an answer can withhold updates); use https';
 
 /** The validated settings. Field names are the keys in camelCase with their unit. */
 export const settingsSchema = z
@@ -134,6 +157,18 @@ export const settingsSchema = z
     downloadUser: z.string().optional(),
     /** HTTP basic-auth password for payload URLs (DOWNLOAD_PASSWORD); never logged. */
     downloadPassword: z.string().optional(),
+    /** Further hosts (host or host:port) that may receive DOWNLOAD_USER/PASSWORD, beside SERVER's host (DOWNLOAD_HOSTS). */
+    downloadHosts: hostList.default([]),
+    /** Overall deadline of one payload download, in ms (DOWNLOAD_TIMEOUT). */
+    downloadTimeoutMs: duration.default(7_200_000),
+    /** How long a version that failed after it verified (rollback) is not applied again, in ms (FAILED_VERSION_TTL). */
+    failedVersionTtlMs: duration.default(7 * 86_400_000),
+    /** Refuse an http:// SERVER (REQUIRE_HTTPS). */
+    requireHttps: bool.default(false),
+    /** Partition type GUID a slot must have (SLOT_TYPE); default: the /usr type. */
+    slotType: guid.default('5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6'),
+    /** Let METRICS_LISTEN bind a non-loopback address (METRICS_ALLOW_REMOTE). */
+    metricsAllowRemote: bool.default(false),
     /** Persisted state directory (STATE_DIR). */
     stateDir: nonEmpty('a directory').default('/var/lib/update-engine'),
     /** Volatile state directory that a reboot clears (RUN_DIR). */
@@ -207,6 +242,12 @@ export const settingsSchema = z
     }
     if (s.rebootStrategy === 'fleet-lock' && s.fleetLockUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['rebootStrategy'], message: 'REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL' });
+    }
+    if (s.metricsListen !== undefined && !s.metricsAllowRemote && !isLoopbackListen(s.metricsListen)) {
+      ctx.addIssue({ code: 'custom', path: ['metricsListen'], message: `"${s.metricsListen}" is not a loopback address or a Unix socket: the metrics would be open to the network; set METRICS_ALLOW_REMOTE=true to allow it` });
+    }
+    if (s.requireHttps && s.server.startsWith('http:')) {
+      ctx.addIssue({ code: 'custom', path: ['server'], message: 'REQUIRE_HTTPS=true refuses an http:// SERVER; use https://' });
     }
     if (s.slotAPartition === s.slotBPartition) {
       ctx.addIssue({ code: 'custom', path: ['slotBPartition'], message: 'slot A and slot B must be different partitions' });
@@ -284,6 +325,11 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'SERVER_CA_FILE', field: 'serverCaFile', doc: 'Extra CA bundle for HTTPS to the server and payload URLs; default: system CAs' },
   { key: 'DOWNLOAD_USER', field: 'downloadUser', doc: 'HTTP basic-auth user for payload URLs (HTTPS only)' },
   { key: 'DOWNLOAD_PASSWORD', field: 'downloadPassword', doc: 'HTTP basic-auth password for payload URLs (never logged)', secret: true },
+  { key: 'DOWNLOAD_HOSTS', field: 'downloadHosts', doc: 'Hosts (host or host:port, comma-separated) that may receive DOWNLOAD_USER/PASSWORD besides SERVER\'s host; always over https, never after a redirect elsewhere', defaultText: '' },
+  { key: 'DOWNLOAD_TIMEOUT', field: 'downloadTimeoutMs', doc: 'Overall deadline of one payload download (Go duration); the low-speed guard cuts off a stalled one earlier', defaultText: '2h' },
+  { key: 'FAILED_VERSION_TTL', field: 'failedVersionTtlMs', doc: 'How long a version that verified and then failed (rolled back) is not applied again (Go duration)', defaultText: '168h' },
+  { key: 'REQUIRE_HTTPS', field: 'requireHttps', doc: 'Refuse an http:// SERVER (doctor and config warn about one either way)', defaultText: 'false' },
+  { key: 'SLOT_TYPE', field: 'slotType', doc: 'Partition type GUID a slot must have; a partition labelled USR-A/B with another type is refused', defaultText: '5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6' },
   { key: 'IO_WRITE_BPS', field: 'ioWriteBytesPerSecond', doc: 'Write limit on the passive slot, bytes/s with K/M/G; 0 = none', defaultText: '0' },
   { key: 'DOWNLOAD_BPS', field: 'downloadBytesPerSecond', doc: 'Download limit, bytes/s with K/M/G; 0 = none', defaultText: '0' },
   { key: 'STATE_DIR', field: 'stateDir', doc: 'Persisted state (resume point, versions, failures, backoff)', defaultText: '/var/lib/update-engine' },
@@ -292,6 +338,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'CONTROL_GROUP', field: 'controlGroup', doc: 'Group allowed to use the control socket', defaultText: 'root' },
   { key: 'DBUS', field: 'dbus', doc: "Serve update_engine's D-Bus interface com.coreos.update1 on the system bus (for locksmithd and update_engine's clients); a missing bus is retried", defaultText: 'true' },
   { key: 'METRICS_LISTEN', field: 'metricsListen', doc: '127.0.0.1:PORT or a Unix socket path for Prometheus metrics at /metrics; default: off' },
+  { key: 'METRICS_ALLOW_REMOTE', field: 'metricsAllowRemote', doc: 'Let METRICS_LISTEN bind an address other than loopback', defaultText: 'false' },
   { key: 'LOG_LEVEL', field: 'logLevel', doc: 'trace, debug, info, warn, error, fatal or silent', defaultText: 'info' },
 ];
 

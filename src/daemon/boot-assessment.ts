@@ -24,7 +24,7 @@ export type BootSituation =
 
 export async function assessBoot(deps: EngineDeps): Promise<BootSituation> {
   const { disk, bootedPartition } = await deps.detectSlots();
-  const table = await readSlots(disk, { slotAPartition: deps.settings.slotAPartition, slotBPartition: deps.settings.slotBPartition });
+  const table = await readSlots(disk, { slotAPartition: deps.settings.slotAPartition, slotBPartition: deps.settings.slotBPartition, slotTypeGuid: deps.settings.slotType });
   const booted = table.usrSlots.find((s) => s.partition === bootedPartition) as Slot;
   const state = await deps.state.read();
   const pending = state.pendingUpdate;

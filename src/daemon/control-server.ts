@@ -6,11 +6,12 @@ import { once } from 'node:events';
 import { chmod, chown, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { clearStaleSocket } from '../platform/unix-socket.ts';
 import { createServer, type Server, type Socket } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { UpdateEngineError } from '../errors.ts';
 import { silentLogger, type Logger } from '../platform/logger.ts';
 import { LineDecoder, encodeLine, errorResponse, parseLine, requestSchema, type ControlHandler, type ControlRequest, type ControlResponse } from './control-protocol.ts';
 import type { StatusSnapshot } from './status.ts';
+import { tempPathFor } from '../platform/temp-file.ts';
 
 export const SOCKET_MODE = 0o660;
 /** Unix socket paths are limited to 107 bytes on Linux. */
@@ -83,7 +84,7 @@ export class ControlServer {
     }
     if (cleared === 'removed') options.logger?.info({ socketPath: path }, 'removed a stale control socket');
     const server = new ControlServer(options);
-    const temp = join(dir, `.${basename(path)}.${process.pid}`);
+    const temp = tempPathFor(path); // random: a guessable name could be prepared by someone else
     await rm(temp, { force: true });
     try {
       server.#server.listen(temp);

@@ -137,9 +137,9 @@ export class UpdateEngine implements ControlHandler {
       if (pending) {
         this.rebootWait?.abort(new UpdateEngineError('ERR_ABORTED', 'The pending update was reset'));
         const { disk, bootedPartition } = await this.deps.detectSlots();
-        await restoreBooted(disk, bootedPartition, pending.partition);
+        await restoreBooted(disk, bootedPartition, pending.partition, { slotTypeGuid: this.deps.settings.slotType });
         await this.deps.needReboot.clear();
-        const table = await readSlots(disk, { slotAPartition: this.deps.settings.slotAPartition, slotBPartition: this.deps.settings.slotBPartition });
+        const table = await readSlots(disk, { slotAPartition: this.deps.settings.slotAPartition, slotBPartition: this.deps.settings.slotBPartition, slotTypeGuid: this.deps.settings.slotType });
         const label = table.usrSlots.find((s) => s.partition === bootedPartition)?.label ?? `partition ${bootedPartition}`;
         message = `Pending update to ${pending.version} undone; slot ${label} stays active`;
       } else {

@@ -9,7 +9,7 @@ import type { Logger } from '../platform/logger.ts';
 import { GotTransport, type GotTransportOptions } from '../omaha/got-transport.ts';
 import { OmahaClient } from '../omaha/omaha-client.ts';
 import { loadKeyring } from '../payload/keyring.ts';
-import { FileRegionTarget } from '../io/file-region-target.ts';
+import { openSlotTarget } from '../slots/slot-target.ts';
 import { createWriteThrottle } from '../io/write-throttle.ts';
 import type { WriteTarget } from '../io/write-target.ts';
 import { detectBootedSlot, repairGpt } from '../slots/index.ts';
@@ -83,9 +83,9 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
       });
     },
     async openTarget(disk, slot) {
-      // The slot's byte range on the disk (image file or block device); IO_WRITE_BPS through the
-      // best throttle available (cgroup v2, cgroup v1, token bucket), removed again on close.
-      const region = new FileRegionTarget(disk, slot.byteOffset, slot.byteLength);
+      // The slot's partition node (block device, checked free: issue 14) or byte range (image file);
+      // IO_WRITE_BPS through the best throttle available (cgroup v2, v1, token bucket), removed on close.
+      const region = await openSlotTarget(disk, slot);
       const throttle = await createWriteThrottle({ bytesPerSecond: settings.ioWriteBytesPerSecond, targetDevice: disk, logger, clock });
       deps.metrics?.writeThrottle?.(throttle.mechanism, throttle.bytesPerSecond);
       return closingAlso(throttle.wrap(region), () => throttle.dispose());

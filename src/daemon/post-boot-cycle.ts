@@ -7,7 +7,7 @@ import { disableSlot, markGood } from '../slots/index.ts';
 import type { BootSituation } from './boot-assessment.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { writePendingFailure } from './fleet-halt.ts';
-import { recordFailedVersion } from './state-store.ts';
+import { rememberFailure } from './failure-memory.ts';
 
 export type PostBootOutcome =
   | { kind: 'nothing' }
@@ -58,17 +58,22 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
         await deps.rebooter.reboot(`the health check of ${booted.label} did not pass; falling back`, signal);
         return { kind: 'health-failed', error };
       }
-      await markGood(disk, booted.partition);
+      await markGood(disk, booted.partition, { slotTypeGuid: deps.settings.slotType });
       await finishHealthyBoot(deps, booted.partition, signal);
       return { kind: 'marked-good', partition: booted.partition, version: situation.pending?.version ?? deps.settings.version };
     }
     case 'rolled-back': {
       const { pending, failed, disk } = situation;
       logger.error({ version: pending.version, partition: pending.partition }, `Update to ${pending.version} rolled back: the machine came back on the old slot`);
-      if (failed && (failed.priority > 0 || failed.tries > 0)) await disableSlot(disk, failed.partition);
+      if (failed && (failed.priority > 0 || failed.tries > 0)) await disableSlot(disk, failed.partition, { slotTypeGuid: deps.settings.slotType });
       const nowMs = deps.clock.now();
       await deps.state.update((st) => {
-        const next = recordFailedVersion(withoutPending(st), pending.version, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
+        const release = {
+          version: pending.version,
+          ...(pending.imageSha256Hex !== undefined ? { imageSha256Hex: pending.imageSha256Hex } : {}),
+          ...(pending.payloadSha256Base64 !== undefined ? { payloadSha256Base64: pending.payloadSha256Base64 } : {}),
+        };
+        const next = rememberFailure(withoutPending(st), release, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
         delete next.previousVersion;
         const known = st.fleetFailurePending?.version === pending.version ? st.fleetFailurePending : undefined;
         return { ...next, reportRollback: true, fleetFailurePending: known ?? { version: pending.version, code: 'ERR_ROLLBACK', atMs: nowMs } };
@@ -86,7 +91,11 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
 /** The new slot is good: drop the pending record (previousVersion stays for the 3/2 report), release the lock. */
 async function finishHealthyBoot(deps: EngineDeps, partition: number, signal: AbortSignal): Promise<void> {
   await deps.needReboot.clear();
-  await deps.state.update((st) => ({ ...withoutPending(st), failureCount: 0 }));
+  await deps.state.update((st) => {
+    // The new slot is now the running version: its signed build time is what older payloads are compared with.
+    const built = st.pendingUpdate?.buildTimeSeconds;
+    return { ...withoutPending(st), failureCount: 0, ...(built !== undefined ? { runningBuildTimeSeconds: built } : {}) };
+  });
   deps.logger.info({ partition }, 'Slot marked good; the update is complete');
   await releaseLock(deps, () => deps.reboot.afterHealthyBoot({ signal, logger: deps.logger }));
 }

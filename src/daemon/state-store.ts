@@ -25,9 +25,26 @@ const stateSchema = z.object({
   /** The first version this machine ever ran (Omaha alephversion). */
   alephVersion: z.string().optional(),
   /** The update applied and flipped to, waiting for a reboot. */
-  pendingUpdate: z.object({ version: z.string(), sizeBytes: count, partition: z.number().int().min(1), appliedAtMs: timeMs }).optional(),
-  /** Versions not to apply again (no boot loops) until a newer one is offered or an operator resets. */
-  failedVersions: z.record(z.string(), z.object({ reason: z.string(), code: z.enum(ERROR_CODES).optional(), count: count, lastFailedAtMs: timeMs })),
+  pendingUpdate: z
+    .object({
+      version: z.string(),
+      sizeBytes: count,
+      partition: z.number().int().min(1),
+      appliedAtMs: timeMs,
+      /** The signed manifest's image SHA-256 (hex) and the payload file's SHA-256 (base64): what a rollback is keyed by. */
+      imageSha256Hex: z.string().optional(),
+      payloadSha256Base64: z.string().optional(),
+      /** The signed manifest's build time (Unix seconds), when it has one. */
+      buildTimeSeconds: count.optional(),
+    })
+    .optional(),
+  /** Build time (Unix seconds) of the running version, learnt from its signed manifest when it was marked good. */
+  runningBuildTimeSeconds: count.optional(),
+  /** Verified releases that failed after their flip: not applied again until a newer one is applied, FAILED_VERSION_TTL, or a reset (failure-memory.ts). */
+  failedVersions: z.record(
+    z.string(),
+    z.object({ reason: z.string(), code: z.enum(ERROR_CODES).optional(), count: count, lastFailedAtMs: timeMs, imageSha256Hex: z.string().optional(), payloadSha256Base64: z.string().optional() }),
+  ),
   /** Consecutive failed cycles (reset by a success). */
   failureCount: count,
   /** No new attempt before this wall time (ms). */

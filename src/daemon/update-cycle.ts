@@ -1,6 +1,7 @@
 // The attempter's update cycle: check, then the typed chain plan -> apply -> finalize, with the
 // status changes and Omaha events between the steps; a failure reports 3/0, takes the passive slot
-// out of the boot order, remembers versions that failed verification, and backs off. A rollout
+// out of the boot order (only once the slot was touched) and backs off. A pending update is undone
+// only after the newer payload's signed manifest verified (a forged offer costs nothing). A rollout
 // refusal is "no update now" (src/daemon/refused-check.ts); a dropped offer is reported with 3/0.
 
 import { OMAHA_ERROR, UpdateEngineError, classify, type ErrorCode } from '../errors.ts';
@@ -16,7 +17,8 @@ import { planAction, type InstallPlan } from './actions/plan-action.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { haltedOffer } from './fleet-halt.ts';
 import type { OmahaReporter } from './omaha-reporter.ts';
-import { recordFailedVersion } from './state-store.ts';
+import { failureForManifest, failureForOffer, forgetFailures } from './failure-memory.ts';
+import type { PayloadManifest } from '../payload/manifest.ts';
 import type { StatusMachine, UpdateStatus } from './status.ts';
 import { handleRefusedCheck } from './refused-check.ts';
 
@@ -28,8 +30,8 @@ export type CycleOutcome =
   | { kind: 'updated'; flipped: FlippedSlot; pollIntervalMs?: number }
   | { kind: 'failed'; error: UpdateEngineError; httpStatus?: number; checkFailed?: boolean };
 
-/** Failures of these codes mark the offered version as bad: it is not applied again until reset or a newer offer. */
-const VERSION_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+/** Failures of the offer itself (nothing verified yet): retried at the next check, no backoff, never remembered against the version. */
+const OFFER_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_PAYLOAD_SIGNATURE',
   'ERR_PAYLOAD_FORMAT',
   'ERR_PAYLOAD_HASH_MISMATCH',
@@ -107,7 +109,7 @@ export class UpdateCycle {
       const flipped = await runAction(this.installChain(pendingBefore, (plan) => (touchedPassive = plan), (r) => (resumed = r)), offer, ctx);
       status.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', { progress: 1 });
       await deps.state.update((st) => {
-        const next = { ...st, failureCount: 0 };
+        const next = { ...forgetFailures(st, flipped.version, deps.clock.now(), deps.settings.failedVersionTtlMs), failureCount: 0 };
         delete next.backoffUntilMs;
         return next;
       });
@@ -118,29 +120,45 @@ export class UpdateCycle {
     }
   }
 
-  /** The chain after an offer: plan -> (undo a pending flip) -> 13/1 -> apply -> 14/1 -> finalize -> 800/1 (installed). */
-  private installChain(pending: { partition: number } | undefined, onPlan: (p: InstallPlan) => void, onResume: (r: boolean) => void) {
+  /**
+   * After the payload's signed manifest verified (signature, app id, board, version, size) and before
+   * the slot is touched: the manifest must be the offered version and not a release remembered as
+   * failed; only then is a pending update undone (a forged offer never gets this far).
+   */
+  private async beforeWrite(manifest: PayloadManifest, plan: InstallPlan, pending: { partition: number } | undefined, onTouch: (p: InstallPlan) => void): Promise<void> {
+    const { deps } = this;
+    if (manifest.version !== plan.offer.version) {
+      throw new UpdateEngineError('ERR_PAYLOAD_TARGET', `The payload is version "${manifest.version}" but the server offered "${plan.offer.version}"`);
+    }
+    const failed = failureForManifest(await deps.state.read(), manifest, deps.clock.now(), deps.settings.failedVersionTtlMs);
+    if (failed) {
+      throw new UpdateEngineError('ERR_DEFERRED_BACKOFF', `Version ${manifest.version} (image ${manifest.imageSha256.slice(0, 12)}) failed before (${failed.reason}); reset with update_engine_client -reset_status`);
+    }
+    onTouch(plan);
+    if (pending) {
+      // A newer, verified payload replaces the pending update: undo its flip before writing over it.
+      await restoreBooted(plan.disk, plan.booted.partition, plan.passive.partition, { slotTypeGuid: deps.settings.slotType });
+      await deps.needReboot.clear();
+      await deps.state.update((st) => {
+        const next = { ...st };
+        delete next.pendingUpdate;
+        return next;
+      });
+      deps.logger.info({ replaced: pending.partition, version: manifest.version }, 'Pending update undone; a newer verified one replaces it');
+    }
+  }
+
+  /** The chain after an offer: plan -> 13/1 -> apply (verify, then undo a pending flip) -> 14/1 -> finalize -> 800/1 (installed). */
+  private installChain(pending: { partition: number } | undefined, onTouch: (p: InstallPlan) => void, onResume: (r: boolean) => void) {
     const { deps, status, reporter } = this;
     const running = () => deps.settings.version ?? '';
     return chain(
       planAction(deps),
-      tap<InstallPlan>('prepare-slot', async (plan, ctx) => {
-        onPlan(plan);
-        if (pending) {
-          // A newer offer replaces the pending update: undo its flip before writing over it.
-          await restoreBooted(plan.disk, plan.booted.partition, plan.passive.partition);
-          await deps.needReboot.clear();
-          await deps.state.update((st) => {
-            const next = { ...st };
-            delete next.pendingUpdate;
-            return next;
-          });
-          ctx.logger.info({ replaced: pending.partition }, 'Pending update undone; a newer one replaces it');
-        }
+      tap<InstallPlan>('prepare-slot', async (_plan, ctx) => {
         status.transition('UPDATE_STATUS_DOWNLOADING', { progress: 0 });
         await reporter.event(omahaEvents.downloadStarted(), running(), ctx.signal);
       }),
-      applyAction(deps),
+      applyAction(deps, { beforeWrite: (manifest, plan) => this.beforeWrite(manifest, plan, pending, onTouch) }),
       tap<AppliedImage>('downloaded', async (applied, ctx) => {
         onResume(applied.result.resumed);
         status.transition('UPDATE_STATUS_VERIFYING', { progress: 1 });
@@ -161,7 +179,7 @@ export class UpdateCycle {
       return { reason: `version ${pendingVersion} is already installed and waits for a reboot` };
     }
     const state = await this.deps.state.read();
-    const failed = state.failedVersions[offer.version];
+    const failed = failureForOffer(state, offer, this.deps.clock.now(), this.deps.settings.failedVersionTtlMs);
     if (failed) {
       // The failure itself was reported once with its own code (18, 44, ...); ending this grant says
       // "deferred" (40), so that the server does not count the same failure again.
@@ -186,7 +204,7 @@ export class UpdateCycle {
     if (!aborted) deps.logger.error({ code: error.code, err: error }, `Update cycle failed: ${error.message}`);
     status.transition('UPDATE_STATUS_REPORTING_ERROR_EVENT', { lastError: { code: error.code, message: error.message } });
     if (info.touchedPassive) {
-      await disableSlot(info.touchedPassive.disk, info.touchedPassive.passive.partition).catch((e: unknown) =>
+      await disableSlot(info.touchedPassive.disk, info.touchedPassive.passive.partition, { slotTypeGuid: deps.settings.slotType }).catch((e: unknown) =>
         deps.logger.error({ err: e }, 'Cannot take the passive slot out of the boot order'),
       );
     }
@@ -198,11 +216,13 @@ export class UpdateCycle {
       const nowMs = deps.clock.now();
       await deps.state
         .update((st) => {
-          let next = { ...st, failureCount: st.failureCount + 1 };
+          const next = { ...st, failureCount: st.failureCount + 1 };
           // Only a failed update defers later offers; a failed check slows the check cadence instead
-          // (the scheduler), so that a later grant is never refused for it.
-          if (info.offer && classify(error.code) !== 'retry') next.backoffUntilMs = nowMs + backoffMs(next.failureCount);
-          if (info.offer && VERSION_FAILURES.has(error.code)) next = recordFailedVersion(next, info.offer.version, { reason: error.message, code: error.code }, nowMs);
+          // (the scheduler), so that a later grant is never refused for it. A bad answer or payload
+          // counts against that offer only: nothing is remembered against the version, and the next
+          // check tries again (failure-memory.ts: only verified releases that failed count).
+          const offerOnly = info.touchedPassive === undefined && OFFER_FAILURES.has(error.code);
+          if (info.offer && classify(error.code) !== 'retry' && !offerOnly) next.backoffUntilMs = nowMs + backoffMs(next.failureCount);
           return next;
         })
         .catch((e: unknown) => deps.logger.error({ err: e }, 'Cannot record the failure in the state'));

@@ -104,7 +104,7 @@ export class UpdateLab {
   }
 
   /** Makes a random image and a payload of it signed with the test key. */
-  async addPayload(version: string, options: { privateKeyPem?: string; appId?: string } = {}): Promise<LabPayload> {
+  async addPayload(version: string, options: { privateKeyPem?: string; appId?: string; buildTimeSeconds?: number | null } = {}): Promise<LabPayload> {
     const imagePath = join(this.payloadDir, `image-${version}.bin`);
     const size = this.options.imageSizeBytes ?? 12 * 1024 * 1024;
     await writeFile(imagePath, '');
@@ -117,6 +117,7 @@ export class UpdateLab {
       privateKeyPem: options.privateKeyPem ?? readFileSync(TEST_PRIVATE_KEY, 'utf8'),
       ...(this.options.blockSizeBytes ? { blockSizeBytes: this.options.blockSizeBytes } : {}),
       ...(options.appId ? { appId: options.appId } : {}),
+      ...(options.buildTimeSeconds !== undefined ? { buildTimeSeconds: options.buildTimeSeconds } : {}),
     });
     const payload = { version, path, imagePath };
     this.payloads.push(payload);

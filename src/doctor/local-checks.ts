@@ -5,7 +5,7 @@ import { access, constants, mkdir, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Settings } from '../config/schema.ts';
 import { loadKeyring } from '../payload/keyring.ts';
-import { detectBootedSlot, readSlots, USR_PARTITION_TYPE_GUID, type SlotDetectPaths } from '../slots/index.ts';
+import { detectBootedSlot, readSlots, type SlotDetectPaths } from '../slots/index.ts';
 import { splitCommand } from '../platform/exec.ts';
 import { createWriteThrottle, formatRate } from '../io/write-throttle.ts';
 import { createLogger } from '../platform/logger.ts';
@@ -42,20 +42,20 @@ export async function checkSlots(settings: Settings, paths?: Partial<SlotDetectP
     return [fail('slots', message(e), 'set DISK and BOOTED_PARTITION in update.conf, or boot with mount.usr=PARTUUID=... on the kernel command line')];
   }
   try {
-    const table = await readSlots(detected.disk, { slotAPartition: settings.slotAPartition, slotBPartition: settings.slotBPartition });
+    const table = await readSlots(detected.disk, { slotAPartition: settings.slotAPartition, slotBPartition: settings.slotBPartition, slotTypeGuid: settings.slotType });
     const describe = (p: number) => {
       const s = table.usrSlots.find((x) => x.partition === p);
       return s ? `${s.label || `partition ${p}`} (priority ${s.priority}, tries ${s.tries}, successful ${s.successful ? 1 : 0})` : `partition ${p}`;
     };
     const results: DoctorResult[] = [ok('disk', `"${detected.disk}": GPT valid, ${table.sectorSizeBytes}-byte sectors${table.problems.length ? `; repaired at the next start: ${table.problems.join('; ')}` : ''}`)];
-    const wrongType = table.usrSlots.filter((s) => (s.partition === settings.slotAPartition || s.partition === settings.slotBPartition) && s.typeGuid !== USR_PARTITION_TYPE_GUID);
-    if (wrongType.length > 0) {
-      results.push(fail('slot types', wrongType.map((s) => `partition ${s.partition} "${s.label}" has type ${s.typeGuid}`).join('; '), `give the slots the /usr type ${USR_PARTITION_TYPE_GUID} (sgdisk --typecode=N:8500 DISK): the bootloader only boots partitions of that type`));
-    }
     results.push(ok('booted slot', `${describe(detected.bootedPartition)}, found by ${detected.source}`));
     results.push(ok('passive slot', `${describe(detected.passivePartition)}: updates are written here`));
     return results;
   } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_SLOT_NOT_USR') {
+      // A label alone does not make a slot (issue 14): the bootloader would not boot it.
+      return [fail('slot types', message(e), `give the slots the slot type ${settings.slotType} (for /usr: sgdisk --typecode=N:8500 DISK) or set SLOT_TYPE: the bootloader only boots partitions of that type`)];
+    }
     return [fail('slots', message(e), `check that DISK ("${detected.disk}") is the disk holding USR-A and USR-B (partitions ${settings.slotAPartition} and ${settings.slotBPartition})`)];
   }
 }

@@ -7,6 +7,7 @@ import { ok, warn, type DoctorResult } from './doctor-result.ts';
 import { checkCommands, checkDirectories, checkKeyring, checkSlots, checkThrottle } from './local-checks.ts';
 import { checkEtcd, checkServer } from './remote-checks.ts';
 import { checkDbus, type DbusCheckPaths } from './dbus-check.ts';
+import { PLAIN_HTTP_SERVER_WARNING } from '../config/schema.ts';
 
 export interface DoctorOptions {
   identityPaths?: IdentityPaths;
@@ -46,6 +47,7 @@ export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions =
   const identity = await readMachineIdentity(options.identityPaths ?? defaultIdentityPaths);
   if (identity.missing.length > 0) results.push(warn('machine id', `missing: ${identity.missing.join(', ')}`, 'run systemd-machine-id-setup: the lock and the server know machines by /etc/machine-id'));
   results.push(await checkServer(settings, identity, options.timeoutMs ?? 10_000));
+  if (!settings.serverDisabled && settings.server.startsWith('http:')) results.push(warn('server https', PLAIN_HTTP_SERVER_WARNING, 'use an https:// SERVER, and set REQUIRE_HTTPS=true to refuse http'));
   results.push(...(await checkEtcd(settings, options.timeoutMs ?? 5000)));
   return results;
 }

@@ -3,8 +3,12 @@
 // with the header `fleet-lock-protocol: true` and {"client_params":{"id","node_uuid","group"}}; any 2xx
 // is success (as zincati's client), errors come as {"kind","value"}; the group must match ^[a-zA-Z0-9.-]+$.
 
-import { got, type Response } from 'got';
+import { got } from 'got';
+import { redactUrl } from '../omaha/credential-policy.ts';
 import { UpdateEngineError } from '../errors.ts';
+
+/** A FleetLock answer longer than this is refused (they are a few hundred bytes). */
+export const MAX_FLEET_LOCK_BODY_BYTES = 1024 * 1024;
 
 export interface FleetLockClientOptions {
   /** The server's base URL (FLEET_LOCK_URL), e.g. http://airlock.example.net:3333/. */
@@ -66,9 +70,10 @@ export class FleetLockClient {
   private async call(path: string, what: string, signal?: AbortSignal): Promise<void> {
     const base = this.options.baseUrl.endsWith('/') ? this.options.baseUrl : `${this.options.baseUrl}/`;
     const url = new URL(path, base);
-    let res: Response<string>;
+    let res: { statusCode: number; body: string };
     try {
-      res = await got.post(url, {
+      // Streamed with a cap: a hostile server cannot make us buffer an endless answer (issue 14).
+      const stream = got.stream.post(url, {
         headers: { 'fleet-lock-protocol': 'true' },
         // The spec names the holder "id"; airlock (and older zincati) read "node_uuid": send both.
         json: { client_params: { id: this.options.id, node_uuid: this.options.id, group: this.group } },
@@ -78,16 +83,30 @@ export class FleetLockClient {
         https: { certificateAuthority: this.options.caPem },
         ...(signal ? { signal } : {}),
       });
+      let statusCode = 0;
+      stream.once('response', (r: { statusCode: number }) => (statusCode = r.statusCode));
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        total += chunk.length;
+        if (total > MAX_FLEET_LOCK_BODY_BYTES) {
+          stream.destroy();
+          throw new UpdateEngineError('ERR_LOCK_STORE', `The FleetLock server "${redactUrl(url.href)}" sent an answer over ${MAX_FLEET_LOCK_BODY_BYTES} bytes; not read further`);
+        }
+        chunks.push(chunk);
+      }
+      res = { statusCode, body: Buffer.concat(chunks).toString('utf8') };
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
-      throw new UpdateEngineError('ERR_LOCK_STORE', `Cannot ${what} the FleetLock server "${url.href}": ${(e as Error).message}`, { cause: e });
+      if (e instanceof UpdateEngineError) throw e;
+      throw new UpdateEngineError('ERR_LOCK_STORE', `Cannot ${what} the FleetLock server "${redactUrl(url.href)}": ${(e as Error).message}`, { cause: e });
     }
     // The spec says 200; zincati's client takes any 2xx (StatusCode::is_success), and so do we.
     if (res.statusCode >= 200 && res.statusCode <= 299) return;
     const refusal = parseRefusal(res.body);
     const reason = refusal ? `${refusal.kind}: ${refusal.value}` : `HTTP ${res.statusCode}`;
     const code = res.statusCode >= 500 && !refusal ? 'ERR_LOCK_STORE' : 'ERR_LOCK_UNAVAILABLE';
-    throw new UpdateEngineError(code, `The FleetLock server "${url.href}" refused to ${what.replace(/ (from|to)$/, '')} for "${this.options.id}" (group "${this.group}"): ${reason}`, {
+    throw new UpdateEngineError(code, `The FleetLock server "${redactUrl(url.href)}" refused to ${what.replace(/ (from|to)$/, '')} for "${this.options.id}" (group "${this.group}"): ${reason}`, {
       details: { status: res.statusCode, ...(refusal ? { kind: refusal.kind } : {}) },
     });
   }

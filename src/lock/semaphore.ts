@@ -58,8 +58,28 @@ export function formatSemaphore(sem: Semaphore): string {
   return JSON.stringify({ semaphore: sem.semaphore, max: sem.max, holders: sem.holders });
 }
 
-/** Takes a slot for `holder`. Throws ERR_LOCK_UNAVAILABLE ("semaphore is at N") or ERR_LOCK_DUPLICATE_HOLDER ("holder exists"). */
+/**
+ * Why a stored semaphore cannot be trusted to hand out a slot, or undefined: a negative free count,
+ * more holders than slots, or more free slots than max - holders (a forged or broken value could
+ * otherwise let more machines reboot at once than the operator allowed). Only `locksmithctl set-max`
+ * repairs it; unlock stays allowed, since giving a slot back is always safe.
+ */
+export function semaphoreCorruption(sem: Semaphore): string | undefined {
+  if (sem.semaphore < 0) return `its free count is ${sem.semaphore}`;
+  if (sem.holders.length > sem.max) return `${sem.holders.length} holders exceed its max of ${sem.max}`;
+  // Fewer free slots than max - holders only makes reboots rarer; more would let extra machines go.
+  if (sem.semaphore + sem.holders.length > sem.max) return `free count ${sem.semaphore} + ${sem.holders.length} holders exceed its max of ${sem.max}`;
+  return undefined;
+}
+
+/** Takes a slot for `holder`. Throws ERR_LOCK_UNAVAILABLE ("semaphore is at N"), ERR_LOCK_DUPLICATE_HOLDER ("holder exists") or ERR_LOCK_VALUE (corrupt). */
 export function lockSemaphore(sem: Semaphore, holder: string): Semaphore {
+  const corrupt = semaphoreCorruption(sem);
+  if (corrupt) {
+    throw new UpdateEngineError('ERR_LOCK_VALUE', `The reboot semaphore is corrupt (${corrupt}); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)`, {
+      details: { semaphore: sem.semaphore, holders: sem.holders, max: sem.max },
+    });
+  }
   if (sem.semaphore <= 0) {
     throw new UpdateEngineError('ERR_LOCK_UNAVAILABLE', `semaphore is at ${sem.semaphore}`, { details: { holders: sem.holders, max: sem.max } });
   }
@@ -78,14 +98,15 @@ export function unlockSemaphore(sem: Semaphore, holder: string): Semaphore {
 }
 
 /**
- * Sets the number of slots; the free count moves by the same amount (locksmith's SetMax), so current
- * holders keep their slots and the free count may go negative until enough of them unlock.
+ * Sets the number of slots; the free count becomes max - holders (locksmith's SetMax when the value
+ * was consistent; for a corrupt one this is the repair), so current holders keep their slots and the
+ * free count may go negative until enough of them unlock.
  */
 export function setSemaphoreMax(sem: Semaphore, max: number): Semaphore {
   if (!Number.isSafeInteger(max) || max < 0) {
     throw new UpdateEngineError('ERR_USAGE', `Invalid maximum value: ${JSON.stringify(String(max))} (expected a whole number, 0 or more)`);
   }
-  return { semaphore: sem.semaphore + (max - sem.max), max, holders: [...sem.holders] };
+  return { semaphore: max - sem.holders.length, max, holders: [...sem.holders] };
 }
 
 /** Whether `holder` holds a slot. */

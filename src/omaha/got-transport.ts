@@ -19,6 +19,7 @@ import {
 } from './http-transport.ts';
 import { ProxyTunnelAgent, requestViaHttpProxy } from './proxy-agent.ts';
 import { proxyForUrl } from './proxy.ts';
+import { hostPort, splitUrlCredentials } from './credential-policy.ts';
 
 /** Where Debian/Ubuntu and Fedora/RHEL keep the system trust store. */
 export const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
@@ -79,6 +80,18 @@ export function toTransportError(e: unknown, url: string): HttpTransportError {
   const inner = e instanceof RequestError && e.cause instanceof HttpTransportError ? e.cause.message : (e as Error).message;
   const code = (e as { code?: string }).code;
   return new HttpTransportError(kind, url, `${inner}${code && !inner.includes(code) ? ` (${code})` : ''}`, { cause: e });
+}
+
+/** A redirect hook: credentials never follow a redirect to http:// or to another host:port (issue 14). */
+function dropCredentialsLeaving(origin: string | undefined): BeforeRedirectHook {
+  return (next) => {
+    const to = next.url as URL | undefined;
+    if (to?.protocol !== 'https:' || hostPort(to) !== origin) {
+      delete next.headers.authorization;
+      next.username = '';
+      next.password = '';
+    }
+  };
 }
 
 export class GotTransport implements HttpTransport {
@@ -164,7 +177,9 @@ export class GotTransport implements HttpTransport {
     });
   }
 
-  async post(url: string, body: string, options: HttpPostOptions): Promise<HttpPostResponse> {
+  async post(target: string, body: string, options: HttpPostOptions): Promise<HttpPostResponse> {
+    // A password in an http:// SERVER URL would travel in clear text: it is not sent (issue 14).
+    const url = target.startsWith('http:') ? splitUrlCredentials(target).url : target;
     const { request, response } = await this.start(
       url,
       {
@@ -175,6 +190,7 @@ export class GotTransport implements HttpTransport {
           ...(options.responseTimeoutMs ? { response: options.responseTimeoutMs } : {}),
           ...(options.totalTimeoutMs ? { request: options.totalTimeoutMs } : {}),
         },
+        hooks: { beforeRedirect: [dropCredentialsLeaving(hostPort(url))] },
       },
       'POST',
     );
@@ -202,6 +218,7 @@ export class GotTransport implements HttpTransport {
   async get(url: string, options: HttpGetOptions): Promise<HttpStreamResponse> {
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     const credentials = options.credentials;
+    const origin = hostPort(url);
     if (credentials && new URL(url).protocol === 'https:') {
       headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
     }
@@ -211,13 +228,7 @@ export class GotTransport implements HttpTransport {
         headers,
         signal: options.signal,
         timeout: options.responseTimeoutMs ? { response: options.responseTimeoutMs } : {},
-        hooks: {
-          beforeRedirect: [
-            ((next) => {
-              if ((next.url as URL | undefined)?.protocol !== 'https:') delete next.headers.authorization;
-            }) satisfies BeforeRedirectHook,
-          ],
-        },
+        hooks: { beforeRedirect: [dropCredentialsLeaving(origin)] },
       },
       'GET',
     );

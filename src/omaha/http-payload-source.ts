@@ -9,12 +9,17 @@ import { UpdateEngineError } from '../errors.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
 import { normalizeRanges, type ByteRange, type OpenPayload } from './byte-range.ts';
 import type { BasicCredentials, HttpTransport } from './http-transport.ts';
+import { CredentialPolicy, redactUrl } from './credential-policy.ts';
 import { DEFAULT_LOW_SPEED_LIMIT_BYTES_PER_SECOND, DEFAULT_LOW_SPEED_TIME_MS, LowSpeedGuard } from './low-speed-guard.ts';
 import { DEFAULT_MAX_FAILURE_COUNT_PER_URL } from './offer.ts';
 import { AttemptError, fetchRange } from './range-attempt.ts';
 
 /** An attempt that delivered at least this much before failing resets its URL's failure count. */
 export const PROGRESS_RESET_BYTES = 64 * 1024;
+/** A server's MaxFailureCountPerUrl is honoured up to this (a hostile one cannot make us retry for ever). */
+export const MAX_FAILURE_COUNT_PER_URL_CAP = 10;
+/** Failed attempts allowed per payload download, over all URLs (the retry budget of one check). */
+export const DEFAULT_MAX_TOTAL_FAILURES = 30;
 
 export interface HttpPayloadSourceOptions {
   transport: HttpTransport;
@@ -26,6 +31,8 @@ export interface HttpPayloadSourceOptions {
   maxFailureCountPerUrl?: number;
   /** DOWNLOAD_USER / DOWNLOAD_PASSWORD: sent to https:// URLs only. */
   credentials?: BasicCredentials;
+  /** Which hosts may receive credentials (SERVER's, DOWNLOAD_HOSTS); default: any https host (tests). */
+  credentialPolicy?: CredentialPolicy;
   /** A 200 answer to a Range request: skip the unwanted prefix (default) or fail. */
   onRangeIgnored?: 'skip' | 'fail';
   lowSpeedLimitBytesPerSecond?: number;
@@ -35,6 +42,10 @@ export interface HttpPayloadSourceOptions {
   maxRetryDelayMs?: number;
   /** DOWNLOAD_BPS; 0 or undefined = no limit. */
   maxBytesPerSecond?: number;
+  /** DOWNLOAD_TIMEOUT: the whole download (all ranges, retries and pauses) must end within this; undefined = none. */
+  deadlineMs?: number;
+  /** Failed attempts over all URLs before giving up (default DEFAULT_MAX_TOTAL_FAILURES). */
+  maxTotalFailures?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -69,29 +80,42 @@ function abortReason(signal: AbortSignal): unknown {
 export function createHttpPayloadSource(options: HttpPayloadSourceOptions): HttpPayloadSource {
   if (options.urls.length === 0) throw new UpdateEngineError('ERR_OMAHA_RESPONSE_INVALID', 'The offer has no payload URL');
   const clock = options.clock ?? systemClock;
-  const maxFailures = options.maxFailureCountPerUrl ?? DEFAULT_MAX_FAILURE_COUNT_PER_URL;
+  const maxFailures = Math.max(1, Math.min(MAX_FAILURE_COUNT_PER_URL_CAP, options.maxFailureCountPerUrl ?? DEFAULT_MAX_FAILURE_COUNT_PER_URL));
+  const maxTotalFailures = options.maxTotalFailures ?? DEFAULT_MAX_TOTAL_FAILURES;
+  // The deadline runs from the creation of the source: one source per payload download.
+  const deadline = options.deadlineMs !== undefined && options.deadlineMs > 0 ? AbortSignal.timeout(options.deadlineMs) : undefined;
+  const deadlineError = () =>
+    new UpdateEngineError('ERR_DOWNLOAD_TRANSFER', `The payload download did not finish within DOWNLOAD_TIMEOUT (${Math.round((options.deadlineMs ?? 0) / 1000)} s); ${stats.bytesDelivered} bytes arrived`, {
+      details: { urls: options.urls.map(redactUrl), failures: stats.failures },
+    });
   const retryDelayMs = options.retryDelayMs ?? 1000;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
   const lowSpeedTimeMs = options.lowSpeedTimeMs ?? DEFAULT_LOW_SPEED_TIME_MS;
   const stats: DownloadStats = { bytesReceived: 0, bytesDelivered: 0, bytesDiscarded: 0, requests: 0, failures: 0, urlIndex: 0 };
   let urlFailures = 0;
   let lastError: AttemptError | undefined;
-  let warnedPlainCredentials = false;
+  const warned = new Set<string>();
+  const policy = options.credentialPolicy ?? new CredentialPolicy({ server: 'disabled', downloadHosts: [], ...(options.credentials ? { credentials: options.credentials } : {}) });
+  const anyHttps = options.credentialPolicy === undefined;
 
-  function credentialsFor(url: string): BasicCredentials | undefined {
-    if (!options.credentials) return undefined;
-    if (url.startsWith('https:')) return options.credentials;
-    if (!warnedPlainCredentials) options.logger?.warn({ url }, 'DOWNLOAD_USER/DOWNLOAD_PASSWORD are sent over HTTPS only: not sending them to this http:// URL');
-    warnedPlainCredentials = true;
-    return undefined;
+  /** The URL to request (never with an embedded password) and the credentials it may receive. */
+  function requestFor(url: string): { url: string; credentials?: BasicCredentials } {
+    const r = policy.forRequest(url);
+    if (r.refused === 'host' && anyHttps) return { url: r.url, ...(options.credentials ? { credentials: options.credentials } : {}) };
+    if (r.refused && !warned.has(r.url)) {
+      warned.add(r.url);
+      const why = r.refused === 'host' ? 'its host is neither SERVER\'s nor in DOWNLOAD_HOSTS' : 'credentials go over HTTPS only';
+      options.logger?.warn({ url: redactUrl(url) }, `Not sending DOWNLOAD_USER/DOWNLOAD_PASSWORD to this payload URL: ${why}`);
+    }
+    return r.credentials ? { url: r.url, credentials: r.credentials } : { url: r.url };
   }
 
   function exhausted(): UpdateEngineError {
     const last = lastError ?? new AttemptError('ERR_DOWNLOAD_TRANSFER', 'no attempt was made', false);
     const count = options.urls.length;
-    return new UpdateEngineError(last.code, `Cannot download the payload: ${count === 1 ? 'its URL' : `all ${count} URLs`} failed; last error: ${last.message}`, {
+    return new UpdateEngineError(last.code, redactUrl(`Cannot download the payload: ${count === 1 ? 'its URL' : `all ${count} URLs`} failed; last error: ${last.message}`), {
       cause: last,
-      details: { urls: options.urls, failures: stats.failures },
+      details: { urls: options.urls.map(redactUrl), failures: stats.failures },
     });
   }
 
@@ -102,6 +126,11 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
     if (progressed) urlFailures = 0;
     urlFailures += 1;
     const url = options.urls[stats.urlIndex];
+    if (stats.failures >= maxTotalFailures) {
+      stats.urlIndex = options.urls.length; // the budget of this check is spent
+      options.logger?.warn({ url: url !== undefined ? redactUrl(url) : null, failures: stats.failures }, 'Payload download gave up: the retry budget of this check is spent');
+      return 0;
+    }
     if (!error.retryable || urlFailures >= maxFailures) {
       stats.urlIndex += 1;
       urlFailures = 0;
@@ -122,6 +151,7 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
       let position = range.start;
       while (position < range.end) {
         if (signal.aborted) throw abortReason(signal);
+        if (deadline?.aborted) throw deadlineError();
         const url = options.urls[stats.urlIndex];
         if (url === undefined) throw exhausted();
         const attempt = new AbortController();
@@ -130,14 +160,14 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
         let delayMs = 0;
         stats.requests += 1;
         try {
-          const credentials = credentialsFor(url);
+          const { url: requestUrl, credentials } = requestFor(url);
           for await (const chunk of fetchRange({
             transport: options.transport,
-            url,
+            url: requestUrl,
             from: position,
             end: range.end,
             sizeBytes: options.sizeBytes,
-            signal: AbortSignal.any([signal, attempt.signal]),
+            signal: AbortSignal.any([signal, attempt.signal, ...(deadline ? [deadline] : [])]),
             guard,
             responseTimeoutMs: lowSpeedTimeMs,
             ...(credentials ? { credentials } : {}),
@@ -157,12 +187,13 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
           }
         } catch (e) {
           if (signal.aborted) throw abortReason(signal);
+          if (deadline?.aborted) throw deadlineError();
           if (!(e instanceof AttemptError)) throw e;
           delayMs = fail(e, position - before >= PROGRESS_RESET_BYTES);
         } finally {
           attempt.abort();
         }
-        if (delayMs > 0) await clock.sleep(delayMs, signal).catch(() => undefined);
+        if (delayMs > 0) await clock.sleep(delayMs, deadline ? AbortSignal.any([signal, deadline]) : signal).catch(() => undefined);
       }
     }
   }

@@ -117,6 +117,7 @@ export class ApplyRun {
         this.checkResume(header, cp);
         reader.jumpTo(cp.resumeOffset);
       }
+      await this.o.beforeWrite?.(manifest);
       await this.o.target.open();
       targetOpen = true;
       const readBack = this.o.readBack ?? true;

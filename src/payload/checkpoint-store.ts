@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { wrapError } from '../errors.ts';
+import { createExclusive, tempPathFor } from '../platform/temp-file.ts';
 
 const checkpointSchema = z.strictObject({
   formatVersion: z.literal(1),
@@ -64,10 +65,10 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 
   async save(checkpoint: ApplyCheckpoint): Promise<void> {
-    const tmp = `${this.path}.tmp-${process.pid}`;
+    const tmp = tempPathFor(this.path);
     try {
       await mkdir(this.stateDir, { recursive: true });
-      const fh = await open(tmp, 'w', 0o600);
+      const fh = await createExclusive(tmp, 0o600);
       try {
         await fh.writeFile(`${JSON.stringify(checkpointSchema.parse(checkpoint))}\n`);
         await fh.sync();

@@ -32,7 +32,15 @@ export interface CreatePayloadOptions {
   compression?: Compression;
   appId?: string;
   board?: string;
+  /** Build time written into the signed manifest (Unix seconds); default SOURCE_DATE_EPOCH, else now; null = none (for engines older than issue 14). */
+  buildTimeSeconds?: number | null;
   logger?: Logger;
+}
+
+/** Reproducible builds set SOURCE_DATE_EPOCH; otherwise the build time is now. */
+function defaultBuildTimeSeconds(): number {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  return epoch !== undefined && /^\d+$/.test(epoch) ? Number(epoch) : Math.floor(Date.now() / 1000);
 }
 
 export interface CreatePayloadResult {
@@ -134,6 +142,7 @@ export async function createPayload(options: CreatePayloadOptions): Promise<Crea
       version: options.version,
       ...(options.appId !== undefined && { appId: options.appId }),
       ...(options.board !== undefined && { board: options.board }),
+      ...(options.buildTimeSeconds !== null && { buildTimeSeconds: options.buildTimeSeconds ?? defaultBuildTimeSeconds() }),
       imageSize: scan.imageSize,
       blockSize,
       blockCount: scan.hashes.length,

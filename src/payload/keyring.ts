@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { UpdateEngineError, wrapError } from '../errors.ts';
 import { algorithmForKey, keyIdOf, publicKeyFromPem } from './signature.ts';
+import { REVOKED_DIR, REVOKED_LIST, readRevokedList, revokedPemFiles } from './revocation.ts';
 
 export interface TrustedKey {
   keyId: string;
@@ -29,8 +30,7 @@ export interface LoadKeyringOptions {
   revokedKeyIds?: readonly string[];
 }
 
-export const REVOKED_DIR = 'revoked';
-export const REVOKED_LIST = 'revoked.list';
+export { REVOKED_DIR, REVOKED_LIST };
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 
 function keyringError(message: string, cause?: unknown): UpdateEngineError {
@@ -62,18 +62,6 @@ export async function readPublicKeys(path: string): Promise<TrustedKey[]> {
   return keys;
 }
 
-async function readRevokedList(path: string): Promise<string[]> {
-  const text = await readFile(path, 'utf8');
-  const ids: string[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/#.*$/, '').trim().toLowerCase();
-    if (line === '') return;
-    if (!/^[0-9a-f]{32}$/.test(line)) throw keyringError(`Line ${i + 1} of "${path}" is not a key id (32 hex digits): "${raw.trim()}"`);
-    ids.push(line);
-  });
-  return ids;
-}
-
 async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
@@ -89,12 +77,10 @@ async function loadDirectory(dir: string, logger: LoadKeyringOptions['logger']) 
   entries.sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.name === REVOKED_DIR && entry.isDirectory()) {
-      for (const name of (await readdir(path)).sort()) {
-        if (name.endsWith('.pem')) revoked.push(...(await readPublicKeys(join(path, name))).map((k) => k.keyId));
-        else logger?.warn({ file: join(path, name) }, `Skipping "${join(path, name)}" in the revoked keys: not a *.pem file`);
-      }
-    } else if (entry.name === REVOKED_LIST && entry.isFile()) {
+    // Revocations fail closed (src/payload/revocation.ts): a symlink or odd entry stops the load.
+    if (entry.name === REVOKED_DIR) {
+      for (const file of await revokedPemFiles(path)) revoked.push(...(await readPublicKeys(file)).map((k) => k.keyId));
+    } else if (entry.name === REVOKED_LIST) {
       revoked.push(...(await readRevokedList(path)));
     } else if (entry.name.endsWith('.pem') && !entry.isDirectory()) {
       keys.push(...(await readPublicKeys(path)));

@@ -32,6 +32,8 @@ export const manifestSchema = z
     appId: label.optional(),
     /** Board the payload is for; absent = any. */
     board: label.optional(),
+    /** When the image was built (Unix seconds, UTC). Absent in older payloads; engines before issue 14 refuse payloads that carry it. */
+    buildTimeSeconds: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     /** Size of the image in bytes. */
     imageSize: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
     /** Size of a block in bytes (a power of two, 4 KiB to 64 MiB); the last block may be shorter. */
@@ -80,6 +82,7 @@ export function serializeManifest(m: PayloadManifest): Buffer {
   const ordered: Record<string, unknown> = { formatVersion: m.formatVersion, version: m.version };
   if (m.appId !== undefined) ordered.appId = m.appId;
   if (m.board !== undefined) ordered.board = m.board;
+  if (m.buildTimeSeconds !== undefined) ordered.buildTimeSeconds = m.buildTimeSeconds;
   Object.assign(ordered, {
     imageSize: m.imageSize,
     blockSize: m.blockSize,
@@ -105,6 +108,8 @@ export interface PayloadExpectation {
   appId: string;
   board?: string;
   runningVersion?: string;
+  /** Build time of the running version (Unix seconds), when known: an older payload is a downgrade. */
+  runningBuildTimeSeconds?: number;
   allowDowngrade: boolean;
 }
 
@@ -123,12 +128,20 @@ export function checkExpectation(m: PayloadManifest, expect: PayloadExpectation)
     const mine = expect.board === undefined ? 'has no BOARD set' : `is "${expect.board}"`;
     throw new UpdateEngineError('ERR_PAYLOAD_TARGET', `Payload is for board "${m.board}", this machine ${mine}`);
   }
-  if (expect.runningVersion === undefined) return { downgradeAllowed: false, versionUnchecked: true };
+  const staleBuild = m.buildTimeSeconds !== undefined && expect.runningBuildTimeSeconds !== undefined && m.buildTimeSeconds < expect.runningBuildTimeSeconds;
+  if (staleBuild && !expect.allowDowngrade) {
+    const iso = (s: number) => new Date(s * 1000).toISOString();
+    throw new UpdateEngineError(
+      'ERR_PAYLOAD_DOWNGRADE',
+      `Payload version "${m.version}" was built ${iso(m.buildTimeSeconds as number)}, before the running version (built ${iso(expect.runningBuildTimeSeconds as number)}) (set ALLOW_DOWNGRADE=true to accept it)`,
+    );
+  }
+  if (expect.runningVersion === undefined) return { downgradeAllowed: staleBuild, versionUnchecked: true };
   if (!isVersion(expect.runningVersion)) {
     throw new UpdateEngineError('ERR_CONFIG_VALUE', `The running version "${expect.runningVersion}" is not semver-like: cannot compare it with the payload's "${m.version}"`);
   }
   const newer = compareVersions(m.version, expect.runningVersion) > 0;
-  if (newer) return { downgradeAllowed: false, versionUnchecked: false };
+  if (newer) return { downgradeAllowed: staleBuild, versionUnchecked: false };
   if (!expect.allowDowngrade) {
     throw new UpdateEngineError(
       'ERR_PAYLOAD_DOWNGRADE',

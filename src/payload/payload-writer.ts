@@ -3,12 +3,12 @@
 // `out` and renames it into place at the end; returns the file's size and SHA-256.
 
 import { createHash } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import { dirname, basename, join } from 'node:path';
 import tar from 'tar-stream';
 import { UpdateEngineError, wrapError } from '../errors.ts';
 import { ENTRY_NAMES, TAR_BLOCK_BYTES, tarPadding } from './tar-header.ts';
+import { createExclusive, tempPathFor } from '../platform/temp-file.ts';
 
 /** Receives the image data bytes, in order. Resolves when the consumer is ready for more. */
 export type DataSink = (bytes: Uint8Array) => Promise<void>;
@@ -68,13 +68,13 @@ async function produce(pack: tar.Pack, parts: PayloadParts): Promise<void> {
 
 /** Writes the archive to `out` (atomically: temporary file, then rename). */
 export async function writePayloadArchive(out: string, parts: PayloadParts): Promise<WrittenPayload> {
-  const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
+  const tmp = tempPathFor(out);
   const hash = createHash('sha256');
   let size = 0;
   const pack = tar.pack();
   let fh;
   try {
-    fh = await open(tmp, 'w', 0o644);
+    fh = await createExclusive(tmp, 0o644);
   } catch (e) {
     throw wrapError(e, 'ERR_USAGE', `Cannot create payload file "${out}"`);
   }

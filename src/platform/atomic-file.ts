@@ -3,13 +3,14 @@
 
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createExclusive, tempPathFor } from './temp-file.ts';
 
 /** Writes `data` to `path` atomically and durably: temp file, fsync, rename, fsync of the directory. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = join(path, '..');
-  const temp = `${path}.tmp-${process.pid}`;
+  const temp = tempPathFor(path);
   try {
-    const file = await open(temp, 'w', mode);
+    const file = await createExclusive(temp, mode);
     try {
       await file.writeFile(data);
       await file.sync();

@@ -15,6 +15,8 @@ export interface ExecOptions {
   env?: NodeJS.ProcessEnv;
   input?: string | Buffer;
   cwd?: string;
+  /** Open file descriptors the child inherits as fd 3, 4, ... (e.g. for flock(1) on an open file). */
+  inheritFds?: readonly number[];
 }
 
 /** Splits a command setting (REBOOT_COMMAND, HEALTH_CHECK) on white space into argv. No quoting, no shell. */
@@ -29,7 +31,7 @@ export function execArgv(argv: readonly string[], options: ExecOptions = {}): Pr
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       shell: false,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', ...(options.inheritFds ?? [])],
       env: options.env ?? process.env,
       cwd: options.cwd,
       signal: options.signal,
@@ -39,13 +41,13 @@ export function execArgv(argv: readonly string[], options: ExecOptions = {}): Pr
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (exitCode, signal) =>
       resolve({ exitCode, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
     );
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(options.input ?? '');
   });
 }

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import type { PrettyOptions } from 'pino-pretty';
+import { redactingStream } from './redact.ts';
 
 // pino-pretty (about 10 MB) is loaded only when a log is readable text, not for the JSON journal.
 const require = createRequire(import.meta.url);
@@ -41,10 +42,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       ignore: 'pid,hostname,name',
       translateTime: 'SYS:HH:MM:ss.l',
     });
-    return pino(base, stream);
+    return pino(base, redactingStream(stream));
   }
-  if (options.destination) return pino(base, options.destination);
-  return pino(base, pino.destination({ fd: 2, sync: true }));
+  // Every line passes through redactingStream: a password in a URL never reaches the journal (issue 14).
+  if (options.destination) return pino(base, redactingStream(options.destination));
+  return pino(base, redactingStream(pino.destination({ fd: 2, sync: true })));
 }
 
 /** A logger that drops everything (for tests and quiet commands). */

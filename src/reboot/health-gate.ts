@@ -17,6 +17,8 @@ export interface HealthGateOptions {
   retryIntervalMs?: number;
   /** Longest run of one attempt, shortened to what is left (at least 1 s); default 60 s. */
   attemptTimeoutMs?: number;
+  /** The command's environment (default: the daemon's); the daemon passes it without the settings' secrets. */
+  env?: NodeJS.ProcessEnv;
   /** Runs the command; default execArgv (tests may inject). */
   exec?: (argv: readonly string[], options: ExecOptions) => Promise<ExecResult>;
 }
@@ -43,7 +45,7 @@ export async function runHealthGate(options: HealthGateOptions): Promise<boolean
     const left = deadline - clock.monotonicMs();
     let outcome: string;
     try {
-      const result = await exec(argv, { timeoutMs: Math.max(1000, Math.min(attemptTimeoutMs, left)), ...(signal ? { signal } : {}) });
+      const result = await exec(argv, { timeoutMs: Math.max(1000, Math.min(attemptTimeoutMs, left)), ...(signal ? { signal } : {}), ...(options.env ? { env: options.env } : {}) });
       if (result.exitCode === 0) {
         logger?.info({ command: options.command, attempt }, 'Health check passed');
         return true;

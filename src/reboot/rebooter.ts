@@ -26,6 +26,8 @@ export interface CommandRebooterOptions {
   /** Longest run of the reboot command; default 60 s. */
   timeoutMs?: number;
   exec?: (argv: readonly string[], options: ExecOptions) => Promise<ExecResult>;
+  /** The environment of the reboot command and wall (default: the daemon's); the daemon passes it without the settings' secrets. */
+  env?: NodeJS.ProcessEnv;
   /** PATH to look for `wall` in; default process.env.PATH. */
   path?: string;
 }
@@ -60,7 +62,7 @@ export class CommandRebooter implements Rebooter {
     logger.warn({ command: this.options.command, reason }, 'Rebooting');
     let result: ExecResult;
     try {
-      result = await exec(this.argv, { timeoutMs: this.options.timeoutMs ?? 60_000, ...(signal ? { signal } : {}) });
+      result = await exec(this.argv, { timeoutMs: this.options.timeoutMs ?? 60_000, ...(signal ? { signal } : {}), ...(this.options.env ? { env: this.options.env } : {}) });
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such program' : (e as Error).message;
@@ -84,7 +86,7 @@ export class CommandRebooter implements Rebooter {
     }
     if (wallArgv === null || wallArgv.length === 0) return;
     try {
-      const r = await exec(wallArgv, { input: `${message}\n`, timeoutMs: 10_000, ...(signal ? { signal } : {}) });
+      const r = await exec(wallArgv, { input: `${message}\n`, timeoutMs: 10_000, ...(signal ? { signal } : {}), ...(this.options.env ? { env: this.options.env } : {}) });
       if (r.exitCode !== 0) this.options.logger.warn({ wall: wallArgv[0], exitCode: r.exitCode, stderr: r.stderr.trim() }, 'Cannot tell logged-in users about the reboot');
     } catch (e) {
       if (signal?.aborted) throw signal.reason;

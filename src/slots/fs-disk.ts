@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { UpdateEngineError } from '../errors.ts';
 import { GPT_SIGNATURE } from './gpt-header.ts';
 import { SECTOR_SIZES, type Disk } from './disk.ts';
+import { lockDiskForWrite } from './gpt-lock.ts';
 
 export interface OpenDiskOptions {
   /** Open for writing too (default: read only). */
@@ -124,6 +125,8 @@ export async function openFsDisk(path: string, options: OpenDiskOptions = {}): P
     throw new UpdateEngineError('ERR_GPT_IO', `Cannot open disk "${path}": ${reasonOf(e)}`, { cause: e });
   }
   try {
+    // Writers serialize on flock(2) of the disk (src/slots/gpt-lock.ts); released by close().
+    if (options.writable) await lockDiskForWrite(handle, path);
     const st = await handle.stat();
     if (st.isBlockDevice()) {
       const geometry = await blockDeviceGeometry(path, options.sysBlock ?? '/sys/class/block');

@@ -19,11 +19,15 @@ export interface SlotOptions {
   hooks?: GptWriteHooks;
   /** sysfs block directory (tests). */
   sysBlock?: string;
+  /** The partition type GUID a slot must have (SLOT_TYPE); default the /usr type. */
+  slotTypeGuid?: string;
 }
 
 export interface SlotPartitions {
   slotAPartition: number;
   slotBPartition: number;
+  /** SLOT_TYPE; default the /usr type. */
+  slotTypeGuid?: string;
 }
 
 /** The /usr slots of a disk. */
@@ -31,7 +35,7 @@ export interface DiskSlots {
   disk: string;
   sectorSizeBytes: number;
   diskSizeBytes: number;
-  /** Every /usr slot (type GUID or USR-A/USR-B label), in partition order. */
+  /** Every slot (the slot type GUID; a label alone does not count), in partition order. */
   usrSlots: Slot[];
   /** Damage found on the disk (a bad or stale GPT copy); the next write repairs it. */
   problems: string[];
@@ -52,22 +56,23 @@ async function withTable<T>(disk: string, options: SlotOptions, use: (table: Gpt
   }
 }
 
-function view(disk: string, table: GptTable, sizeBytes: number): DiskSlots {
-  return { disk, sectorSizeBytes: table.geometry.sectorSizeBytes, diskSizeBytes: sizeBytes, usrSlots: usrSlotsOf(table), problems: table.problems };
+function view(disk: string, table: GptTable, sizeBytes: number, typeGuid?: string): DiskSlots {
+  return { disk, sectorSizeBytes: table.geometry.sectorSizeBytes, diskSizeBytes: sizeBytes, usrSlots: usrSlotsOf(table, typeGuid), problems: table.problems };
 }
 
 /** Every /usr slot on the disk (for `slots show`). */
 export function listUsrSlots(disk: string, options: SlotOptions = {}): Promise<DiskSlots> {
-  return withTable(disk, options, (table, size) => view(disk, table, size));
+  return withTable(disk, options, (table, size) => view(disk, table, size, options.slotTypeGuid));
 }
 
 /** The two configured slots (each must exist and be a /usr slot), plus every /usr slot. */
 export function readSlots(disk: string, partitions: SlotPartitions, options: SlotOptions = {}): Promise<SlotTable> {
+  const typeGuid = partitions.slotTypeGuid ?? options.slotTypeGuid;
   return withTable(disk, options, (table, size) => {
     const ss = table.geometry.sectorSizeBytes;
-    const slotA = slotFromEntry(requireUsrSlot(table, partitions.slotAPartition, disk), ss);
-    const slotB = slotFromEntry(requireUsrSlot(table, partitions.slotBPartition, disk), ss);
-    return { ...view(disk, table, size), slotA, slotB };
+    const slotA = slotFromEntry(requireUsrSlot(table, partitions.slotAPartition, disk, typeGuid), ss);
+    const slotB = slotFromEntry(requireUsrSlot(table, partitions.slotBPartition, disk, typeGuid), ss);
+    return { ...view(disk, table, size, typeGuid), slotA, slotB };
   });
 }
 
@@ -79,19 +84,19 @@ export interface BootEditor {
   prioritize(partition: number): void;
 }
 
-function editorFor(table: GptTable, disk: string): BootEditor {
+function editorFor(table: GptTable, disk: string, typeGuid?: string): BootEditor {
   const shape = table.primary;
   const attrsOf = (p: number): bigint => decodeGptEntry(table.entries, shape, p)?.attributes ?? 0n;
   const editor: BootEditor = {
-    get: (p) => decodeBootAttributes(requireUsrSlot(table, p, disk).attributes),
+    get: (p) => decodeBootAttributes(requireUsrSlot(table, p, disk, typeGuid).attributes),
     set: (p, boot) => {
-      requireUsrSlot(table, p, disk);
+      requireUsrSlot(table, p, disk, typeGuid);
       const old = attrsOf(p);
       setEntryAttributes(table.entries, shape, p, encodeBootAttributes(old, { ...decodeBootAttributes(old), ...boot }));
     },
     prioritize: (p) => {
-      requireUsrSlot(table, p, disk);
-      const current = new Map(usrSlotsOf(table).map((s) => [s.partition, s.priority] as const));
+      requireUsrSlot(table, p, disk, typeGuid);
+      const current = new Map(usrSlotsOf(table, typeGuid).map((s) => [s.partition, s.priority] as const));
       for (const [partition, priority] of prioritizePartitions(current, p)) {
         if (priority !== current.get(partition)) editor.set(partition, { priority });
       }
@@ -109,9 +114,9 @@ export async function editSlots(disk: string, options: SlotOptions, edit: (edito
   try {
     const table = await readGptTable(d);
     const before = Buffer.from(table.entries);
-    edit(editorFor(table, disk));
+    edit(editorFor(table, disk, options.slotTypeGuid));
     if (!before.equals(table.entries) || table.problems.length > 0) await writeGptTable(d, table, options.hooks);
-    return { ...view(disk, table, d.sizeBytes), problems: [] };
+    return { ...view(disk, table, d.sizeBytes, options.slotTypeGuid), problems: [] };
   } finally {
     await d.close();
   }

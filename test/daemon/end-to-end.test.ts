@@ -82,7 +82,7 @@ describe('the update cycle on an image file', () => {
     expect(sgdiskVerify(lab.disk).ok).toBe(true);
   });
 
-  it('a payload signed by an untrusted key fails with 3/0 code 18, leaves A booting, and is not tried again', async () => {
+  it('a payload signed by an untrusted key fails with 3/0 code 18, leaves A booting, and is tried again at the next check (a forgery blacklists nothing)', async () => {
     await lab.addPayload('2.0.0', { privateKeyPem: await readFile(join(TEST_KEYS_DIR, 'test-only-ed25519-second.pem'), 'utf8') });
     await lab.serve();
     const error = await daemonOnce().then(
@@ -98,9 +98,11 @@ describe('the update cycle on an image file', () => {
     expect((await attrs())['USR-B']).toEqual({ priority: 0, tries: 0, successful: false });
     expect((await lab.reboot()).partition).toBe(3);
     lab.events.length = 0;
-    // The same version again: not downloaded; the grant is ended with 3/0 40 "deferred" (Nebraska ignores 3/9).
-    expect(await daemonOnce()).toBe(0);
-    expect(lab.events.map((e) => [e.eventtype, e.eventresult, e.errorcode])).toEqual([[3, 0, 40]]);
+    await expect(daemonOnce()).rejects.toMatchObject({ code: 'ERR_PAYLOAD_SIGNATURE' }); // tried again: issue 14 point 2
+    expect(lab.events.map((e) => [e.eventtype, e.eventresult, e.errorcode])).toEqual([
+      [13, 1, null],
+      [3, 0, 18],
+    ]);
   });
 
   it('a new slot never marked good rolls back at the next boot, and the next check reports errorcode 44', async () => {

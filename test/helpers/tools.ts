@@ -20,6 +20,8 @@ const INSTALL_HINT: Record<string, string> = {
   'systemd-analyze': 'apt-get install systemd',
   'systemd-notify': 'apt-get install systemd',
   python3: 'apt-get install python3',
+  flock: 'apt-get install util-linux',
+  'mkfs.ext4': 'apt-get install e2fsprogs',
 };
 
 export function hasTool(name: string): boolean {

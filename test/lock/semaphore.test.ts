@@ -73,7 +73,7 @@ describe('formatSemaphore', () => {
 describe('lock, unlock, set-max', () => {
   it.each([
     ['first holder', sem(1, 1), 'a', sem(0, 1, ['a'])],
-    ['inserted in sorted place', sem(2, 3, ['a', 'c']), 'b', sem(1, 3, ['a', 'b', 'c'])],
+    ['inserted in sorted place', sem(2, 4, ['a', 'c']), 'b', sem(1, 4, ['a', 'b', 'c'])],
     ['appended at the end', sem(1, 2, ['a']), 'z', sem(0, 2, ['a', 'z'])],
   ])('lock: %s', (_name, before, holder, after) => {
     expect(lockSemaphore(before, holder)).toEqual(after);
@@ -81,7 +81,9 @@ describe('lock, unlock, set-max', () => {
 
   it.each([
     ['no free slot', sem(0, 1, ['a']), 'b', 'ERR_LOCK_UNAVAILABLE', 'semaphore is at 0'],
-    ['negative free count', sem(-2, 1, ['a', 'b', 'c']), 'd', 'ERR_LOCK_UNAVAILABLE', 'semaphore is at -2'],
+    ['negative free count (corrupt: issue 14)', sem(-2, 1, ['a', 'b', 'c']), 'd', 'ERR_LOCK_VALUE', 'The reboot semaphore is corrupt (its free count is -2); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)'],
+    ['more holders than max (corrupt)', sem(0, 1, ['a', 'b']), 'd', 'ERR_LOCK_VALUE', 'The reboot semaphore is corrupt (2 holders exceed its max of 1); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)'],
+    ['more free slots than max allows (forged)', sem(5, 1, []), 'd', 'ERR_LOCK_VALUE', 'The reboot semaphore is corrupt (free count 5 + 0 holders exceed its max of 1); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)'],
     ['holder twice', sem(1, 2, ['a']), 'a', 'ERR_LOCK_DUPLICATE_HOLDER', 'holder exists'],
   ])('lock fails: %s', (_name, before, holder, code, message) => {
     expect(errorOf(() => lockSemaphore(before, holder))).toEqual({ code, message });
@@ -103,6 +105,7 @@ describe('lock, unlock, set-max', () => {
     ['raise with a holder', sem(0, 1, ['a']), 3, sem(2, 3, ['a'])],
     ['lower below the holders: free count goes negative', sem(0, 2, ['a', 'b']), 1, sem(-1, 1, ['a', 'b'])],
     ['same max', sem(1, 2, ['a']), 2, sem(1, 2, ['a'])],
+    ['repairs a corrupt value (issue 14)', sem(5, 1, ['a']), 1, sem(0, 1, ['a'])],
   ])('set-max: %s', (_name, before, max, after) => {
     expect(setSemaphoreMax(before, max)).toEqual(after);
   });

@@ -25,13 +25,14 @@ describe('createPayload', () => {
   it('writes a tar that GNU tar lists as exactly the four entries, and the right manifest', async () => {
     requireTool('tar');
     const out = join(dir, 'a.payload');
-    const r = await createPayload({ imagePath, out, version: '3.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: 8192, appId: '{x}', board: 'amd64-usr' });
+    const r = await createPayload({ imagePath, out, version: '3.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: 8192, appId: '{x}', board: 'amd64-usr', buildTimeSeconds: 1_700_000_000 });
     expect(execFileSync('tar', ['tf', out], { encoding: 'utf8' })).toBe('manifest.json\nsignatures.json\nblock-table.bin\nimage-data.bin\n');
     expect(r.manifest).toEqual({
       formatVersion: 1,
       version: '3.0.0',
       appId: '{x}',
       board: 'amd64-usr',
+      buildTimeSeconds: 1_700_000_000,
       imageSize: 200_000,
       blockSize: 8192,
       blockCount: 25,
@@ -49,8 +50,8 @@ describe('createPayload', () => {
   it('is reproducible: the same inputs give the same bytes', async () => {
     const a = join(dir, 'r1.payload');
     const b = join(dir, 'r2.payload');
-    await createPayload({ imagePath, out: a, version: '3.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: 4096, compression: 'brotli' });
-    await createPayload({ imagePath, out: b, version: '3.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: 4096, compression: 'brotli' });
+    await createPayload({ imagePath, out: a, version: '3.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: 4096, compression: 'brotli', buildTimeSeconds: 1_700_000_000 });
+    await createPayload({ imagePath, out: b, version: '3.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: 4096, compression: 'brotli', buildTimeSeconds: 1_700_000_000 });
     expect((await readFile(a)).equals(await readFile(b))).toBe(true);
   });
 

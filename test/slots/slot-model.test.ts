@@ -16,7 +16,7 @@ function table(): GptTable {
     encodeGptEntry(entries, shape, { partition, typeGuid, label, firstLba, lastLba, attributes, uuid: `00000000-0000-4000-8000-00000000000${partition.toString(16)}` });
   put(3, USR_PARTITION_TYPE_GUID, 'USR-A', 256, 511, encodeBootAttributes(1n << 60n, { priority: 1, tries: 0, successful: true }));
   put(4, USR_PARTITION_TYPE_GUID, 'USR-B', 512, 767);
-  put(5, LINUX, 'USR-B', 768, 1023); // a USR label on another type still counts
+  put(5, LINUX, 'USR-B', 768, 1023); // a USR label on another type does not count (issue 14)
   put(6, LINUX, 'OEM', 1024, 1279);
   put(7, USR_PARTITION_TYPE_GUID, 'USR-X', 3, 5000); // outside the usable LBAs
   const sector = encodeGptHeader(
@@ -47,10 +47,11 @@ describe('slots in a GPT', () => {
     });
   });
 
-  it('counts the /usr type or a USR-A/USR-B label as a slot', () => {
-    expect(usrSlotsOf(table()).map((s) => s.partition)).toEqual([3, 4, 5, 7]);
-    expect(isUsrSlot({ typeGuid: LINUX, label: 'USR-A' })).toBe(true);
-    expect(isUsrSlot({ typeGuid: LINUX, label: 'usr-a' })).toBe(false);
+  it('counts only the slot type GUID as a slot, never a USR-A/USR-B label alone', () => {
+    expect(usrSlotsOf(table()).map((s) => s.partition)).toEqual([3, 4, 7]);
+    expect(isUsrSlot({ typeGuid: LINUX, label: 'USR-A' })).toBe(false);
+    expect(isUsrSlot({ typeGuid: LINUX, label: 'USR-A' }, LINUX)).toBe(true);
+    expect(usrSlotsOf(table(), LINUX).map((s) => s.partition)).toEqual([5, 6]);
   });
 
   it.each([
@@ -58,6 +59,7 @@ describe('slots in a GPT', () => {
     [17, 'ERR_SLOT_NOT_FOUND', 'Partition 17 is out of range on "disk.img" (its GPT has partitions 1..16)'],
     [2, 'ERR_SLOT_NOT_FOUND', 'Partition 2 does not exist on "disk.img"'],
     [6, 'ERR_SLOT_NOT_USR', `Partition 6 ("OEM") on "disk.img" is not a USR slot: its type is ${LINUX}, not ${USR_PARTITION_TYPE_GUID}`],
+    [5, 'ERR_SLOT_NOT_USR', `Partition 5 ("USR-B") on "disk.img" is not a USR slot: its type is ${LINUX}, not ${USR_PARTITION_TYPE_GUID} (its label alone does not make it one: the bootloader would not boot it and the machine would boot-loop)`],
     [7, 'ERR_GPT_INVALID', 'Partition 7 on "disk.img" spans LBAs 3..5000, outside the usable 3..4093'],
   ])('refuses partition %i with %s', (partition, code, message) => {
     expect(() => requireUsrSlot(table(), partition, 'disk.img')).toThrow(expect.objectContaining({ code, message }));

@@ -6,6 +6,8 @@ import { parseCommandLine, println, type Command } from '../run.ts';
 import { describeSource, type LoadedSettings } from '../../config/load.ts';
 import { SETTINGS_OPTIONS, loadSettingsFromOptions } from '../settings-options.ts';
 import { KEY_SPECS } from '../../config/schema.ts';
+import { PLAIN_HTTP_SERVER_WARNING } from '../../config/schema.ts';
+import { redactUrlPasswords } from '../../platform/redact.ts';
 
 const HELP = `Usage: update-engine config [--config FILE]... [--sysroot DIR] [--json]
 
@@ -53,14 +55,15 @@ export const run: Command = async (argv, ctx) => {
   if (!loaded.settings.disk) {
     loaded.warnings.push('DISK is not set: the daemon looks for the disk behind the booted /usr at run time; set DISK to choose it');
   }
+  if (!loaded.settings.serverDisabled && loaded.settings.server.startsWith('http:')) loaded.warnings.push(PLAIN_HTTP_SERVER_WARNING);
   const rows = effectiveSettings(loaded);
   if (values.json) {
-    println(ctx.stdout, JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, source: r.source }])), null, 2));
+    println(ctx.stdout, redactUrlPasswords(JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, source: r.source }])), null, 2)));
   } else {
     const width = Math.max(...rows.map((r) => `${r.key}=${quote(r.value ?? '')}`.length));
     for (const r of rows) {
       const line = r.value === undefined ? `#${r.key}=` : `${r.key}=${quote(r.value)}`;
-      println(ctx.stdout, `${line.padEnd(width + 1)} # ${r.source}`);
+      println(ctx.stdout, redactUrlPasswords(`${line.padEnd(width + 1)} # ${r.source}`));
     }
   }
   if (values.json) {

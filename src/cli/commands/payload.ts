@@ -30,7 +30,7 @@ Run 'update-engine payload COMMAND --help' for a command's options.`;
 
 const CREATE_HELP = `Usage: update-engine payload create --image FILE --private-key PEM --version VERSION --out FILE
                                   [--block-size BYTES] [--app-id ID] [--board NAME]
-                                  [--compression none|gzip|brotli] [--unsigned] [--json]
+                                  [--compression none|gzip|brotli] [--build-time TIME|none] [--unsigned] [--json]
 
 Make a payload from an image file, streaming (memory stays a few blocks whatever the image size).
 
@@ -44,6 +44,9 @@ Options:
   --app-id ID           only machines with this APP_ID accept it (default: any)
   --board NAME          only machines with this BOARD accept it (default: any)
   --compression C       none (default), gzip or brotli, each block on its own
+  --build-time TIME     build time signed into the manifest: ISO 8601 or Unix seconds; default
+                        SOURCE_DATE_EPOCH, else now.
+                        "none" leaves it out, for machines whose engine predates it (they refuse it)
   --json                print the result as JSON
   -h, --help            show this help
 
@@ -149,10 +152,12 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
       'app-id': { type: 'string' },
       board: { type: 'string' },
       compression: { type: 'string' },
+      'build-time': { type: 'string' },
       json: { type: 'boolean' },
     }),
   );
   if (values.help) return showHelp(ctx, CREATE_HELP);
+  const buildTimeSeconds = parseBuildTime(values['build-time']);
   const keys = values['private-key'] ?? [];
   if (keys.length === 0 && !values.unsigned) throw usageError('Missing --private-key (or --unsigned, to sign elsewhere)');
   if (keys.length > 0 && values.unsigned) throw usageError('--unsigned and --private-key exclude each other');
@@ -178,6 +183,7 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
     ...(blockSizeBytes !== undefined && { blockSizeBytes }),
     ...(values['app-id'] !== undefined && { appId: values['app-id'] }),
     ...(values.board !== undefined && { board: values.board }),
+    ...(buildTimeSeconds !== undefined && { buildTimeSeconds }),
   });
   const m = result.manifest;
   if (values.json) {
@@ -315,3 +321,13 @@ export const run: Command = async (argv, ctx) => {
   if (!sub) throw usageError(`Unknown payload command "${name}" (expected ${Object.keys(SUBCOMMANDS).join(', ')})`);
   return sub(rest, ctx);
 };
+
+/** --build-time: undefined = now (createPayload's default), "none" = null, ISO 8601 or Unix seconds. */
+function parseBuildTime(text: string | undefined): number | null | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'none') return null;
+  if (/^\d+$/.test(text)) return Number(text);
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms)) throw usageError(`--build-time "${text}" is not ISO 8601 (e.g. 2026-12-06T10:00:00Z), Unix seconds or "none"`);
+  return Math.floor(ms / 1000);
+}

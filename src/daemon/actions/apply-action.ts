@@ -1,11 +1,14 @@
-// apply: InstallPlan -> AppliedImage. Takes the passive slot out of the boot order, then streams the
-// payload from the offer's URLs through verification into the slot (resuming from a checkpoint).
+// apply: InstallPlan -> AppliedImage. Streams the payload from the offer's URLs through verification
+// into the slot (resuming from a checkpoint); once the signed manifest verified, and only then, the
+// caller's beforeWrite runs and the passive slot leaves the boot order, before the first byte.
 
 import { FileCheckpointStore, applyPayload, type ApplyResult } from '../../payload/apply.ts';
 import { createHttpPayloadSource } from '../../omaha/http-payload-source.ts';
+import { CredentialPolicy } from '../../omaha/credential-policy.ts';
 import { disableSlot } from '../../slots/index.ts';
 import type { Action } from '../action.ts';
 import type { EngineDeps } from '../engine-deps.ts';
+import type { PayloadManifest } from '../../payload/manifest.ts';
 import type { InstallPlan } from './plan-action.ts';
 
 export interface AppliedImage {
@@ -14,21 +17,29 @@ export interface AppliedImage {
   downloadMs: number;
 }
 
-export function applyAction(deps: EngineDeps): Action<InstallPlan, AppliedImage> {
+export interface ApplyHooks {
+  /** After the manifest verified, before the slot is touched (may throw to stop with nothing written). */
+  beforeWrite?(manifest: PayloadManifest, plan: InstallPlan): Promise<void>;
+}
+
+export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<InstallPlan, AppliedImage> {
   return {
     name: 'apply',
     async run(plan, ctx) {
       const { settings } = deps;
-      // Never leave a half-written slot bootable: out of the boot order before the first byte.
-      await disableSlot(plan.disk, plan.passive.partition);
       const keyring = await deps.loadKeyring();
+      const { runningBuildTimeSeconds } = await deps.state.read();
+      const credentials = settings.downloadUser !== undefined ? { username: settings.downloadUser, password: settings.downloadPassword ?? '' } : undefined;
       const source = createHttpPayloadSource({
         transport: deps.transport,
         urls: plan.offer.urls,
         sizeBytes: plan.offer.sizeBytes,
         maxFailureCountPerUrl: plan.offer.maxFailureCountPerUrl,
-        ...(settings.downloadUser !== undefined ? { credentials: { username: settings.downloadUser, password: settings.downloadPassword ?? '' } } : {}),
+        ...(credentials ? { credentials } : {}),
+        // Credentials go only to SERVER's host or DOWNLOAD_HOSTS, over https (issue 14).
+        credentialPolicy: new CredentialPolicy({ server: settings.server, downloadHosts: settings.downloadHosts, ...(credentials ? { credentials } : {}) }),
         maxBytesPerSecond: settings.downloadBytesPerSecond,
+        deadlineMs: settings.downloadTimeoutMs,
         clock: deps.clock,
         logger: ctx.logger,
       });
@@ -43,10 +54,16 @@ export function applyAction(deps: EngineDeps): Action<InstallPlan, AppliedImage>
           ...(settings.board !== undefined ? { board: settings.board } : {}),
           ...(settings.version !== undefined ? { runningVersion: settings.version } : {}),
           allowDowngrade: settings.allowDowngrade,
+          ...(runningBuildTimeSeconds !== undefined ? { runningBuildTimeSeconds } : {}),
         },
         checkpoint: { store: new FileCheckpointStore(settings.stateDir, ctx.logger) },
         signal: ctx.signal,
         logger: ctx.logger,
+        async beforeWrite(manifest) {
+          await hooks.beforeWrite?.(manifest, plan);
+          // Never leave a half-written slot bootable: out of the boot order before the first byte.
+          await disableSlot(plan.disk, plan.passive.partition, { slotTypeGuid: settings.slotType });
+        },
         onProgress(p) {
           const fraction = p.imageBytesTotal > 0 ? p.imageBytesDone / p.imageBytesTotal : 0;
           ctx.progress(fraction, p.phase === 'verifying-existing' ? 'verifying blocks already written' : 'writing');

@@ -39,11 +39,20 @@ export function finalizeAction(deps: EngineDeps): Action<AppliedImage, FlippedSl
       // A restart between two of these steps is sorted out by looking at the slot's attributes.
       await deps.state.update((st) => ({
         ...st,
-        pendingUpdate: { version: offer.version, sizeBytes: offer.sizeBytes, partition: plan.passive.partition, appliedAtMs: nowMs },
+        pendingUpdate: {
+          version: offer.version,
+          sizeBytes: offer.sizeBytes,
+          partition: plan.passive.partition,
+          appliedAtMs: nowMs,
+          // What a rollback of this update is remembered by (src/daemon/failure-memory.ts).
+          imageSha256Hex: result.manifest.imageSha256,
+          ...(result.manifest.buildTimeSeconds !== undefined ? { buildTimeSeconds: result.manifest.buildTimeSeconds } : {}),
+          ...(result.payloadSha256Base64 !== undefined ? { payloadSha256Base64: result.payloadSha256Base64 } : {}),
+        },
         ...(running !== undefined ? { previousVersion: running } : {}),
         failureCount: 0,
       }));
-      await prepareForTry(plan.disk, plan.passive.partition);
+      await prepareForTry(plan.disk, plan.passive.partition, { slotTypeGuid: deps.settings.slotType });
       await deps.needReboot.write({ version: offer.version, partition: plan.passive.partition, flippedAtMs: nowMs });
       await new FileCheckpointStore(deps.settings.stateDir).clear();
       return {
