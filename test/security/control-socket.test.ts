@@ -76,7 +76,7 @@ describe("the daemon's control socket and CONTROL_GROUP", () => {
       expect((await lab.slots()).find((s) => s.partition === 4)).toMatchObject({ priority: 0, tries: 0 });
 
       expect(JSON.parse(await requestAsNobody(settings.controlSocket, [gid], 'check'))).toMatchObject({ id: 1, ok: true });
-      for (let i = 0; i < 1200 && !lab.events.some((e) => e.eventtype === 3 && e.eventresult === 1); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let i = 0; i < 1200 && !lab.events.some((e) => e.eventtype === 800 && e.eventresult === 1); i++) await new Promise((resolve) => setTimeout(resolve, 50));
       expect((await lab.slots()).find((s) => s.partition === 4)).toMatchObject({ priority: 2, tries: 1 });
     } finally {
       stop.abort(new UpdateEngineError('ERR_ABORTED', 'test done'));
