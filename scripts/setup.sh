@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian 12 machine: the npm packages, and the Debian
-# packages etcd-server, etcd-client, gdisk (sgdisk) and cgpt when their commands are missing.
+# packages etcd-server, etcd-client, gdisk (sgdisk), cgpt, and the filesystem tools (e2fsprogs,
+# squashfs-tools, erofs-utils, fusefat, dosfstools, mtools) when their commands are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,14 @@ command -v cgpt >/dev/null 2>&1 || missing+=(cgpt)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v partx >/dev/null 2>&1 || missing+=(util-linux)
+# the post-install step's tests: real slot filesystems and a FAT ESP (this kernel may lack vfat)
+command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
+command -v mksquashfs >/dev/null 2>&1 || missing+=(squashfs-tools)
+command -v mkfs.erofs >/dev/null 2>&1 || missing+=(erofs-utils)
+command -v fusefat >/dev/null 2>&1 || missing+=(fusefat)
+command -v fusermount >/dev/null 2>&1 || missing+=(fuse3)
+command -v mkfs.vfat >/dev/null 2>&1 || missing+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,4 +1,4 @@
-// The attempter's update cycle: check, then the typed chain plan -> apply -> finalize, with the
+// The attempter's update cycle: check, then the typed chain plan -> apply -> postinstall -> finalize, with the
 // status changes and Omaha events between the steps; a failure reports 3/0, takes the passive slot
 // out of the boot order, remembers versions that failed verification, and backs off.
 
@@ -11,6 +11,7 @@ import { disableSlot, restoreBooted } from '../slots/index.ts';
 import { chain, runAction, type Action, type ActionContext } from './action.ts';
 import { applyAction, type AppliedImage } from './actions/apply-action.ts';
 import { finalizeAction, type FlippedSlot } from './actions/finalize-action.ts';
+import { installAction } from './actions/install-action.ts';
 import { planAction, type InstallPlan } from './actions/plan-action.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import type { OmahaReporter } from './omaha-reporter.ts';
@@ -108,7 +109,7 @@ export class UpdateCycle {
     }
   }
 
-  /** The chain after an offer: plan -> (undo a pending flip) -> 13/1 -> apply -> 14/1 -> finalize -> 3/1. */
+  /** The chain after an offer: plan -> (undo a pending flip) -> 13/1 -> apply -> 14/1 -> postinstall -> finalize -> 3/1. */
   private installChain(pending: { partition: number } | undefined, onPlan: (p: InstallPlan) => void, onResume: (r: boolean) => void) {
     const { deps, status, reporter } = this;
     const running = () => deps.settings.version ?? '';
@@ -138,6 +139,7 @@ export class UpdateCycle {
         await reporter.event(omahaEvents.downloadFinished(), running(), ctx.signal);
         status.transition('UPDATE_STATUS_FINALIZING', { progress: 1 });
       }),
+      installAction(deps, deps.installHooks),
       finalizeAction(deps),
       tap<FlippedSlot>('installed', async (_flipped, ctx) => {
         await reporter.event(omahaEvents.installed(), running(), ctx.signal);
