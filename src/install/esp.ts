@@ -2,6 +2,7 @@
 // FUSE) is used as is; otherwise the partition with the ESP type GUID on DISK is mounted at
 // KERNEL_DIR's parent inside the step's private namespace (kernel vfat, else fusefat on a loop).
 
+import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { decodeGptEntries } from '../slots/gpt-entry.ts';
@@ -86,17 +87,47 @@ export async function prepareEsp(ns: MountNamespace, kernelDir: string, disk: st
     await ns.run(['mount', '-t', 'vfat', '-o', 'nodev,nosuid,noexec', ...source, mountPoint], 'Cannot mount the ESP');
     return { kind: 'ours', mountPoint, fsType: 'vfat', release: () => ns.run(['umount', mountPoint], 'Cannot unmount the ESP').then(none) };
   } catch (kernelError) {
-    // No vfat in this kernel: fusefat on a loop device, detached at once (the kernel frees it when fusefat closes it).
+    // No vfat in this kernel: fusefat on a loop device (detached at once: the kernel frees it when fusefat closes it).
     const loop = node ?? (await losetup(disk, esp));
     try {
-      await ns.run(['fusefat', '-o', 'rw+', loop, mountPoint], 'Cannot mount the ESP with fusefat');
+      return await startFusefat(ns, loop, mountPoint);
     } catch (fuseError) {
-      if (!node) await execArgv(['losetup', '-d', loop]);
       throw new Error(`${(kernelError as Error).message}; ${(fuseError as Error).message}`);
+    } finally {
+      if (!node) await execArgv(['losetup', '-d', loop]);
     }
-    if (!node) await execArgv(['losetup', '-d', loop]);
-    return { kind: 'ours', mountPoint, fsType: 'fuse.fusefat', release: () => ns.run(['fusermount', '-u', mountPoint], 'Cannot unmount the ESP (fusefat)').then(none) };
   }
+}
+
+/**
+ * fusefat in the foreground as our child, inside the namespace, with PR_SET_PDEATHSIG=SIGTERM: a
+ * daemonized fusefat would keep the namespace (and the slot's mount) alive after a crash and leave
+ * a second writer on the ESP; this one unmounts and exits when the daemon dies.
+ */
+async function startFusefat(ns: MountNamespace, device: string, mountPoint: string): Promise<EspMount> {
+  const argv = ns.wrap(['setpriv', '--pdeathsig', 'TERM', '--', 'fusefat', '-f', '-o', 'rw+', device, mountPoint]);
+  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    if (stderr.length < 4096) stderr += b.toString('utf8');
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; ; i++) {
+    const info = await readFile(`/proc/${ns.pid}/mountinfo`, 'utf8');
+    if (mountHolding(info, `${mountPoint}/x`)?.mountPoint === mountPoint) break;
+    if (child.exitCode !== null || child.signalCode !== null || i >= 200) {
+      child.kill('SIGKILL');
+      throw new Error(`Cannot mount the ESP with fusefat at "${mountPoint}": ${stderr.trim() || 'it did not mount within 2 s'}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const release = async () => {
+    await ns.run(['fusermount', '-u', mountPoint], 'Cannot unmount the ESP (fusefat)').catch(() => child.kill('SIGTERM'));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { kind: 'ours', mountPoint, fsType: 'fuse.fusefat', release };
 }
 
 async function losetup(disk: string, esp: EspPartition): Promise<string> {

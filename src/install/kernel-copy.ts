@@ -18,6 +18,8 @@ export interface KernelCopy {
 export interface KernelCopyHooks {
   /** Called after each chunk written to the temporary file (the crash bench kills here). */
   afterChunk?(bytesWritten: number): void;
+  /** Called once the new file has its final name, before it is read back. */
+  afterRename?(): void;
 }
 
 export function kernelFileName(letter: 'a' | 'b'): string {
@@ -54,7 +56,11 @@ export async function copyKernel(source: string, dir: string, letter: 'a' | 'b',
   let bytes = 0;
   const input = await open(source, 'r');
   try {
-    const output = await open(temp, 'w');
+    // A leftover from a crash is removed, not truncated: always a new file (fusefat refuses to rewrite one).
+    await unlink(temp).catch((e: unknown) => {
+      if (!ignorable(e, ['ENOENT'])) throw e;
+    });
+    const output = await open(temp, 'wx');
     try {
       const buffer = Buffer.alloc(CHUNK_BYTES);
       for (;;) {
@@ -84,6 +90,7 @@ export async function copyKernel(source: string, dir: string, letter: 'a' | 'b',
     });
     await rename(temp, target);
   }
+  hooks.afterRename?.();
   const dirHandle = await open(dir, 'r');
   try {
     await dirHandle.sync().catch((e: unknown) => {
