@@ -57,7 +57,7 @@ export class InstallCrashMachine {
   kernelB: Buffer = Buffer.alloc(0);
   /** What the checks found wrong, for failure messages. */
   readonly problems: string[] = [];
-  /** Runs after which the ESP had only its dirty bit set. */
+  /** Runs after which the ESP had only its dirty bit set or a stale free-cluster hint. */
   dirtyBitRuns = 0;
 
   constructor(readonly dir: string) {
@@ -114,8 +114,9 @@ export class InstallCrashMachine {
     try {
       const r = spawnSync('fsck.fat', ['-n', copy], { encoding: 'utf8' });
       if (r.status === 0) return true;
-      // The dirty bit alone (FAT's "not unmounted cleanly", as after any power loss) is no damage.
-      const complaints = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^fsck\.fat |^Dirty bit is set|Automatically removing dirty bit|^Leaving filesystem unchanged|: \d+ files, \d+\/\d+ clusters$/.test(l));
+      // The dirty bit (FAT's "not unmounted cleanly", as after any power loss) and a stale FAT32
+      // FSInfo free-cluster count (a hint the spec says not to trust) are no damage.
+      const complaints = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^fsck\.fat |^Dirty bit is set|Automatically removing dirty bit|^Leaving filesystem unchanged|^Free cluster summary wrong|^Auto-correcting\.$|: \d+ files, \d+\/\d+ clusters$/.test(l));
       if (complaints.length === 0) {
         this.dirtyBitRuns += 1;
         return true;
