@@ -41,7 +41,7 @@ try {
   }
   const slotBytes = targetBytes + 64 * MIB;
   const disk = join(dir, 'disk.img');
-  await createDiskImage(disk, { usrSizeBytes: slotBytes, efiSizeBytes: 64 * MIB, overwrite: true });
+  await createDiskImage(disk, { usrSizeBytes: slotBytes, efiSizeBytes: 40 * MIB, overwrite: true });
   await makeEsp(disk, { 'flatcar/vmlinuz-a': kernel }, dir);
   mkdirSync(join(dir, 'boot'));
   const slotB = (await readSlots(disk, { slotAPartition: 3, slotBPartition: 4 })).usrSlots.find((s) => s.partition === 4)!;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDaemon } from '../../src/daemon/main.ts';
+import type { UpdateEngine } from '../../src/daemon/engine.ts';
 import { UpdateLab } from '../../src/demo/lab.ts';
 import { UpdateEngineError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
@@ -44,8 +45,9 @@ async function payloadOf(version: string, postinst: string): Promise<Buffer> {
   return kernel;
 }
 
-const daemonOnce = () =>
+const daemonOnce = (onEngine?: (e: UpdateEngine) => void) =>
   runDaemon(lab.settings({ kernelDir: join(dir, 'boot', 'flatcar'), postinstallTimeoutMs: '20s' }), {
+    ...(onEngine ? { onEngine } : {}),
     once: true,
     logger: silentLogger(),
     signal: new AbortController().signal,
@@ -63,6 +65,18 @@ describe('the daemon cycle with the post-install step', () => {
     expect((await readEspFile(lab.disk, 'flatcar/vmlinuz-b'))?.equals(kernel)).toBe(true);
     expect((await readEspFile(lab.disk, 'flatcar/vmlinuz-a'))?.equals(kernelA)).toBe(true);
     expect((await lab.reboot()).partition).toBe(4);
+  });
+
+  it('-reset_status after the flip restores the GPT and touches no kernel: vmlinuz-b stays until the next update', async () => {
+    const kernel = await payloadOf('2.0.0', '#!/bin/sh\ntrue\n');
+    let engine: UpdateEngine | undefined;
+    expect(await daemonOnce((e) => (engine = e))).toBe(0);
+    await engine!.reset();
+    const b = (await lab.slots()).find((s) => s.partition === 4)!;
+    expect(b.priority).toBe(0);
+    expect((await readEspFile(lab.disk, 'flatcar/vmlinuz-b'))?.equals(kernel)).toBe(true);
+    expect((await readEspFile(lab.disk, 'flatcar/vmlinuz-a'))?.equals(kernelA)).toBe(true);
+    expect((await lab.reboot()).partition).toBe(3);
   });
 
   it('a /postinst that exits 1 reports 3/0 with error code 5: no flip, A boots, vmlinuz-a intact, no vmlinuz-b', async () => {
