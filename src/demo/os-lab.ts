@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { chmod, mkdir, open, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findEspPartition } from '../install/esp.ts';
 import { execArgv } from '../platform/exec.ts';
@@ -62,12 +62,23 @@ export async function buildRootfsImage(tree: string, out: string): Promise<void>
 export async function makeDemoEsp(disk: string, kernelA: Buffer, workDir: string): Promise<void> {
   const esp = await findEspPartition(disk);
   if (!esp) throw new Error(`No ESP on "${disk}"`);
-  await run(['mkfs.vfat', '-F', '32', '--offset', String(esp.byteOffset / 512), '-n', 'EFI-SYSTEM', disk, String(esp.byteLength / 1024)], 'Cannot format the demo ESP');
-  const image = `${disk}@@${esp.byteOffset}`;
-  await run(['mmd', '-i', image, '::/flatcar'], 'Cannot make flatcar/ on the demo ESP');
+  // Made in a file of its own and copied in (mkfs.vfat --offset on a large disk file makes a FAT mtools cannot read).
+  const fat = join(workDir, 'esp.fat');
+  await rm(fat, { force: true });
+  await run(['mkfs.vfat', '-F', '32', '-n', 'EFI-SYSTEM', '-C', fat, String(esp.byteLength / 1024)], 'Cannot format the demo ESP');
+  await run(['mmd', '-i', fat, '::/flatcar'], 'Cannot make flatcar/ on the demo ESP');
   const local = join(workDir, 'vmlinuz-a');
   await writeFile(local, kernelA);
-  await run(['mcopy', '-i', image, local, '::/flatcar/vmlinuz-a'], 'Cannot copy vmlinuz-a to the demo ESP');
+  await run(['mcopy', '-i', fat, local, '::/flatcar/vmlinuz-a'], 'Cannot copy vmlinuz-a to the demo ESP');
+  const data = await readFile(fat);
+  const handle = await open(disk, 'r+');
+  try {
+    await handle.write(data, 0, data.length, esp.byteOffset);
+  } finally {
+    await handle.close();
+  }
+  await rm(fat, { force: true });
+  await rm(local, { force: true });
 }
 
 /** The kernel files on the ESP: name, size, SHA-256 prefix and the kernel's first line. */

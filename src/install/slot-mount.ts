@@ -51,7 +51,8 @@ async function mountSource(ns: MountNamespace, mountPoint: string): Promise<stri
 export async function mountSlot(ns: MountNamespace, slot: SlotRange, fs: SlotFilesystem, mountPoint: string): Promise<MountedSlot> {
   const isBlock = (await stat(slot.disk)).isBlockDevice();
   const node = isBlock ? await partitionNode(slot.disk, slot.partition) : undefined;
-  const options = ['ro', 'nodev', 'nosuid'];
+  // The slot was verified byte for byte: nothing may write to it, not even a journal replay.
+  const options = ['ro', 'nodev', 'nosuid', ...(fs === 'ext4' ? ['noload'] : fs === 'btrfs' ? ['nologreplay'] : [])];
   if (node) {
     await ns.run(['mount', '-t', fs, '-o', options.join(','), node, mountPoint], `Cannot mount slot ${slot.partition} ("${node}", ${fs})`);
     return { mountPoint, device: node };

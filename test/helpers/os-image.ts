@@ -69,23 +69,26 @@ export function readFrom(file: string, offset: number, length: number): Buffer {
 }
 
 /**
- * Formats the disk's ESP as FAT32 (mkfs.vfat -F 32 --offset; fusefat 0.1a corrupts FAT16 on write,
+* Formats the disk's ESP as FAT32 (mkfs.vfat -F 32; fusefat 0.1a corrupts FAT16 on write,
  * so the ESP must be at least 33 MiB) and puts `files` (paths like flatcar/vmlinuz-a) on it with mtools. */
 export async function makeEsp(disk: string, files: Record<string, Buffer>, workDir: string): Promise<{ offset: number; size: number }> {
   requireTool('mkfs.vfat');
   requireTool('mcopy');
   const esp = await findEspPartition(disk);
   if (!esp) throw new Error(`No ESP on "${disk}"`);
-  const sectors = esp.byteOffset / 512;
-  execFileSync('mkfs.vfat', ['-F', '32', '--offset', String(sectors), '-n', 'EFI-SYSTEM', disk, String(esp.byteLength / 1024)], { stdio: 'pipe' });
-  const image = `${disk}@@${esp.byteOffset}`;
+  // Made in a file of its own, then copied in: mkfs.vfat --offset on a large disk file makes a FAT mtools cannot read.
+  const fat = join(workDir, 'esp.fat');
+  rmSync(fat, { force: true });
+  execFileSync('mkfs.vfat', ['-F', '32', '-n', 'EFI-SYSTEM', '-C', fat, String(esp.byteLength / 1024)], { stdio: 'pipe' });
   for (const [path, data] of Object.entries(files)) {
     const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) execFileSync('mmd', ['-D', 's', '-i', image, `::/${parts.slice(0, i).join('/')}`], { stdio: 'pipe' }).toString();
+    for (let i = 1; i < parts.length; i++) execFileSync('mmd', ['-D', 's', '-i', fat, `::/${parts.slice(0, i).join('/')}`], { stdio: 'pipe' });
     const local = join(workDir, 'esp-file');
     writeFileSync(local, data);
-    execFileSync('mcopy', ['-o', '-i', image, local, `::/${path}`], { stdio: 'pipe' });
+    execFileSync('mcopy', ['-o', '-i', fat, local, `::/${path}`], { stdio: 'pipe' });
   }
+  writeInto(disk, esp.byteOffset, fat);
+  rmSync(fat, { force: true });
   return { offset: esp.byteOffset, size: esp.byteLength };
 }
 

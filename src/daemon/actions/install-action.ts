@@ -33,6 +33,7 @@ export function installAction(deps: EngineDeps, hooks?: InstallStepInput['hooks'
         logger: ctx.logger,
         ...(hooks ? { hooks } : {}),
       });
+      deps.metrics?.phase('postinstall', last.durationMs / 1000);
       return applied;
     },
     figures: () => ({
