@@ -191,4 +191,16 @@ describe('the post-install step on a block device with the ESP FUSE-mounted by t
     });
     expect((await readEspFile(disk, 'flatcar/vmlinuz-b'))?.equals(kernel)).toBe(true);
   });
+
+  it('mounts the ESP partition node itself (fusefat without a vfat driver) when KERNEL_DIR is not on a mounted ESP', async () => {
+    const kernel = randomKernel(1024 * 1024 + 9);
+    installImage('erofs', { kernel, postinst: '#!/bin/sh\ntrue\n' });
+    await withLoopDevice(disk, {}, async (loop) => {
+      const report = await runInstallStep(input({}, undefined, loop.path));
+      expect(report.kernel?.bytes).toBe(kernel.length);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(loop.partitionPath(1));
+    });
+    expect((await readEspFile(disk, 'flatcar/vmlinuz-b'))?.equals(kernel)).toBe(true);
+    expect((await readEspFile(disk, 'flatcar/vmlinuz-a'))?.equals(kernelA)).toBe(true);
+  });
 });
