@@ -3,6 +3,7 @@
 // through /proc/PID/root. The holder exits when our end of its stdin closes, also when we crash.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readlink } from 'node:fs/promises';
 import { execArgv, type ExecResult } from '../platform/exec.ts';
 
 export class MountNamespace {
@@ -20,7 +21,6 @@ export class MountNamespace {
       throw new Error('Cannot start "unshare --mount": the command is missing');
     }
     // Ready once /proc/PID/ns/mnt differs from ours (unshare has made the namespace and exec'd cat).
-    const { readlink } = await import('node:fs/promises');
     const own = await readlink('/proc/self/ns/mnt');
     for (let i = 0; i < 200; i++) {
       if (holder.exitCode !== null) throw new Error(`Cannot make a private mount namespace: ${stderr.trim() || `unshare exited with ${holder.exitCode}`}`);
