@@ -1,7 +1,6 @@
 // doctor's ESP and kernel checks (root): a FAT32 ESP FUSE-mounted with fusefat on a loop device,
 // read-write and read-only, and not mounted at all; KERNEL_DIR with and without the running kernel.
 
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +10,7 @@ import { settingsSchema } from '../../src/config/schema.ts';
 import { checkEsp } from '../../src/doctor/esp-checks.ts';
 import { createDiskImage } from '../../src/slots/index.ts';
 import { withLoopDevice } from '../helpers/loop-device.ts';
-import { makeEsp } from '../helpers/os-image.ts';
+import { makeEsp, startFusefat } from '../helpers/os-image.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
 
 let dir: string;
@@ -33,11 +32,11 @@ const settings = (onDisk: string, booted: number) => settingsSchema.parse({ disk
 
 async function withEsp<T>(options: string[], use: (loopDisk: string) => Promise<T>): Promise<T> {
   return withLoopDevice(disk, {}, async (loop) => {
-    execFileSync('fusefat', [...options, loop.partitionPath(1), join(dir, 'esp')]);
+    const fuse = await startFusefat(loop.partitionPath(1), join(dir, 'esp'), options);
     try {
       return await use(loop.path);
     } finally {
-      execFileSync('fusermount', ['-u', join(dir, 'esp')]);
+      await fuse.stop();
     }
   });
 }

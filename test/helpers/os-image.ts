@@ -2,7 +2,7 @@
 // made into ext4 (mkfs.ext4 -d), squashfs (mksquashfs) or erofs (mkfs.erofs) and written into a
 // slot of a disk image; the ESP made with mkfs.vfat and read and written with mtools (no vfat driver).
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, openSync, readFileSync, rmSync, statSync, closeSync, readSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,4 +113,27 @@ export async function listEspDir(disk: string, path: string): Promise<string[]> 
 
 export function fileSize(path: string): number {
   return statSync(path).size;
+}
+
+/**
+ * fusefat in the foreground as a child, mounted at `dir` once this resolves; stop() unmounts it and
+ * waits for fusefat to exit (it may still write the FAT after `fusermount -u` returns).
+ */
+export async function startFusefat(device: string, dir: string, options: string[]): Promise<{ stop(): Promise<void> }> {
+  requireTool('fusefat');
+  const child = spawn('fusefat', ['-f', ...options, device, dir], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; !readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir} `); i++) {
+    if (child.exitCode !== null || i > 500) {
+      child.kill('SIGKILL');
+      throw new Error(`fusefat did not mount "${device}" at "${dir}"`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return {
+    async stop() {
+      execFileSync('fusermount', ['-u', dir]);
+      await exited;
+    },
+  };
 }

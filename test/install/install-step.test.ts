@@ -13,7 +13,7 @@ import { runInstallStep, type InstallStepInput } from '../../src/install/install
 import { silentLogger } from '../../src/platform/logger.ts';
 import { createDiskImage, readSlots, type Slot } from '../../src/slots/index.ts';
 import { withLoopDevice } from '../helpers/loop-device.ts';
-import { buildFsImage, makeEsp, makeTree, randomKernel, readEspFile, writeInto, type TestFs } from '../helpers/os-image.ts';
+import { buildFsImage, makeEsp, makeTree, randomKernel, readEspFile, startFusefat, writeInto, type TestFs } from '../helpers/os-image.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
 
 const MIB = 1024 * 1024;
@@ -132,8 +132,8 @@ describe('the post-install step on an image file (ESP mounted by the step with f
     nothingLeft();
   });
 
-  it('a /postinst that hangs past POSTINSTALL_TIMEOUT is killed with its children: ERR_POSTINSTALL', async () => {
-    installImage('erofs', { kernel: randomKernel(), postinst: '#!/bin/sh\nsleep 611.25 &\nsleep 611.5\n' });
+  it('a /postinst that hangs past POSTINSTALL_TIMEOUT (ignoring SIGTERM) is killed with its children: ERR_POSTINSTALL', async () => {
+    installImage('erofs', { kernel: randomKernel(), postinst: '#!/bin/sh\ntrap "" TERM\nsleep 611.25 &\nsleep 611.5\n' });
     const started = performance.now();
     const e = await failure(runInstallStep(input({ postinstallTimeoutMs: 800 })));
     expect(e.code).toBe('ERR_POSTINSTALL');
@@ -148,6 +148,17 @@ describe('the post-install step on an image file (ESP mounted by the step with f
     });
     expect(sleepers).toEqual([]);
     expect(await readEspFile(disk, 'flatcar/vmlinuz-b')).toBeUndefined();
+    nothingLeft();
+  });
+
+  it('cancelling the cycle (daemon shutdown) while /postinst runs ends it with ERR_ABORTED and removes the new kernel', async () => {
+    installImage('squashfs', { kernel: randomKernel(), postinst: '#!/bin/sh\necho started\nsleep 612.5\n' });
+    const controller = new AbortController();
+    const step = runInstallStep({ ...input({}, { onPostinstLine: () => controller.abort() }), signal: controller.signal });
+    const e = await failure(step);
+    expect(e.code).toBe('ERR_ABORTED');
+    expect(await readEspFile(disk, 'flatcar/vmlinuz-b')).toBeUndefined();
+    expect((await readEspFile(disk, 'flatcar/vmlinuz-a'))?.equals(kernelA)).toBe(true);
     nothingLeft();
   });
 
@@ -176,7 +187,7 @@ describe('the post-install step on a block device with the ESP FUSE-mounted by t
     await withLoopDevice(disk, {}, async (loop) => {
       const esp = join(dir, 'esp');
       mkdirSync(esp);
-      execFileSync('fusefat', ['-o', 'rw+', loop.partitionPath(1), esp]);
+      const fuse = await startFusefat(loop.partitionPath(1), esp, ['-o', 'rw+']);
       const lines: string[] = [];
       try {
         const report = await runInstallStep(input({ kernelDir: join(esp, 'flatcar') }, { onPostinstLine: (_s, l) => lines.push(l) }, loop.path));
@@ -185,7 +196,7 @@ describe('the post-install step on a block device with the ESP FUSE-mounted by t
         expect(readFileSync(join(esp, 'flatcar', 'vmlinuz-a')).equals(kernelA)).toBe(true);
         expect(existsSync(join(esp, 'flatcar', 'vmlinuz-b.tmp'))).toBe(false);
       } finally {
-        execFileSync('fusermount', ['-u', esp]);
+        await fuse.stop();
       }
       expect(lines[0]).toBe(`argv1=${loop.partitionPath(4)}`);
     });
