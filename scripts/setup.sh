@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian 12 machine: the npm packages, and the Debian
 # packages etcd-server, etcd-client, gdisk (sgdisk), cgpt, and the filesystem tools (e2fsprogs,
-# squashfs-tools, erofs-utils, fusefat, dosfstools, mtools) when their commands are missing.
+# squashfs-tools, erofs-utils, btrfs-progs, fusefat, fuse3, dosfstools, mtools) when their commands are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,7 @@ command -v partx >/dev/null 2>&1 || missing+=(util-linux)
 command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
 command -v mksquashfs >/dev/null 2>&1 || missing+=(squashfs-tools)
 command -v mkfs.erofs >/dev/null 2>&1 || missing+=(erofs-utils)
+command -v mkfs.btrfs >/dev/null 2>&1 || missing+=(btrfs-progs)
 command -v fusefat >/dev/null 2>&1 || missing+=(fusefat)
 command -v fusermount >/dev/null 2>&1 || missing+=(fuse3)
 command -v mkfs.vfat >/dev/null 2>&1 || missing+=(dosfstools)

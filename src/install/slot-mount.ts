@@ -52,7 +52,7 @@ export async function mountSlot(ns: MountNamespace, slot: SlotRange, fs: SlotFil
   const isBlock = (await stat(slot.disk)).isBlockDevice();
   const node = isBlock ? await partitionNode(slot.disk, slot.partition) : undefined;
   // The slot was verified byte for byte: nothing may write to it, not even a journal replay.
-  const options = ['ro', 'nodev', 'nosuid', ...(fs === 'ext4' ? ['noload'] : fs === 'btrfs' ? ['nologreplay'] : [])];
+  const options = ['ro', 'nodev', 'nosuid', ...(fs === 'ext4' ? ['noload'] : fs === 'btrfs' ? ['rescue=nologreplay'] : [])];
   if (node) {
     await ns.run(['mount', '-t', fs, '-o', options.join(','), node, mountPoint], `Cannot mount slot ${slot.partition} ("${node}", ${fs})`);
     return { mountPoint, device: node };

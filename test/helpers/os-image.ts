@@ -1,5 +1,5 @@
 // Whole-OS images for the post-install tests (root): a rootfs tree with a kernel and a /postinst,
-// made into ext4 (mkfs.ext4 -d), squashfs (mksquashfs) or erofs (mkfs.erofs) and written into a
+// made into ext4 (mkfs.ext4 -d), squashfs (mksquashfs), erofs (mkfs.erofs) or btrfs (mkfs.btrfs --rootdir) and written into a
 // slot of a disk image; the ESP made with mkfs.vfat and read and written with mtools (no vfat driver).
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { findEspPartition } from '../../src/install/esp.ts';
 import { requireTool } from './tools.ts';
 
-export type TestFs = 'ext4' | 'squashfs' | 'erofs';
+export type TestFs = 'ext4' | 'squashfs' | 'erofs' | 'btrfs';
 
 /** A rootfs tree: boot/vmlinuz (random bytes) and, when given, an executable postinst script. */
 export function makeTree(dir: string, options: { kernel?: Buffer; postinst?: string; postinstMode?: number } = {}): { kernel: Buffer | undefined } {
@@ -28,7 +28,7 @@ export function randomKernel(bytes = 1536 * 1024): Buffer {
   return randomBytes(bytes);
 }
 
-/** Builds an image of `tree` with a real filesystem tool; ext4 needs a size. */
+/** Builds an image of `tree` with a real filesystem tool; ext4 and btrfs (120 MiB at least) need a size. */
 export function buildFsImage(tree: string, out: string, fs: TestFs, ext4SizeBytes = 8 * 1024 * 1024): void {
   rmSync(out, { force: true });
   if (fs === 'ext4') {
@@ -36,6 +36,11 @@ export function buildFsImage(tree: string, out: string, fs: TestFs, ext4SizeByte
     writeFileSync(out, '');
     execFileSync('truncate', ['-s', String(ext4SizeBytes), out]);
     execFileSync('mkfs.ext4', ['-q', '-F', '-d', tree, out], { stdio: 'pipe' });
+  } else if (fs === 'btrfs') {
+    requireTool('mkfs.btrfs');
+    writeFileSync(out, '');
+    execFileSync('truncate', ['-s', String(Math.max(ext4SizeBytes, 120 * 1024 * 1024)), out]);
+    execFileSync('mkfs.btrfs', ['-q', '--rootdir', tree, out], { stdio: 'pipe' });
   } else if (fs === 'squashfs') {
     requireTool('mksquashfs');
     execFileSync('mksquashfs', [tree, out, '-quiet', '-noappend', '-no-progress'], { stdio: 'pipe' });

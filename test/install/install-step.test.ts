@@ -180,6 +180,25 @@ describe('the post-install step on an image file (ESP mounted by the step with f
   });
 });
 
+describe('the post-install step on a btrfs slot', () => {
+  it('mounts btrfs read-only (rescue=nologreplay) and copies its kernel', async () => {
+    const big = join(dir, 'big.img');
+    await createDiskImage(big, { usrSizeBytes: 128 * MIB, efiSizeBytes: 40 * MIB, overwrite: true });
+    await makeEsp(big, { 'flatcar/vmlinuz-a': kernelA }, dir);
+    const b = (await readSlots(big, { slotAPartition: 3, slotBPartition: 4 })).usrSlots.find((s) => s.partition === 4)!;
+    const kernel = randomKernel();
+    makeTree(join(dir, 'tree-btrfs'), { kernel, postinst: '#!/bin/sh\necho btrfs ok\n' });
+    buildFsImage(join(dir, 'tree-btrfs'), join(dir, 'image.btrfs'), 'btrfs');
+    writeInto(big, b.byteOffset, join(dir, 'image.btrfs'));
+    const lines: string[] = [];
+    const step = input({}, { onPostinstLine: (_s, l) => lines.push(l) });
+    const report = await runInstallStep({ ...step, slot: { disk: big, partition: 4, byteOffset: b.byteOffset, byteLength: b.byteLength } });
+    expect(report).toMatchObject({ filesystem: 'btrfs', postinst: 'ran' });
+    expect(lines).toEqual(['btrfs ok']);
+    expect((await readEspFile(big, 'flatcar/vmlinuz-b'))?.equals(kernel)).toBe(true);
+  });
+});
+
 describe('the post-install step on a block device with the ESP FUSE-mounted by the host', () => {
   it('mounts the partition node, passes it as argv[1], and writes vmlinuz-b through the FUSE mount', async () => {
     const kernel = randomKernel(2 * MIB + 3);
