@@ -3,7 +3,7 @@
 // KERNEL_DIR's parent inside the step's private namespace (kernel vfat, else fusefat on a loop).
 
 import { spawn } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { decodeGptEntries } from '../slots/gpt-entry.ts';
 import { readGptTable } from '../slots/gpt-reader.ts';
@@ -68,7 +68,13 @@ export interface EspMount {
 
 /** Makes KERNEL_DIR's ESP reachable inside the namespace. */
 export async function prepareEsp(ns: MountNamespace, kernelDir: string, disk: string): Promise<EspMount> {
-  const held = mountHolding(await readFile('/proc/self/mountinfo', 'utf8'), kernelDir);
+  let held = mountHolding(await readFile('/proc/self/mountinfo', 'utf8'), kernelDir);
+  if (held?.fsType === 'autofs') {
+    // Flatcar mounts the ESP at /boot on first access (boot.automount): trigger it, then look again,
+    // rather than mounting the same partition a second time in our namespace.
+    await readdir(held.mountPoint).catch(() => []);
+    held = mountHolding(await readFile('/proc/self/mountinfo', 'utf8'), kernelDir);
+  }
   const none = async () => {};
   if (held && isEspFsType(held.fsType)) return { kind: 'mounted', mountPoint: held.mountPoint, fsType: held.fsType, release: none };
   const esp = await findEspPartition(disk).catch(() => undefined);

@@ -76,6 +76,12 @@ describe('mountHolding and isEspFsType', () => {
     expect(mountHolding(info, '/bootx/flatcar')).toMatchObject({ mountPoint: '/', fsType: 'ext4' });
     expect(mountHolding(info, '/tmp/x/esp/flatcar')).toMatchObject({ mountPoint: '/tmp/x/esp', fsType: 'fuse.fusefat' });
   });
+  it('takes the mount stacked last on a mount point (an automount and the ESP it mounted)', () => {
+    const stacked = `${info}\n40 22 0:60 / /efi rw - autofs systemd-1 rw\n41 40 8:1 / /efi rw - vfat /dev/sda1 rw`;
+    expect(mountHolding(stacked, '/efi/flatcar')).toMatchObject({ mountPoint: '/efi', fsType: 'vfat' });
+    expect(mountHolding(`${info}\n40 22 0:60 / /efi rw - autofs systemd-1 rw`, '/efi/flatcar')).toMatchObject({ fsType: 'autofs' });
+  });
+
   it('knows the ESP types', () => {
     expect(['vfat', 'msdos', 'fuseblk', 'fuse.fusefat'].map(isEspFsType)).toEqual([true, true, true, true]);
     expect(['ext4', 'tmpfs', 'overlay'].map(isEspFsType)).toEqual([false, false, false]);
