@@ -2,12 +2,12 @@
 // (a rootfs tree of incompressible files, a 12 MiB kernel, a trivial /postinst) as ext4, squashfs
 // and erofs in a GPT disk image file with a FAT32 ESP; times the step (mount in a namespace, kernel
 // copy through fusefat, /postinst, unmount) a few rounds each. Writes bench/out/install.json.
-// Usage: node bin/run-ts.js bench/install/run.ts [--size 200M] [--rounds 3]
+// Usage: node bin/run-ts.js bench/install/run.ts [--size 200M] [--rounds 3] [--kernel-mib 12 (0: no kernel)]
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/values.ts';
@@ -16,7 +16,8 @@ import { silentLogger } from '../../src/platform/logger.ts';
 import { createDiskImage, readSlots } from '../../src/slots/index.ts';
 import { buildFsImage, fileSize, makeEsp, makeTree, writeInto, type TestFs } from '../../test/helpers/os-image.ts';
 
-const { values } = parseArgs({ options: { size: { type: 'string', default: '200M' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { size: { type: 'string', default: '200M' }, rounds: { type: 'string', default: '3' }, 'kernel-mib': { type: 'string', default: '12' } } });
+const kernelMiB = Number(values['kernel-mib']);
 const targetBytes = parseSize(values.size as string);
 const rounds = Number(values.rounds);
 const MIB = 1024 * 1024;
@@ -30,8 +31,8 @@ const dir = await mkdtemp(join(tmpdir(), 'ue-bench-install-'));
 const results: { fs: TestFs; imageBytes: number; kernelBytes: number; roundsMs: number[]; medianMs: number }[] = [];
 try {
   const tree = join(dir, 'tree');
-  const kernel = randomBytes(12 * MIB);
-  makeTree(tree, { kernel, postinst: '#!/bin/sh\necho "postinst: slot $UPDATE_ENGINE_SLOT version $UPDATE_ENGINE_NEW_VERSION"\n' });
+  const kernel = randomBytes(kernelMiB * MIB);
+  makeTree(tree, { ...(kernelMiB > 0 ? { kernel } : {}), postinst: '#!/bin/sh\necho "postinst: slot $UPDATE_ENGINE_SLOT version $UPDATE_ENGINE_NEW_VERSION"\n' });
   mkdirSync(join(tree, 'usr', 'lib'), { recursive: true });
   let filled = kernel.length;
   for (let i = 0; filled < targetBytes - 4 * MIB; i++) {
@@ -42,7 +43,7 @@ try {
   const slotBytes = targetBytes + 64 * MIB;
   const disk = join(dir, 'disk.img');
   await createDiskImage(disk, { usrSizeBytes: slotBytes, efiSizeBytes: 40 * MIB, overwrite: true });
-  await makeEsp(disk, { 'flatcar/vmlinuz-a': kernel }, dir);
+  await makeEsp(disk, { 'flatcar/vmlinuz-a': randomBytes(MIB) }, dir);
   mkdirSync(join(dir, 'boot'));
   const slotB = (await readSlots(disk, { slotAPartition: 3, slotBPartition: 4 })).usrSlots.find((s) => s.partition === 4)!;
   for (const fs of ['ext4', 'squashfs', 'erofs'] as const) {
@@ -65,14 +66,14 @@ try {
     const sorted = [...roundsMs].sort((a, b) => a - b);
     const row = { fs, imageBytes: fileSize(image), kernelBytes: kernel.length, roundsMs, medianMs: sorted[Math.floor(sorted.length / 2)] ?? 0 };
     results.push(row);
-    log(`${fs}: image ${(row.imageBytes / MIB).toFixed(0)} MiB, kernel 12 MiB: step ${row.medianMs} ms median (${roundsMs.join(', ')} ms)`);
+    log(`${fs}: image ${(row.imageBytes / MIB).toFixed(0)} MiB, kernel ${kernelMiB} MiB: step ${row.medianMs} ms median (${roundsMs.join(', ')} ms)`);
     await rm(image, { force: true });
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
 log('\n| slot filesystem | image | kernel | post-install step (median) |\n| --- | ---: | ---: | ---: |');
-for (const r of results) log(`| ${r.fs} | ${(r.imageBytes / MIB).toFixed(0)} MiB | 12 MiB | ${r.medianMs} ms |`);
+for (const r of results) log(`| ${r.fs} | ${(r.imageBytes / MIB).toFixed(0)} MiB | ${kernelMiB} MiB | ${r.medianMs} ms |`);
 await mkdir('bench/out', { recursive: true });
-await writeFile('bench/out/install.json', `${JSON.stringify({ targetBytes, rounds, results }, null, 1)}\n`);
-log('\nwrote bench/out/install.json');
+await writeFile(`bench/out/install${kernelMiB === 12 ? '' : `-kernel-${kernelMiB}`}.json`, `${JSON.stringify({ targetBytes, rounds, kernelMiB, loadAverage: loadavg(), results }, null, 1)}\n`);
+log(`\nload average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; wrote bench/out/`);
