@@ -2,8 +2,9 @@
 # Installs what the tests need on a fresh Debian 12 machine: the npm packages, and the Debian
 # packages etcd-server, etcd-client, gdisk (sgdisk), cgpt, dbus-daemon, dbus-bin (dbus-monitor),
 # dbus-system-bus-common (the system bus configuration the D-Bus tests start from),
-# libglib2.0-bin (gdbus), systemd (busctl, systemd-analyze, systemd-notify) and python3 (a datagram
-# receiver standing in for systemd's notify socket) when their commands are missing.
+# libglib2.0-bin (gdbus), systemd (busctl, systemd-analyze, systemd-notify), python3 (a datagram
+# receiver standing in for systemd's notify socket), and the filesystem tools (e2fsprogs,
+# squashfs-tools, erofs-utils, btrfs-progs, fusefat, fuse3, dosfstools, mtools) when their commands are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,15 @@ command -v gdbus >/dev/null 2>&1 || missing+=(libglib2.0-bin)
 command -v busctl >/dev/null 2>&1 || missing+=(systemd)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# the post-install step's tests: real slot filesystems and a FAT ESP (this kernel may lack vfat)
 command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
+command -v mksquashfs >/dev/null 2>&1 || missing+=(squashfs-tools)
+command -v mkfs.erofs >/dev/null 2>&1 || missing+=(erofs-utils)
+command -v mkfs.btrfs >/dev/null 2>&1 || missing+=(btrfs-progs)
+command -v fusefat >/dev/null 2>&1 || missing+=(fusefat)
+command -v fusermount >/dev/null 2>&1 || missing+=(fuse3)
+command -v mkfs.vfat >/dev/null 2>&1 || missing+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

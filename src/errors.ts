@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   'ERR_KEYRING', // the trusted keys cannot be loaded
   'ERR_INSTALL_DEVICE', // the write target cannot be opened
   'ERR_INSTALL_DEVICE_SPACE', // the write target ran out of space
+  'ERR_POSTINSTALL', // the post-install step failed: mounting the new slot, its kernel copy or its /postinst
   // slots and GPT
   'ERR_GPT_INVALID', // no valid GPT on the disk
   'ERR_GPT_IO', // the disk cannot be read or written
@@ -124,6 +125,7 @@ export function classify(code: ErrorCode): ErrorClass {
     case 'ERR_IMAGE_VERIFICATION':
     case 'ERR_INSTALL_DEVICE':
     case 'ERR_INSTALL_DEVICE_SPACE':
+    case 'ERR_POSTINSTALL':
     case 'ERR_GPT_IO':
     case 'ERR_DEFERRED_BACKOFF':
     case 'ERR_STATE':
@@ -163,6 +165,7 @@ export const OMAHA_ERROR = {
   error: 1,
   omahaRequestError: 2,
   omahaResponseHandlerError: 3,
+  postinstallRunnerError: 5,
   installDeviceOpenError: 7,
   downloadTransferError: 9,
   payloadHashMismatchError: 10,
@@ -227,6 +230,8 @@ export function omahaErrorCode(e: UpdateEngineError | ErrorCode): number {
       return OMAHA_ERROR.downloadPayloadPubKeyVerificationError;
     case 'ERR_IMAGE_VERIFICATION':
       return OMAHA_ERROR.newRootfsVerificationError;
+    case 'ERR_POSTINSTALL':
+      return OMAHA_ERROR.postinstallRunnerError;
     case 'ERR_INSTALL_DEVICE':
     case 'ERR_GPT_INVALID':
     case 'ERR_GPT_IO':

@@ -1,9 +1,9 @@
 // The crash bench (issue 10): hundreds of seeded SIGKILLs over the daemon cycle of three scenarios
 // (fresh update, replacing a pending one, the post-boot cycle), some restarted after a reboot, then
 // IO faults on the slot's write target and on a real tmpfs. Prints the tables for the closing note
-// and writes bench/out/crash.json. Exit status 1 when any run lost data or needed manual help.
+// and writes bench/out/crash.json. As root, also SIGKILLs inside the post-install step (issue 15). Exit status 1 when any run lost data or needed manual help.
 // Usage: node bin/run-ts.js bench/crash/run.ts [--seed 1009] [--kills 400] [--io-runs 12] [--lanes 2]
-//        [--image-size 2M] [--download-bps 4M] [--reboot-every 3]
+//        [--image-size 2M] [--download-bps 4M] [--reboot-every 3] [--install-runs 2]
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { CrashLab, SCENARIOS, type ScenarioName } from '../../test/helpers/crash
 import { calibrate, runKillPoints, type CrashContext, type KillRecord } from '../../test/helpers/crash-run.ts';
 import { planKillPoints, seededRandom } from '../../test/helpers/kill-points.ts';
 import { IO_FAULT_KINDS, runIoFault, type IoFaultRecord } from './io-fault-runs.ts';
+import { installRows, runInstallKills, type InstallKillRun } from './install-kill-runs.ts';
 import { faultTable, ioRows, killRows, killSurvived, ioSurvived, landingTable, scenarioTable, totalRow } from './report.ts';
 
 const { values: args } = parseArgs({
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
     'image-size': { type: 'string', default: '2M' },
     'download-bps': { type: 'string', default: '4M' },
     'reboot-every': { type: 'string', default: '3' },
+    'install-runs': { type: 'string', default: '2' },
   },
 });
 const seed = Number(args.seed);
@@ -45,6 +47,7 @@ let bundle: CrashChildBundle | undefined;
 const started = performance.now();
 const kills: KillRecord[] = [];
 const io: IoFaultRecord[] = [];
+let install: InstallKillRun[] = [];
 try {
   await lab.setUp();
   bundle = await buildCrashChild();
@@ -85,6 +88,8 @@ try {
       await rm(machine.dir, { recursive: true, force: true });
     }
   }
+  if (isRoot) install = await runInstallKills(Number(args['install-runs']), log);
+  else log('post-install kills: skipped (needs root for loop devices, mount namespaces and FUSE)');
 } finally {
   for (const l of lanes) await l.close();
   await lab.close();
@@ -92,7 +97,7 @@ try {
   await rm(root, { recursive: true, force: true });
 }
 
-const rows = [...killRows(kills), ...ioRows(io)];
+const rows = [...killRows(kills), ...ioRows(io), ...(install.length > 0 ? installRows(install) : [])];
 const total = totalRow(rows);
 const seconds = Math.round((performance.now() - started) / 1000);
 log();
@@ -105,7 +110,7 @@ log(landingTable(kills));
 await mkdir('bench/out', { recursive: true });
 await writeFile(
   'bench/out/crash.json',
-  `${JSON.stringify({ seed, totalKills, imageSizeBytes, downloadBytesPerSecond: args['download-bps'], lanes: Number(args.lanes), seconds, rows, total, kills, io }, null, 1)}\n`,
+  `${JSON.stringify({ seed, totalKills, imageSizeBytes, downloadBytesPerSecond: args['download-bps'], lanes: Number(args.lanes), seconds, rows, total, kills, io, install }, null, 1)}\n`,
 );
 log('\nwrote bench/out/crash.json');
 process.exitCode = total.dataLost > 0 || total.manualHelp > 0 ? 1 : 0;

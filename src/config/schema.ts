@@ -217,6 +217,22 @@ export const settingsSchema = z
     healthCheck: command.optional(),
     /** How long the health check is retried, in ms (HEALTH_TIMEOUT). */
     healthTimeoutMs: duration.default(600_000),
+    /** The kernel inside a new slot's image, a path from the image's root (KERNEL_PATH). */
+    kernelPath: parsed((t) => {
+      const v = t.trim();
+      if (!v.startsWith('/') || v.split('/').includes('..')) throw new ValueError('expected an absolute path inside the image without "..", e.g. /boot/vmlinuz');
+      return v;
+    }).default('/boot/vmlinuz'),
+    /** Directory on the EFI system partition that holds vmlinuz-a and vmlinuz-b (KERNEL_DIR). */
+    kernelDir: parsed((t) => {
+      const v = t.trim();
+      if (!v.startsWith('/') || v === '/') throw new ValueError('expected an absolute directory below the ESP mount point, e.g. /boot/flatcar');
+      return v.replace(/\/+$/, '');
+    }).default('/boot/flatcar'),
+    /** Run the new image's /postinst before the flip (POSTINSTALL). */
+    postinstall: bool.default(true),
+    /** How long the new image's /postinst may run, in ms (POSTINSTALL_TIMEOUT). */
+    postinstallTimeoutMs: duration.default(300_000),
     /** Cron expression for update checks instead of the default cadence (CHECK_SCHEDULE). */
     checkSchedule: cron.optional(),
     /** Prometheus listener, HOST:PORT or a Unix socket path (METRICS_LISTEN); undefined: off. */
@@ -315,6 +331,10 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'REBOOT_COMMAND', field: 'rebootCommand', doc: 'How to reboot: split on white space into argv, run without a shell', defaultText: 'systemctl reboot' },
   { key: 'HEALTH_CHECK', field: 'healthCheck', doc: 'Command that must exit 0 before a new slot is marked good (split on white space, no shell)' },
   { key: 'HEALTH_TIMEOUT', field: 'healthTimeoutMs', doc: 'How long the health check is retried before the slot is given up', defaultText: '10m' },
+  { key: 'KERNEL_PATH', field: 'kernelPath', doc: "The kernel inside a new slot's image (path from the image's root); copied to KERNEL_DIR as vmlinuz-a or vmlinuz-b", defaultText: '/boot/vmlinuz' },
+  { key: 'KERNEL_DIR', field: 'kernelDir', doc: 'Directory on the EFI system partition for the slots\' kernels; when the ESP is not mounted, its partition on DISK is mounted at the parent directory', defaultText: '/boot/flatcar' },
+  { key: 'POSTINSTALL', field: 'postinstall', doc: "Run the new image's executable /postinst (argv[1] = the new slot's device) before the flip", defaultText: 'true' },
+  { key: 'POSTINSTALL_TIMEOUT', field: 'postinstallTimeoutMs', doc: 'How long /postinst may run before it is killed and the update fails (Go duration)', defaultText: '5m' },
   { key: 'CHECK_SCHEDULE', field: 'checkSchedule', doc: 'Cron expression for update checks, instead of the default cadence (7 min after start, then every 45 min)' },
   { key: 'DISK', field: 'disk', doc: 'Disk or image file holding the slots; default: the disk behind the booted /usr' },
   { key: 'BOOTED_PARTITION', field: 'bootedPartition', doc: 'Partition number booted from; default: detected from /proc/cmdline and mounts' },

@@ -11,6 +11,7 @@ import type { WriteTarget } from '../io/write-target.ts';
 import type { Slot } from '../slots/index.ts';
 import type { RebootStrategy } from '../reboot/reboot-strategy.ts';
 import type { Rebooter } from '../reboot/rebooter.ts';
+import type { InstallStepInput } from '../install/install-step.ts';
 import type { StateStore, NeedRebootMarkerFile } from './state-store.ts';
 
 /** Runs HEALTH_CHECK until it passes or HEALTH_TIMEOUT; true when it passed (or none is set). */
@@ -46,6 +47,8 @@ export interface EngineDeps {
   reboot: RebootStrategy;
   rebooter: Rebooter;
   healthGate: HealthGate;
+  /** Optional hooks into the post-install step (the crash bench kills the daemon in the kernel copy or the postinst). */
+  installHooks?: InstallStepInput['hooks'];
   /** Optional observer of figures (metrics). */
   metrics?: EngineMetrics;
 }

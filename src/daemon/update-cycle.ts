@@ -1,4 +1,4 @@
-// The attempter's update cycle: check, then the typed chain plan -> apply -> finalize, with the
+// The attempter's update cycle: check, then the typed chain plan -> apply -> postinstall -> finalize, with the
 // status changes and Omaha events between the steps; a failure reports 3/0, takes the passive slot
 // out of the boot order (only once the slot was touched) and backs off. A pending update is undone
 // only after the newer payload's signed manifest verified (a forged offer costs nothing). A rollout
@@ -13,6 +13,7 @@ import { disableSlot, restoreBooted } from '../slots/index.ts';
 import { chain, runAction, type Action, type ActionContext } from './action.ts';
 import { applyAction, type AppliedImage } from './actions/apply-action.ts';
 import { finalizeAction, type FlippedSlot } from './actions/finalize-action.ts';
+import { installAction } from './actions/install-action.ts';
 import { planAction, type InstallPlan } from './actions/plan-action.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { haltedOffer } from './fleet-halt.ts';
@@ -148,7 +149,7 @@ export class UpdateCycle {
     }
   }
 
-  /** The chain after an offer: plan -> 13/1 -> apply (verify, then undo a pending flip) -> 14/1 -> finalize -> 800/1 (installed). */
+  /** The chain after an offer: plan -> 13/1 -> apply (verify, then undo a pending flip) -> 14/1 -> postinstall -> finalize -> 800/1 (installed). */
   private installChain(pending: { partition: number } | undefined, onTouch: (p: InstallPlan) => void, onResume: (r: boolean) => void) {
     const { deps, status, reporter } = this;
     const running = () => deps.settings.version ?? '';
@@ -166,6 +167,7 @@ export class UpdateCycle {
         await reporter.event(omahaEvents.downloadFinished(), running(), ctx.signal);
         status.transition('UPDATE_STATUS_FINALIZING', { progress: 1 });
       }),
+      installAction(deps, deps.installHooks),
       finalizeAction(deps),
       tap<FlippedSlot>('installed', async (_flipped, ctx) => {
         await reporter.event(omahaEvents.installed(), running(), ctx.signal);

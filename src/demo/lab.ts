@@ -27,6 +27,8 @@ export interface LabOptions {
   /** Size of the images in the payloads; default 12 MiB. */
   imageSizeBytes?: number;
   blockSizeBytes?: number;
+  /** Size of the EFI system partition (default 2 MiB; a FAT32 ESP needs at least 33 MiB). */
+  efiSizeBytes?: number;
 }
 
 export interface LabPayload {
@@ -97,18 +99,21 @@ export class UpdateLab {
     await mkdir(this.stateDir, { recursive: true });
     await writeFile(join(this.options.dir, 'machine-id'), `${randomBytes(16).toString('hex')}\n`);
     await writeFile(join(this.options.dir, 'boot_id'), `${crypto.randomUUID()}\n`);
-    await createDiskImage(this.disk, { usrSizeBytes: this.options.usrSizeBytes ?? 16 * 1024 * 1024, overwrite: true });
+    await createDiskImage(this.disk, { usrSizeBytes: this.options.usrSizeBytes ?? 16 * 1024 * 1024, ...(this.options.efiSizeBytes ? { efiSizeBytes: this.options.efiSizeBytes } : {}), overwrite: true });
     this.slotVersions.set(3, this.options.initialVersion);
     const slotA = (await this.slots()).find((s) => s.partition === 3);
     if (slotA) await writeRandom(this.disk, slotA.byteOffset, Math.min(slotA.byteLength, this.options.imageSizeBytes ?? 12 * 1024 * 1024));
   }
 
-  /** Makes a random image and a payload of it signed with the test key. */
-  async addPayload(version: string, options: { privateKeyPem?: string; appId?: string; buildTimeSeconds?: number | null } = {}): Promise<LabPayload> {
-    const imagePath = join(this.payloadDir, `image-${version}.bin`);
-    const size = this.options.imageSizeBytes ?? 12 * 1024 * 1024;
-    await writeFile(imagePath, '');
-    await writeRandom(imagePath, 0, size);
+  /** Makes a payload signed with the test key, of a random image or of the given image file. */
+  async addPayload(version: string, options: { privateKeyPem?: string; appId?: string; buildTimeSeconds?: number | null; imagePath?: string } = {}): Promise<LabPayload> {
+    let imagePath = options.imagePath;
+    if (imagePath === undefined) {
+      // Random bytes: a raw image without a filesystem (the post-install step skips it).
+      imagePath = join(this.payloadDir, `image-${version}.bin`);
+      await writeFile(imagePath, '');
+      await writeRandom(imagePath, 0, this.options.imageSizeBytes ?? 12 * 1024 * 1024);
+    }
     const path = join(this.payloadDir, `update-${version}.payload`);
     await createPayload({
       imagePath,

@@ -8,6 +8,7 @@ import { checkCommands, checkDirectories, checkKeyring, checkSlots, checkThrottl
 import { checkEtcd, checkServer } from './remote-checks.ts';
 import { checkDbus, type DbusCheckPaths } from './dbus-check.ts';
 import { PLAIN_HTTP_SERVER_WARNING } from '../config/schema.ts';
+import { checkEsp } from './esp-checks.ts';
 
 export interface DoctorOptions {
   identityPaths?: IdentityPaths;
@@ -41,6 +42,7 @@ export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions =
   const slots = await checkSlots(settings, options.slotPaths);
   results.push(...slots);
   results.push(await checkThrottle(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? settings.disk ?? diskOf(slots) : undefined));
+  results.push(...(await checkEsp(settings, options.slotPaths)));
   results.push(...(await checkDirectories(settings)));
   results.push(...(await checkCommands(settings)));
   results.push(...(await checkDbus(settings, options.dbusPaths)));

@@ -12,6 +12,7 @@ import { loadKeyring } from '../../payload/keyring.ts';
 import { COMPRESSIONS, type Compression } from '../../payload/manifest.ts';
 import { isSignatureAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../../payload/signature.ts';
 import { verifyPayloadFile } from '../../payload/verify.ts';
+import { describeTree, payloadContents, prepareImage } from './payload-image.ts';
 import { parseCommandLine, println, usageError, type Command, type CommandContext } from '../run.ts';
 
 const HELP = `Usage: update-engine payload COMMAND [OPTIONS]
@@ -19,8 +20,8 @@ const HELP = `Usage: update-engine payload COMMAND [OPTIONS]
 Create, inspect, verify and sign update payloads (docs/payload-format.md).
 
 Commands:
-  create            make a signed payload from an image file
-  inspect FILE      print the manifest as JSON (not verified)
+  create            make a signed payload from an image file or a rootfs directory
+  inspect FILE      print the manifest as JSON (not verified); --contents: filesystem, kernel, /postinst
   verify FILE       check signature, sizes and every hash; exit 0 when all verify
   manifest FILE     write the exact manifest bytes, to be signed elsewhere
   attach-signature  add a signature made elsewhere (openssl, an HSM or KMS)
@@ -28,14 +29,17 @@ Commands:
 
 Run 'update-engine payload COMMAND --help' for a command's options.`;
 
-const CREATE_HELP = `Usage: update-engine payload create --image FILE --private-key PEM --version VERSION --out FILE
-                                  [--block-size BYTES] [--app-id ID] [--board NAME]
+const CREATE_HELP = `Usage: update-engine payload create --image FILE|DIR --private-key PEM --version VERSION --out FILE
+                                  [--fs squashfs|erofs] [--block-size BYTES] [--app-id ID] [--board NAME]
                                   [--compression none|gzip|brotli] [--build-time TIME|none] [--unsigned] [--json]
 
 Make a payload from an image file, streaming (memory stays a few blocks whatever the image size).
+A directory is first built into a read-only image (mksquashfs or mkfs.erofs, files owned by root);
+its /boot/vmlinuz and an executable /postinst are what the post-install step uses on the machine.
 
 Options:
-  --image FILE          the image to ship (the contents of a USR partition)
+  --image FILE|DIR      the image to ship (the contents of a USR partition), or a rootfs directory
+  --fs squashfs|erofs   the filesystem to build a directory into (default squashfs)
   --private-key PEM     sign with this private key (Ed25519, RSA or ECDSA P-256; repeatable)
   --unsigned            write no signature: sign later with 'payload manifest' + 'attach-signature'
   --version VERSION     the OS version in the image (semver-like, e.g. 3374.2.0)
@@ -52,10 +56,15 @@ Options:
 
 Prints the payload's size and SHA-256 (base64), as an Omaha server offers them.`;
 
-const INSPECT_HELP = `Usage: update-engine payload inspect FILE
+const INSPECT_HELP = `Usage: update-engine payload inspect [--contents] FILE
 
 Print the payload's manifest as JSON: version, appId and board (when set), image size, block size and
-count, compression, image and block table hashes. Reads only the first entry; nothing is verified.`;
+count, compression, image and block table hashes. Reads only the first entry; nothing is verified.
+
+  --contents   also rebuild the image in a temporary file beside FILE and print, as "contents", its
+               filesystem (ext4, erofs, squashfs, btrfs or none) and whether it holds a kernel at
+               /boot/vmlinuz and an executable /postinst (read with unsquashfs, dump.erofs or debugfs;
+               "unknown" when the tool is missing)`;
 
 const VERIFY_HELP = `Usage: update-engine payload verify --public-key PEM|DIR FILE
                                   [--app-id ID] [--board NAME] [--running-version V] [--allow-downgrade] [--json]
@@ -144,6 +153,7 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
     argv,
     withHelp({
       image: { type: 'string' },
+      fs: { type: 'string' },
       'private-key': { type: 'string', multiple: true },
       unsigned: { type: 'boolean' },
       version: { type: 'string' },
@@ -173,9 +183,11 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
       throw usageError(`--block-size "${values['block-size']}": ${(e as Error).message}`);
     }
   }
+  const out = required(values.out, '--out');
+  const prepared = await prepareImage(required(values.image, '--image'), values.fs, out);
   const result = await createPayload({
-    imagePath: required(values.image, '--image'),
-    out: required(values.out, '--out'),
+    imagePath: prepared.imagePath,
+    out,
     version,
     privateKeyPem: await Promise.all(keys.map((k) => readText(k, 'private key'))),
     unsigned: values.unsigned === true,
@@ -184,13 +196,14 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
     ...(values['app-id'] !== undefined && { appId: values['app-id'] }),
     ...(values.board !== undefined && { board: values.board }),
     ...(buildTimeSeconds !== undefined && { buildTimeSeconds }),
-  });
+  }).finally(() => prepared.cleanup());
   const m = result.manifest;
   if (values.json) {
     const { manifestBytes: _bytes, ...rest } = result;
-    println(ctx.stdout, JSON.stringify({ out: values.out, ...rest }, null, 2));
+    println(ctx.stdout, JSON.stringify({ out: values.out, ...rest, ...(prepared.tree ? { filesystem: prepared.tree.fs, ...prepared.tree.contents } : {}) }, null, 2));
     return 0;
   }
+  if (prepared.tree) println(ctx.stdout, describeTree(prepared.tree));
   println(ctx.stdout, `Wrote "${values.out}": ${result.payloadSizeBytes} bytes, sha256 ${result.payloadSha256Base64}`);
   println(ctx.stdout, `version ${m.version}, image ${m.imageSize} bytes in ${m.blockCount} blocks of ${m.blockSize}, compression ${m.compression}`);
   println(ctx.stdout, result.signatureKeyIds.length === 0 ? 'unsigned: sign it with payload manifest + attach-signature' : `signed by key ${result.signatureKeyIds.join(', ')}`);
@@ -198,11 +211,12 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
 }
 
 async function inspect(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, withHelp({}), true);
+  const { values, positionals } = parseCommandLine(argv, withHelp({ contents: { type: 'boolean' } }), true);
   if (values.help) return showHelp(ctx, INSPECT_HELP);
   const path = onePositional(positionals, 'payload FILE');
   await readable(path, 'payload');
-  println(ctx.stdout, JSON.stringify(await readPayloadManifest(path), null, 2));
+  const manifest = await readPayloadManifest(path);
+  println(ctx.stdout, JSON.stringify(values.contents ? { ...manifest, contents: await payloadContents(path) } : manifest, null, 2));
   return 0;
 }
 
