@@ -2,16 +2,13 @@
 // built from rootfs trees with a kernel and a /postinst, a FAT32 ESP on the lab disk holding
 // flatcar/vmlinuz-a, and a listing of the kernel files on it (read with mtools, no mount).
 
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { chmod, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findEspPartition } from '../install/esp.ts';
-import { execArgv } from '../platform/exec.ts';
+import { execArgv, execArgvBytes } from '../platform/exec.ts';
 import { buildTreeImage } from '../payload/tree-image.ts';
 
-const execFileAsync = promisify(execFile);
 
 /** The tools the whole-OS demo needs besides root. */
 export const OS_DEMO_TOOLS = ['mksquashfs', 'unshare', 'nsenter', 'setpriv', 'fusefat', 'fusermount', 'mkfs.vfat', 'mmd', 'mcopy', 'mdir'] as const;
@@ -89,7 +86,7 @@ export async function listKernels(disk: string): Promise<string[]> {
   const names = (await run(['mdir', '-b', '-i', image, '::/flatcar'], 'Cannot list the demo ESP')).split('\n').map((l) => l.trim().split('/').pop() ?? '').filter((n) => n.startsWith('vmlinuz'));
   const lines: string[] = [];
   for (const name of names.sort()) {
-    const { stdout } = await execFileAsync('mcopy', ['-n', '-i', image, `::/flatcar/${name}`, '-'], { encoding: 'buffer', maxBuffer: 1024 * 1024 * 1024 });
+    const stdout = await execArgvBytes(['mcopy', '-n', '-i', image, `::/flatcar/${name}`, '-']);
     const first = stdout.subarray(0, Math.max(0, stdout.indexOf(0x0a))).toString('latin1');
     lines.push(`ESP:/flatcar/${name.padEnd(9)}  ${stdout.length.toLocaleString('en')} bytes  sha256 ${sha256Prefix(stdout)}  "${first}"`);
   }

@@ -2,14 +2,13 @@
 // FUSE) is used as is; otherwise the partition with the ESP type GUID on DISK is mounted at
 // KERNEL_DIR's parent inside the step's private namespace (kernel vfat, else fusefat on a loop).
 
-import { spawn } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { decodeGptEntries } from '../slots/gpt-entry.ts';
 import { readGptTable } from '../slots/gpt-reader.ts';
 import { openFsDisk } from '../slots/fs-disk.ts';
 import { PARTITION_TYPE } from '../slots/disk-image.ts';
-import { execArgv } from '../platform/exec.ts';
+import { execArgv, spawnArgv } from '../platform/exec.ts';
 import type { MountNamespace } from './mount-namespace.ts';
 import { partitionNode } from './slot-mount.ts';
 
@@ -112,7 +111,7 @@ export async function prepareEsp(ns: MountNamespace, kernelDir: string, disk: st
  */
 async function startFusefat(ns: MountNamespace, device: string, mountPoint: string): Promise<EspMount> {
   const argv = ns.wrap(['setpriv', '--pdeathsig', 'TERM', '--', 'fusefat', '-f', '-o', 'rw+', device, mountPoint]);
-  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const child = spawnArgv(argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => {
     if (stderr.length < 4096) stderr += b.toString('utf8');

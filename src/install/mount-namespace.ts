@@ -2,16 +2,15 @@
 // made in it (through nsenter) are invisible to the host and vanish with it. Node reaches its files
 // through /proc/PID/root. The holder exits when our end of its stdin closes, also when we crash.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readlink } from 'node:fs/promises';
-import { execArgv, type ExecResult } from '../platform/exec.ts';
+import { execArgv, spawnArgv, type ChildProcess, type ExecResult } from '../platform/exec.ts';
 
 export class MountNamespace {
   private constructor(private readonly holder: ChildProcess, readonly pid: number) {}
 
   /** Starts the holder; fails when unshare cannot make a mount namespace (needs root). */
   static async create(): Promise<MountNamespace> {
-    const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'cat'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const holder = spawnArgv(['unshare', '--mount', '--propagation', 'private', 'cat'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     holder.stderr?.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
     holder.stdin?.on('error', () => {});

@@ -3,7 +3,7 @@
 // by line (bounded), in its own process group (killed whole on timeout or abort) and with
 // PR_SET_PDEATHSIG (setpriv), so that it dies with the daemon instead of outliving a crash.
 
-import { spawn } from 'node:child_process';
+import { spawnArgv } from '../platform/exec.ts';
 import type { Logger } from '../platform/logger.ts';
 import { LineSplitter } from './line-logger.ts';
 import type { MountNamespace } from './mount-namespace.ts';
@@ -37,7 +37,7 @@ export async function runPostinst(ns: MountNamespace, run: PostinstRun): Promise
   const startedMs = performance.now();
   const cwd = run.program.slice(0, run.program.lastIndexOf('/')) || '/';
   const argv = ns.wrap(['setpriv', '--pdeathsig', 'KILL', '--', run.program, run.device], cwd);
-  const child = spawn(argv[0] as string, argv.slice(1), {
+  const child = spawnArgv(argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...run.env },
     detached: true,
@@ -47,8 +47,9 @@ export async function runPostinst(ns: MountNamespace, run: PostinstRun): Promise
       run.logger.info({ postinst: stream }, line);
       run.onLine?.(stream, line);
     });
-    child[stream].on('data', (b: Buffer) => s.push(b));
-    child[stream].on('end', () => s.end());
+    const pipe = child[stream];
+    pipe?.on('data', (b: Buffer) => s.push(b));
+    pipe?.on('end', () => s.end());
     return s;
   });
   let timedOut = false;

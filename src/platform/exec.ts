@@ -1,6 +1,8 @@
 // Running other programs: argv only, never a shell, with a timeout and captured output.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+
+export type { ChildProcess };
 
 export interface ExecResult {
   exitCode: number | null;
@@ -49,5 +51,37 @@ export function execArgv(argv: readonly string[], options: ExecOptions = {}): Pr
     );
     child.stdin!.on('error', () => {});
     child.stdin!.end(options.input ?? '');
+  });
+}
+
+/**
+ * Starts argv[0] with the rest as arguments and hands back the child, for programs that run beside
+ * the daemon (a mount-namespace holder, a FUSE server, a post-install program with streamed output).
+ * Never a shell.
+ */
+export function spawnArgv(argv: readonly string[], options: Omit<SpawnOptions, 'shell'> = {}): ChildProcess {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('Empty command');
+  return spawn(file, args, { ...options, shell: false });
+}
+
+/** Runs argv and resolves with its standard output as bytes (binary-safe); rejects on a non-zero exit. */
+export function execArgvBytes(argv: readonly string[], options: { maxBytes?: number } = {}): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawnArgv(argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > (options.maxBytes ?? 1024 * 1024 * 1024)) child.kill('SIGKILL');
+      else chunks.push(d);
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(chunks));
+      else reject(new Error(`${argv.join(' ')} failed (${code ?? 'killed'}): ${stderr.trim()}`));
+    });
   });
 }

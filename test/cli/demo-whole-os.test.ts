@@ -27,6 +27,6 @@ describe('update-engine demo (whole OS)', () => {
     const r = await runCli('update-engine', ['demo', '--image-size', '2', '--raw']);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain('ESP:');
-    expect(r.stdout).toContain('3/2 (previousversion 0.0.0.0), 13/1, 14/1, 3/1, 3/2 (previousversion 1.0.0)');
+    expect(r.stdout).toContain('13/1, 14/1, 800/1, 3/2 (previousversion 1.0.0)');
   });
 });
