@@ -12,6 +12,8 @@ import type { Slot } from '../slots/index.ts';
 import type { RebootStrategy } from '../reboot/reboot-strategy.ts';
 import type { Rebooter } from '../reboot/rebooter.ts';
 import type { StateStore, NeedRebootMarkerFile } from './state-store.ts';
+import type { BootBackend } from '../boot/boot-backend.ts';
+import { createBootBackend } from '../boot/create-boot-backend.ts';
 
 /** Runs HEALTH_CHECK until it passes or HEALTH_TIMEOUT; true when it passed (or none is set). */
 export type HealthGate = (signal: AbortSignal) => Promise<boolean>;
@@ -43,6 +45,8 @@ export interface EngineDeps {
   reboot: RebootStrategy;
   rebooter: Rebooter;
   healthGate: HealthGate;
+  /** BOOT_BACKEND: what the bootloader reads (default: built from the settings, gptprio). */
+  boot?: BootBackend;
   /** Optional observer of figures (metrics). */
   metrics?: EngineMetrics;
 }
@@ -64,4 +68,10 @@ export interface EngineMetrics {
   lockHeld?(held: boolean): void;
   /** Optional: the semaphore as last read: how many machines hold it, and its max. */
   lockHolders?(holders: number, max: number): void;
+}
+
+/** The boot backend of `deps`: the one given, else the one BOOT_BACKEND names. */
+export function bootBackendOf(deps: Pick<EngineDeps, 'settings' | 'boot'>): BootBackend {
+  deps.boot ??= createBootBackend(deps.settings);
+  return deps.boot;
 }

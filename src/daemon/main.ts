@@ -13,6 +13,7 @@ import { FileRegionTarget } from '../io/file-region-target.ts';
 import { createWriteThrottle } from '../io/write-throttle.ts';
 import type { WriteTarget } from '../io/write-target.ts';
 import { detectBootedSlot, repairGpt } from '../slots/index.ts';
+import { createBootBackend } from '../boot/create-boot-backend.ts';
 import { ControlServer } from './control-server.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import { UpdateEngine } from './engine.ts';
@@ -86,6 +87,7 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
       deps.metrics?.writeThrottle?.(throttle.mechanism, throttle.bytesPerSecond);
       return closingAlso(throttle.wrap(region), () => throttle.dispose());
     },
+    boot: createBootBackend(settings),
     ...ports,
   };
   return deps;

@@ -12,6 +12,14 @@ const INSTALL_HINT: Record<string, string> = {
   curl: 'apt-get install curl',
   losetup: 'apt-get install mount',
   partx: 'apt-get install util-linux',
+  'mkfs.vfat': 'apt-get install dosfstools',
+  mcopy: 'apt-get install mtools',
+  'grub-editenv': 'apt-get install grub-common',
+  'grub-mkimage': 'apt-get install grub-common grub-efi-amd64-bin',
+  'qemu-system-x86_64': 'apt-get install qemu-system-x86',
+  busybox: 'apt-get install busybox-static',
+  cpio: 'apt-get install cpio',
+  mke2fs: 'apt-get install e2fsprogs',
 };
 
 export function hasTool(name: string): boolean {
