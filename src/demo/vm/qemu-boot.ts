@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { appendFile, copyFile, readFile, rm, stat } from 'node:fs/promises';
 import { UpdateEngineError } from '../../errors.ts';
-import type { VmAssets } from './vm-assets.ts';
+import { join } from 'node:path';
+import { VM_CACHE_DIR, type VmAssets } from './vm-assets.ts';
 
 export interface VmBootResult {
   /** The slot letter from the kernel command line the bootloader passed. */
@@ -32,7 +33,11 @@ const LINE = /UE-BOOTED slot=(\S*) label=(\S*) device=(\S*) version=(\S*)/;
 
 /** Boots once; resolves with what the initramfs reported, rejects when nothing booted in time. */
 export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBootResult> {
-  if (!(await stat(o.varsFile).then(() => true, () => false))) await copyFile(assets.ovmfVars, o.varsFile);
+  const fresh = !(await stat(o.varsFile).then(() => true, () => false));
+  // OVMF's first boot on an empty variable store takes twice as long (it builds the store and the boot
+  // options); a store kept from an earlier lab's first boot starts the next lab warm.
+  const warm = `${assets.ovmfVars === o.varsFile ? '' : join(VM_CACHE_DIR, 'efivars-warm.fd')}`;
+  if (fresh) await copyFile((await stat(warm).then(() => true, () => false)) ? warm : assets.ovmfVars, o.varsFile);
   const bootLog = `${o.serialLog}.boot`;
   await rm(bootLog, { force: true });
   const args = [
@@ -69,5 +74,6 @@ export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBoot
     const why = code === null ? `no answer within ${Math.round(timeoutMs / 1000)} s` : `QEMU exited ${code}`;
     throw new UpdateEngineError('ERR_NO_BOOTABLE_SLOT', `The VM booted no slot (${why}); see ${o.serialLog}`);
   }
+  if (fresh && !(await stat(warm).then(() => true, () => false))) await copyFile(o.varsFile, warm).catch(() => undefined);
   return { slot: m[1] ?? '', label: m[2] ?? '', device: m[3] ?? '', version: m[4] ?? '', durationMs };
 }
