@@ -36,7 +36,7 @@ export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBoot
   const fresh = !(await stat(o.varsFile).then(() => true, () => false));
   // OVMF's first boot on an empty variable store takes twice as long (it builds the store and the boot
   // options); a store kept from an earlier lab's first boot starts the next lab warm.
-  const warm = `${assets.ovmfVars === o.varsFile ? '' : join(VM_CACHE_DIR, 'efivars-warm.fd')}`;
+  const warm = join(VM_CACHE_DIR, 'efivars-warm.fd');
   if (fresh) await copyFile((await stat(warm).then(() => true, () => false)) ? warm : assets.ovmfVars, o.varsFile);
   const bootLog = `${o.serialLog}.boot`;
   await rm(bootLog, { force: true });
