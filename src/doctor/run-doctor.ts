@@ -6,6 +6,7 @@ import type { SlotDetectPaths } from '../slots/index.ts';
 import { ok, warn, type DoctorResult } from './doctor-result.ts';
 import { checkCommands, checkDirectories, checkKeyring, checkSlots, checkThrottle } from './local-checks.ts';
 import { checkEtcd, checkServer } from './remote-checks.ts';
+import { checkBootBackend } from './boot-checks.ts';
 
 export interface DoctorOptions {
   identityPaths?: IdentityPaths;
@@ -33,6 +34,7 @@ export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions =
   const slots = await checkSlots(settings, options.slotPaths);
   results.push(...slots);
   results.push(await checkThrottle(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? settings.disk ?? diskOf(slots) : undefined));
+  results.push(await checkBootBackend(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? settings.disk ?? diskOf(slots) : undefined));
   results.push(...(await checkDirectories(settings)));
   results.push(...(await checkCommands(settings)));
   const identity = await readMachineIdentity(options.identityPaths ?? defaultIdentityPaths);
