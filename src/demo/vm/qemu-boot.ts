@@ -3,7 +3,7 @@
 // powers off; the boot's serial output is appended to the lab's serial log.
 
 import { spawn } from 'node:child_process';
-import { appendFile, copyFile, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, copyFile, readFile, rename, rm, stat } from 'node:fs/promises';
 import { UpdateEngineError } from '../../errors.ts';
 import { join } from 'node:path';
 import { VM_CACHE_DIR, type VmAssets } from './vm-assets.ts';
@@ -74,6 +74,9 @@ export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBoot
     const why = code === null ? `no answer within ${Math.round(timeoutMs / 1000)} s` : `QEMU exited ${code}`;
     throw new UpdateEngineError('ERR_NO_BOOTABLE_SLOT', `The VM booted no slot (${why}); see ${o.serialLog}`);
   }
-  if (fresh && !(await stat(warm).then(() => true, () => false))) await copyFile(o.varsFile, warm).catch(() => undefined);
+  if (fresh && !(await stat(warm).then(() => true, () => false))) {
+    const temp = `${warm}.tmp-${process.pid}`;
+    await copyFile(o.varsFile, temp).then(() => rename(temp, warm)).catch(() => undefined);
+  }
   return { slot: m[1] ?? '', label: m[2] ?? '', device: m[3] ?? '', version: m[4] ?? '', durationMs };
 }

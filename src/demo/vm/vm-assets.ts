@@ -3,7 +3,7 @@
 // Builds (once, cached) the busybox initramfs that names the slot it booted and powers off.
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { UpdateEngineError } from '../../errors.ts';
@@ -66,9 +66,16 @@ function unpackKernel(): { kernel: string; modules: string } {
   if (!deb) throw need(`a Debian kernel package in ${VM_CACHE_DIR}`, 'linux-image-cloud-amd64, fetched with apt-get download');
   const root = join(VM_CACHE_DIR, deb.replace(/\.deb$/, ''));
   if (!existsSync(join(root, 'done'))) {
-    rmSync(root, { recursive: true, force: true });
-    execFileSync('dpkg-deb', ['-x', join(VM_CACHE_DIR, deb), root]);
-    writeFileSync(join(root, 'done'), '');
+    // Unpacked beside and renamed into place: VM tests in parallel workers may race to do this.
+    const temp = mkdtempSync(`${root}.tmp-`);
+    execFileSync('dpkg-deb', ['-x', join(VM_CACHE_DIR, deb), temp]);
+    writeFileSync(join(temp, 'done'), '');
+    try {
+      renameSync(temp, root);
+    } catch {
+      rmSync(temp, { recursive: true, force: true });
+      if (!existsSync(join(root, 'done'))) throw new UpdateEngineError('ERR_CONFIG_MISSING', `Cannot unpack ${deb} into ${root}`);
+    }
   }
   const kernel = readdirSync(join(root, 'boot')).find((f) => f.startsWith('vmlinuz-'));
   const release = readdirSync(join(root, 'lib', 'modules'))[0];
@@ -100,10 +107,9 @@ poweroff -f
 function buildInitrd(modules: string): string {
   const out = join(VM_CACHE_DIR, 'initrd-ue.img');
   const stamp = join(VM_CACHE_DIR, 'initrd-ue.script');
-  if (existsSync(out) && existsSync(stamp) && execFileSync('cat', [stamp], { encoding: 'utf8' }) === INIT_SCRIPT) return out;
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === INIT_SCRIPT) return out;
   const busybox = firstExisting(BUSYBOX, 'busybox', 'busybox-static');
-  const tree = join(VM_CACHE_DIR, 'initrd-tree');
-  rmSync(tree, { recursive: true, force: true });
+  const tree = mkdtempSync(join(VM_CACHE_DIR, 'initrd-tree-'));
   for (const d of ['bin', 'lib/modules', 'proc', 'sys', 'dev', 'mnt']) mkdirSync(join(tree, d), { recursive: true });
   copyFileSync(busybox, join(tree, 'bin', 'busybox'));
   chmodSync(join(tree, 'bin', 'busybox'), 0o755);
@@ -111,9 +117,10 @@ function buildInitrd(modules: string): string {
   writeFileSync(join(tree, 'init'), INIT_SCRIPT, { mode: 0o755 });
   const files = execFileSync('find', ['.'], { cwd: tree, encoding: 'utf8' });
   const cpio = execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: tree, input: files, maxBuffer: 64 * 1024 * 1024 });
-  writeFileSync(`${out}.tmp`, gzipSync(cpio, { level: 1 }));
-  renameSync(`${out}.tmp`, out);
-  writeFileSync(stamp, INIT_SCRIPT);
+  writeFileSync(`${out}.tmp-${process.pid}`, gzipSync(cpio, { level: 1 }));
+  renameSync(`${out}.tmp-${process.pid}`, out);
+  writeFileSync(`${stamp}.tmp-${process.pid}`, INIT_SCRIPT);
+  renameSync(`${stamp}.tmp-${process.pid}`, stamp);
   rmSync(tree, { recursive: true, force: true });
   return out;
 }
