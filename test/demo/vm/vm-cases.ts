@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { createBootBackend } from '../../../src/boot/create-boot-backend.ts';
+import { MtoolsEsp } from '../../../src/boot/mtools-esp.ts';
 import { VmLab } from '../../../src/demo/vm/vm-lab.ts';
 import type { VmBackend } from '../../../src/demo/vm/vm-disk.ts';
 import { readSlots } from '../../../src/slots/index.ts';
@@ -79,6 +80,14 @@ export async function runVmCases(backend: VmBackend): Promise<{ bootMs: number[]
       crash.push({ step: `after ${steps[k]}`, slot: r.slot });
       // Until the loader's last write the old slot B stays the one booted.
       expect(r.slot).toBe('B');
+    }
+    if (backend === 'grubenv') {
+      // A block GRUB cannot read (its signature gone): load_env fails, the fragment's defaults boot A.
+      await copyFile(before, vm.disk);
+      await (await MtoolsEsp.open(vm.disk)).overwriteInPlace('/update-engine/grubenv', Buffer.alloc(1024, '#'));
+      const r = await vm.boot('case 5: the environment block unreadable');
+      crash.push({ step: 'grubenv unreadable', slot: r.slot });
+      expect(r.slot).toBe('A');
     }
     return { bootMs: vm.boots.map((b) => b.durationMs), crash };
   } finally {
