@@ -3,6 +3,8 @@
 // with no tries left last, then by id descending (so the higher priority first) and boots the first;
 // it counts a try by renaming +LEFT-DONE to +(LEFT-1)-(DONE+1) before it starts the kernel.
 
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UpdateEngineError } from '../errors.ts';
 import type { SlotPartitions } from '../slots/index.ts';
 import type { BootCheck, BootWriteHooks, SlotBoot } from './boot-backend.ts';
@@ -69,8 +71,26 @@ async function entriesOf(esp: Esp): Promise<Map<'A' | 'B', { file: string; name:
   return found;
 }
 
+/** systemd-boot's vendor GUID for its EFI variables (LoaderEntrySelected, ...). */
+export const LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f';
+
+/** The slot of an entry id as systemd-boot records it in LoaderEntrySelected (pure). */
+export function slotOfEntryId(id: string): 'A' | 'B' | undefined {
+  const m = /^update-engine-\d+-([ab])(?:\+\d+(?:-\d+)?)?(?:\.conf)?$/i.exec(id.trim());
+  return m?.[1] === undefined ? undefined : m[1].toLowerCase() === 'a' ? 'A' : 'B';
+}
+
+/** An efivarfs file: 4 bytes of attributes, then the value; systemd-boot's strings are UTF-16LE with a NUL. */
+export function decodeEfiString(file: Buffer): string {
+  return file.subarray(4).toString('utf16le').replace(/\0+$/, '');
+}
+
 export const blsStore: LoaderStore = {
   name: 'bls',
+  async firmwareBootedSlot(efivarsDir: string) {
+    const file = await readFile(join(efivarsDir, `LoaderEntrySelected-${LOADER_GUID}`)).catch(() => undefined);
+    return file ? slotOfEntryId(decodeEfiString(file)) : undefined;
+  },
   async write(esp: Esp, slots: readonly SlotBoot[], hooks: BootWriteHooks, firstIndex: number) {
     const current = await entriesOf(esp);
     const renames = slots

@@ -2,7 +2,7 @@
 // a new slot, mark good, undo) and how it reads back what the bootloader did. One adapter per scheme:
 // gptprio (GPT bits), grubenv (GRUB environment block), bls (systemd-boot entries with boot counting).
 
-import type { Slot } from '../slots/index.ts';
+import type { DetectedSlot, DetectSlotInput, Slot } from '../slots/index.ts';
 
 export const BOOT_BACKENDS = ['gptprio', 'grubenv', 'bls'] as const;
 export type BootBackendName = (typeof BOOT_BACKENDS)[number];
@@ -44,6 +44,12 @@ export interface BootBackend {
    * gptprio; the loader's own state otherwise, which stock loaders change without touching the GPT).
    */
   bootView(disk: string, slots: readonly Slot[]): Promise<Slot[]>;
+  /**
+   * The booted and the passive slot: DISK/BOOTED_PARTITION, the kernel command line and mounts
+   * (src/slots/booted-slot-detection.ts), then what the bootloader itself recorded (bls: systemd-boot's
+   * LoaderEntrySelected EFI variable).
+   */
+  bootedSlot(input: DetectSlotInput): Promise<DetectedSlot>;
   /** What `doctor` reports: the backend, and whether the ESP holds what the bootloader needs. */
   describe(disk: string): Promise<BootCheck[]>;
 }

@@ -14,6 +14,8 @@ export interface BootBackendSettings extends SlotPartitions {
   bootBackend: BootBackendName;
   /** ESP location (ESP setting). */
   esp: string;
+  /** efivarfs (tests); default /sys/firmware/efi/efivars. */
+  efivarsDir?: string;
 }
 
 /** An ESP from the ESP setting for `disk`. */
@@ -35,6 +37,6 @@ export function createBootBackend(settings: BootBackendSettings): BootBackend {
     case 'grubenv':
       return new MirroredBackend(partitions, grubenvStore, espFor);
     case 'bls':
-      return new MirroredBackend(partitions, blsStore, espFor);
+      return new MirroredBackend(partitions, blsStore, espFor, settings.efivarsDir);
   }
 }

@@ -3,7 +3,7 @@
 // a LoaderStore (nothing for gptprio, grubenv, BLS entry names). Reading back goes the other way.
 
 import { UpdateEngineError } from '../errors.ts';
-import { disableSlot, markGood, prepareForTry, restoreBooted, type DiskSlots, type Slot, type SlotPartitions } from '../slots/index.ts';
+import { detectBootedSlot, disableSlot, markGood, prepareForTry, restoreBooted, type DetectedSlot, type DetectSlotInput, type DiskSlots, type Slot, type SlotPartitions } from '../slots/index.ts';
 import type { GptWriteStep } from '../slots/index.ts';
 import { overlay, type BootBackend, type BootBackendName, type BootCheck, type BootWriteHooks, type SlotBoot } from './boot-backend.ts';
 import type { Esp } from './esp.ts';
@@ -17,7 +17,11 @@ export interface LoaderStore {
   read(esp: Esp, partitions: SlotPartitions): Promise<SlotBoot[]>;
   /** What `doctor` checks on the ESP. */
   check(esp: Esp, partitions: SlotPartitions): Promise<BootCheck[]>;
+  /** The slot the bootloader says it started (from EFI variables), when it says so. */
+  firmwareBootedSlot?(efivarsDir: string): Promise<'A' | 'B' | undefined>;
 }
+
+export const EFIVARS_DIR = '/sys/firmware/efi/efivars';
 
 /** The two configured slots of a GPT view as loader states. */
 export function slotBoots(view: DiskSlots, partitions: SlotPartitions): SlotBoot[] {
@@ -34,6 +38,7 @@ export class MirroredBackend implements BootBackend {
     private readonly partitions: SlotPartitions,
     private readonly loader: LoaderStore | undefined,
     private readonly espFor: (disk: string) => Promise<Esp>,
+    private readonly efivarsDir = EFIVARS_DIR,
   ) {}
 
   get name(): BootBackendName {
@@ -71,6 +76,18 @@ export class MirroredBackend implements BootBackend {
   async bootView(disk: string, slots: readonly Slot[]): Promise<Slot[]> {
     if (!this.loader) return slots.map((s) => ({ ...s }));
     return overlay(slots, await this.loader.read(await this.espFor(disk), this.partitions));
+  }
+
+  async bootedSlot(input: DetectSlotInput): Promise<DetectedSlot> {
+    try {
+      return await detectBootedSlot(input);
+    } catch (e) {
+      const letter = input.disk !== undefined ? await this.loader?.firmwareBootedSlot?.(this.efivarsDir) : undefined;
+      if (letter === undefined || input.disk === undefined) throw e;
+      const { slotAPartition: a, slotBPartition: b } = this.partitions;
+      const booted = letter === 'A' ? a : b;
+      return { disk: input.disk, bootedPartition: booted, passivePartition: booted === a ? b : a, source: `${this.name} boot loader (EFI variable LoaderEntrySelected)` };
+    }
   }
 
   async describe(disk: string): Promise<BootCheck[]> {

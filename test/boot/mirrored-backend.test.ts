@@ -3,7 +3,8 @@
 // mdir) with the GPT bits kept in step; crash points; the directory ESP; doctor's checks.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { LOADER_GUID, slotOfEntryId } from '../../src/boot/bls-store.ts';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { installBootConfig, defaultSlots } from '../../src/boot/boot-config.ts';
@@ -113,6 +114,24 @@ describe('bls backend', () => {
     const body = (await esp.read('/loader/entries/update-engine-2-b.conf'))?.toString();
     expect(body).toContain('linux /flatcar/vmlinuz-b');
     expect(body).toContain('options mount.usr=PARTLABEL=USR-B ue.slot=B console=ttyS0');
+  });
+
+  it('takes the booted slot from systemd-boot\'s LoaderEntrySelected when the command line and mounts say nothing', async () => {
+    const { disk } = await setUp('bls');
+    const efivars = join(tmp.dir, `efivars${n++}`);
+    mkdirSync(efivars);
+    const boot = createBootBackend({ bootBackend: 'bls', esp: 'auto', efivarsDir: efivars, ...AB });
+    const empty = join(tmp.dir, `empty${n++}`);
+    writeFileSync(empty, '');
+    const paths = { procCmdline: empty, procMounts: empty };
+    await expect(boot.bootedSlot({ ...AB, disk, paths })).rejects.toMatchObject({ code: 'ERR_SLOT_DETECT' });
+    // As efivarfs shows it: 4 bytes of attributes, then UTF-16LE with a NUL.
+    const value = Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from('update-engine-2-b+0-1.conf\0', 'utf16le')]);
+    writeFileSync(join(efivars, `LoaderEntrySelected-${LOADER_GUID}`), value);
+    expect(await boot.bootedSlot({ ...AB, disk, paths })).toEqual({ disk, bootedPartition: 4, passivePartition: 3, source: 'bls boot loader (EFI variable LoaderEntrySelected)' });
+    expect(await boot.bootedSlot({ ...AB, disk, bootedPartition: 3, paths })).toMatchObject({ bootedPartition: 3, source: 'BOOTED_PARTITION' });
+    expect(slotOfEntryId('update-engine-1-a')).toBe('A');
+    expect(slotOfEntryId('debian-6.1.conf')).toBeUndefined();
   });
 
   it('renames the entry that goes down before the one that goes up', async () => {

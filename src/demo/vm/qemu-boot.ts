@@ -15,6 +15,8 @@ export interface VmBootResult {
   device: string;
   /** What the booted slot's file system says. */
   version: string;
+  /** systemd-boot's LoaderEntrySelected as the booted kernel sees it ("none" under GRUB). */
+  entry: string;
   durationMs: number;
 }
 
@@ -29,7 +31,7 @@ export interface VmBootOptions {
   timeoutMs?: number;
 }
 
-const LINE = /UE-BOOTED slot=(\S*) label=(\S*) device=(\S*) version=(\S*)/;
+const LINE = /UE-BOOTED slot=(\S*) label=(\S*) device=(\S*) version=(\S*)(?: entry=(\S*))?/;
 
 /** Boots once; resolves with what the initramfs reported, rejects when nothing booted in time. */
 export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBootResult> {
@@ -78,5 +80,5 @@ export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBoot
     const temp = `${warm}.tmp-${process.pid}`;
     await copyFile(o.varsFile, temp).then(() => rename(temp, warm)).catch(() => undefined);
   }
-  return { slot: m[1] ?? '', label: m[2] ?? '', device: m[3] ?? '', version: m[4] ?? '', durationMs };
+  return { slot: m[1] ?? '', label: m[2] ?? '', device: m[3] ?? '', version: m[4] ?? '', entry: m[5] ?? 'none', durationMs };
 }

@@ -24,7 +24,7 @@ const OVMF_VARS = ['/usr/share/OVMF/OVMF_VARS_4M.fd', '/usr/share/OVMF/OVMF_VARS
 const SYSTEMD_BOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'];
 /** Loaded in this order (each after what it depends on); the rest the kernel has built in (ext4, serial). */
-const MODULES = ['drivers/virtio/virtio_ring', 'drivers/virtio/virtio', 'drivers/virtio/virtio_pci_legacy_dev', 'drivers/virtio/virtio_pci_modern_dev', 'drivers/virtio/virtio_pci', 'drivers/block/virtio_blk'];
+const MODULES = ['fs/efivarfs/efivarfs', 'drivers/virtio/virtio_ring', 'drivers/virtio/virtio', 'drivers/virtio/virtio_pci_legacy_dev', 'drivers/virtio/virtio_pci_modern_dev', 'drivers/virtio/virtio_pci', 'drivers/block/virtio_blk'];
 
 const need = (what: string, pkg: string): UpdateEngineError =>
   new UpdateEngineError('ERR_CONFIG_MISSING', `The VM needs ${what} (Debian package ${pkg}); run scripts/setup.sh`);
@@ -99,7 +99,12 @@ for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
 done
 version="none"
 if [ -n "$dev" ] && mount -t ext4 -o ro "$dev" /mnt; then version="$(cat /mnt/version)"; umount /mnt; fi
-echo "UE-BOOTED slot=$slot label=$label device=$dev version=$version"
+entry="none"
+if mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null; then
+  f=/sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
+  [ -f "$f" ] && entry="$(tail -c +5 "$f" | tr -d '\\000')"
+fi
+echo "UE-BOOTED slot=$slot label=$label device=$dev version=$version entry=$entry"
 poweroff -f
 `;
 

@@ -5,6 +5,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { slotOfEntryId } from '../../boot/bls-store.ts';
 import { createBootBackend } from '../../boot/create-boot-backend.ts';
 import type { BootWriteHooks } from '../../boot/boot-backend.ts';
 import { runDaemon } from '../../daemon/main.ts';
@@ -96,6 +97,10 @@ export class VmLab {
     const partition = LETTER_TO_PARTITION[result.slot];
     if (partition === undefined || result.label !== `USR-${result.slot}`) {
       throw new UpdateEngineError('ERR_SLOT_DETECT', `The VM booted an unknown slot: ${JSON.stringify(result)}; see ${this.serialLog}`);
+    }
+    // systemd-boot records the entry it started; the bls backend reads it back as the booted slot.
+    if (this.options.backend === 'bls' && slotOfEntryId(result.entry) !== result.slot) {
+      throw new UpdateEngineError('ERR_SLOT_DETECT', `systemd-boot's LoaderEntrySelected is "${result.entry}", not an entry of USR-${result.slot}`);
     }
     const expected = this.lab.slotVersions.get(partition);
     if (result.version !== expected) {
