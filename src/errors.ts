@@ -41,6 +41,7 @@ export const ERROR_CODES = [
   'ERR_SLOT_NOT_USR', // the partition is not a USR-type slot
   'ERR_SLOT_DETECT', // the booted or passive slot cannot be determined
   'ERR_NO_BOOTABLE_SLOT', // the boot simulator found no bootable slot
+  'ERR_BOOT_CONFIG', // the bootloader's state on the ESP (grubenv, BLS entries) is missing, invalid or cannot be written
   // daemon
   'ERR_DEFERRED_BACKOFF', // the update is deferred (backoff, or a version known to fail)
   'ERR_ROLLBACK', // the machine came back on the old slot after an update
@@ -134,6 +135,7 @@ export function classify(code: ErrorCode): ErrorClass {
     case 'ERR_HEALTH_CHECK':
     case 'ERR_LOCK_VALUE':
     case 'ERR_FLEET_HALTED':
+    case 'ERR_BOOT_CONFIG':
       return 'backoff';
     case 'ERR_USAGE':
     case 'ERR_NOT_IMPLEMENTED':

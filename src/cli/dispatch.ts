@@ -14,6 +14,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   serve: { summary: 'Run a small Omaha server for development, tests and the demo', load: () => import('./commands/serve.ts') },
   slots: { summary: 'Show or change the A/B slots in the GPT', load: () => import('./commands/slots.ts') },
   'boot-sim': { summary: 'Do what the bootloader does: choose a slot, count its try', load: () => import('./commands/boot-sim.ts') },
+  boot: { summary: 'Write the grubenv or bls boot configuration onto the ESP (install-config)', load: () => import('./commands/boot.ts') },
   doctor: { summary: 'Check the set-up and say what would stop an update', load: () => import('./commands/doctor.ts') },
   demo: { summary: 'A full update cycle on a throwaway disk image (no root needed)', load: () => import('./commands/demo.ts') },
 };

@@ -240,6 +240,14 @@ export const settingsSchema = z
     /** Serve update_engine's D-Bus interface (com.coreos.update1) on the system bus (DBUS). */
     dbus: bool.default(true),
     /** Log level (LOG_LEVEL). */
+    /** Which boot selection scheme the firmware's bootloader reads (BOOT_BACKEND): gptprio, grubenv or bls. */
+    bootBackend: z.enum(['gptprio', 'grubenv', 'bls'], { error: 'expected gptprio, grubenv or bls' }).default('gptprio'),
+    /** Where the EFI system partition is (ESP): a mounted directory, or "partition:N" / "auto" for a partition of DISK. */
+    esp: z
+      .string()
+      .trim()
+      .regex(/^(\/.*|auto|partition:\d+)$/, 'expected an absolute directory, "auto" or "partition:N"')
+      .default('/boot'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'expected trace, debug, info, warn, error, fatal or silent' }).default('info'),
   })
   .superRefine((s, ctx) => {
@@ -359,6 +367,8 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'DBUS', field: 'dbus', doc: "Serve update_engine's D-Bus interface com.coreos.update1 on the system bus (for locksmithd and update_engine's clients); a missing bus is retried", defaultText: 'true' },
   { key: 'METRICS_LISTEN', field: 'metricsListen', doc: '127.0.0.1:PORT or a Unix socket path for Prometheus metrics at /metrics; default: off' },
   { key: 'METRICS_ALLOW_REMOTE', field: 'metricsAllowRemote', doc: 'Let METRICS_LISTEN bind an address other than loopback', defaultText: 'false' },
+  { key: 'BOOT_BACKEND', field: 'bootBackend', doc: 'Boot selection the bootloader reads: gptprio (GPT priority bits, Flatcar GRUB), grubenv (stock GRUB with the project\'s grub.cfg fragment) or bls (systemd-boot entries with boot counting)', defaultText: 'gptprio' },
+  { key: 'ESP', field: 'esp', doc: 'The EFI system partition for BOOT_BACKEND=grubenv or bls: where it is mounted, or "partition:N" (or "auto": the EFI-type partition) of DISK, reached with mtools', defaultText: '/boot' },
   { key: 'LOG_LEVEL', field: 'logLevel', doc: 'trace, debug, info, warn, error, fatal or silent', defaultText: 'info' },
 ];
 

@@ -3,7 +3,7 @@
 // from the persisted state, the need-reboot marker and the slots' GPT attributes (GRUB semantics).
 
 import { readSlots, type Slot } from '../slots/index.ts';
-import type { EngineDeps } from './engine-deps.ts';
+import { bootBackendOf, type EngineDeps } from './engine-deps.ts';
 import type { PersistedState } from './state-store.ts';
 
 type Pending = NonNullable<PersistedState['pendingUpdate']>;
@@ -25,14 +25,16 @@ export type BootSituation =
 export async function assessBoot(deps: EngineDeps): Promise<BootSituation> {
   const { disk, bootedPartition } = await deps.detectSlots();
   const table = await readSlots(disk, { slotAPartition: deps.settings.slotAPartition, slotBPartition: deps.settings.slotBPartition, slotTypeGuid: deps.settings.slotType });
-  const booted = table.usrSlots.find((s) => s.partition === bootedPartition) as Slot;
+  // The slots as the bootloader left them (grubenv and bls loaders count tries outside the GPT).
+  const usrSlots = await bootBackendOf(deps).bootView(disk, table.usrSlots);
+  const booted = usrSlots.find((s) => s.partition === bootedPartition) as Slot;
   const state = await deps.state.read();
   const pending = state.pendingUpdate;
   if (!booted.successful) return { kind: 'new-slot', disk, booted, pending };
   if (!pending) return { kind: 'normal', disk, booted };
   const marker = await deps.needReboot.read();
   if (pending.partition === booted.partition) return { kind: 'new-slot-good', disk, booted, pending };
-  const target = table.usrSlots.find((s) => s.partition === pending.partition);
+  const target = usrSlots.find((s) => s.partition === pending.partition);
   if (marker) return { kind: 'need-reboot', disk, booted, pending, markerLost: false };
   if (!target || target.priority === 0) return { kind: 'flip-lost', disk, booted, pending };
   // GRUB decrements tries before it boots a slot: tries still 1 means it was never tried.

@@ -13,6 +13,8 @@ import type { RebootStrategy } from '../reboot/reboot-strategy.ts';
 import type { Rebooter } from '../reboot/rebooter.ts';
 import type { InstallStepInput } from '../install/install-step.ts';
 import type { StateStore, NeedRebootMarkerFile } from './state-store.ts';
+import type { BootBackend } from '../boot/boot-backend.ts';
+import { createBootBackend } from '../boot/create-boot-backend.ts';
 
 /** Runs HEALTH_CHECK until it passes or HEALTH_TIMEOUT; true when it passed (or none is set). */
 export type HealthGate = (signal: AbortSignal) => Promise<boolean>;
@@ -49,6 +51,8 @@ export interface EngineDeps {
   healthGate: HealthGate;
   /** Optional hooks into the post-install step (the crash bench kills the daemon in the kernel copy or the postinst). */
   installHooks?: InstallStepInput['hooks'];
+  /** BOOT_BACKEND: what the bootloader reads (default: built from the settings, gptprio). */
+  boot?: BootBackend;
   /** Optional observer of figures (metrics). */
   metrics?: EngineMetrics;
 }
@@ -74,4 +78,10 @@ export interface EngineMetrics {
   lockHolders?(holders: number, max: number): void;
   /** Optional: whether a version is halted by the fleet circuit breaker, as last read. */
   fleetHalted?(version: string, halted: boolean): void;
+}
+
+/** The boot backend of `deps`: the one given, else the one BOOT_BACKEND names. */
+export function bootBackendOf(deps: Pick<EngineDeps, 'settings' | 'boot'>): BootBackend {
+  deps.boot ??= createBootBackend(deps.settings);
+  return deps.boot;
 }

@@ -3,10 +3,10 @@
 
 import { UpdateEngineError, isUpdateEngineError } from '../errors.ts';
 import type { InstallSource } from '../omaha/request-builder.ts';
-import { readSlots, restoreBooted } from '../slots/index.ts';
+import { readSlots } from '../slots/index.ts';
 import { assessBoot } from './boot-assessment.ts';
 import type { CheckResult as ControlCheckResult, ControlHandler, NeedRebootResult, ResetResult } from './control-protocol.ts';
-import type { EngineDeps } from './engine-deps.ts';
+import { bootBackendOf, type EngineDeps } from './engine-deps.ts';
 import { abandonHaltedUpdate, writePendingFailure } from './fleet-halt.ts';
 import { OmahaReporter } from './omaha-reporter.ts';
 import { releaseLock, runPostBoot, type PostBootOutcome } from './post-boot-cycle.ts';
@@ -137,7 +137,7 @@ export class UpdateEngine implements ControlHandler {
       if (pending) {
         this.rebootWait?.abort(new UpdateEngineError('ERR_ABORTED', 'The pending update was reset'));
         const { disk, bootedPartition } = await this.deps.detectSlots();
-        await restoreBooted(disk, bootedPartition, pending.partition, { slotTypeGuid: this.deps.settings.slotType });
+        await bootBackendOf(this.deps).reset(disk, bootedPartition, pending.partition);
         await this.deps.needReboot.clear();
         const table = await readSlots(disk, { slotAPartition: this.deps.settings.slotAPartition, slotBPartition: this.deps.settings.slotBPartition, slotTypeGuid: this.deps.settings.slotType });
         const label = table.usrSlots.find((s) => s.partition === bootedPartition)?.label ?? `partition ${bootedPartition}`;

@@ -5,8 +5,7 @@
 import { UpdateEngineError, isUpdateEngineError, omahaErrorCode } from '../errors.ts';
 import { describeHalt } from '../lock/circuit-breaker.ts';
 import { omahaEvents } from '../omaha/events.ts';
-import { restoreBooted } from '../slots/index.ts';
-import type { EngineDeps } from './engine-deps.ts';
+import { bootBackendOf, type EngineDeps } from './engine-deps.ts';
 import type { OmahaReporter } from './omaha-reporter.ts';
 import type { StatusMachine } from './status.ts';
 
@@ -40,7 +39,7 @@ export async function abandonHaltedUpdate(deps: EngineDeps, machine: StatusMachi
   const pending = (await deps.state.read()).pendingUpdate;
   if (pending) {
     const { disk, bootedPartition } = await deps.detectSlots();
-    await restoreBooted(disk, bootedPartition, pending.partition);
+    await bootBackendOf(deps).reset(disk, bootedPartition, pending.partition);
     await deps.needReboot.clear();
     await deps.state.update((st) => {
       const next = { ...st };

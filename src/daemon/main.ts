@@ -12,7 +12,8 @@ import { loadKeyring } from '../payload/keyring.ts';
 import { openSlotTarget } from '../slots/slot-target.ts';
 import { createWriteThrottle } from '../io/write-throttle.ts';
 import type { WriteTarget } from '../io/write-target.ts';
-import { detectBootedSlot, repairGpt } from '../slots/index.ts';
+import { repairGpt } from '../slots/index.ts';
+import { createBootBackend } from '../boot/create-boot-backend.ts';
 import { ControlServer } from './control-server.ts';
 import { retryPendingFailure } from './fleet-halt.ts';
 import type { EngineDeps } from './engine-deps.ts';
@@ -64,6 +65,7 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
   const transport = await GotTransport.create({ ...options.transportOptions, ...(settings.serverCaFile ? { caFile: settings.serverCaFile } : {}) });
   const omaha = settings.serverDisabled ? undefined : new OmahaClient({ serverUrl: settings.server, transport, clock, logger });
   const ports = buildRebootPorts(settings, identity.machineId, clock, logger);
+  const boot = createBootBackend(settings);
   const deps: EngineDeps = {
     settings,
     identity: { machineId: identity.machineId, bootId: identity.bootId, ...(identity.oem !== undefined ? { oem: identity.oem } : {}), ...(identity.oemVersion !== undefined ? { oemVersion: identity.oemVersion } : {}) },
@@ -75,7 +77,7 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
     state: new StateStore({ stateDir: settings.stateDir, clock, logger }),
     needReboot: new NeedRebootMarkerFile(settings.runDir),
     async detectSlots() {
-      return detectBootedSlot({
+      return boot.bootedSlot({
         ...(settings.disk !== undefined ? { disk: settings.disk } : {}),
         ...(settings.bootedPartition !== undefined ? { bootedPartition: settings.bootedPartition } : {}),
         slotAPartition: settings.slotAPartition,
@@ -90,6 +92,7 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
       deps.metrics?.writeThrottle?.(throttle.mechanism, throttle.bytesPerSecond);
       return closingAlso(throttle.wrap(region), () => throttle.dispose());
     },
+    boot,
     ...ports,
   };
   return deps;

@@ -3,9 +3,8 @@
 // lock kept so that the bootloader falls back. After a rollback: remember the version, report 44.
 
 import { UpdateEngineError } from '../errors.ts';
-import { disableSlot, markGood } from '../slots/index.ts';
 import type { BootSituation } from './boot-assessment.ts';
-import type { EngineDeps } from './engine-deps.ts';
+import { bootBackendOf, type EngineDeps } from './engine-deps.ts';
 import { writePendingFailure } from './fleet-halt.ts';
 import { rememberFailure } from './failure-memory.ts';
 
@@ -58,14 +57,14 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
         await deps.rebooter.reboot(`the health check of ${booted.label} did not pass; falling back`, signal);
         return { kind: 'health-failed', error };
       }
-      await markGood(disk, booted.partition, { slotTypeGuid: deps.settings.slotType });
+      await bootBackendOf(deps).markGood(disk, booted.partition);
       await finishHealthyBoot(deps, booted.partition, signal);
       return { kind: 'marked-good', partition: booted.partition, version: situation.pending?.version ?? deps.settings.version };
     }
     case 'rolled-back': {
       const { pending, failed, disk } = situation;
       logger.error({ version: pending.version, partition: pending.partition }, `Update to ${pending.version} rolled back: the machine came back on the old slot`);
-      if (failed && (failed.priority > 0 || failed.tries > 0)) await disableSlot(disk, failed.partition, { slotTypeGuid: deps.settings.slotType });
+      if (failed && (failed.priority > 0 || failed.tries > 0)) await bootBackendOf(deps).disable(disk, failed.partition);
       const nowMs = deps.clock.now();
       await deps.state.update((st) => {
         const release = {

@@ -9,13 +9,12 @@ import { compareVersions } from '../config/values.ts';
 import { errorEvent, omahaEvents } from '../omaha/events.ts';
 import type { UpdateOffer } from '../omaha/offer.ts';
 import type { InstallSource } from '../omaha/request-builder.ts';
-import { disableSlot, restoreBooted } from '../slots/index.ts';
 import { chain, runAction, type Action, type ActionContext } from './action.ts';
 import { applyAction, type AppliedImage } from './actions/apply-action.ts';
 import { finalizeAction, type FlippedSlot } from './actions/finalize-action.ts';
 import { installAction } from './actions/install-action.ts';
 import { planAction, type InstallPlan } from './actions/plan-action.ts';
-import type { EngineDeps } from './engine-deps.ts';
+import { bootBackendOf, type EngineDeps } from './engine-deps.ts';
 import { haltedOffer } from './fleet-halt.ts';
 import type { OmahaReporter } from './omaha-reporter.ts';
 import { failureForManifest, failureForOffer, forgetFailures } from './failure-memory.ts';
@@ -138,7 +137,7 @@ export class UpdateCycle {
     onTouch(plan);
     if (pending) {
       // A newer, verified payload replaces the pending update: undo its flip before writing over it.
-      await restoreBooted(plan.disk, plan.booted.partition, plan.passive.partition, { slotTypeGuid: deps.settings.slotType });
+      await bootBackendOf(deps).reset(plan.disk, plan.booted.partition, plan.passive.partition);
       await deps.needReboot.clear();
       await deps.state.update((st) => {
         const next = { ...st };
@@ -206,7 +205,7 @@ export class UpdateCycle {
     if (!aborted) deps.logger.error({ code: error.code, err: error }, `Update cycle failed: ${error.message}`);
     status.transition('UPDATE_STATUS_REPORTING_ERROR_EVENT', { lastError: { code: error.code, message: error.message } });
     if (info.touchedPassive) {
-      await disableSlot(info.touchedPassive.disk, info.touchedPassive.passive.partition, { slotTypeGuid: deps.settings.slotType }).catch((e: unknown) =>
+      await bootBackendOf(deps).disable(info.touchedPassive.disk, info.touchedPassive.passive.partition).catch((e: unknown) =>
         deps.logger.error({ err: e }, 'Cannot take the passive slot out of the boot order'),
       );
     }

@@ -29,6 +29,8 @@ export interface LabOptions {
   blockSizeBytes?: number;
   /** Size of the EFI system partition (default 2 MiB; a FAT32 ESP needs at least 33 MiB). */
   efiSizeBytes?: number;
+  /** Makes the image of `version` at `path` (default: random bytes, not a file system). */
+  makeImage?: (version: string, path: string, sizeBytes: number) => Promise<void>;
 }
 
 export interface LabPayload {
@@ -99,20 +101,38 @@ export class UpdateLab {
     await mkdir(this.stateDir, { recursive: true });
     await writeFile(join(this.options.dir, 'machine-id'), `${randomBytes(16).toString('hex')}\n`);
     await writeFile(join(this.options.dir, 'boot_id'), `${crypto.randomUUID()}\n`);
-    await createDiskImage(this.disk, { usrSizeBytes: this.options.usrSizeBytes ?? 16 * 1024 * 1024, ...(this.options.efiSizeBytes ? { efiSizeBytes: this.options.efiSizeBytes } : {}), overwrite: true });
+    await createDiskImage(this.disk, {
+      usrSizeBytes: this.options.usrSizeBytes ?? 16 * 1024 * 1024,
+      ...(this.options.efiSizeBytes ? { efiSizeBytes: this.options.efiSizeBytes } : {}),
+      overwrite: true,
+    });
     this.slotVersions.set(3, this.options.initialVersion);
     const slotA = (await this.slots()).find((s) => s.partition === 3);
-    if (slotA) await writeRandom(this.disk, slotA.byteOffset, Math.min(slotA.byteLength, this.options.imageSizeBytes ?? 12 * 1024 * 1024));
+    const size = Math.min(slotA?.byteLength ?? 0, this.options.imageSizeBytes ?? 12 * 1024 * 1024);
+    if (slotA && this.options.makeImage) {
+      const image = join(this.payloadDir, `image-${this.options.initialVersion}.bin`);
+      await this.options.makeImage(this.options.initialVersion, image, size);
+      const fh = await open(this.disk, 'r+');
+      try {
+        await fh.write(await readFile(image), 0, undefined, slotA.byteOffset);
+      } finally {
+        await fh.close();
+      }
+    } else if (slotA) await writeRandom(this.disk, slotA.byteOffset, size);
   }
 
-  /** Makes a payload signed with the test key, of a random image or of the given image file. */
+  /** Makes a payload signed with the test key, of the given image file, or of a new image (options.makeImage, else random bytes). */
   async addPayload(version: string, options: { privateKeyPem?: string; appId?: string; buildTimeSeconds?: number | null; imagePath?: string } = {}): Promise<LabPayload> {
     let imagePath = options.imagePath;
     if (imagePath === undefined) {
-      // Random bytes: a raw image without a filesystem (the post-install step skips it).
       imagePath = join(this.payloadDir, `image-${version}.bin`);
-      await writeFile(imagePath, '');
-      await writeRandom(imagePath, 0, this.options.imageSizeBytes ?? 12 * 1024 * 1024);
+      const size = this.options.imageSizeBytes ?? 12 * 1024 * 1024;
+      if (this.options.makeImage) await this.options.makeImage(version, imagePath, size);
+      else {
+        // Random bytes: a raw image without a filesystem (the post-install step skips it).
+        await writeFile(imagePath, '');
+        await writeRandom(imagePath, 0, size);
+      }
     }
     const path = join(this.payloadDir, `update-${version}.payload`);
     await createPayload({

@@ -9,6 +9,7 @@ import { checkEtcd, checkServer } from './remote-checks.ts';
 import { checkDbus, type DbusCheckPaths } from './dbus-check.ts';
 import { PLAIN_HTTP_SERVER_WARNING } from '../config/schema.ts';
 import { checkEsp } from './esp-checks.ts';
+import { checkBootBackend } from './boot-checks.ts';
 
 export interface DoctorOptions {
   identityPaths?: IdentityPaths;
@@ -43,6 +44,7 @@ export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions =
   results.push(...slots);
   results.push(await checkThrottle(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? settings.disk ?? diskOf(slots) : undefined));
   results.push(...(await checkEsp(settings, options.slotPaths)));
+  results.push(await checkBootBackend(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? settings.disk ?? diskOf(slots) : undefined));
   results.push(...(await checkDirectories(settings)));
   results.push(...(await checkCommands(settings)));
   results.push(...(await checkDbus(settings, options.dbusPaths)));

@@ -1,6 +1,7 @@
 // The boot simulator: what GRUB's `gptprio.next` does at every boot. Among the partitions with the
 // /usr type GUID, take the highest priority (> 0) whose tries > 0 or successful = 1 (ties: the lowest
-// partition number); if its tries > 0, count one down and write both GPT copies before "booting".
+// partition number); if its tries > 0, count one down and write both GPT copies before "booting"
+// (both copies also when one was damaged: GRUB repairs first).
 
 import { UpdateEngineError } from '../errors.ts';
 import { decodeBootAttributes, encodeBootAttributes } from './attributes.ts';
@@ -57,8 +58,9 @@ export async function bootSimulate(disk: string, options: SlotOptions = {}): Pro
     if (boot.tries > 0) {
       boot.tries -= 1;
       setEntryAttributes(table.entries, table.primary, chosen.partition, encodeBootAttributes(chosen.attributes, boot));
-      await writeGptTable(d, table, options.hooks);
     }
+    // GRUB repairs a damaged copy before it chooses (gptprio.c grub_find_next: grub_gpt_repair).
+    if (boot.tries !== decodeBootAttributes(chosen.attributes).tries || table.problems.length > 0) await writeGptTable(d, table, options.hooks);
     return { partition: chosen.partition, label: chosen.label, uuid: chosen.uuid, tries: boot.tries };
   } finally {
     await d.close();

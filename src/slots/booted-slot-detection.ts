@@ -5,7 +5,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UpdateEngineError } from '../errors.ts';
-import { decodeGptEntries } from './gpt-entry.ts';
+import { decodeGptEntries, type GptEntry } from './gpt-entry.ts';
 import { readGptTable } from './gpt-reader.ts';
 import { openFsDisk } from './fs-disk.ts';
 import { kernelNameOf, listWholeDisks, partitionOf, type BlockPaths } from './block-device-sysfs.ts';
@@ -49,14 +49,14 @@ interface Candidate {
 
 type Resolved = { disk: string; partition: number } | { failure: string };
 
-async function findPartUuid(uuid: string, disk: string | undefined, paths: SlotDetectPaths): Promise<Resolved> {
+async function findPartition(match: (e: GptEntry) => boolean, what: string, disk: string | undefined, paths: SlotDetectPaths): Promise<Resolved> {
   const disks = disk !== undefined ? [disk] : (await listWholeDisks(paths)).map((name) => join(paths.dev, name));
   for (const path of disks) {
     try {
       const d = await openFsDisk(path, { sysBlock: paths.sysBlock });
       try {
         const table = await readGptTable(d);
-        const hit = decodeGptEntries(table.entries, table.primary).find((e) => e.uuid === uuid);
+        const hit = decodeGptEntries(table.entries, table.primary).find(match);
         if (hit) return { disk: path, partition: hit.partition };
       } finally {
         await d.close();
@@ -65,13 +65,19 @@ async function findPartUuid(uuid: string, disk: string | undefined, paths: SlotD
       // not a readable GPT disk: look at the next one
     }
   }
-  return { failure: disk !== undefined ? `no partition has that PARTUUID on "${disk}"` : `no GPT disk in ${paths.sysBlock} has that PARTUUID` };
+  return { failure: disk !== undefined ? `no partition has that ${what} on "${disk}"` : `no GPT disk in ${paths.sysBlock} has that ${what}` };
 }
 
 async function resolveSpec(spec: string, disk: string | undefined, paths: SlotDetectPaths): Promise<Resolved> {
   const partuuid = /^PARTUUID=([0-9a-fA-F-]{36})$/.exec(spec);
-  if (partuuid?.[1]) return findPartUuid(partuuid[1].toLowerCase(), disk, paths);
-  if (!spec.startsWith('/')) return { failure: 'unsupported (only PARTUUID= and device paths are understood)' };
+  if (partuuid?.[1]) {
+    const uuid = partuuid[1].toLowerCase();
+    return findPartition((e) => e.uuid === uuid, 'PARTUUID', disk, paths);
+  }
+  // PARTLABEL=USR-A: what the grubenv and bls boot configurations pass (src/boot/boot-config.ts).
+  const partlabel = /^PARTLABEL=(.+)$/.exec(spec);
+  if (partlabel?.[1]) return findPartition((e) => e.label === partlabel[1], 'PARTLABEL', disk, paths);
+  if (!spec.startsWith('/')) return { failure: 'unsupported (only PARTUUID=, PARTLABEL= and device paths are understood)' };
   const name = await kernelNameOf(spec, paths);
   if (name === undefined) return { failure: `"${spec}" does not exist` };
   const part = await partitionOf(name, paths);

@@ -22,6 +22,14 @@ const INSTALL_HINT: Record<string, string> = {
   python3: 'apt-get install python3',
   flock: 'apt-get install util-linux',
   'mkfs.ext4': 'apt-get install e2fsprogs',
+  'mkfs.vfat': 'apt-get install dosfstools',
+  mcopy: 'apt-get install mtools',
+  'grub-editenv': 'apt-get install grub-common',
+  'grub-mkimage': 'apt-get install grub-common grub-efi-amd64-bin',
+  'qemu-system-x86_64': 'apt-get install qemu-system-x86',
+  busybox: 'apt-get install busybox-static',
+  cpio: 'apt-get install cpio',
+  mke2fs: 'apt-get install e2fsprogs',
 };
 
 export function hasTool(name: string): boolean {

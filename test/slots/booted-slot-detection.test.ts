@@ -40,6 +40,12 @@ describe('booted slot detection', () => {
     });
   });
 
+  it('finds mount.usr=PARTLABEL=USR-B (the grubenv and bls boot configurations pass it)', async () => {
+    const r = await detectBootedSlot({ ...AB, paths: system('mount.usr=PARTLABEL=USR-B ue.slot=B console=ttyS0') });
+    expect(r).toEqual({ disk: fakeDisk, bootedPartition: 4, passivePartition: 3, source: 'kernel command line mount.usr=PARTLABEL=USR-B' });
+    await expect(detectBootedSlot({ ...AB, paths: system('mount.usr=PARTLABEL=USR-X') })).rejects.toThrow(/no GPT disk in .* has that PARTLABEL/);
+  });
+
   it('finds mount.usr=PARTUUID=... on the disks sysfs lists', async () => {
     const r = await detectBootedSlot({ ...AB, paths: system(`quiet mount.usr=PARTUUID=${uuid(4).toUpperCase()} rw`) });
     expect(r).toEqual({ disk: fakeDisk, bootedPartition: 4, passivePartition: 3, source: `kernel command line mount.usr=PARTUUID=${uuid(4).toUpperCase()}` });
@@ -77,7 +83,7 @@ describe('booted slot detection', () => {
     expect(err).toMatchObject({ code: 'ERR_SLOT_DETECT' });
     const message = (err as Error).message;
     expect(message).toMatch(/^Cannot find the booted \/usr slot: /);
-    expect(message).toContain('kernel command line mount.usr=LABEL=USR: unsupported (only PARTUUID= and device paths are understood)');
+    expect(message).toContain('kernel command line mount.usr=LABEL=USR: unsupported (only PARTUUID=, PARTLABEL= and device paths are understood)');
     expect(message).toContain(`kernel command line usr=/dev/fakedisk3: it is on ${fakeDisk}, not on DISK "/dev/sdq"`);
     expect(message).toContain('kernel command line root=PARTUUID=00000000-0000-4000-8000-000000000000: no partition has that PARTUUID on "/dev/sdq"');
     expect(message).toContain(`${paths.procMounts}: no device mounted at /usr`);

@@ -16,6 +16,7 @@ import { parseCommandLine, println, type Command } from '../run.ts';
 import { createStatusView } from '../status-view.ts';
 
 const HELP = `Usage: update-engine demo [--dir DIR] [--image-size SIZE_MIB] [--raw]
+       update-engine demo --vm [--backend grubenv|bls] [--dir DIR]   (see demo --vm --help)
 
 A full update cycle on a throwaway disk image: a GPT disk with two /usr slots, a signed payload
 for version 2.0.0 made with the TEST-ONLY key, a development Omaha server on 127.0.0.1, the
@@ -32,6 +33,7 @@ Options:
   --raw               the rootless demo with raw images even when the whole-OS one could run
   --dir DIR           keep everything in DIR (default: a temporary directory, removed at the end)
   --image-size MIB    size of the /usr image in the payload (default 64)
+  --vm                boot the updated disk in QEMU with a real bootloader instead (--backend grubenv|bls)
   -h, --help          show this help`;
 
 const MiB = 1024 * 1024;
@@ -44,7 +46,16 @@ function slotTable(slots: Slot[], versions: Map<number, string>): string[] {
 }
 
 export const run: Command = async (argv, ctx) => {
-  const { values } = parseCommandLine(argv, { dir: { type: 'string' }, 'image-size': { type: 'string' }, raw: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandLine(argv, { dir: { type: 'string' }, 'image-size': { type: 'string' }, raw: { type: 'boolean' }, vm: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (values.vm) {
+    const vm = await import('./demo-vm.ts');
+    if (values.help) {
+      println(ctx.stdout, vm.VM_HELP);
+      return 0;
+    }
+    return vm.runVmDemo({ ...(values.backend !== undefined ? { backend: values.backend } : {}), ...(values.dir !== undefined ? { dir: values.dir } : {}) }, ctx);
+  }
+  if (values.backend !== undefined) throw new UpdateEngineError('ERR_USAGE', '--backend goes with --vm');
   if (values.help) {
     println(ctx.stdout, HELP);
     return 0;

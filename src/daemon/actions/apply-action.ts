@@ -5,9 +5,8 @@
 import { FileCheckpointStore, applyPayload, type ApplyResult } from '../../payload/apply.ts';
 import { createHttpPayloadSource } from '../../omaha/http-payload-source.ts';
 import { CredentialPolicy } from '../../omaha/credential-policy.ts';
-import { disableSlot } from '../../slots/index.ts';
 import type { Action } from '../action.ts';
-import type { EngineDeps } from '../engine-deps.ts';
+import { bootBackendOf, type EngineDeps } from '../engine-deps.ts';
 import type { PayloadManifest } from '../../payload/manifest.ts';
 import type { InstallPlan } from './plan-action.ts';
 
@@ -62,7 +61,7 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
         async beforeWrite(manifest) {
           await hooks.beforeWrite?.(manifest, plan);
           // Never leave a half-written slot bootable: out of the boot order before the first byte.
-          await disableSlot(plan.disk, plan.passive.partition, { slotTypeGuid: settings.slotType });
+          await bootBackendOf(deps).disable(plan.disk, plan.passive.partition);
         },
         onProgress(p) {
           const fraction = p.imageBytesTotal > 0 ? p.imageBytesDone / p.imageBytesTotal : 0;

@@ -5,9 +5,8 @@
 import { UpdateEngineError } from '../../errors.ts';
 import { checkPayloadSha256, checkPayloadSize } from '../../omaha/offer.ts';
 import { FileCheckpointStore } from '../../payload/apply.ts';
-import { prepareForTry } from '../../slots/index.ts';
 import type { Action } from '../action.ts';
-import type { EngineDeps } from '../engine-deps.ts';
+import { bootBackendOf, type EngineDeps } from '../engine-deps.ts';
 import type { AppliedImage } from './apply-action.ts';
 
 export interface FlippedSlot {
@@ -52,7 +51,7 @@ export function finalizeAction(deps: EngineDeps): Action<AppliedImage, FlippedSl
         ...(running !== undefined ? { previousVersion: running } : {}),
         failureCount: 0,
       }));
-      await prepareForTry(plan.disk, plan.passive.partition, { slotTypeGuid: deps.settings.slotType });
+      await bootBackendOf(deps).prepareForTry(plan.disk, plan.passive.partition);
       await deps.needReboot.write({ version: offer.version, partition: plan.passive.partition, flippedAtMs: nowMs });
       await new FileCheckpointStore(deps.settings.stateDir).clear();
       return {
