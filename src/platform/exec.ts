@@ -1,6 +1,8 @@
 // Running other programs: argv only, never a shell, with a timeout and captured output.
 
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 export type { ChildProcess };
 
@@ -83,5 +85,27 @@ export function execArgvBytes(argv: readonly string[], options: { maxBytes?: num
       if (code === 0) resolve(Buffer.concat(chunks));
       else reject(new Error(`${argv.join(' ')} failed (${code ?? 'killed'}): ${stderr.trim()}`));
     });
+  });
+}
+
+/** Runs argv to the end, synchronously (tools for the demo's image building); its standard output, or throws with its standard error. */
+export function execArgvSync(argv: readonly string[], options: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; maxBytes?: number } = {}): Buffer {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('Empty command');
+  const r = spawnSync(file, args, { shell: false, cwd: options.cwd, input: options.input, env: options.env ?? process.env, maxBuffer: options.maxBytes ?? 256 * 1024 * 1024 });
+  if (r.error) throw new Error(`Cannot run ${file}: ${r.error.message}`, { cause: r.error });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr.toString().trim()}`);
+  return r.stdout;
+}
+
+/** Whether `name` is an executable on PATH (what the shell's `command -v` answers). */
+export function hasCommand(name: string, path = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'): boolean {
+  return path.split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
   });
 }

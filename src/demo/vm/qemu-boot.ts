@@ -2,7 +2,7 @@
 // a file, no network. The initramfs prints "UE-BOOTED slot=X label=USR-X device=... version=V" and
 // powers off; the boot's serial output is appended to the lab's serial log.
 
-import { spawn } from 'node:child_process';
+import { spawnArgv } from '../../platform/exec.ts';
 import { appendFile, copyFile, readFile, rename, rm, stat } from 'node:fs/promises';
 import { UpdateEngineError } from '../../errors.ts';
 import { join } from 'node:path';
@@ -53,9 +53,9 @@ export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBoot
   const started = performance.now();
   const timeoutMs = o.timeoutMs ?? 120_000;
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnArgv(['qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);

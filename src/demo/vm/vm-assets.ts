@@ -2,7 +2,7 @@
 // busybox, and a Debian kernel package fetched by scripts/setup.sh into .cache/vm (never built).
 // Builds (once, cached) the busybox initramfs that names the slot it booted and powers off.
 
-import { execFileSync } from 'node:child_process';
+import { execArgvSync, hasCommand } from '../../platform/exec.ts';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -35,15 +35,6 @@ function firstExisting(paths: string[], what: string, pkg: string): string {
   return found;
 }
 
-function hasCommand(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Checks the host tools the VM lab runs. */
 export function checkVmTools(): void {
   const tools: [string, string][] = [
@@ -68,7 +59,7 @@ function unpackKernel(): { kernel: string; modules: string } {
   if (!existsSync(join(root, 'done'))) {
     // Unpacked beside and renamed into place: VM tests in parallel workers may race to do this.
     const temp = mkdtempSync(`${root}.tmp-`);
-    execFileSync('dpkg-deb', ['-x', join(VM_CACHE_DIR, deb), temp]);
+    execArgvSync(['dpkg-deb', '-x', join(VM_CACHE_DIR, deb), temp]);
     writeFileSync(join(temp, 'done'), '');
     try {
       renameSync(temp, root);
@@ -120,8 +111,8 @@ function buildInitrd(modules: string): string {
   chmodSync(join(tree, 'bin', 'busybox'), 0o755);
   for (const m of MODULES) copyFileSync(join(modules, `${m}.ko`), join(tree, 'lib', 'modules', `${m.slice(m.lastIndexOf('/') + 1)}.ko`));
   writeFileSync(join(tree, 'init'), INIT_SCRIPT, { mode: 0o755 });
-  const files = execFileSync('find', ['.'], { cwd: tree, encoding: 'utf8' });
-  const cpio = execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: tree, input: files, maxBuffer: 64 * 1024 * 1024 });
+  const files = execArgvSync(['find', '.'], { cwd: tree });
+  const cpio = execArgvSync(['cpio', '-o', '-H', 'newc', '--quiet'], { cwd: tree, input: files });
   writeFileSync(`${out}.tmp-${process.pid}`, gzipSync(cpio, { level: 1 }));
   renameSync(`${out}.tmp-${process.pid}`, out);
   writeFileSync(`${stamp}.tmp-${process.pid}`, INIT_SCRIPT);

@@ -2,7 +2,7 @@
 // mount), and the ESP as a FAT file system (mkfs.vfat on an image, filled with mcopy) holding the
 // bootloader (stock GRUB built by grub-mkimage, or systemd-boot), the kernels and the boot config.
 
-import { execFileSync } from 'node:child_process';
+import { execArgvSync } from '../../platform/exec.ts';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ export async function makeSlotImage(version: string, path: string, sizeBytes: nu
   try {
     writeFileSync(join(dir, 'version'), version);
     rmSync(path, { force: true });
-    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-L', 'USR', '-d', dir, path, `${Math.floor(sizeBytes / 1024)}k`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execArgvSync(['mke2fs', '-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-L', 'USR', '-d', dir, path, `${Math.floor(sizeBytes / 1024)}k`]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -37,7 +37,7 @@ async function stageEsp(staging: string, backend: VmBackend, assets: VmAssets): 
   if (backend === 'grubenv') {
     const stub = join(staging, '..', 'grub-stub.cfg');
     writeFileSync(stub, GRUB_STUB);
-    execFileSync('grub-mkimage', ['-O', 'x86_64-efi', '-p', '/EFI/BOOT', '-c', stub, '-o', bootx64, ...GRUB_MODULES]);
+    execArgvSync(['grub-mkimage', '-O', 'x86_64-efi', '-p', '/EFI/BOOT', '-c', stub, '-o', bootx64, ...GRUB_MODULES]);
   } else {
     copyFileSync(assets.systemdBootEfi, bootx64);
   }
@@ -57,9 +57,9 @@ export async function buildEsp(disk: string, efiSizeBytes: number, backend: VmBa
     mkdirSync(staging);
     await stageEsp(staging, backend, assets);
     const fat = join(work, 'esp.fat');
-    execFileSync('mkfs.vfat', ['-n', 'EFI-SYSTEM', '-C', fat, String(Math.floor(efiSizeBytes / 1024))], { stdio: 'ignore' });
+    execArgvSync(['mkfs.vfat', '-n', 'EFI-SYSTEM', '-C', fat, String(Math.floor(efiSizeBytes / 1024))]);
     const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
-    for (const name of readdirSync(staging)) execFileSync('mcopy', ['-s', '-i', fat, join(staging, name), '::/'], { env });
+    for (const name of readdirSync(staging)) execArgvSync(['mcopy', '-s', '-i', fat, join(staging, name), '::/'], { env });
     const { offsetBytes } = await findEspOffset(disk);
     const fh = await open(disk, 'r+');
     try {
