@@ -16,7 +16,7 @@ export interface CheckpointOptions {
 }
 
 export class CheckpointStage {
-  /** Blocks [0, durable) are on the target, durable and (with read-back) compared. */
+  /** Blocks [0, durable) are on the target and durable (synced). */
   durable: number;
   private saved: number;
 

@@ -1,6 +1,6 @@
 // Stage 5, read-back: each block of a synced run read back from the target into one reused buffer
-// and compared byte for byte with its verified bytes, which this stage then lets go. Yields how far
-// the target is durable and (with read-back) compared. Blocks not kept (no read-back) pass straight on.
+// and compared byte for byte with its verified bytes, which this stage then lets go. Passes on how far
+// the target is durable. Blocks not kept (no read-back) pass straight on.
 
 import { UpdateEngineError, wrapError } from '../errors.ts';
 import { readIntoBuffer, type WriteTarget } from '../io/write-target.ts';
@@ -32,12 +32,17 @@ export async function compareWithTarget(target: WriteTarget, buffer: Buffer, blo
   }
 }
 
-/** Yields `upTo` of each run once its blocks were compared: blocks [0, upTo) are durable and verified on the target. */
+/**
+ * Yields `upTo` of each run as it arrives (durable: a resume point may cover it, and a resume re-checks
+ * kept blocks anyway), then compares the run's blocks before taking the next one. So the pipeline ends
+ * only once every block was compared, and a mismatch fails it with the resume point at the sync.
+ */
 export async function* readBackRuns(synced: AsyncIterable<SyncedRun>, o: ReadBackOptions): AsyncGenerator<number> {
   let buffer: Buffer | undefined;
   for await (const run of synced) {
     let next = 0;
     try {
+      yield run.upTo;
       for (; next < run.blocks.length; next++) {
         const { index, kept } = run.blocks[next] as SyncedRun['blocks'][number];
         if (!kept) continue;
@@ -47,9 +52,9 @@ export async function* readBackRuns(synced: AsyncIterable<SyncedRun>, o: ReadBac
       }
     } catch (e) {
       o.onFailure?.(e);
-      run.blocks.slice(next).forEach(drop);
       throw e;
+    } finally {
+      run.blocks.slice(next).forEach(drop); // not compared (a mismatch, or the consumer stopped)
     }
-    yield run.upTo;
   }
 }
