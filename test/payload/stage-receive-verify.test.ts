@@ -1,6 +1,6 @@
 // The first two stages over a real payload file: receive copies each stored block into a leased
 // buffer (waiting for one when all are leased) and feeds the payload hash; verify decodes and checks
-// each block against the signed table and passes on only blocks that match, in order.
+// each block (into its own buffer) against the signed table and passes on only blocks that match, in order.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -50,6 +50,7 @@ describe('receiveBlocks and verifyBlocks', () => {
     const images: Buffer[] = [];
     for await (const block of verifyBlocks(received, { manifest: header.manifest, verifier, limit: 2 })) {
       expect(block.index).toBe(images.length);
+      expect(block.image.buffer).toBe(block.lease.memory.buffer); // inflated bytes too: in the block's own shared buffer
       images.push(Buffer.from(block.image));
       block.lease.release();
     }
