@@ -19,34 +19,42 @@ export class CheckpointStage {
   /** Blocks [0, durable) are on the target and durable (synced). */
   durable: number;
   private saved: number;
+  /** Saves run one after the other, beside the pipeline: a slow fsync of the state file never holds it up. */
+  private saving: Promise<void> = Promise.resolve();
+  private saveFailure: Error | undefined;
 
   constructor(private readonly o: CheckpointOptions) {
     this.durable = this.saved = o.firstBlock;
   }
 
-  private async saveAt(nextBlock: number): Promise<void> {
-    if (!this.o.save || nextBlock <= this.saved) return;
+  private saveAt(nextBlock: number): void {
+    const save = this.o.save;
+    if (!save || nextBlock <= this.saved) return;
     this.saved = nextBlock;
-    try {
-      await this.o.save(nextBlock);
-    } catch (e) {
-      const error = wrapError(e, 'ERR_DOWNLOAD_STATE', 'Cannot save the resume point');
-      this.o.onFailure?.(error);
-      throw error;
-    }
+    this.saving = this.saving
+      .then(() => save(nextBlock))
+      .catch((e: unknown) => {
+        if (this.saveFailure) return;
+        this.saveFailure = wrapError(e, 'ERR_DOWNLOAD_STATE', 'Cannot save the resume point');
+        this.o.onFailure?.(this.saveFailure);
+      });
   }
 
   /** Runs the pipeline to its end: resolves when every block is durable, rejects with its failure. */
   async consume(durableUpTo: AsyncIterable<number>): Promise<void> {
     try {
       for await (const upTo of durableUpTo) {
+        if (this.saveFailure) throw this.saveFailure;
         this.durable = upTo;
-        if (upTo - this.saved >= this.o.everyBlocks) await this.saveAt(upTo);
+        if (upTo - this.saved >= this.o.everyBlocks) this.saveAt(upTo);
       }
+      await this.saving;
     } catch (e) {
-      await this.saveAt(this.durable).catch(() => undefined);
+      this.saveAt(this.durable);
+      await this.saving;
       throw e;
     }
+    if (this.saveFailure) throw this.saveFailure;
   }
 }
 
