@@ -53,7 +53,7 @@ export interface MapOrderedOptions {
  * items after it are dropped once settled and the failure is thrown; when the consumer stops early,
  * the items in flight are dropped once settled.
  */
-export async function* mapOrdered<T, R extends Owned>(source: AsyncIterable<T>, options: MapOrderedOptions, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
+export async function* mapOrdered<T extends Owned, R extends Owned>(source: AsyncIterable<T>, options: MapOrderedOptions, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
   const queue: Array<Promise<Settled<R>>> = [];
   let ended: Settled<undefined> | undefined;
   let stopped = false;
@@ -68,7 +68,7 @@ export async function* mapOrdered<T, R extends Owned>(source: AsyncIterable<T>, 
         const next = await items.next();
         if (next.done) break;
         if (stopped) {
-          if (next.value && typeof next.value === 'object') drop(next.value as unknown as Owned);
+          drop(next.value);
           break;
         }
         queue.push(
