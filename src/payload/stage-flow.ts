@@ -46,6 +46,80 @@ export interface MapOrderedOptions {
   onFailure?(error: unknown): void;
 }
 
+/** The state of one mapOrdered: a pump that takes items from the source while there is room, and a queue of results in source order. */
+class OrderedMap<T extends Owned, R extends Owned> {
+  readonly queue: Array<Promise<Settled<R>>> = [];
+  /** The source ended (ok) or failed. */
+  ended: Settled<undefined> | undefined;
+  private stopped = false;
+  private wakeConsumer: (() => void) | undefined;
+  private wakePump: (() => void) | undefined;
+  readonly pumping: Promise<void>;
+
+  constructor(
+    source: AsyncIterable<T>,
+    private readonly options: MapOrderedOptions,
+    private readonly fn: (item: T) => Promise<R>,
+  ) {
+    this.pumping = this.pump(source[Symbol.asyncIterator]());
+  }
+
+  private start(item: T): Promise<Settled<R>> {
+    return this.fn(item).then(
+      (value): Settled<R> => ({ ok: true, value }),
+      (error: unknown): Settled<R> => {
+        this.options.onFailure?.(error);
+        return { ok: false, error };
+      },
+    );
+  }
+
+  private async pump(items: AsyncIterator<T>): Promise<void> {
+    try {
+      for (;;) {
+        while (this.queue.length >= this.options.limit && !this.stopped) await new Promise<void>((resolve) => (this.wakePump = resolve));
+        if (this.stopped) break;
+        const next = await items.next();
+        if (next.done) break;
+        if (this.stopped) {
+          drop(next.value);
+          break;
+        }
+        this.queue.push(this.start(next.value));
+        this.wakeConsumer?.();
+      }
+      this.ended = { ok: true, value: undefined };
+    } catch (error) {
+      this.ended = { ok: false, error };
+    }
+    if (this.stopped) await items.return?.().catch(() => undefined);
+    this.wakeConsumer?.();
+  }
+
+  /** The next result in order, or undefined once the source ended and every result was taken. */
+  async next(): Promise<Settled<R> | undefined> {
+    for (;;) {
+      const head = this.queue[0];
+      if (head) {
+        const settled = await head;
+        this.queue.shift();
+        this.wakePump?.();
+        return settled;
+      }
+      if (this.ended) return undefined;
+      await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
+    }
+  }
+
+  /** Stops taking items; drops the results not taken once they settle; waits for the pump. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakePump?.();
+    for (const settled of await Promise.all(this.queue.splice(0))) if (settled.ok) drop(settled.value);
+    await this.pumping;
+  }
+}
+
 /**
  * Runs `fn` on the items of `source`, up to `limit` at a time, and yields the results in source order.
  * `fn` owns its item: it returns what owns the lease now, or releases it and throws. When the source
@@ -54,60 +128,14 @@ export interface MapOrderedOptions {
  * the items in flight are dropped once settled.
  */
 export async function* mapOrdered<T extends Owned, R extends Owned>(source: AsyncIterable<T>, options: MapOrderedOptions, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
-  const queue: Array<Promise<Settled<R>>> = [];
-  let ended: Settled<undefined> | undefined;
-  let stopped = false;
-  let wakeConsumer: (() => void) | undefined;
-  let wakePump: (() => void) | undefined;
-  const pump = (async () => {
-    const items = source[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        while (queue.length >= options.limit && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
-        if (stopped) break;
-        const next = await items.next();
-        if (next.done) break;
-        if (stopped) {
-          drop(next.value);
-          break;
-        }
-        queue.push(
-          fn(next.value).then(
-            (value): Settled<R> => ({ ok: true, value }),
-            (error: unknown): Settled<R> => {
-              options.onFailure?.(error);
-              return { ok: false, error };
-            },
-          ),
-        );
-        wakeConsumer?.();
-      }
-      ended = { ok: true, value: undefined };
-    } catch (error) {
-      ended = { ok: false, error };
-    }
-    if (stopped) await items.return?.().catch(() => undefined);
-    wakeConsumer?.();
-  })();
+  const map = new OrderedMap(source, options, fn);
   try {
-    for (;;) {
-      const head = queue[0];
-      if (!head) {
-        if (ended) break;
-        await new Promise<void>((resolve) => (wakeConsumer = resolve));
-        continue;
-      }
-      const settled = await head;
-      queue.shift();
-      wakePump?.();
+    for (let settled = await map.next(); settled; settled = await map.next()) {
       if (!settled.ok) throw settled.error;
       yield settled.value;
     }
-    if (ended && !ended.ok) throw ended.error;
+    if (map.ended && !map.ended.ok) throw map.ended.error;
   } finally {
-    stopped = true;
-    wakePump?.();
-    for (const settled of await Promise.all(queue.splice(0))) if (settled.ok) drop(settled.value);
-    await pump;
+    await map.stop();
   }
 }
