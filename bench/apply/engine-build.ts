@@ -3,7 +3,7 @@
 // src/ while the benchmark runs cannot switch it back to the TypeScript sources halfway.
 
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
@@ -16,4 +16,12 @@ export function buildEngine(): string {
   rmSync(ENGINE_BUILD_DIR, { recursive: true, force: true });
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', ENGINE_BUILD_DIR], { stdio: 'inherit' });
   return resolve(ENGINE_BUILD_DIR, 'src', 'cli', 'update-engine.js');
+}
+
+/** The node options the installed command starts with: those on bin/update-engine.js's `#!/usr/bin/env -S node ...` line. */
+export function launcherNodeArgs(launcher = 'bin/update-engine.js'): string[] {
+  const shebang = readFileSync(launcher, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env\s+(?:-S\s+)?node\b(.*)$/.exec(shebang);
+  if (!m) throw new Error(`${launcher} does not start with "#!/usr/bin/env [-S] node": ${shebang}`);
+  return (m[1] ?? '').trim().split(/\s+/).filter(Boolean);
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/values.ts';
 import { runDaemon, type DaemonJob } from './daemon-run.ts';
-import { buildEngine } from './engine-build.ts';
+import { buildEngine, launcherNodeArgs } from './engine-build.ts';
 import { attachLoopDisk, prepareImage, PUBLIC_KEY, restoreGpt, type BenchImage, type LoopDisk } from './fixtures.ts';
 import { drawApplyPlot } from './plot.ts';
 import { cpuSeconds } from './proc-stats.ts';
@@ -60,6 +60,9 @@ function targetsFor(img: BenchImage, loop: LoopDisk | undefined): TargetSpec[] {
 async function main(): Promise<void> {
   log('compiling src/ into bench/out/engine-build');
   const entry = buildEngine();
+  // The daemon starts as the installed command does: with the node options of its launcher.
+  const nodeArgs = launcherNodeArgs();
+  log(`daemon node options: ${nodeArgs.join(' ') || '(none)'}`);
   const loadAtStart = loadavg();
   const dir = args.dir ?? (await mkdtemp(join(tmpdir(), 'ue-bench-apply-')));
   await mkdir(dir, { recursive: true });
@@ -67,7 +70,7 @@ async function main(): Promise<void> {
   const throttled: ThrottleResult[] = [];
   const daemon = (target: TargetSpec, url: string, extra: Partial<DaemonJob> = {}) =>
     mkdtemp(join(dir, 'run-')).then((runDir) =>
-      runDaemon({ entry, serverUrl: url, disk: target.disk, publicKeyPath: PUBLIC_KEY, runDir, ioWriteBytesPerSecond: 0, ...(target.sampleDevice ? { sampleDevice: target.sampleDevice } : {}), ...(process.env.BENCH_DAEMON_ENV ? { env: JSON.parse(process.env.BENCH_DAEMON_ENV) as Record<string, string> } : {}), ...extra }),
+      runDaemon({ entry, nodeArgs, serverUrl: url, disk: target.disk, publicKeyPath: PUBLIC_KEY, runDir, ioWriteBytesPerSecond: 0, ...(target.sampleDevice ? { sampleDevice: target.sampleDevice } : {}), ...(process.env.BENCH_DAEMON_ENV ? { env: JSON.parse(process.env.BENCH_DAEMON_ENV) as Record<string, string> } : {}), ...extra }),
     );
   try {
     for (const [sizeIndex, sizeBytes] of sizes.entries()) {

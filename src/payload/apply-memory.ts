@@ -1,4 +1,4 @@
-// How much memory an apply holds and how often it syncs: the pure arithmetic behind the block slots.
+// How much memory an apply holds and how often it syncs: the pure arithmetic behind the block buffer pool.
 // With read-back, a block's bytes stay in its slot until it was synced and compared, so the sync
 // interval must leave room in the pool for the blocks being received and hashed meanwhile.
 

@@ -1,48 +1,52 @@
-// One pass of the streaming apply: header (verified before the target is opened), re-verification of
-// the blocks kept from a previous run, then per block: read into a shared-memory slot, payload hash
-// and block hash on worker threads (in place), compare with the signed table, and only then write.
+// One pass of the streaming apply: the header (verified before the target is opened), the blocks a
+// previous run left on the target (re-verified), then the block pipeline, stage by stage:
+// receive -> verify -> write -> sync -> read-back -> checkpoint (the stage-*.ts files).
 
 import type { Logger } from 'pino';
 import { UpdateEngineError, wrapError } from '../errors.ts';
-import type { ApplyResult, ApplyRunOptions } from './apply.ts';
-import { BlockSlots, type BlockSlot } from './block-slots.ts';
-import { blockHash, maxStoredBlockBytes } from './block-table.ts';
-import { decodeBlock } from './block-codec.ts';
-import { BlockWriter } from './block-writer.ts';
+import { planMemory, type MemoryPlan } from './apply-memory.ts';
+import type { ApplyProgress, ApplyResult, ApplyRunOptions } from './apply-types.ts';
+import { BlockPool } from './block-pool.ts';
+import { maxStoredBlockBytes } from './block-table.ts';
+import { BlockVerifier } from './block-verifier.ts';
 import { ByteReader } from './byte-reader.ts';
 import type { ApplyCheckpoint } from './checkpoint-store.ts';
 import { findChangedBlock } from './existing-blocks.ts';
 import { HashPool, type WorkerHashStream } from './hash-pool.ts';
-import { checkExpectation, checkFits, imageBlockLength, parseManifest, type PayloadManifest } from './manifest.ts';
-import { readPayloadHeader, readPayloadTrailer, type PayloadHeader, type RawSignature } from './payload-header.ts';
+import { checkExpectation, checkFits, parseManifest, type PayloadManifest } from './manifest.ts';
+import { readPayloadHeader, type PayloadHeader, type RawSignature } from './payload-header.ts';
 import type { OpenPayload } from './source.ts';
+import { CheckpointStage, resumePointSaver } from './stage-checkpoint.ts';
+import { readBackRuns } from './stage-read-back.ts';
+import { receiveBlocks } from './stage-receive.ts';
+import { syncBlocks } from './stage-sync.ts';
+import { verifyBlocks } from './stage-verify.ts';
+import { writeBlocks } from './stage-write.ts';
 import { verifyManifestSignatures } from './verify-signatures.ts';
-import { planMemory } from './apply-memory.ts';
-import { YoungGarbageCollector } from './young-garbage.ts';
-
-/** Transport chunks dropped between two young-generation collections. */
-const GARBAGE_EVERY_BYTES = 2 * 1024 * 1024;
 
 /** The resume point does not fit this payload or target: start over (not an error of the payload). */
 export class ResumeInvalid extends Error {}
 
-interface BlockContext {
-  manifest: PayloadManifest;
+/** What the block pipeline of one pass works with. */
+interface PassContext {
   header: PayloadHeader;
-  writer: BlockWriter;
-  hashes: HashPool;
-  /** Without read-back: the whole image's hash over the verified bytes, fed in block order. */
-  imageHash: WorkerHashStream | undefined;
+  reader: ByteReader;
+  verifier: BlockVerifier;
+  pool: BlockPool;
+  plan: MemoryPlan;
+  firstBlock: number;
+  readBack: boolean;
+  payloadHash: WorkerHashStream | undefined;
 }
 
 export class ApplyRun {
   private readonly controller = new AbortController();
-  private failure: Error | undefined;
+  /** The first failure of a stage (a transport that ends early is not one: it is the error itself). */
+  private failure: unknown;
   private reader: ByteReader | undefined;
+  private manifest: PayloadManifest | undefined;
   private signedBy = '';
-  private imageChain: Promise<void> = Promise.resolve();
-  /** Blocks read from the stream and not yet handed to the writer (or dropped). */
-  private readonly inflight = new Set<Promise<void>>();
+  private checkpointStage: CheckpointStage | undefined;
 
   constructor(
     private readonly open: OpenPayload,
@@ -56,11 +60,11 @@ export class ApplyRun {
     return this.reader?.bytesRead ?? 0;
   }
 
-  /** Records the first failure and stops the transport, so that a pending read returns. */
+  /** Records the first failure of a stage and stops the transport, so that every stage winds down. */
   private readonly fail = (e: unknown): void => {
-    if (this.failure) return;
-    this.failure = e instanceof Error ? e : new Error(String(e));
-    this.controller.abort(this.failure);
+    if (this.failure !== undefined) return;
+    this.failure = e;
+    this.controller.abort(e instanceof Error ? e : new Error(String(e)));
   };
 
   private accept(manifestBytes: Buffer, signatures: RawSignature[]): PayloadManifest {
@@ -73,6 +77,7 @@ export class ApplyRun {
     }
     checkFits(manifest, this.o.target.sizeBytes, this.o.target.description);
     this.signedBy = verdict.keyId;
+    this.manifest = manifest;
     this.logger.info({ version: manifest.version, keyId: verdict.keyId, imageSize: manifest.imageSize }, `Payload manifest verified (signed by key "${verdict.keyId}")`);
     return manifest;
   }
@@ -86,9 +91,16 @@ export class ApplyRun {
     }
   }
 
-  /** Watches a hash update: a failed one fails the apply. */
-  private track(hashed: Promise<void>): void {
-    hashed.catch(this.fail);
+  private progress(phase: ApplyProgress['phase'], blocksDone: number): void {
+    const m = this.manifest as PayloadManifest;
+    this.o.onProgress?.({
+      phase,
+      blocksDone,
+      blocksTotal: m.blockCount,
+      imageBytesDone: Math.min(m.imageSize, blocksDone * m.blockSize),
+      imageBytesTotal: m.imageSize,
+      payloadBytesFetched: this.fetchedBefore + this.bytesFetched,
+    });
   }
 
   async execute(): Promise<ApplyResult> {
@@ -98,138 +110,42 @@ export class ApplyRun {
     userSignal?.addEventListener('abort', onUserAbort, { once: true });
     const cp = this.checkpoint;
     const hashes = new HashPool(2);
-    let writer: BlockWriter | undefined;
     let targetOpen = false;
     let stream: Awaited<ReturnType<OpenPayload>> | undefined;
     try {
       stream = await this.open(cp ? [{ start: 0, end: cp.dataOffset }, { start: cp.resumeOffset }] : [{ start: 0 }], this.controller.signal);
-      // The payload file's hash: header and trailer bytes as they are read, each block from its slot.
+      // The payload file's hash: header and trailer bytes as they are read, each block in the receive stage.
       const payloadHash = cp ? undefined : hashes.stream(0);
-      const garbage = new YoungGarbageCollector(GARBAGE_EVERY_BYTES);
       const reader = (this.reader = new ByteReader(stream, {
-        ...(payloadHash && { onReturned: (bytes: Buffer) => this.track(payloadHash.update(bytes)) }),
-        onChunkUsed: (n) => garbage.dropped(n),
+        ...(payloadHash && { onReturned: (bytes: Buffer) => void payloadHash.update(bytes).catch(this.fail) }),
         signal: this.controller.signal,
       }));
       const header = await readPayloadHeader(reader, { accept: (bytes, sigs) => this.accept(bytes, sigs) });
-      const { manifest, blockTable } = header;
       if (cp) {
         this.checkResume(header, cp);
         reader.jumpTo(cp.resumeOffset);
       }
+      const { manifest } = header;
       await this.o.beforeWrite?.(manifest);
       await this.o.target.open();
       targetOpen = true;
       const readBack = this.o.readBack ?? true;
-      const imageHash = readBack ? undefined : hashes.stream(1);
       const plan = planMemory(manifest, maxStoredBlockBytes(manifest.compression, manifest.blockSize), this.o);
-      const slots = new BlockSlots(plan.slotCount, plan.slotBytes);
-      const firstBlock = cp?.nextBlock ?? 0;
-      const progress = (phase: 'verifying-existing' | 'writing', blocksDone: number) =>
-        this.o.onProgress?.({
-          phase,
-          blocksDone,
-          blocksTotal: manifest.blockCount,
-          imageBytesDone: Math.min(manifest.imageSize, blocksDone * manifest.blockSize),
-          imageBytesTotal: manifest.imageSize,
-          payloadBytesFetched: this.fetchedBefore + reader.bytesRead,
-        });
-      if (cp && firstBlock > 0) {
-        const changed = await findChangedBlock({ target: this.o.target, manifest, table: blockTable, count: firstBlock, hashes, imageHash, slots, signal: this.controller.signal, onProgress: (n) => progress('verifying-existing', n) });
-        if (changed !== undefined) throw new ResumeInvalid(`block ${changed} on "${this.o.target.description}" differs from the block table`);
-        this.logger.info({ blocks: firstBlock, resumeOffset: cp.resumeOffset }, `Resuming at block ${firstBlock} of ${manifest.blockCount}`);
-      }
-      const store = this.o.checkpoint?.store;
-      writer = new BlockWriter(
-        {
-          target: this.o.target,
-          blockSizeBytes: manifest.blockSize,
-          blockCount: manifest.blockCount,
-          imageSizeBytes: manifest.imageSize,
-          firstBlock,
-          syncEveryBlocks: plan.syncEveryBlocks,
-          readBack,
-          // Bytes fetched beyond the last resume point are the interval plus the blocks held in slots
-          // (and a little in the transport): saving that much more often keeps what a kill (SIGKILL,
-          // power cut) makes the next start fetch again under one interval plus the header.
-          checkpointEveryBlocks: Math.max(1, (this.o.checkpoint?.everyBlocks ?? plan.checkpointEveryBlocks) - plan.slotCount - 1),
-          onWritten: (n) => progress('writing', n),
-          ...(store && {
-            saveCheckpoint: (nextBlock: number) =>
-              store.save({
-                formatVersion: 1,
-                manifestSha256: header.manifestSha256Hex,
-                targetDescription: this.o.target.description,
-                dataOffset: header.dataOffset,
-                nextBlock,
-                resumeOffset: header.dataOffset + (blockTable.storedOffsets[nextBlock] ?? 0),
-                savedAt: new Date().toISOString(),
-              }),
-          }),
-        },
-        this.fail,
-      );
-      const ctx: BlockContext = { manifest, header, writer, hashes, imageHash };
-      for (let i = firstBlock; i < manifest.blockCount; i++) {
-        if (this.failure) throw this.failure;
-        userSignal?.throwIfAborted();
-        if (slots.exhausted) writer.requestSync(); // the read-back holds the slots until their blocks are synced
-        const slot = await slots.acquire(this.controller.signal);
-        const stored = blockTable.storedLengths[i] ?? 0;
-        try {
-          await reader.readInto(slot.memory, stored, `block ${i}`);
-        } catch (e) {
-          slot.release();
-          throw e;
-        }
-        const storedView = slot.memory.subarray(0, stored);
-        if (payloadHash) {
-          slot.hold();
-          this.track(payloadHash.update(storedView).finally(() => slot.release()));
-        }
-        const job = this.processBlock(i, storedView, slot, ctx);
-        this.inflight.add(job);
-        void job.finally(() => this.inflight.delete(job));
-      }
-      await readPayloadTrailer(reader, header.dataSizeBytes);
-      await Promise.all(this.inflight);
-      if (this.failure) throw this.failure;
-      userSignal?.throwIfAborted(); // every block is written; the final sync and read-back are left to a resumed run
-      await writer.finish();
-      await this.imageChain;
-      if (this.failure) throw this.failure;
-      if (imageHash) {
-        const imageSha256Hex = (await imageHash.digest()).toString('hex');
-        if (imageSha256Hex !== manifest.imageSha256) {
-          throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Image SHA-256 from the payload is ${imageSha256Hex}, the manifest says ${manifest.imageSha256}`);
-        }
-      }
-      const payloadSha256Base64 = payloadHash ? (await payloadHash.digest()).toString('base64') : undefined;
-      await store?.clear();
-      return {
-        manifest,
-        signedBy: this.signedBy,
-        payloadSizeBytes: reader.offset,
-        payloadSha256Base64,
-        // Every block on the target matched the signed block table: the image is the manifest's.
-        imageSha256Hex: manifest.imageSha256,
-        resumed: cp !== undefined,
-        payloadBytesFetched: this.fetchedBefore + reader.bytesRead,
-        blocksWritten: manifest.blockCount - firstBlock,
+      const ctx: PassContext = {
+        header,
+        reader,
+        verifier: new BlockVerifier(hashes, header.blockTable, readBack ? undefined : hashes.stream(1)),
+        pool: new BlockPool(plan.slotCount, plan.slotBytes),
+        plan,
+        firstBlock: cp?.nextBlock ?? 0,
+        readBack,
+        payloadHash,
       };
+      await this.checkKeptBlocks(ctx);
+      await this.runPipeline(ctx);
+      return await this.finish(ctx);
     } catch (e) {
-      if (e instanceof ResumeInvalid) throw e;
-      const aborted = userSignal?.aborted === true && this.failure === undefined;
-      this.controller.abort(); // the transport stops; blocks already received and verified are still written
-      await Promise.allSettled([...this.inflight]);
-      await this.imageChain;
-      const durable = writer ? await writer.stop() : undefined;
-      const root = this.failure ?? e;
-      if (aborted) {
-        const where = durable === undefined ? 'before writing' : `with blocks [0, ${durable}) on the target${this.o.checkpoint ? ' (resume point saved)' : ''}`;
-        throw new UpdateEngineError('ERR_ABORTED', `Payload apply stopped ${where}`, { cause: userSignal?.reason });
-      }
-      throw wrapError(root, 'ERR_DOWNLOAD_TRANSFER', 'Reading the payload failed');
+      throw this.outcome(e);
     } finally {
       userSignal?.removeEventListener('abort', onUserAbort);
       this.controller.abort();
@@ -240,32 +156,73 @@ export class ApplyRun {
     }
   }
 
-  /** Decodes, hashes (worker) and checks one block, then hands it to the writer, which holds the slot as long as it needs the bytes. */
-  private async processBlock(index: number, storedView: Buffer, slot: BlockSlot, ctx: BlockContext): Promise<void> {
-    const { manifest } = ctx;
-    const decoded = decodeBlock(manifest.compression, storedView, imageBlockLength(manifest, index), index);
-    const imageHash = ctx.imageHash;
-    if (imageHash) {
-      slot.hold();
-      this.imageChain = this.imageChain
-        .then(async () => imageHash.update(await decoded))
-        .catch(this.fail)
-        .finally(() => slot.release());
+  /** On resume: the blocks before the resume point must still be on the target as the table says. */
+  private async checkKeptBlocks(ctx: PassContext): Promise<void> {
+    const cp = this.checkpoint;
+    if (!cp || ctx.firstBlock === 0) return;
+    const { manifest } = ctx.header;
+    const changed = await findChangedBlock({ target: this.o.target, manifest, count: ctx.firstBlock, verifier: ctx.verifier, pool: ctx.pool, signal: this.controller.signal, onProgress: (n) => this.progress('verifying-existing', n) });
+    if (changed !== undefined) throw new ResumeInvalid(`block ${changed} on "${this.o.target.description}" differs from the block table`);
+    this.logger.info({ blocks: ctx.firstBlock, resumeOffset: cp.resumeOffset }, `Resuming at block ${ctx.firstBlock} of ${manifest.blockCount}`);
+  }
+
+  /** receive -> verify -> write -> sync -> read-back -> checkpoint; resolves when every block is durable (and compared). */
+  private async runPipeline(ctx: PassContext): Promise<void> {
+    const { target } = this.o;
+    const { header, pool, plan } = ctx;
+    const blockSizeBytes = header.manifest.blockSize;
+    const onFailure = this.fail;
+    const store = this.o.checkpoint?.store;
+    const received = receiveBlocks({ reader: ctx.reader, table: header.blockTable, pool, firstBlock: ctx.firstBlock, dataSizeBytes: header.dataSizeBytes, payloadHash: ctx.payloadHash, signal: this.controller.signal });
+    const verified = verifyBlocks(received, { manifest: header.manifest, verifier: ctx.verifier, limit: pool.count, onFailure });
+    const written = writeBlocks(verified, { target, blockSizeBytes, keepForReadBack: ctx.readBack, limit: pool.count, onFailure, onWritten: (n) => this.progress('writing', n) });
+    const synced = syncBlocks(written, { target, everyBlocks: plan.syncEveryBlocks, pool, onFailure });
+    const durable = readBackRuns(synced, { target, blockSizeBytes, onFailure });
+    this.checkpointStage = new CheckpointStage({
+      firstBlock: ctx.firstBlock,
+      // Bytes fetched beyond the last resume point are the interval plus the blocks held in the pool
+      // (and a little in the transport): saving that much more often keeps what a kill (SIGKILL,
+      // power cut) makes the next start fetch again under one interval plus the header.
+      everyBlocks: Math.max(1, (this.o.checkpoint?.everyBlocks ?? plan.checkpointEveryBlocks) - plan.slotCount - 1),
+      ...(store && { save: resumePointSaver(store, header, target.description) }),
+      onFailure,
+    });
+    await this.checkpointStage.consume(durable);
+  }
+
+  /** After the last block: the whole image's hash (without read-back), the result, the resume point cleared. */
+  private async finish(ctx: PassContext): Promise<ApplyResult> {
+    const { manifest } = ctx.header;
+    const imageSha256Hex = await ctx.verifier.imageDigestHex();
+    if (imageSha256Hex !== undefined && imageSha256Hex !== manifest.imageSha256) {
+      throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Image SHA-256 from the payload is ${imageSha256Hex}, the manifest says ${manifest.imageSha256}`);
     }
-    try {
-      const image = await decoded;
-      const digest = await ctx.hashes.hashOnce(image);
-      const expected = blockHash(ctx.header.blockTable, index);
-      if (!digest.equals(expected)) {
-        throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Block ${index} SHA-256 is ${digest.toString('hex')}, the block table says ${expected.toString('hex')}`);
-      }
-      if (this.failure) return; // after an abort, blocks already verified are still written (the resume point covers them)
-      slot.hold();
-      ctx.writer.submit(index, image, () => slot.release());
-    } catch (e) {
-      this.fail(e);
-    } finally {
-      slot.release();
+    const payloadSha256Base64 = ctx.payloadHash ? (await ctx.payloadHash.digest()).toString('base64') : undefined;
+    await this.o.checkpoint?.store.clear();
+    return {
+      manifest,
+      signedBy: this.signedBy,
+      payloadSizeBytes: ctx.reader.offset,
+      payloadSha256Base64,
+      // Every block on the target matched the signed block table: the image is the manifest's.
+      imageSha256Hex: manifest.imageSha256,
+      resumed: this.checkpoint !== undefined,
+      payloadBytesFetched: this.fetchedBefore + ctx.reader.bytesRead,
+      blocksWritten: manifest.blockCount - ctx.firstBlock,
+    };
+  }
+
+  /** The error a failed pass rejects with: ERR_ABORTED for an abort, else the first failure. */
+  private outcome(e: unknown): Error {
+    if (e instanceof ResumeInvalid) return e;
+    const userSignal = this.o.signal;
+    const aborted = userSignal?.aborted === true && this.failure === undefined;
+    this.controller.abort();
+    if (aborted) {
+      const durable = this.checkpointStage?.durable;
+      const where = durable === undefined ? 'before writing' : `with blocks [0, ${durable}) on the target${this.o.checkpoint ? ' (resume point saved)' : ''}`;
+      return new UpdateEngineError('ERR_ABORTED', `Payload apply stopped ${where}`, { cause: userSignal?.reason });
     }
+    return wrapError(this.failure ?? e, 'ERR_DOWNLOAD_TRANSFER', 'Reading the payload failed');
   }
 }

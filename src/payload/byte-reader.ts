@@ -15,8 +15,6 @@ const EMPTY = Buffer.alloc(0);
 
 export interface ByteReaderOptions {
   onReturned?: ReturnedBytesHook;
-  /** Called with a chunk's size once all its bytes were consumed (the chunk is then garbage). */
-  onChunkUsed?(bytes: number): void;
   /** A pending read rejects with its reason at once, even if the stream ignores the abort. */
   signal?: AbortSignal;
 }
@@ -37,12 +35,10 @@ export class ByteReader {
   private rejectWait: ((e: Error) => void) | undefined;
 
   private readonly onReturned: ReturnedBytesHook | undefined;
-  private readonly onChunkUsed: ((bytes: number) => void) | undefined;
 
   constructor(readable: Readable | AsyncIterable<unknown>, options: ByteReaderOptions = {}) {
     const { signal } = options;
     this.onReturned = options.onReturned;
-    this.onChunkUsed = options.onChunkUsed;
     this.chunks = (readable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     if (signal) {
       const stop = () => {
@@ -74,7 +70,6 @@ export class ByteReader {
   /** Loads the next chunk once the current one is used up; false at the end of the stream. */
   private async fill(): Promise<boolean> {
     while (this.at >= this.chunk.byteLength) {
-      if (this.chunk.byteLength > 0) this.onChunkUsed?.(this.chunk.byteLength);
       this.chunk = EMPTY;
       if (this.ended) return false;
       const next = await this.untilAborted(this.chunks.next());

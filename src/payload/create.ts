@@ -9,7 +9,7 @@ import { UpdateEngineError, wrapError } from '../errors.ts';
 import { silentLogger } from '../platform/logger.ts';
 import { encodeBlockTable } from './block-table.ts';
 import { compressBlock } from './block-codec.ts';
-import { BlockSlots } from './block-slots.ts';
+import { BlockPool } from './block-pool.ts';
 import { HashPool } from './hash-pool.ts';
 import { DEFAULT_BLOCK_SIZE_BYTES, manifestSchema, MAX_BLOCK_COUNT, PAYLOAD_FORMAT_VERSION, serializeManifest, type Compression, type PayloadManifest } from './manifest.ts';
 import { writePayloadArchive, type DataSink } from './payload-writer.ts';
@@ -74,32 +74,41 @@ interface Scan {
 
 /** Pass 1: per-block hashes, whole-image hash, stored lengths. Reads until the end of the file. */
 async function scanImage(fh: FileHandle, path: string, blockSize: number, compression: Compression, pool: HashPool): Promise<Scan> {
-  const slots = new BlockSlots(IN_FLIGHT_BLOCKS, blockSize);
+  const buffers = new BlockPool(IN_FLIGHT_BLOCKS, blockSize);
   const imageHash = pool.stream(0);
   const hashes: Buffer[] = [];
   const storedLengths: number[] = [];
   const jobs: Array<Promise<void>> = [];
   let size = 0;
   for (let index = 0; ; index++) {
-    const slot = await slots.acquire();
-    const n = await readBlock(fh, slot.memory, size, path);
+    const lease = await buffers.acquire();
+    let n: number;
+    try {
+      n = await readBlock(fh, lease.memory, size, path);
+    } catch (e) {
+      lease.release();
+      throw e;
+    }
     if (n === 0) {
-      slot.release();
+      lease.release();
       break;
     }
     if (index >= MAX_BLOCK_COUNT) {
-      slot.release();
+      lease.release();
       throw new UpdateEngineError('ERR_USAGE', `Image "${path}" has more than ${MAX_BLOCK_COUNT} blocks of ${blockSize} bytes: use a larger --block-size`);
     }
     size += n;
-    const view = slot.memory.subarray(0, n);
-    slot.hold();
-    jobs.push(imageHash.update(view).finally(() => slot.release()));
-    const job = Promise.all([pool.hashOnce(view), compression === 'none' ? Promise.resolve(n) : compressBlock(compression, view).then((b) => b.byteLength)]).then(([digest, stored]) => {
+    const view = lease.memory.subarray(0, n);
+    // One job owns the lease: the image hash (in order), the block hash and the compression all read it.
+    const work = [imageHash.update(view), pool.hashOnce(view), compression === 'none' ? Promise.resolve(n) : compressBlock(compression, view).then((b) => b.byteLength)] as const;
+    const job = Promise.allSettled(work).then(async () => {
+      lease.release();
+      const [, digest, stored] = await Promise.all(work);
       hashes[index] = digest;
       storedLengths[index] = stored;
     });
-    jobs.push(job.finally(() => slot.release()));
+    job.catch(() => undefined); // awaited below
+    jobs.push(job);
     if (n < blockSize) break;
   }
   await Promise.all(jobs);

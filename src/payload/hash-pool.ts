@@ -10,19 +10,12 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const streams = new Map();
-// Buffers moved in here become garbage once hashed; this isolate has almost no other garbage, so V8
-// would hold on to ~64 MiB of them before it collects. A full collection of this tiny heap takes
-// about a millisecond: do one every 32 MiB of moved-in bytes to keep memory flat.
-let collect = null;
-try { require('node:v8').setFlagsFromString('--expose-gc'); collect = require('node:vm').runInNewContext('gc'); } catch {}
-let movedIn = 0;
 parentPort.on('message', (m) => {
   try {
     if (m.op === 'open') { streams.set(m.id, createHash('sha256')); return; }
     if (m.op === 'update') {
       streams.get(m.id).update(new Uint8Array(m.buf, m.offset, m.length));
       parentPort.postMessage({ seq: m.seq });
-      if (m.moved) { movedIn += m.length; if (collect && movedIn > 32 * 1048576) { movedIn = 0; collect(); } }
     } else if (m.op === 'digest') {
       const digest = streams.get(m.id).digest();
       streams.delete(m.id);
@@ -83,7 +76,7 @@ class HashWorker {
         view.set(data);
       }
       if (!(view.buffer instanceof SharedArrayBuffer)) transferList.push(view.buffer as ArrayBuffer);
-      Object.assign(message, { buf: view.buffer, offset: view.byteOffset, length: view.byteLength, moved: transferList.length > 0 });
+      Object.assign(message, { buf: view.buffer, offset: view.byteOffset, length: view.byteLength });
     }
     const bytes = data?.byteLength ?? 0;
     this.pendingBytes += bytes;

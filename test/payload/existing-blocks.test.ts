@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileRegionTarget } from '../../src/io/file-region-target.ts';
-import { BlockSlots } from '../../src/payload/block-slots.ts';
+import { BlockPool } from '../../src/payload/block-pool.ts';
 import { decodeBlockTable, encodeBlockTable } from '../../src/payload/block-table.ts';
+import { BlockVerifier } from '../../src/payload/block-verifier.ts';
 import { findChangedBlock } from '../../src/payload/existing-blocks.ts';
 import { HashPool } from '../../src/payload/hash-pool.ts';
 import type { PayloadManifest } from '../../src/payload/manifest.ts';
@@ -34,7 +35,7 @@ async function check(disk: Buffer, count: number) {
   await target.open();
   const imageHash = pool.stream(1);
   try {
-    const changed = await findChangedBlock({ target, manifest, table, count, hashes: pool, imageHash, slots: new BlockSlots(4, BLOCK), signal: new AbortController().signal });
+    const changed = await findChangedBlock({ target, manifest, count, verifier: new BlockVerifier(pool, table, imageHash), pool: new BlockPool(4, BLOCK), signal: new AbortController().signal });
     return { changed, prefixSha256: (await imageHash.digest()).toString('hex') };
   } finally {
     await target.close();
