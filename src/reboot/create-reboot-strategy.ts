@@ -74,7 +74,6 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
       ...(deps.random ? { random: deps.random } : {}),
     });
   const immediate = () => new ImmediateRebootStrategy({ schedule, clock, logger });
-  const strategy: string = settings.rebootStrategy;
   switch (settings.rebootStrategy) {
     case 'reboot':
       return immediate();
@@ -97,7 +96,5 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
         ...(deps.random ? { random: deps.random } : {}),
       });
     }
-    default:
-      throw new UpdateEngineError('ERR_CONFIG_VALUE', `Unknown REBOOT_STRATEGY "${strategy}" (expected reboot, etcd-lock, best-effort, off or fleet-lock)`);
   }
 }

@@ -23,7 +23,7 @@ const PARTNERS: Record<string, [string, string]> = {
   LOCKSMITHD_ETCD_CERTFILE: ['LOCKSMITHD_ETCD_KEYFILE', '/etc/k.pem'],
   LOCKSMITHD_ETCD_KEYFILE: ['LOCKSMITHD_ETCD_CERTFILE', '/etc/c.pem'],
 };
-const CONFIG_ERRORS = { codes: ['ERR_CONFIG_FILE', 'ERR_CONFIG_SYNTAX', 'ERR_CONFIG_VALUE', 'ERR_CONFIG_MISSING'] as const };
+const CONFIG_ERRORS = { codes: ['ERR_CONFIG_FILE', 'ERR_CONFIG_SYNTAX', 'ERR_CONFIG_VALUE'] as const };
 
 /** Numbers in Settings must be usable as they are: safe, non-negative integers. */
 function checkNumbers(loaded: LoadedSettings): void {
