@@ -19,6 +19,7 @@ import {
 } from './http-transport.ts';
 import { ProxyTunnelAgent, requestViaHttpProxy } from './proxy-agent.ts';
 import { proxyForUrl } from './proxy.ts';
+import { VERSION } from '../version.ts';
 
 /** Where Debian/Ubuntu and Fedora/RHEL keep the system trust store. */
 export const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
@@ -104,7 +105,7 @@ export class GotTransport implements HttpTransport {
       timeout: { lookup: connectTimeoutMs, connect: connectTimeoutMs, secureConnect: connectTimeoutMs },
       https: { certificateAuthority: cas },
       agent: { http: this.httpAgent, https: this.httpsAgent },
-      headers: { 'user-agent': options.userAgent ?? 'update-engine/0.1.0' },
+      headers: { 'user-agent': options.userAgent ?? `update-engine/${VERSION}` },
       request: (url, requestOptions, callback) => {
         const proxy = proxyForUrl(url, env);
         if (!proxy) return undefined;

@@ -4,12 +4,13 @@
 import { UpdateEngineError } from '../errors.ts';
 import { assertValidEvent, omahaEvents, type OmahaEvent } from './events.ts';
 import { escapeXmlAttribute } from './xml-text.ts';
+import { VERSION } from '../version.ts';
 
 /** Servers such as Nebraska refuse larger requests. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
 /** The updater name and version sent as request@version and request@updaterversion. */
-export const UPDATER_VERSION = 'update-engine-0.1.0';
+export const UPDATER_VERSION = `update-engine-${VERSION}`;
 
 export type InstallSource = 'scheduler' | 'ondemandupdate';
 
