@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The update-engine command (src/cli/update-engine.ts): compiled when built, else through tsx (bin/entry.js).
+// The update-engine command (src/cli/update-engine.ts): the compiled build (bin/entry.js).
 import { start } from './entry.js';
 
 await start('update-engine');
