@@ -19,7 +19,6 @@ import {
 export const DEFAULT_APP_ID = '{4d3c2f2a-9b8e-4a1c-8f5e-2b7d6c1a9e30}';
 
 export const REBOOT_STRATEGIES = ['reboot', 'etcd-lock', 'best-effort', 'off', 'fleet-lock'] as const;
-export type RebootStrategy = (typeof REBOOT_STRATEGIES)[number];
 
 /** Wraps a pure parser so that its ValueError becomes a zod issue with the expectation as message. */
 function parsed<T>(parse: (text: string) => T) {

@@ -1,7 +1,7 @@
 // Talks to the Omaha server for the engine: the client identity of every request, update checks
 // with the right 3/2 or rollback event, and events that are queued in the state when undelivered.
 
-import { UpdateEngineError, isUpdateEngineError } from '../errors.ts';
+import { UpdateEngineError } from '../errors.ts';
 import type { OmahaEvent } from '../omaha/events.ts';
 import type { CheckResult } from '../omaha/offer.ts';
 import type { InstallSource, OmahaClientInfo } from '../omaha/request-builder.ts';
@@ -107,8 +107,4 @@ export class OmahaReporter {
     if (!this.deps.omaha) throw new UpdateEngineError('ERR_INTERNAL', 'No Omaha server is configured (SERVER=disabled)');
     return this.deps.omaha;
   }
-}
-
-export function isDeliveryError(e: unknown): boolean {
-  return isUpdateEngineError(e) && (e.code === 'ERR_OMAHA_REQUEST' || e.code === 'ERR_OMAHA_HTTP');
 }
