@@ -132,7 +132,7 @@ export interface CheckOutcome {
 export interface CheckSchedulerOptions {
   clock: Clock;
   /** Runs one check. Its errors are logged; an UpdateEngineError's httpStatus counts as the outcome. */
-  onCheck: (reason: CheckReason, signal: AbortSignal) => Promise<CheckOutcome | void>;
+  onCheck: (reason: CheckReason, signal: AbortSignal) => Promise<CheckOutcome | undefined>;
   /** CHECK_SCHEDULE; undefined: update_engine's cadence. */
   cronExpression?: string;
   /** Default Math.random. */

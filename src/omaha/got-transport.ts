@@ -90,7 +90,7 @@ export class GotTransport implements HttpTransport {
 
   private constructor(
     private readonly cas: string[],
-    private readonly options: GotTransportOptions,
+    options: GotTransportOptions,
   ) {
     const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     this.httpAgent = new http.Agent({ keepAlive: true });

@@ -123,7 +123,7 @@ function envelope(info: OmahaClientInfo, body: string): string {
 /** The update check: ping, updatecheck, then event 3/2 with previousversion (or the rollback report 3/0 errorcode 44). */
 export function buildUpdateCheckRequest(params: UpdateCheckRequestParams): string {
   const event = params.rollback ? omahaEvents.rollback() : omahaEvents.updateComplete(params.previousVersion);
-  const body = '        <ping active="1"></ping>\n' + '        <updatecheck></updatecheck>\n' + eventElement(event);
+  const body = `        <ping active="1"></ping>\n        <updatecheck></updatecheck>\n${eventElement(event)}`;
   return envelope(params, body);
 }
 

@@ -10,7 +10,7 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpdateEngineError } from '../../src/errors.ts';
+import type { UpdateEngineError } from '../../src/errors.ts';
 import { GotTransport } from '../../src/omaha/got-transport.ts';
 import { HttpTransportError } from '../../src/omaha/http-transport.ts';
 import { startFaultServer, type FaultServer } from '../helpers/fault-server.ts';

@@ -62,7 +62,7 @@ export const run: Command = async (argv, ctx) => {
     out('1. A GPT disk image with two /usr slots, made with our own GPT code (no sgdisk, no root)');
     await lab.setUp();
     out(`   ${relative(dir, lab.disk)}: USR-A holds version 1.0.0; USR-B is empty`);
-    slotTable(await lab.slots(), lab.slotVersions).forEach((l) => out(l));
+    for (const l of slotTable(await lab.slots(), lab.slotVersions)) out(l);
     out();
     out(`2. A payload for version 2.0.0: ${imageMiB} MiB image, signed with the TEST-ONLY key ${relative(process.cwd(), TEST_PRIVATE_KEY)}`);
     const madeStart = performance.now();
@@ -88,7 +88,7 @@ export const run: Command = async (argv, ctx) => {
     view.stop();
     const cycleMs = performance.now() - (cycleStart || t0);
     out(`   installed 2.0.0 on USR-B: ${imageMiB} MiB verified and written in ${(cycleMs / 1000).toFixed(2)} s (${(imageMiB / (cycleMs / 1000)).toFixed(0)} MiB/s); REBOOT_STRATEGY=off, so no reboot command`);
-    slotTable(await lab.slots(), new Map([...lab.slotVersions, [4, '2.0.0']])).forEach((l) => out(l));
+    for (const l of slotTable(await lab.slots(), new Map([...lab.slotVersions, [4, '2.0.0']]))) out(l);
     out();
     out("5. Reboot: the boot simulator does what GRUB's gptprio.next does");
     const choice = await lab.reboot();
@@ -96,7 +96,7 @@ export const run: Command = async (argv, ctx) => {
     out();
     out('6. The post-boot cycle on the new slot: health check -> mark good -> report 3/2 to the server');
     await runDaemon(lab.settings(), daemonOptions);
-    slotTable(await lab.slots(), lab.slotVersions).forEach((l) => out(l));
+    for (const l of slotTable(await lab.slots(), lab.slotVersions)) out(l);
     out();
     out('7. Events the server received (eventtype/eventresult):');
     out(`   ${lab.events.map((e) => `${e.eventtype}/${e.eventresult}${e.previousversion ? ` (previousversion ${e.previousversion})` : ''}`).join(', ')}`);

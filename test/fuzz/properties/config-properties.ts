@@ -99,7 +99,9 @@ export function createConfigFuzz(): FuzzSuite {
           const texts = [input.release, input.usrShare, input.etc, input.coreos].map((t, i) => (i === layerIndex ? `${t ?? ''}\n${secretLine}\n` : t));
           const files: Array<[string, string | null | undefined]> = [[paths.releaseFile, texts[0]], [paths.usrShareConf, texts[1]], [paths.etcConf, texts[2]], [paths.etcCoreosConf, texts[3]]];
           const configFiles = input.extra.map((_, i) => join(dir, `extra-${i}.conf`));
-          input.extra.forEach((t, i) => files.push([configFiles[i] as string, t]));
+          input.extra.forEach((t, i) => {
+            files.push([configFiles[i] as string, t]);
+          });
           for (const [file, text] of files) {
             if (text === null || text === undefined) continue;
             await mkdir(dirname(file), { recursive: true });
