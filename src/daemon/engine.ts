@@ -3,7 +3,8 @@
 
 import { UpdateEngineError } from '../errors.ts';
 import type { InstallSource } from '../omaha/request-builder.ts';
-import { readSlots, restoreBooted } from '../slots/index.ts';
+import { readSlots } from '../slots/index.ts';
+import { undoPendingUpdate } from './pending-update.ts';
 import { assessBoot } from './boot-assessment.ts';
 import type { CheckResult as ControlCheckResult, ControlHandler, ResetResult } from './control-protocol.ts';
 import type { EngineDeps } from './engine-deps.ts';
@@ -119,8 +120,7 @@ export class UpdateEngine implements ControlHandler {
       if (pending) {
         this.rebootWait?.abort(new UpdateEngineError('ERR_ABORTED', 'The pending update was reset'));
         const { disk, bootedPartition } = await this.deps.detectSlots();
-        await restoreBooted(disk, bootedPartition, pending.partition);
-        await this.deps.needReboot.clear();
+        await undoPendingUpdate(this.deps, disk, bootedPartition, pending.partition);
         const table = await readSlots(disk, { slotAPartition: this.deps.settings.slotAPartition, slotBPartition: this.deps.settings.slotBPartition });
         const label = table.usrSlots.find((s) => s.partition === bootedPartition)?.label ?? `partition ${bootedPartition}`;
         message = `Pending update to ${pending.version} undone; slot ${label} stays active`;
@@ -129,7 +129,6 @@ export class UpdateEngine implements ControlHandler {
       }
       await this.deps.state.update((st) => {
         const next = { ...st, failedVersions: {}, failureCount: 0 };
-        delete next.pendingUpdate;
         delete next.backoffUntilMs;
         delete next.reportRollback;
         if (pending) delete next.previousVersion;

@@ -6,6 +6,7 @@ import { UpdateEngineError } from '../errors.ts';
 import { disableSlot, markGood } from '../slots/index.ts';
 import type { BootSituation } from './boot-assessment.ts';
 import type { EngineDeps } from './engine-deps.ts';
+import { withoutPendingUpdate } from './pending-update.ts';
 import { recordFailedVersion } from './state-store.ts';
 
 export type PostBootOutcome =
@@ -24,7 +25,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
       return { kind: 'nothing' };
     case 'flip-lost':
       logger.warn({ version: situation.pending.version }, 'A pending update was never flipped (interrupted); it will be applied again');
-      await deps.state.update((st) => withoutPending(st));
+      await deps.state.update(withoutPendingUpdate);
       await releaseLock(deps, () => deps.reboot.atStart(ctx, 'idle'));
       return { kind: 'nothing' };
     case 'need-reboot':
@@ -64,7 +65,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
       if (failed && (failed.priority > 0 || failed.tries > 0)) await disableSlot(disk, failed.partition);
       const nowMs = deps.clock.now();
       await deps.state.update((st) => {
-        const next = recordFailedVersion(withoutPending(st), pending.version, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
+        const next = recordFailedVersion(withoutPendingUpdate(st), pending.version, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
         delete next.previousVersion;
         return { ...next, reportRollback: true };
       });
@@ -78,7 +79,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
 /** The new slot is good: drop the pending record (previousVersion stays for the 3/2 report), release the lock. */
 async function finishHealthyBoot(deps: EngineDeps, partition: number, signal: AbortSignal): Promise<void> {
   await deps.needReboot.clear();
-  await deps.state.update((st) => ({ ...withoutPending(st), failureCount: 0 }));
+  await deps.state.update((st) => ({ ...withoutPendingUpdate(st), failureCount: 0 }));
   deps.logger.info({ partition }, 'Slot marked good; the update is complete');
   await releaseLock(deps, () => deps.reboot.afterHealthyBoot({ signal, logger: deps.logger }));
 }
@@ -118,10 +119,4 @@ export async function releaseLock(deps: EngineDeps, release: () => Promise<void>
     });
   }
   return true;
-}
-
-function withoutPending<T extends { pendingUpdate?: unknown }>(state: T): T {
-  const next = { ...state };
-  delete next.pendingUpdate;
-  return next;
 }

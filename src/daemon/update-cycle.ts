@@ -7,7 +7,8 @@ import { compareVersions } from '../config/values.ts';
 import { errorEvent, omahaEvents } from '../omaha/events.ts';
 import type { UpdateOffer } from '../omaha/offer.ts';
 import type { InstallSource } from '../omaha/request-builder.ts';
-import { disableSlot, restoreBooted } from '../slots/index.ts';
+import { disableSlot } from '../slots/index.ts';
+import { undoPendingUpdate } from './pending-update.ts';
 import { chain, runAction, type Action, type ActionContext } from './action.ts';
 import { applyAction, type AppliedImage } from './actions/apply-action.ts';
 import { finalizeAction, type FlippedSlot } from './actions/finalize-action.ts';
@@ -15,7 +16,7 @@ import { planAction, type InstallPlan } from './actions/plan-action.ts';
 import type { EngineDeps } from './engine-deps.ts';
 import type { OmahaReporter } from './omaha-reporter.ts';
 import { recordFailedVersion } from './state-store.ts';
-import type { StatusMachine, UpdateStatus } from './status.ts';
+import type { StatusMachine } from './status.ts';
 
 export type CycleOutcome =
   | { kind: 'noupdate'; pollIntervalMs?: number }
@@ -63,7 +64,6 @@ export class UpdateCycle {
     const { deps, status } = this;
     const ctx = this.context(signal);
     const pendingBefore = (await deps.state.read()).pendingUpdate;
-    const restingStatus = (): UpdateStatus => (pendingBefore ? 'UPDATE_STATUS_UPDATED_NEED_REBOOT' : 'UPDATE_STATUS_IDLE');
     status.transition('UPDATE_STATUS_CHECKING_FOR_UPDATE');
     let offer: UpdateOffer | undefined;
     let touchedPassive: InstallPlan | undefined;
@@ -74,7 +74,7 @@ export class UpdateCycle {
       const poll = result.pollIntervalMs !== undefined ? { pollIntervalMs: result.pollIntervalMs } : {};
       if (result.kind === 'noupdate') {
         deps.metrics?.checkFinished('noupdate');
-        status.transition(restingStatus(), { lastCheckedTimeSeconds: checkedAt, ...(pendingBefore ? { newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1 } : {}) });
+        status.rest(pendingBefore, { lastCheckedTimeSeconds: checkedAt });
         return { kind: 'noupdate', ...poll };
       }
       offer = result;
@@ -84,7 +84,7 @@ export class UpdateCycle {
         deps.metrics?.checkFinished(skip.deferral ? 'deferred' : 'noupdate', offer.version);
         if (skip.deferral) await this.reporter.event(omahaEvents.deferred(skip.deferral), deps.settings.version ?? '', signal);
         deps.logger.info({ version: offer.version, reason: skip.reason }, 'Update offer not taken');
-        status.transition(restingStatus(), pendingBefore ? { newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1 } : {});
+        status.rest(pendingBefore);
         return skip.deferral
           ? { kind: 'deferred', version: offer.version, reason: skip.reason, ...poll }
           : { kind: 'pending-kept', version: pendingBefore?.version ?? offer.version, ...poll };
@@ -118,13 +118,7 @@ export class UpdateCycle {
         onPlan(plan);
         if (pending) {
           // A newer offer replaces the pending update: undo its flip before writing over it.
-          await restoreBooted(plan.disk, plan.booted.partition, plan.passive.partition);
-          await deps.needReboot.clear();
-          await deps.state.update((st) => {
-            const next = { ...st };
-            delete next.pendingUpdate;
-            return next;
-          });
+          await undoPendingUpdate(deps, plan.disk, plan.booted.partition, plan.passive.partition);
           ctx.logger.info({ replaced: pending.partition }, 'Pending update undone; a newer one replaces it');
         }
         status.transition('UPDATE_STATUS_DOWNLOADING', { progress: 0 });
@@ -192,7 +186,7 @@ export class UpdateCycle {
         .catch((e: unknown) => deps.logger.error({ err: e }, 'Cannot record the failure in the state'));
     }
     const pending = info.pendingBefore ? (await deps.state.read()).pendingUpdate : undefined;
-    status.transition(pending ? 'UPDATE_STATUS_UPDATED_NEED_REBOOT' : 'UPDATE_STATUS_IDLE', pending ? { newVersion: pending.version, newSizeBytes: pending.sizeBytes, progress: 1 } : {});
+    status.rest(pending);
     return { kind: 'failed', error, ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}) };
   }
 
