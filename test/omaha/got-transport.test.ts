@@ -277,7 +277,7 @@ describe('GotTransport over HTTPS and proxies', () => {
     try {
       const e = await transportError(t.get(`${tlsUrl}/`, {}));
       expect(e.kind).toBe('proxy');
-      expect(e.message).toContain('403 Forbidden');
+      expect(e.message).toContain('was answered 403');
     } finally {
       t.close();
       await new Promise<void>((r) => refusing.close(() => r()));
