@@ -6,7 +6,7 @@
 // `npm run settings:docs` to regenerate update.conf.example and docs/settings.md (a test checks them).
 
 import { z } from 'zod';
-import { validate as validateCron } from 'node-cron';
+import { parseCronExpression } from '../platform/cron.ts';
 import {
   ValueError,
   parseBoolean,
@@ -85,7 +85,15 @@ const serverUrl = parsed((t) => {
   return u.toString();
 });
 const cron = parsed((t) => {
-  if (!validateCron(t.trim())) throw new ValueError('expected a cron expression, e.g. "*/30 * * * *"');
+  let matches: boolean;
+  try {
+    const cron = parseCronExpression(t);
+    matches = cron.nextRun() !== null;
+    cron.stop();
+  } catch (e) {
+    throw new ValueError(`expected a cron expression, e.g. "*/30 * * * *" (${(e as Error).message})`);
+  }
+  if (!matches) throw new ValueError('expected a cron expression that matches some time (this one never does)');
   return t.trim();
 });
 const command = parsed((t) => {
