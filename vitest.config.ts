@@ -5,6 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/fresh-build.ts'],
+    setupFiles: ['test/helpers/fast-check-seed.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 30_000,
