@@ -13,8 +13,8 @@ import { readCgroupEnvironment } from '../../src/io/cgroup-paths.ts';
 import { createLogger, type Logger } from '../../src/platform/logger.ts';
 import { FakeClock, flushMicrotasks } from '../fakes/fake-clock.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
-import { attachLoop, detachLoop } from './helpers/loop-device.ts';
-import { MemoryTarget } from './helpers/memory-target.ts';
+import { attachLoop, detachLoop } from '../helpers/loop-device.ts';
+import { MemoryTarget } from '../helpers/memory-target.ts';
 
 const MiB = 1024 * 1024;
 
