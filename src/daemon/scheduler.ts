@@ -25,9 +25,9 @@ export interface CadenceInput {
   /** The unfuzzed interval before the previous check; undefined: no check has run yet. */
   lastIntervalMs?: number;
   /** HTTP status the previous check failed with (500 and 503 double the interval). */
-  lastHttpStatus?: number;
+  lastHttpStatus?: number | undefined;
   /** Omaha updatecheck@PollInterval of the previous response, in ms. */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
 }
 
 export interface PlannedCheck {
@@ -110,7 +110,7 @@ export interface CheckSchedulerOptions {
   /** Runs one check. Its errors are logged; an UpdateEngineError's httpStatus counts as the outcome. */
   onCheck: (reason: CheckReason, signal: AbortSignal) => Promise<CheckOutcome | undefined>;
   /** CHECK_SCHEDULE; undefined: update_engine's cadence. */
-  cronExpression?: string;
+  cronExpression?: string | undefined;
   /** Default Math.random. */
   random?: () => number;
   logger?: Logger;

@@ -14,11 +14,11 @@ import { prioritizePartitions } from './slot-priority.ts';
 
 export interface SlotOptions {
   /** Sector size of an image file (default: probed); block devices report theirs. */
-  sectorSizeBytes?: number;
+  sectorSizeBytes?: number | undefined;
   /** Called after each individual GPT write (crash injection). */
   hooks?: GptWriteHooks;
   /** sysfs block directory (tests). */
-  sysBlock?: string;
+  sysBlock?: string | undefined;
 }
 
 export interface SlotPartitions {

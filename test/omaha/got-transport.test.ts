@@ -131,7 +131,7 @@ function makeCertificates(): { ca: string; key: string; cert: string; caFile: st
 
 interface Seen {
   authorization?: string;
-  url?: string;
+  url?: string | undefined;
 }
 
 describe('GotTransport over HTTPS and proxies', () => {
