@@ -2,7 +2,7 @@
 // (EtcdLockStore, FleetLockClient) unless the caller passes its own (tests, the demo, the benchmark).
 
 import { UpdateEngineError } from '../errors.ts';
-import type { Settings } from '../config/schema.ts';
+import { REBOOT_STRATEGIES, type Settings } from '../config/schema.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import { loadEtcdOptions } from '../lock/etcd-options.ts';
@@ -97,4 +97,6 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
       });
     }
   }
+  // Every strategy of the schema is handled above; this is for settings that bypassed the schema.
+  throw new UpdateEngineError('ERR_CONFIG_VALUE', `Unknown REBOOT_STRATEGY "${String(settings.rebootStrategy)}" (expected ${REBOOT_STRATEGIES.join(', ')})`);
 }
