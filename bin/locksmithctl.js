@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The locksmithctl command (src/cli/locksmithctl.ts): compiled when built, else through tsx (bin/entry.js).
+// The locksmithctl command (src/cli/locksmithctl.ts): the compiled build (bin/entry.js).
 import { start } from './entry.js';
 
 await start('locksmithctl');

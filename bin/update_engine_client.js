@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The update_engine_client command (src/cli/update-engine-client.ts): compiled when built, else through tsx (bin/entry.js).
+// The update_engine_client command (src/cli/update-engine-client.ts): the compiled build (bin/entry.js).
 import { start } from './entry.js';
 
 await start('update-engine-client');

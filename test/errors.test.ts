@@ -1,5 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, UpdateEngineError, classify, exitCodeFor, omahaErrorCode, wrapError, OMAHA_ERROR } from '../src/errors.ts';
+import { ERROR_CODES, ERRORS, UpdateEngineError, classify, exitCodeFor, omahaErrorCode, wrapError, OMAHA_ERROR } from '../src/errors.ts';
 
 describe('error model', () => {
   it('classifies every code', () => {
@@ -26,7 +28,6 @@ describe('error model', () => {
     ['ERR_IMAGE_VERIFICATION', 15],
     ['ERR_PAYLOAD_SIGNATURE', 18],
     ['ERR_DOWNLOAD_STATE', 20],
-    ['ERR_DEFERRED_BACKOFF', 40],
     ['ERR_ROLLBACK', 44],
     ['ERR_INSTALL_DEVICE', 7],
     ['ERR_INTERNAL', 1],
@@ -40,7 +41,6 @@ describe('error model', () => {
   it('has an exit code for every code, 0 for none', () => {
     for (const code of ERROR_CODES) expect(exitCodeFor(code)).toBeGreaterThan(0);
     expect(exitCodeFor('ERR_USAGE')).toBe(2);
-    expect(exitCodeFor('ERR_NOT_IMPLEMENTED')).toBe(2);
     expect(exitCodeFor('ERR_CONFIG_VALUE')).toBe(3);
   });
 
@@ -52,5 +52,23 @@ describe('error model', () => {
     expect(w.cause).toBe(cause);
     const ours = new UpdateEngineError('ERR_GPT_IO', 'x');
     expect(wrapError(ours, 'ERR_INTERNAL', 'y')).toBe(ours);
+  });
+
+  it('describes every code in the one table', () => {
+    expect(ERROR_CODES).toEqual(Object.keys(ERRORS));
+    for (const code of ERROR_CODES) expect(ERRORS[code].means.length).toBeGreaterThan(0);
+  });
+
+  it('has no switch with a default branch in src (a new code or value must be handled on purpose)', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (path.endsWith('.ts') && /^\s*default\s*:/m.test(readFileSync(path, 'utf8'))) offenders.push(path);
+      }
+    };
+    walk('src');
+    expect(offenders).toEqual([]);
   });
 });

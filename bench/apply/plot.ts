@@ -127,7 +127,9 @@ export function drawApplyPlot(summary: Summary, bench: BenchResults): string {
   const cXMax = niceMax(Math.max(1, ...series.flatMap((s) => s.points.map(([x]) => x))));
   const cYMax = niceMax(Math.max(limit * 1.25, ...series.flatMap((s) => s.points.map(([, y]) => y))));
   const c = panel(out, 2, `Write rate at IO_WRITE_BPS=${limit}M`, 'seconds (1 s windows)', 'MiB/s', cXMax, cYMax, true);
-  series.forEach((s, i) => out.push(polyline(s.points, c, COLORS[i] as string)));
+  series.forEach((s, i) => {
+    out.push(polyline(s.points, c, COLORS[i] as string));
+  });
   out.push(`<line x1="${c.x0}" x2="${c.x0 + PANEL_W}" y1="${c.py(limit)}" y2="${c.py(limit)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
   legend(out, c, [...series.map((s, i) => [s.label, COLORS[i] as string] as [string, string]), [`limit ${limit} MiB/s`, LIMIT]]);
 

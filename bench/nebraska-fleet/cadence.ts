@@ -25,7 +25,7 @@ const MIN = 60_000;
 interface Machine {
   lab: UpdateLab;
   id: string;
-  engine?: UpdateEngine;
+  engine?: UpdateEngine | undefined;
   stop?: AbortController;
   running?: Promise<number>;
   rebootAsked: boolean;

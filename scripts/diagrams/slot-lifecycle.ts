@@ -80,7 +80,9 @@ export function renderSlotLifecycle(): string {
     list.forEach((s, i) => {
       const x = 20 + i * 232;
       body.push(text(x + 100, y + 8, s.title, { size: 12, fill: PALETTE.muted }));
-      s.table.forEach((e, j) => body.push(...cell(x, y + 20 + j * 58, e, s.booted === e.partition)));
+      s.table.forEach((e, j) => {
+        body.push(...cell(x, y + 20 + j * 58, e, s.booted === e.partition));
+      });
       if (i + 1 < list.length) body.push(`<path d="M${x + 203},${y + 73} L${x + 229},${y + 73}" stroke="${PALETTE.line}" stroke-width="1.5" marker-end="url(#arrow)"/>`);
     });
   };

@@ -15,7 +15,9 @@ export function renderStateMachine(): string {
   const gap = 34;
   const top = 70;
   const boxes = new Map<UpdateStatus, Box>();
-  main.forEach((s, i) => boxes.set(s, { id: s, x, y: top + i * (h + gap), w, h, title: short(s), fill: s === 'UPDATE_STATUS_UPDATED_NEED_REBOOT' ? PALETTE.good : s === 'UPDATE_STATUS_IDLE' ? PALETTE.accent : PALETTE.box }));
+  main.forEach((s, i) => {
+  boxes.set(s, { id: s, x, y: top + i * (h + gap), w, h, title: short(s), fill: s === 'UPDATE_STATUS_UPDATED_NEED_REBOOT' ? PALETTE.good : s === 'UPDATE_STATUS_IDLE' ? PALETTE.accent : PALETTE.box });
+});
   const errBox: Box = { id: ERROR, x: x + w + 110, y: top + 2.5 * (h + gap), w: 250, h: 56, title: short(ERROR), lines: ['sends 3/0 with the error code'], fill: PALETTE.bad };
   boxes.set(ERROR, errBox);
   const body: string[] = [text(470, 34, 'Update status: allowed transitions (from src/daemon/status.ts)', { size: 17, weight: 'bold' })];

@@ -34,7 +34,9 @@ export function renderUpdatePath(): string {
     const b = boxes.find((bb) => bb.id === id) as Box;
     const nx = x + w + 40;
     body.push(arrow([[nx, b.y + b.h / 2], [b.x + b.w + 6, b.y + b.h / 2]], undefined, { dashed: true }));
-    lines.forEach((l, i) => body.push(text(nx + 10, b.y + b.h / 2 - 12 + i * 16, l, { size: 12, anchor: 'start', fill: PALETTE.muted })));
+    lines.forEach((l, i) => {
+      body.push(text(nx + 10, b.y + b.h / 2 - 12 + i * 16, l, { size: 12, anchor: 'start', fill: PALETTE.muted }));
+    });
   }
   body.push(text(x, 70 + boxes.length * (h + gap) + 4, 'Any failure: event 3/0 with the mapped code, passive slot at priority 0, running slot untouched.', { size: 12, anchor: 'start', fill: PALETTE.muted }));
   return svgDocument(W, 70 + boxes.length * (h + gap) + 24, body, 'The path of one update');

@@ -38,14 +38,14 @@ export function parseGrubenv(block: Buffer): Map<string, string> | undefined {
   return vars;
 }
 
-const escape = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\\n');
+const escapeValue = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\\n');
 
 /** Builds a full 1024-byte block; the variables must fit in the first 512 bytes. */
 export function encodeGrubenv(vars: ReadonlyMap<string, string>): Buffer {
   let body = GRUBENV_SIGNATURE;
   for (const [name, value] of vars) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UpdateEngineError('ERR_INTERNAL', `Invalid GRUB variable name "${name}"`);
-    body += `${name}=${escape(value)}\n`;
+    body += `${name}=${escapeValue(value)}\n`;
   }
   if (Buffer.byteLength(body, 'latin1') > GRUBENV_CONTENT_LIMIT) {
     throw new UpdateEngineError('ERR_BOOT_CONFIG', `The GRUB environment needs ${body.length} bytes; more than the ${GRUBENV_CONTENT_LIMIT} that a single sector holds`);

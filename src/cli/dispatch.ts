@@ -1,6 +1,7 @@
 // The update-engine subcommand table and dispatcher (one module per subcommand in src/cli/commands).
 
 import { usageError, println, type Command, type CommandContext } from './run.ts';
+import { VERSION } from '../version.ts';
 
 interface Subcommand {
   summary: string;
@@ -41,7 +42,7 @@ export const run: Command = async (argv: string[], ctx: CommandContext) => {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
-    println(ctx.stdout, 'update-engine 0.1.0');
+    println(ctx.stdout, `update-engine ${VERSION}`);
     return 0;
   }
   const sub = SUBCOMMANDS[name];

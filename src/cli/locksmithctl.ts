@@ -6,6 +6,7 @@
 
 import type { EtcdSettings } from '../lock/etcd-options.ts';
 import { main, parseCommandLine, println, usageError, type Command, type CommandContext } from './run.ts';
+import { VERSION } from '../version.ts';
 
 const FLAGS = {
   endpoint: { type: 'string' },
@@ -106,7 +107,7 @@ export const run: Command = async (argv, ctx) => {
   const { values: flags, positionals } = parseCommandLine(normalizeDashes(argv), FLAGS, true);
   const [command, ...args] = positionals;
   if (flags.version) {
-    println(ctx.stdout, 'locksmithctl (update-engine) 0.1.0');
+    println(ctx.stdout, `locksmithctl (update-engine) ${VERSION}`);
     return 0;
   }
   if (flags.help || command === 'help' || command === undefined) {

@@ -71,8 +71,3 @@ export function main(program: string, command: Command): void {
 export function println(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(`${text}\n`);
 }
-
-/** For commands of the contract that are not built yet: exit 2 with one line. */
-export function notImplemented(what: string): never {
-  throw new UpdateEngineError('ERR_NOT_IMPLEMENTED', `${what}: not implemented yet`);
-}

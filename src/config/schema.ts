@@ -1,8 +1,12 @@
-// The Settings schema: every update.conf key, its field name, type, default and meaning, validated
-// by one zod object. Raw input is KEY -> string; output is the typed Settings value.
+// The Settings schema: every update.conf key declared ONCE, in SETTINGS below (one row per key: its
+// name, parser, default as written in update.conf, doc text, example). The zod object, the key list
+// that `config` prints, update.conf.example and docs/settings.md all follow from it.
+//
+// To add a key: add one row to SETTINGS (field name = the key in camelCase with its unit), then run
+// `npm run settings:docs` to regenerate update.conf.example and docs/settings.md (a test checks them).
 
 import { z } from 'zod';
-import { validate as validateCron } from 'node-cron';
+import { parseCronExpression } from '../platform/cron.ts';
 import {
   ValueError,
   parseBoolean,
@@ -19,7 +23,6 @@ import {
 export const DEFAULT_APP_ID = '{4d3c2f2a-9b8e-4a1c-8f5e-2b7d6c1a9e30}';
 
 export const REBOOT_STRATEGIES = ['reboot', 'etcd-lock', 'best-effort', 'off', 'fleet-lock'] as const;
-export type RebootStrategy = (typeof REBOOT_STRATEGIES)[number];
 
 /** Wraps a pure parser so that its ValueError becomes a zod issue with the expectation as message. */
 function parsed<T>(parse: (text: string) => T) {
@@ -86,7 +89,15 @@ const serverUrl = parsed((t) => {
   return u.toString();
 });
 const cron = parsed((t) => {
-  if (!validateCron(t.trim())) throw new ValueError('expected a cron expression, e.g. "*/30 * * * *"');
+  let matches: boolean;
+  try {
+    const cron = parseCronExpression(t);
+    matches = cron.nextRun() !== null;
+    cron.stop();
+  } catch (e) {
+    throw new ValueError(`expected a cron expression, e.g. "*/30 * * * *" (${(e as Error).message})`);
+  }
+  if (!matches) throw new ValueError('expected a cron expression that matches some time (this one never does)');
   return t.trim();
 });
 const command = parsed((t) => {
@@ -105,6 +116,20 @@ const guid = parsed((t) => {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v)) throw new ValueError('expected a partition type GUID, e.g. 5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6');
   return v;
 });
+const imagePath = parsed((t) => {
+  const v = t.trim();
+  if (!v.startsWith('/') || v.split('/').includes('..')) throw new ValueError('expected an absolute path inside the image without "..", e.g. /boot/vmlinuz');
+  return v;
+});
+const espDirectory = parsed((t) => {
+  const v = t.trim();
+  if (!v.startsWith('/') || v === '/') throw new ValueError('expected an absolute directory below the ESP mount point, e.g. /boot/flatcar');
+  return v.replace(/\/+$/, '');
+});
+const espLocation = z
+  .string()
+  .trim()
+  .regex(/^(\/.*|auto|partition:\d+)$/, 'expected an absolute directory, "auto" or "partition:N"');
 const listen = parsed((t) => {
   const v = t.trim();
   if (v.startsWith('/')) return v;
@@ -124,132 +149,99 @@ export function isLoopbackListen(listen: string): boolean {
 export const PLAIN_HTTP_SERVER_WARNING =
   'SERVER is plain http: anyone on the path can read the checks and forge answers (payloads are still verified, but an answer can withhold updates); use https';
 
-/** The validated settings. Field names are the keys in camelCase with their unit. */
+/** One update.conf key. */
+interface SettingSpec {
+  /** The key as written in update.conf. */
+  readonly key: string;
+  /** Parses the text of the value (a zod schema with string input). */
+  readonly parse: z.ZodType;
+  /** The default as written in update.conf; parsed like a value. None: the setting is optional. */
+  readonly default?: string;
+  /** What the key means (update.conf.example, docs/settings.md). */
+  readonly doc: string;
+  /** A typical value (docs). */
+  readonly example?: string;
+  /** Never printed or logged. */
+  readonly secret?: boolean;
+  /** Other names accepted for this key (lower precedence than `key` in the same layer). */
+  readonly aliases?: readonly string[];
+}
+
+/** Every key, in the order `config` prints them and update.conf.example documents them. */
+const SETTINGS = {
+  server: { key: 'SERVER', parse: serverUrl, doc: 'Omaha update server URL; "disabled" turns update checks off', default: 'disabled', example: 'https://nebraska.example.net/v1/update/' },
+  group: { key: 'GROUP', parse: nonEmpty('a group name'), doc: 'Update group (Omaha track)', default: 'stable', example: 'beta' },
+  appId: { key: 'APP_ID', parse: nonEmpty('an Omaha app id'), doc: 'Omaha appid', default: DEFAULT_APP_ID },
+  board: { key: 'BOARD', parse: nonEmpty('a board name'), doc: "Omaha board; a payload made for another board is refused", example: 'amd64-usr' },
+  version: { key: 'VERSION', parse: version, doc: 'Running OS version (semver-like); default: FLATCAR_RELEASE_VERSION of the release file, else VERSION_ID of /etc/os-release', example: '3374.2.0' },
+  machineAlias: { key: 'MACHINE_ALIAS', parse: z.string(), doc: 'Human-readable machine name sent to the server', default: '', example: 'web-17' },
+  rebootStrategy: { key: 'REBOOT_STRATEGY', parse: z.enum(REBOOT_STRATEGIES, { error: `expected one of ${REBOOT_STRATEGIES.join(', ')}` }), doc: 'reboot, etcd-lock, best-effort, off or fleet-lock', default: 'reboot', example: 'etcd-lock' },
+  rebootWindowStart: { key: 'LOCKSMITHD_REBOOT_WINDOW_START', parse: z.string(), doc: 'Reboot window start, [Day ]HH:MM (e.g. "Thu 04:00"); needs a length', aliases: ['REBOOT_WINDOW_START'], example: 'Thu 04:00' },
+  rebootWindowLengthMs: { key: 'LOCKSMITHD_REBOOT_WINDOW_LENGTH', parse: duration, doc: 'Reboot window length, Go duration (e.g. 1h30m); needs a start', aliases: ['REBOOT_WINDOW_LENGTH'], example: '1h30m' },
+  rebootWindowsExtra: { key: 'REBOOT_WINDOWS', parse: parsed(parseRebootWindows), doc: 'Several windows, ;-separated, each [Day[-Day] ]HH:MM DURATION (e.g. "Mon-Fri 02:00 1h; Sat 04:00 3h")', example: 'Mon-Fri 02:00 1h; Sat 04:00 3h' },
+  rebootTimeZone: { key: 'REBOOT_TIMEZONE', parse: parsed(parseTimeZone), doc: 'IANA time zone for all windows (e.g. Europe/Berlin); default: local time', example: 'Europe/Berlin' },
+  etcdEndpoints: { key: 'LOCKSMITHD_ENDPOINT', parse: urlList, doc: 'etcd endpoints for the reboot lock, comma-separated', default: 'http://127.0.0.1:2379', example: 'https://10.0.0.1:2379,https://10.0.0.2:2379' },
+  etcdCaFile: { key: 'LOCKSMITHD_ETCD_CAFILE', parse: nonEmpty('a file'), doc: 'CA file for TLS to etcd', example: '/etc/ssl/etcd/ca.pem' },
+  etcdCertFile: { key: 'LOCKSMITHD_ETCD_CERTFILE', parse: nonEmpty('a file'), doc: 'Client certificate for TLS to etcd (with KEYFILE)', example: '/etc/ssl/etcd/client.pem' },
+  etcdKeyFile: { key: 'LOCKSMITHD_ETCD_KEYFILE', parse: nonEmpty('a file'), doc: 'Client key for TLS to etcd (with CERTFILE)', example: '/etc/ssl/etcd/client-key.pem' },
+  etcdUsername: { key: 'LOCKSMITHD_ETCD_USERNAME', parse: z.string(), doc: 'etcd user name', example: 'locksmith' },
+  etcdPassword: { key: 'LOCKSMITHD_ETCD_PASSWORD', parse: z.string(), doc: 'etcd password (never logged)', secret: true },
+  lockGroup: { key: 'LOCKSMITHD_GROUP', parse: z.string(), doc: 'Reboot lock group; empty = the default semaphore', default: '', example: 'web' },
+  fleetLockUrl: { key: 'FLEET_LOCK_URL', parse: url('a FleetLock server URL'), doc: 'FleetLock server base URL, for REBOOT_STRATEGY=fleet-lock', example: 'https://fleetlock.example.net/' },
+  lockStaleAfterMs: { key: 'LOCK_STALE_AFTER', parse: duration, doc: 'Evict a lock holder whose liveness key is gone this long (Go duration); 0 = never', default: '0', example: '1h' },
+  fleetFailureThreshold: { key: 'FLEET_FAILURE_THRESHOLD', parse: positiveCount, doc: 'Machines of the lock group that must fail with a version (roll back) before no machine of the group reboots into it (etcd-lock only)', default: '1', example: '2' },
+  rebootCommand: { key: 'REBOOT_COMMAND', parse: command, doc: 'How to reboot: split on white space into argv, run without a shell', default: 'systemctl reboot', example: 'systemctl reboot' },
+  healthCheck: { key: 'HEALTH_CHECK', parse: command, doc: 'Command that must exit 0 before a new slot is marked good (split on white space, no shell)', example: '/usr/local/bin/service-healthy' },
+  healthTimeoutMs: { key: 'HEALTH_TIMEOUT', parse: duration, doc: 'How long the health check is retried before the slot is given up', default: '10m', example: '15m' },
+  kernelPath: { key: 'KERNEL_PATH', parse: imagePath, doc: "The kernel inside a new slot's image (path from the image's root); copied to KERNEL_DIR as vmlinuz-a or vmlinuz-b", default: '/boot/vmlinuz' },
+  kernelDir: { key: 'KERNEL_DIR', parse: espDirectory, doc: "Directory on the EFI system partition for the slots' kernels; when the ESP is not mounted, its partition on DISK is mounted at the parent directory", default: '/boot/flatcar' },
+  postinstall: { key: 'POSTINSTALL', parse: bool, doc: "Run the new image's executable /postinst (argv[1] = the new slot's device) before the flip", default: 'true', example: 'false' },
+  postinstallTimeoutMs: { key: 'POSTINSTALL_TIMEOUT', parse: duration, doc: 'How long /postinst may run before it is killed and the update fails (Go duration)', default: '5m', example: '10m' },
+  checkSchedule: { key: 'CHECK_SCHEDULE', parse: cron, doc: 'Cron expression for update checks, instead of the default cadence (7 min after start, then every 45 min)', example: '*/30 * * * *' },
+  disk: { key: 'DISK', parse: nonEmpty('a disk path'), doc: 'Disk or image file holding the slots; default: the disk behind the booted /usr', example: '/dev/vda' },
+  bootedPartition: { key: 'BOOTED_PARTITION', parse: partition, doc: 'Partition number booted from; default: detected from /proc/cmdline and mounts', example: '3' },
+  slotAPartition: { key: 'SLOT_A_PARTITION', parse: partition, doc: 'Partition number of slot A (USR-A)', default: '3' },
+  slotBPartition: { key: 'SLOT_B_PARTITION', parse: partition, doc: 'Partition number of slot B (USR-B)', default: '4' },
+  publicKeys: { key: 'PUBLIC_KEYS', parse: nonEmpty('a file or directory'), doc: 'PEM public key file, or a directory whose *.pem keys are trusted', default: '/usr/share/update-engine/keys.d', example: '/etc/update-engine/keys.d' },
+  allowDowngrade: { key: 'ALLOW_DOWNGRADE', parse: bool, doc: 'Accept a payload not newer than VERSION (logged loudly)', default: 'false' },
+  serverCaFile: { key: 'SERVER_CA_FILE', parse: nonEmpty('a file'), doc: 'Extra CA bundle for HTTPS to the server and payload URLs; default: system CAs', example: '/etc/ssl/certs/internal-ca.pem' },
+  downloadUser: { key: 'DOWNLOAD_USER', parse: z.string(), doc: 'HTTP basic-auth user for payload URLs (HTTPS only)', example: 'fleet' },
+  downloadPassword: { key: 'DOWNLOAD_PASSWORD', parse: z.string(), doc: 'HTTP basic-auth password for payload URLs (never logged)', secret: true },
+  downloadHosts: { key: 'DOWNLOAD_HOSTS', parse: hostList, doc: "Hosts (host or host:port, comma-separated) that may receive DOWNLOAD_USER/PASSWORD besides SERVER's host; always over https, never after a redirect elsewhere", default: '', example: 'dl.example.net,mirror.example.net:8443' },
+  downloadTimeoutMs: { key: 'DOWNLOAD_TIMEOUT', parse: duration, doc: 'Overall deadline of one payload download (Go duration); the low-speed guard cuts off a stalled one earlier', default: '2h', example: '30m' },
+  failedVersionTtlMs: { key: 'FAILED_VERSION_TTL', parse: duration, doc: 'How long a version that verified and then failed (rolled back) is not applied again (Go duration)', default: '168h', example: '24h' },
+  requireHttps: { key: 'REQUIRE_HTTPS', parse: bool, doc: 'Refuse an http:// SERVER (doctor and config warn about one either way)', default: 'false', example: 'true' },
+  slotType: { key: 'SLOT_TYPE', parse: guid, doc: 'Partition type GUID a slot must have; a partition labelled USR-A/B with another type is refused', default: '5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6' },
+  ioWriteBytesPerSecond: { key: 'IO_WRITE_BPS', parse: size, doc: 'Write limit on the passive slot, bytes/s with K/M/G; 0 = none', default: '0', example: '40M' },
+  downloadBytesPerSecond: { key: 'DOWNLOAD_BPS', parse: size, doc: 'Download limit, bytes/s with K/M/G; 0 = none', default: '0', example: '10M' },
+  stateDir: { key: 'STATE_DIR', parse: nonEmpty('a directory'), doc: 'Persisted state (resume point, versions, failures, backoff)', default: '/var/lib/update-engine' },
+  runDir: { key: 'RUN_DIR', parse: nonEmpty('a directory'), doc: 'Volatile state that a reboot clears (the need-reboot marker)', default: '/run/update-engine' },
+  controlSocket: { key: 'CONTROL_SOCKET', parse: nonEmpty('a socket path'), doc: "The daemon's control socket", default: '/run/update-engine/control.sock' },
+  controlGroup: { key: 'CONTROL_GROUP', parse: nonEmpty('a group name'), doc: 'Group allowed to use the control socket', default: 'root', example: 'update-engine' },
+  dbus: { key: 'DBUS', parse: bool, doc: "Serve update_engine's D-Bus interface com.coreos.update1 on the system bus (for locksmithd and update_engine's clients); a missing bus is retried", default: 'true', example: 'false' },
+  metricsListen: { key: 'METRICS_LISTEN', parse: listen, doc: '127.0.0.1:PORT or a Unix socket path for Prometheus metrics at /metrics; default: off', example: '127.0.0.1:9105' },
+  metricsAllowRemote: { key: 'METRICS_ALLOW_REMOTE', parse: bool, doc: 'Let METRICS_LISTEN bind an address other than loopback', default: 'false' },
+  bootBackend: { key: 'BOOT_BACKEND', parse: z.enum(['gptprio', 'grubenv', 'bls'], { error: 'expected gptprio, grubenv or bls' }), doc: "Boot selection the bootloader reads: gptprio (GPT priority bits, Flatcar GRUB), grubenv (stock GRUB with the project's grub.cfg fragment) or bls (systemd-boot entries with boot counting)", default: 'gptprio', example: 'grubenv' },
+  esp: { key: 'ESP', parse: espLocation, doc: 'The EFI system partition for BOOT_BACKEND=grubenv or bls: where it is mounted, or "partition:N" (or "auto": the EFI-type partition) of DISK, reached with mtools', default: '/boot', example: 'partition:1' },
+  logLevel: { key: 'LOG_LEVEL', parse: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'expected trace, debug, info, warn, error, fatal or silent' }), doc: 'trace, debug, info, warn, error, fatal or silent', default: 'info', example: 'debug' },
+} satisfies Record<string, SettingSpec>;
+
+type SettingsTable = typeof SETTINGS;
+type SettingsShape = {
+  [F in keyof SettingsTable]: SettingsTable[F] extends { default: string } ? z.ZodPrefault<SettingsTable[F]['parse']> : z.ZodOptional<SettingsTable[F]['parse']>;
+};
+
+function settingsShape(): SettingsShape {
+  const entries = Object.entries(SETTINGS as Record<string, SettingSpec>).map(([field, spec]) => [
+    field,
+    spec.default === undefined ? spec.parse.optional() : spec.parse.prefault(spec.default),
+  ]);
+  return Object.fromEntries(entries) as SettingsShape;
+}
+
+/** The validated settings (input: field -> text of the value). */
 export const settingsSchema = z
-  .object({
-    /** Omaha appid (APP_ID; release file FLATCAR_RELEASE_APPID). */
-    appId: nonEmpty('an Omaha app id').default(DEFAULT_APP_ID),
-    /** Omaha board, matched against a payload's board (BOARD; release file FLATCAR_RELEASE_BOARD). */
-    board: nonEmpty('a board name').optional(),
-    /** Running OS version (VERSION; release file, else VERSION_ID of os-release). Undefined when unknown. */
-    version: version.optional(),
-    /** Update group, sent as Omaha track (GROUP). */
-    group: nonEmpty('a group name').default('stable'),
-    /** Omaha server URL, or "disabled" for no update checks (SERVER). */
-    server: serverUrl.default('disabled'),
-    /** Sent as Omaha machinealias (MACHINE_ALIAS). */
-    machineAlias: z.string().default(''),
-    /** Disk or image file holding the slots (DISK); undefined: the disk behind the booted /usr. */
-    disk: nonEmpty('a disk path').optional(),
-    /** Partition number booted from (BOOTED_PARTITION); undefined: detected. */
-    bootedPartition: partition.optional(),
-    /** Partition number of slot A (SLOT_A_PARTITION). */
-    slotAPartition: partition.default(3),
-    /** Partition number of slot B (SLOT_B_PARTITION). */
-    slotBPartition: partition.default(4),
-    /** PEM public key file or directory of *.pem trusted for payload signatures (PUBLIC_KEYS). */
-    publicKeys: nonEmpty('a file or directory').default('/usr/share/update-engine/keys.d'),
-    /** Accept a payload not newer than the running version (ALLOW_DOWNGRADE); logged loudly. */
-    allowDowngrade: bool.default(false),
-    /** Extra CA bundle for HTTPS to the server and payload URLs (SERVER_CA_FILE). */
-    serverCaFile: nonEmpty('a file').optional(),
-    /** HTTP basic-auth user for payload URLs, HTTPS only (DOWNLOAD_USER). */
-    downloadUser: z.string().optional(),
-    /** HTTP basic-auth password for payload URLs (DOWNLOAD_PASSWORD); never logged. */
-    downloadPassword: z.string().optional(),
-    /** Further hosts (host or host:port) that may receive DOWNLOAD_USER/PASSWORD, beside SERVER's host (DOWNLOAD_HOSTS). */
-    downloadHosts: hostList.default([]),
-    /** Overall deadline of one payload download, in ms (DOWNLOAD_TIMEOUT). */
-    downloadTimeoutMs: duration.default(7_200_000),
-    /** How long a version that failed after it verified (rollback) is not applied again, in ms (FAILED_VERSION_TTL). */
-    failedVersionTtlMs: duration.default(7 * 86_400_000),
-    /** Refuse an http:// SERVER (REQUIRE_HTTPS). */
-    requireHttps: bool.default(false),
-    /** Partition type GUID a slot must have (SLOT_TYPE); default: the /usr type. */
-    slotType: guid.default('5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6'),
-    /** Let METRICS_LISTEN bind a non-loopback address (METRICS_ALLOW_REMOTE). */
-    metricsAllowRemote: bool.default(false),
-    /** Persisted state directory (STATE_DIR). */
-    stateDir: nonEmpty('a directory').default('/var/lib/update-engine'),
-    /** Volatile state directory that a reboot clears (RUN_DIR). */
-    runDir: nonEmpty('a directory').default('/run/update-engine'),
-    /** The daemon's control socket (CONTROL_SOCKET). */
-    controlSocket: nonEmpty('a socket path').default('/run/update-engine/control.sock'),
-    /** Group allowed to use the control socket (CONTROL_GROUP). */
-    controlGroup: nonEmpty('a group name').default('root'),
-    /** Write limit on the passive slot in bytes per second, 0 = none (IO_WRITE_BPS). */
-    ioWriteBytesPerSecond: size.default(0),
-    /** Download limit in bytes per second, 0 = none (DOWNLOAD_BPS). */
-    downloadBytesPerSecond: size.default(0),
-    /** Reboot strategy (REBOOT_STRATEGY). */
-    rebootStrategy: z.enum(REBOOT_STRATEGIES, { error: `expected one of ${REBOOT_STRATEGIES.join(', ')}` }).default('reboot'),
-    /** locksmith's window start `[Day ]HH:MM` (LOCKSMITHD_REBOOT_WINDOW_START or REBOOT_WINDOW_START). */
-    rebootWindowStart: z.string().optional(),
-    /** locksmith's window length in ms (LOCKSMITHD_REBOOT_WINDOW_LENGTH or REBOOT_WINDOW_LENGTH). */
-    rebootWindowLengthMs: duration.optional(),
-    /** Further windows (REBOOT_WINDOWS). */
-    rebootWindowsExtra: parsed(parseRebootWindows).optional(),
-    /** IANA time zone of every window (REBOOT_TIMEZONE); undefined: local time. */
-    rebootTimeZone: parsed(parseTimeZone).optional(),
-    /** etcd endpoints for the reboot lock (LOCKSMITHD_ENDPOINT). */
-    etcdEndpoints: urlList.default(['http://127.0.0.1:2379']),
-    /** CA file for etcd TLS (LOCKSMITHD_ETCD_CAFILE). */
-    etcdCaFile: nonEmpty('a file').optional(),
-    /** Client certificate for etcd TLS (LOCKSMITHD_ETCD_CERTFILE). */
-    etcdCertFile: nonEmpty('a file').optional(),
-    /** Client key for etcd TLS (LOCKSMITHD_ETCD_KEYFILE). */
-    etcdKeyFile: nonEmpty('a file').optional(),
-    /** etcd user (LOCKSMITHD_ETCD_USERNAME). */
-    etcdUsername: z.string().optional(),
-    /** etcd password (LOCKSMITHD_ETCD_PASSWORD); never logged. */
-    etcdPassword: z.string().optional(),
-    /** Lock group; empty = the default semaphore (LOCKSMITHD_GROUP). */
-    lockGroup: z.string().default(''),
-    /** FleetLock server base URL (FLEET_LOCK_URL). */
-    fleetLockUrl: url('a FleetLock server URL').optional(),
-    /** Evict a holder whose liveness key is gone this long, in ms; 0 = never (LOCK_STALE_AFTER). */
-    lockStaleAfterMs: duration.default(0),
-    /** Recorded failures of a version in the lock group that halt it for the group (FLEET_FAILURE_THRESHOLD; etcd-lock). */
-    fleetFailureThreshold: positiveCount.default(1),
-    /** Reboot command, split on white space, run without a shell (REBOOT_COMMAND). */
-    rebootCommand: command.default('systemctl reboot'),
-    /** Health check command that must exit 0 before a new slot is marked good (HEALTH_CHECK). */
-    healthCheck: command.optional(),
-    /** How long the health check is retried, in ms (HEALTH_TIMEOUT). */
-    healthTimeoutMs: duration.default(600_000),
-    /** The kernel inside a new slot's image, a path from the image's root (KERNEL_PATH). */
-    kernelPath: parsed((t) => {
-      const v = t.trim();
-      if (!v.startsWith('/') || v.split('/').includes('..')) throw new ValueError('expected an absolute path inside the image without "..", e.g. /boot/vmlinuz');
-      return v;
-    }).default('/boot/vmlinuz'),
-    /** Directory on the EFI system partition that holds vmlinuz-a and vmlinuz-b (KERNEL_DIR). */
-    kernelDir: parsed((t) => {
-      const v = t.trim();
-      if (!v.startsWith('/') || v === '/') throw new ValueError('expected an absolute directory below the ESP mount point, e.g. /boot/flatcar');
-      return v.replace(/\/+$/, '');
-    }).default('/boot/flatcar'),
-    /** Run the new image's /postinst before the flip (POSTINSTALL). */
-    postinstall: bool.default(true),
-    /** How long the new image's /postinst may run, in ms (POSTINSTALL_TIMEOUT). */
-    postinstallTimeoutMs: duration.default(300_000),
-    /** Cron expression for update checks instead of the default cadence (CHECK_SCHEDULE). */
-    checkSchedule: cron.optional(),
-    /** Prometheus listener, HOST:PORT or a Unix socket path (METRICS_LISTEN); undefined: off. */
-    metricsListen: listen.optional(),
-    /** Serve update_engine's D-Bus interface (com.coreos.update1) on the system bus (DBUS). */
-    dbus: bool.default(true),
-    /** Log level (LOG_LEVEL). */
-    /** Which boot selection scheme the firmware's bootloader reads (BOOT_BACKEND): gptprio, grubenv or bls. */
-    bootBackend: z.enum(['gptprio', 'grubenv', 'bls'], { error: 'expected gptprio, grubenv or bls' }).default('gptprio'),
-    /** Where the EFI system partition is (ESP): a mounted directory, or "partition:N" / "auto" for a partition of DISK. */
-    esp: z
-      .string()
-      .trim()
-      .regex(/^(\/.*|auto|partition:\d+)$/, 'expected an absolute directory, "auto" or "partition:N"')
-      .default('/boot'),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'expected trace, debug, info, warn, error, fatal or silent' }).default('info'),
-  })
+  .object(settingsShape())
   .superRefine((s, ctx) => {
     if ((s.rebootWindowStart === undefined) !== (s.rebootWindowLengthMs === undefined)) {
       const [present, missing] = s.rebootWindowStart === undefined
@@ -299,77 +291,29 @@ export const settingsSchema = z
   });
 
 export type Settings = z.output<typeof settingsSchema>;
-export type SettingsField = keyof z.input<typeof settingsSchema>;
+export type SettingsField = keyof SettingsTable;
 
-/** One update.conf key: its field, whether it is a secret, its documentation and its default for display. */
+/** One update.conf key: its field, whether it is a secret, its documentation and its default as written. */
 export interface KeySpec {
   key: string;
   field: SettingsField;
   doc: string;
-  /** The default as written in update.conf (display only; the schema holds the real default). */
+  /** The default as written in update.conf (the schema parses it like a value). */
   defaultText?: string;
+  example?: string;
   secret?: boolean;
-  /** Other names accepted for this key (lower precedence than `key` in the same layer). */
-  aliases?: string[];
+  aliases?: readonly string[];
 }
 
-/** Every key, in the order `config` prints them and update.conf.example documents them. */
-export const KEY_SPECS: readonly KeySpec[] = [
-  { key: 'SERVER', field: 'server', doc: 'Omaha update server URL; "disabled" turns update checks off', defaultText: 'disabled' },
-  { key: 'GROUP', field: 'group', doc: 'Update group (Omaha track)', defaultText: 'stable' },
-  { key: 'APP_ID', field: 'appId', doc: 'Omaha appid', defaultText: DEFAULT_APP_ID },
-  { key: 'BOARD', field: 'board', doc: "Omaha board; a payload made for another board is refused" },
-  { key: 'VERSION', field: 'version', doc: 'Running OS version (semver-like); default: FLATCAR_RELEASE_VERSION of the release file, else VERSION_ID of /etc/os-release' },
-  { key: 'MACHINE_ALIAS', field: 'machineAlias', doc: 'Human-readable machine name sent to the server', defaultText: '' },
-  { key: 'REBOOT_STRATEGY', field: 'rebootStrategy', doc: 'reboot, etcd-lock, best-effort, off or fleet-lock', defaultText: 'reboot' },
-  { key: 'LOCKSMITHD_REBOOT_WINDOW_START', field: 'rebootWindowStart', doc: 'Reboot window start, [Day ]HH:MM (e.g. "Thu 04:00"); needs a length', aliases: ['REBOOT_WINDOW_START'] },
-  { key: 'LOCKSMITHD_REBOOT_WINDOW_LENGTH', field: 'rebootWindowLengthMs', doc: 'Reboot window length, Go duration (e.g. 1h30m); needs a start', aliases: ['REBOOT_WINDOW_LENGTH'] },
-  { key: 'REBOOT_WINDOWS', field: 'rebootWindowsExtra', doc: 'Several windows, ;-separated, each [Day[-Day] ]HH:MM DURATION (e.g. "Mon-Fri 02:00 1h; Sat 04:00 3h")' },
-  { key: 'REBOOT_TIMEZONE', field: 'rebootTimeZone', doc: 'IANA time zone for all windows (e.g. Europe/Berlin); default: local time' },
-  { key: 'LOCKSMITHD_ENDPOINT', field: 'etcdEndpoints', doc: 'etcd endpoints for the reboot lock, comma-separated', defaultText: 'http://127.0.0.1:2379' },
-  { key: 'LOCKSMITHD_ETCD_CAFILE', field: 'etcdCaFile', doc: 'CA file for TLS to etcd' },
-  { key: 'LOCKSMITHD_ETCD_CERTFILE', field: 'etcdCertFile', doc: 'Client certificate for TLS to etcd (with KEYFILE)' },
-  { key: 'LOCKSMITHD_ETCD_KEYFILE', field: 'etcdKeyFile', doc: 'Client key for TLS to etcd (with CERTFILE)' },
-  { key: 'LOCKSMITHD_ETCD_USERNAME', field: 'etcdUsername', doc: 'etcd user name' },
-  { key: 'LOCKSMITHD_ETCD_PASSWORD', field: 'etcdPassword', doc: 'etcd password (never logged)', secret: true },
-  { key: 'LOCKSMITHD_GROUP', field: 'lockGroup', doc: 'Reboot lock group; empty = the default semaphore', defaultText: '' },
-  { key: 'FLEET_LOCK_URL', field: 'fleetLockUrl', doc: 'FleetLock server base URL, for REBOOT_STRATEGY=fleet-lock' },
-  { key: 'LOCK_STALE_AFTER', field: 'lockStaleAfterMs', doc: 'Evict a lock holder whose liveness key is gone this long (Go duration); 0 = never', defaultText: '0' },
-  { key: 'FLEET_FAILURE_THRESHOLD', field: 'fleetFailureThreshold', doc: 'Machines of the lock group that must fail with a version (roll back) before no machine of the group reboots into it (etcd-lock only)', defaultText: '1' },
-  { key: 'REBOOT_COMMAND', field: 'rebootCommand', doc: 'How to reboot: split on white space into argv, run without a shell', defaultText: 'systemctl reboot' },
-  { key: 'HEALTH_CHECK', field: 'healthCheck', doc: 'Command that must exit 0 before a new slot is marked good (split on white space, no shell)' },
-  { key: 'HEALTH_TIMEOUT', field: 'healthTimeoutMs', doc: 'How long the health check is retried before the slot is given up', defaultText: '10m' },
-  { key: 'KERNEL_PATH', field: 'kernelPath', doc: "The kernel inside a new slot's image (path from the image's root); copied to KERNEL_DIR as vmlinuz-a or vmlinuz-b", defaultText: '/boot/vmlinuz' },
-  { key: 'KERNEL_DIR', field: 'kernelDir', doc: 'Directory on the EFI system partition for the slots\' kernels; when the ESP is not mounted, its partition on DISK is mounted at the parent directory', defaultText: '/boot/flatcar' },
-  { key: 'POSTINSTALL', field: 'postinstall', doc: "Run the new image's executable /postinst (argv[1] = the new slot's device) before the flip", defaultText: 'true' },
-  { key: 'POSTINSTALL_TIMEOUT', field: 'postinstallTimeoutMs', doc: 'How long /postinst may run before it is killed and the update fails (Go duration)', defaultText: '5m' },
-  { key: 'CHECK_SCHEDULE', field: 'checkSchedule', doc: 'Cron expression for update checks, instead of the default cadence (7 min after start, then every 45 min)' },
-  { key: 'DISK', field: 'disk', doc: 'Disk or image file holding the slots; default: the disk behind the booted /usr' },
-  { key: 'BOOTED_PARTITION', field: 'bootedPartition', doc: 'Partition number booted from; default: detected from /proc/cmdline and mounts' },
-  { key: 'SLOT_A_PARTITION', field: 'slotAPartition', doc: 'Partition number of slot A (USR-A)', defaultText: '3' },
-  { key: 'SLOT_B_PARTITION', field: 'slotBPartition', doc: 'Partition number of slot B (USR-B)', defaultText: '4' },
-  { key: 'PUBLIC_KEYS', field: 'publicKeys', doc: 'PEM public key file, or a directory whose *.pem keys are trusted', defaultText: '/usr/share/update-engine/keys.d' },
-  { key: 'ALLOW_DOWNGRADE', field: 'allowDowngrade', doc: 'Accept a payload not newer than VERSION (logged loudly)', defaultText: 'false' },
-  { key: 'SERVER_CA_FILE', field: 'serverCaFile', doc: 'Extra CA bundle for HTTPS to the server and payload URLs; default: system CAs' },
-  { key: 'DOWNLOAD_USER', field: 'downloadUser', doc: 'HTTP basic-auth user for payload URLs (HTTPS only)' },
-  { key: 'DOWNLOAD_PASSWORD', field: 'downloadPassword', doc: 'HTTP basic-auth password for payload URLs (never logged)', secret: true },
-  { key: 'DOWNLOAD_HOSTS', field: 'downloadHosts', doc: 'Hosts (host or host:port, comma-separated) that may receive DOWNLOAD_USER/PASSWORD besides SERVER\'s host; always over https, never after a redirect elsewhere', defaultText: '' },
-  { key: 'DOWNLOAD_TIMEOUT', field: 'downloadTimeoutMs', doc: 'Overall deadline of one payload download (Go duration); the low-speed guard cuts off a stalled one earlier', defaultText: '2h' },
-  { key: 'FAILED_VERSION_TTL', field: 'failedVersionTtlMs', doc: 'How long a version that verified and then failed (rolled back) is not applied again (Go duration)', defaultText: '168h' },
-  { key: 'REQUIRE_HTTPS', field: 'requireHttps', doc: 'Refuse an http:// SERVER (doctor and config warn about one either way)', defaultText: 'false' },
-  { key: 'SLOT_TYPE', field: 'slotType', doc: 'Partition type GUID a slot must have; a partition labelled USR-A/B with another type is refused', defaultText: '5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6' },
-  { key: 'IO_WRITE_BPS', field: 'ioWriteBytesPerSecond', doc: 'Write limit on the passive slot, bytes/s with K/M/G; 0 = none', defaultText: '0' },
-  { key: 'DOWNLOAD_BPS', field: 'downloadBytesPerSecond', doc: 'Download limit, bytes/s with K/M/G; 0 = none', defaultText: '0' },
-  { key: 'STATE_DIR', field: 'stateDir', doc: 'Persisted state (resume point, versions, failures, backoff)', defaultText: '/var/lib/update-engine' },
-  { key: 'RUN_DIR', field: 'runDir', doc: 'Volatile state that a reboot clears (the need-reboot marker)', defaultText: '/run/update-engine' },
-  { key: 'CONTROL_SOCKET', field: 'controlSocket', doc: "The daemon's control socket", defaultText: '/run/update-engine/control.sock' },
-  { key: 'CONTROL_GROUP', field: 'controlGroup', doc: 'Group allowed to use the control socket', defaultText: 'root' },
-  { key: 'DBUS', field: 'dbus', doc: "Serve update_engine's D-Bus interface com.coreos.update1 on the system bus (for locksmithd and update_engine's clients); a missing bus is retried", defaultText: 'true' },
-  { key: 'METRICS_LISTEN', field: 'metricsListen', doc: '127.0.0.1:PORT or a Unix socket path for Prometheus metrics at /metrics; default: off' },
-  { key: 'METRICS_ALLOW_REMOTE', field: 'metricsAllowRemote', doc: 'Let METRICS_LISTEN bind an address other than loopback', defaultText: 'false' },
-  { key: 'BOOT_BACKEND', field: 'bootBackend', doc: 'Boot selection the bootloader reads: gptprio (GPT priority bits, Flatcar GRUB), grubenv (stock GRUB with the project\'s grub.cfg fragment) or bls (systemd-boot entries with boot counting)', defaultText: 'gptprio' },
-  { key: 'ESP', field: 'esp', doc: 'The EFI system partition for BOOT_BACKEND=grubenv or bls: where it is mounted, or "partition:N" (or "auto": the EFI-type partition) of DISK, reached with mtools', defaultText: '/boot' },
-  { key: 'LOG_LEVEL', field: 'logLevel', doc: 'trace, debug, info, warn, error, fatal or silent', defaultText: 'info' },
-];
+/** Every key, in the order of SETTINGS. */
+export const KEY_SPECS: readonly KeySpec[] = Object.entries(SETTINGS as Record<string, SettingSpec>).map(([field, spec]) => ({
+  key: spec.key,
+  field: field as SettingsField,
+  doc: spec.doc,
+  ...(spec.default !== undefined ? { defaultText: spec.default } : {}),
+  ...(spec.example !== undefined ? { example: spec.example } : {}),
+  ...(spec.secret ? { secret: true } : {}),
+  ...(spec.aliases ? { aliases: spec.aliases } : {}),
+}));
 
 export const KEY_BY_FIELD = new Map<string, KeySpec>(KEY_SPECS.map((s) => [s.field, s]));

@@ -154,7 +154,7 @@ export class ControlServer {
           send(socket, { id: request.id, ok: true, result: await this.#handler.reset() });
           break;
         case 'need-reboot': {
-          if (!this.#handler.needReboot) throw new UpdateEngineError('ERR_NOT_IMPLEMENTED', 'This daemon does not take "need-reboot"');
+          if (!this.#handler.needReboot) throw new UpdateEngineError('ERR_USAGE', 'This daemon does not take "need-reboot"');
           send(socket, { id: request.id, ok: true, result: await this.#handler.needReboot() });
           break;
         }

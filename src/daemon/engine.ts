@@ -4,6 +4,7 @@
 import { UpdateEngineError, isUpdateEngineError } from '../errors.ts';
 import type { InstallSource } from '../omaha/request-builder.ts';
 import { readSlots } from '../slots/index.ts';
+import { undoPendingUpdate } from './pending-update.ts';
 import { assessBoot } from './boot-assessment.ts';
 import type { CheckResult as ControlCheckResult, ControlHandler, NeedRebootResult, ResetResult } from './control-protocol.ts';
 import { bootBackendOf, type EngineDeps } from './engine-deps.ts';
@@ -137,8 +138,7 @@ export class UpdateEngine implements ControlHandler {
       if (pending) {
         this.rebootWait?.abort(new UpdateEngineError('ERR_ABORTED', 'The pending update was reset'));
         const { disk, bootedPartition } = await this.deps.detectSlots();
-        await bootBackendOf(this.deps).reset(disk, bootedPartition, pending.partition);
-        await this.deps.needReboot.clear();
+        await undoPendingUpdate(this.deps, disk, bootedPartition, pending.partition);
         const table = await readSlots(disk, { slotAPartition: this.deps.settings.slotAPartition, slotBPartition: this.deps.settings.slotBPartition, slotTypeGuid: this.deps.settings.slotType });
         const label = table.usrSlots.find((s) => s.partition === bootedPartition)?.label ?? `partition ${bootedPartition}`;
         message = `Pending update to ${pending.version} undone; slot ${label} stays active`;
@@ -147,7 +147,6 @@ export class UpdateEngine implements ControlHandler {
       }
       await this.deps.state.update((st) => {
         const next = { ...st, failedVersions: {}, failureCount: 0 };
-        delete next.pendingUpdate;
         delete next.backoffUntilMs;
         delete next.reportRollback;
         if (pending) delete next.previousVersion;

@@ -5,7 +5,8 @@
 import { UpdateEngineError, isUpdateEngineError, omahaErrorCode } from '../errors.ts';
 import { describeHalt } from '../lock/circuit-breaker.ts';
 import { omahaEvents } from '../omaha/events.ts';
-import { bootBackendOf, type EngineDeps } from './engine-deps.ts';
+import type { EngineDeps } from './engine-deps.ts';
+import { undoPendingUpdate } from './pending-update.ts';
 import type { OmahaReporter } from './omaha-reporter.ts';
 import type { StatusMachine } from './status.ts';
 
@@ -39,11 +40,9 @@ export async function abandonHaltedUpdate(deps: EngineDeps, machine: StatusMachi
   const pending = (await deps.state.read()).pendingUpdate;
   if (pending) {
     const { disk, bootedPartition } = await deps.detectSlots();
-    await bootBackendOf(deps).reset(disk, bootedPartition, pending.partition);
-    await deps.needReboot.clear();
+    await undoPendingUpdate(deps, disk, bootedPartition, pending.partition);
     await deps.state.update((st) => {
       const next = { ...st };
-      delete next.pendingUpdate;
       delete next.previousVersion;
       return next;
     });

@@ -141,7 +141,3 @@ export class OmahaReporter {
     return this.deps.omaha;
   }
 }
-
-export function isDeliveryError(e: unknown): boolean {
-  return isUpdateEngineError(e) && (e.code === 'ERR_OMAHA_REQUEST' || e.code === 'ERR_OMAHA_HTTP');
-}

@@ -7,6 +7,7 @@ import type { BootSituation } from './boot-assessment.ts';
 import { bootBackendOf, type EngineDeps } from './engine-deps.ts';
 import { writePendingFailure } from './fleet-halt.ts';
 import { rememberFailure } from './failure-memory.ts';
+import { withoutPendingUpdate } from './pending-update.ts';
 
 export type PostBootOutcome =
   | { kind: 'nothing' }
@@ -24,7 +25,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
       return { kind: 'nothing' };
     case 'flip-lost':
       logger.warn({ version: situation.pending.version }, 'A pending update was never flipped (interrupted); it will be applied again');
-      await deps.state.update((st) => withoutPending(st));
+      await deps.state.update(withoutPendingUpdate);
       await releaseLock(deps, () => deps.reboot.atStart(ctx, 'idle'));
       return { kind: 'nothing' };
     case 'need-reboot':
@@ -72,7 +73,7 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
           ...(pending.imageSha256Hex !== undefined ? { imageSha256Hex: pending.imageSha256Hex } : {}),
           ...(pending.payloadSha256Base64 !== undefined ? { payloadSha256Base64: pending.payloadSha256Base64 } : {}),
         };
-        const next = rememberFailure(withoutPending(st), release, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
+        const next = rememberFailure(withoutPendingUpdate(st), release, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
         delete next.previousVersion;
         const known = st.fleetFailurePending?.version === pending.version ? st.fleetFailurePending : undefined;
         return { ...next, reportRollback: true, fleetFailurePending: known ?? { version: pending.version, code: 'ERR_ROLLBACK', atMs: nowMs } };
@@ -93,7 +94,7 @@ async function finishHealthyBoot(deps: EngineDeps, partition: number, signal: Ab
   await deps.state.update((st) => {
     // The new slot is now the running version: its signed build time is what older payloads are compared with.
     const built = st.pendingUpdate?.buildTimeSeconds;
-    return { ...withoutPending(st), failureCount: 0, ...(built !== undefined ? { runningBuildTimeSeconds: built } : {}) };
+    return { ...withoutPendingUpdate(st), failureCount: 0, ...(built !== undefined ? { runningBuildTimeSeconds: built } : {}) };
   });
   deps.logger.info({ partition }, 'Slot marked good; the update is complete');
   await releaseLock(deps, () => deps.reboot.afterHealthyBoot({ signal, logger: deps.logger }));
@@ -141,10 +142,4 @@ export async function releaseLock(deps: EngineDeps, release: () => Promise<void>
     });
   }
   return true;
-}
-
-function withoutPending<T extends { pendingUpdate?: unknown }>(state: T): T {
-  const next = { ...state };
-  delete next.pendingUpdate;
-  return next;
 }

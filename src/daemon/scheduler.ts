@@ -1,13 +1,16 @@
 // When to check for updates: update_engine's cadence (pure, with injected randomness) or a
-// CHECK_SCHEDULE cron expression (node-cron's matcher), and CheckScheduler, the small runner that
+// CHECK_SCHEDULE cron expression (croner), and CheckScheduler, the small runner that
 // calls the check callback at those times, never two at once, with on-demand checks and a clean stop.
 
-import { createTask, parse as parseCron, type ScheduledTask } from 'node-cron';
+import type { Cron } from 'croner';
+import { nextCronRun, parseCronExpression } from '../platform/cron.ts';
 import { UpdateEngineError } from '../errors.ts';
 import type { Clock } from '../platform/clock.ts';
 import { silentLogger, type Logger } from '../platform/logger.ts';
 
 const MINUTE_MS = 60_000;
+/** How far ahead a cron schedule is searched: an expression with no match within it is refused. */
+const CRON_HORIZON_MS = 5 * 366 * 24 * 60 * MINUTE_MS;
 
 /** update_engine's constants (update_check_scheduler.cc). A fuzz is the whole range: +/- half of it. */
 export const CADENCE = {
@@ -22,11 +25,11 @@ export interface CadenceInput {
   /** The unfuzzed interval before the previous check; undefined: no check has run yet. */
   lastIntervalMs?: number;
   /** HTTP status the previous check failed with (500 and 503 double the interval). */
-  lastHttpStatus?: number;
+  lastHttpStatus?: number | undefined;
   /** The previous check failed with a server or configuration error (an error-* app status): double the interval too. */
-  lastBackoff?: boolean;
+  lastBackoff?: boolean | undefined;
   /** Omaha updatecheck@PollInterval of the previous response, in ms. */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
 }
 
 export interface PlannedCheck {
@@ -71,22 +74,15 @@ export function planNextCheck(input: CadenceInput, random: () => number): Planne
   return { intervalMs, fuzzMs, delayMs };
 }
 
-/** Finds the next time a cron expression matches (local time), using node-cron's own matcher. */
+/** Finds the next time a cron expression matches (local time), with croner (src/platform/cron.ts). */
 export class CronMatcher {
   readonly expression: string;
-  readonly #task: ScheduledTask;
-  readonly #hours: number[];
-  readonly #minutes: number[];
-  readonly #seconds: number[];
+  readonly #cron: Cron;
 
   constructor(expression: string) {
     this.expression = expression;
     try {
-      const fields = parseCron(expression);
-      this.#hours = fields.hour;
-      this.#minutes = fields.minute;
-      this.#seconds = fields.second;
-      this.#task = createTask(expression, () => undefined, { name: `update-engine check schedule ${expression}` });
+      this.#cron = parseCronExpression(expression);
     } catch (e) {
       throw new UpdateEngineError('ERR_CONFIG_VALUE', `CHECK_SCHEDULE "${expression}" is not a cron expression: ${(e as Error).message}`, { cause: e });
     }
@@ -94,32 +90,12 @@ export class CronMatcher {
 
   /** The first matching time strictly after `afterMs` (ms), within 5 years; else undefined. */
   nextAfter(afterMs: number): number | undefined {
-    const start = new Date(afterMs);
-    for (let dayOffset = 0; dayOffset <= 5 * 366; dayOffset++) {
-      const day = new Date(start.getFullYear(), start.getMonth(), start.getDate() + dayOffset);
-      // A day matches (day of month, month, weekday) when its first candidate time matches.
-      const first = this.#at(day, this.#hours[0] ?? 0, this.#minutes[0] ?? 0, this.#seconds[0] ?? 0);
-      if (!this.#task.match(first)) continue;
-      for (const h of this.#hours) {
-        for (const m of this.#minutes) {
-          for (const s of this.#seconds) {
-            const t = this.#at(day, h, m, s);
-            // Skip times before `afterMs` and times a DST change moved (they would not match).
-            if (t.getTime() > afterMs && this.#task.match(t)) return t.getTime();
-          }
-        }
-      }
-    }
-    return undefined;
+    return nextCronRun(this.#cron, afterMs, CRON_HORIZON_MS);
   }
 
-  /** Unregisters the matcher from node-cron. */
+  /** Stops the (paused) croner job. */
   dispose(): void {
-    void this.#task.destroy();
-  }
-
-  #at(day: Date, h: number, m: number, s: number): Date {
-    return new Date(day.getFullYear(), day.getMonth(), day.getDate(), h, m, s);
+    this.#cron.stop();
   }
 }
 
@@ -141,9 +117,9 @@ export function cadenceInputOf(lastIntervalMs: number, outcome: CheckOutcome): C
 export interface CheckSchedulerOptions {
   clock: Clock;
   /** Runs one check. Its errors are logged; an UpdateEngineError's httpStatus counts as the outcome. */
-  onCheck: (reason: CheckReason, signal: AbortSignal) => Promise<CheckOutcome | void>;
+  onCheck: (reason: CheckReason, signal: AbortSignal) => Promise<CheckOutcome | undefined>;
   /** CHECK_SCHEDULE; undefined: update_engine's cadence. */
-  cronExpression?: string;
+  cronExpression?: string | undefined;
   /** Default Math.random. */
   random?: () => number;
   logger?: Logger;
@@ -231,7 +207,7 @@ export class CheckScheduler {
     if (!this.#cron) return planNextCheck(input, this.#random);
     const nowMs = this.#clock.now();
     // The constructor made sure it matches within 5 years; look again at most that far ahead.
-    const next = this.#cron.nextAfter(nowMs) ?? nowMs + 5 * 366 * 24 * 60 * MINUTE_MS;
+    const next = this.#cron.nextAfter(nowMs) ?? nowMs + CRON_HORIZON_MS;
     return { intervalMs: next - nowMs, fuzzMs: 0, delayMs: next - nowMs };
   }
 

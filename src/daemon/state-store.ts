@@ -71,7 +71,6 @@ const stateSchema = z.object({
 });
 
 export type PersistedState = z.infer<typeof stateSchema>;
-export type PendingEvent = PersistedState['pendingEvents'][number];
 
 export const STATE_FILE_NAME = 'state.json';
 export const NEED_REBOOT_FILE_NAME = 'need-reboot';

@@ -1,5 +1,8 @@
-// The daemon's status (update_engine's UPDATE_STATUS_* names), the one table of allowed transitions,
-// and StatusMachine: the current snapshot, transitions that assert, change listeners, `-status` text.
+// The daemon's status (update_engine's UPDATE_STATUS_* names) and StatusMachine: the current
+// snapshot, transitions that assert, change listeners, `-status` text. Two tables say everything about
+// a transition: ALLOWED_TRANSITIONS (where a status may go) and ON_ENTER (which fields entering a
+// status resets). To add a status or a transition, add a row to each; the compiler checks both.
+// What a transition persists (the pending update) is in pending-update.ts, written one way.
 
 import { UpdateEngineError, type ErrorCode } from '../errors.ts';
 
@@ -74,7 +77,7 @@ export interface StatusSnapshot {
   /** The error of the last failed cycle, or null. */
   lastError: StatusError | null;
   /** Why the last check brought no update although the server had one (a rollout refusal); absent otherwise. */
-  checkNote?: string;
+  checkNote?: string | undefined;
 }
 
 /** Fields a transition or an update may set (status changes only through transition()). */
@@ -93,6 +96,21 @@ export const IDLE_SNAPSHOT: StatusSnapshot = Object.freeze({
   currentOperation: '',
   lastError: null,
 });
+
+/**
+ * What entering a status resets, unless the transition sets it: progress and the detail belong to a
+ * step; IDLE has no offer; a new check forgets the last error.
+ */
+const ON_ENTER: Readonly<Record<UpdateStatus, StatusChanges>> = {
+  UPDATE_STATUS_IDLE: { progress: 0, currentOperation: '', newVersion: NO_VERSION, newSizeBytes: 0 },
+  UPDATE_STATUS_CHECKING_FOR_UPDATE: { progress: 0, currentOperation: '', lastError: null },
+  UPDATE_STATUS_UPDATE_AVAILABLE: { progress: 0, currentOperation: '' },
+  UPDATE_STATUS_DOWNLOADING: { progress: 0, currentOperation: '' },
+  UPDATE_STATUS_VERIFYING: { progress: 0, currentOperation: '' },
+  UPDATE_STATUS_FINALIZING: { progress: 0, currentOperation: '' },
+  UPDATE_STATUS_UPDATED_NEED_REBOOT: { progress: 0, currentOperation: '' },
+  UPDATE_STATUS_REPORTING_ERROR_EVENT: { progress: 0, currentOperation: '' },
+};
 
 /**
  * PROGRESS as update_engine reports it: the download fraction while DOWNLOADING, else 0 (its
@@ -121,11 +139,7 @@ function checkProgress(progress: number): void {
   }
 }
 
-/**
- * Holds the current snapshot. transition(to) asserts the table; progress (0) and the detail ("")
- * belong to a step and reset on every transition unless given; entering IDLE clears the offer
- * (newVersion, newSizeBytes); entering CHECKING_FOR_UPDATE clears lastError. Listeners run synchronously, in order.
- */
+/** Holds the current snapshot. transition(to) asserts ALLOWED_TRANSITIONS and applies ON_ENTER. Listeners run synchronously, in order. */
 export class StatusMachine {
   #current: StatusSnapshot;
   readonly #listeners = new Set<StatusListener>();
@@ -154,12 +168,16 @@ export class StatusMachine {
     if (!isAllowedTransition(from, to)) {
       throw new UpdateEngineError('ERR_INTERNAL', `Illegal status transition from ${from} to ${to}`, { details: { from, to } });
     }
-    const reset: StatusChanges = { progress: 0, currentOperation: '' };
-    if (to === 'UPDATE_STATUS_IDLE') Object.assign(reset, { newVersion: NO_VERSION, newSizeBytes: 0 });
-    if (to === 'UPDATE_STATUS_CHECKING_FOR_UPDATE') reset.lastError = null;
-    const next: StatusSnapshot = { ...this.#current, ...reset, ...changes, status: to };
+    const next: StatusSnapshot = { ...this.#current, ...ON_ENTER[to], ...changes, status: to };
+    // A check's note (a rollout refusal) belongs to that check only.
     if (to === 'UPDATE_STATUS_CHECKING_FOR_UPDATE' && changes.checkNote === undefined) delete next.checkNote;
     return this.#set(next);
+  }
+
+  /** Ends a cycle: UPDATED_NEED_REBOOT showing the pending update when there is one, else IDLE. */
+  rest(pending: { version: string; sizeBytes: number } | undefined, changes: StatusChanges = {}): StatusSnapshot {
+    if (pending === undefined) return this.transition('UPDATE_STATUS_IDLE', changes);
+    return this.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', { newVersion: pending.version, newSizeBytes: pending.sizeBytes, progress: 1, ...changes });
   }
 
   /** Changes fields without a status change (progress, detail); notifies listeners. */

@@ -9,6 +9,7 @@ import { compareVersions } from '../config/values.ts';
 import { errorEvent, omahaEvents } from '../omaha/events.ts';
 import type { UpdateOffer } from '../omaha/offer.ts';
 import type { InstallSource } from '../omaha/request-builder.ts';
+import { undoPendingUpdate } from './pending-update.ts';
 import { chain, runAction, type Action, type ActionContext } from './action.ts';
 import { applyAction, type AppliedImage } from './actions/apply-action.ts';
 import { finalizeAction, type FlippedSlot } from './actions/finalize-action.ts';
@@ -69,7 +70,6 @@ export class UpdateCycle {
     const { deps, status } = this;
     const ctx = this.context(signal);
     const pendingBefore = (await deps.state.read()).pendingUpdate;
-    const restingStatus = (): UpdateStatus => (pendingBefore ? 'UPDATE_STATUS_UPDATED_NEED_REBOOT' : 'UPDATE_STATUS_IDLE');
     status.transition('UPDATE_STATUS_CHECKING_FOR_UPDATE');
     let offer: UpdateOffer | undefined;
     let touchedPassive: InstallPlan | undefined;
@@ -80,7 +80,7 @@ export class UpdateCycle {
       const poll = result.pollIntervalMs !== undefined ? { pollIntervalMs: result.pollIntervalMs } : {};
       if (result.kind === 'noupdate') {
         deps.metrics?.checkFinished('noupdate');
-        status.transition(restingStatus(), { lastCheckedTimeSeconds: checkedAt, ...(pendingBefore ? { newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1 } : {}) });
+        status.rest(pendingBefore, { lastCheckedTimeSeconds: checkedAt });
         return { kind: 'noupdate', ...poll };
       }
       if (result.kind === 'refused') {
@@ -96,7 +96,7 @@ export class UpdateCycle {
         if (skip.deferral) await this.reporter.event(omahaEvents.error(skip.deferral), deps.settings.version ?? '', signal);
         else if (pendingBefore && offer.version === pendingBefore.version) await this.reporter.event(omahaEvents.installed(), deps.settings.version ?? '', signal);
         deps.logger.info({ version: offer.version, reason: skip.reason }, 'Update offer not taken');
-        status.transition(restingStatus(), pendingBefore ? { newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1 } : {});
+        status.rest(pendingBefore);
         return skip.deferral
           ? { kind: 'deferred', version: offer.version, reason: skip.reason, ...poll }
           : { kind: 'pending-kept', version: pendingBefore?.version ?? offer.version, ...poll };
@@ -137,13 +137,7 @@ export class UpdateCycle {
     onTouch(plan);
     if (pending) {
       // A newer, verified payload replaces the pending update: undo its flip before writing over it.
-      await bootBackendOf(deps).reset(plan.disk, plan.booted.partition, plan.passive.partition);
-      await deps.needReboot.clear();
-      await deps.state.update((st) => {
-        const next = { ...st };
-        delete next.pendingUpdate;
-        return next;
-      });
+      await undoPendingUpdate(deps, plan.disk, plan.booted.partition, plan.passive.partition);
       deps.logger.info({ replaced: pending.partition, version: manifest.version }, 'Pending update undone; a newer verified one replaces it');
     }
   }
@@ -229,7 +223,7 @@ export class UpdateCycle {
         .catch((e: unknown) => deps.logger.error({ err: e }, 'Cannot record the failure in the state'));
     }
     const pending = info.pendingBefore ? (await deps.state.read()).pendingUpdate : undefined;
-    status.transition(pending ? 'UPDATE_STATUS_UPDATED_NEED_REBOOT' : 'UPDATE_STATUS_IDLE', pending ? { newVersion: pending.version, newSizeBytes: pending.sizeBytes, progress: 1 } : {});
+    status.rest(pending);
     return { kind: 'failed', error, ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}), ...(info.offer ? {} : { checkFailed: true }) };
   }
 

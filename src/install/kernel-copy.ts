@@ -123,4 +123,3 @@ export async function removeKernel(dir: string, letter: 'a' | 'b'): Promise<stri
   return removed;
 }
 
-export { sha256Of as sha256OfFile };

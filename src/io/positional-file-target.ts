@@ -70,7 +70,7 @@ export abstract class PositionalFileTarget implements WriteTarget {
     const length = totalBytes(chunks);
     this.checkBounds(offset, length);
     const fh = this.fh();
-    let pending: Uint8Array[] = chunks.filter((c) => c.byteLength > 0);
+    const pending: Uint8Array[] = chunks.filter((c) => c.byteLength > 0);
     let done = 0;
     while (pending.length > 0) {
       let n: number;

@@ -2,9 +2,8 @@
 // before each slice, never buffering) and/or synced as they go (BackgroundSyncer), which a cgroup v1
 // throttle needs to see the bytes. What the write throttle hands to the apply (src/io/write-throttle.ts).
 
-import type { TokenBucket } from './token-bucket.ts';
+import { defaultSliceBytes, type TokenBucket } from './token-bucket.ts';
 import { BackgroundSyncer } from './background-syncer.ts';
-import { defaultSliceBytes } from './pacing-transform.ts';
 import { readIntoBuffer, totalBytes, writeChunks, type WriteTarget } from './write-target.ts';
 
 export interface ThrottledWriteTargetOptions {

@@ -73,3 +73,8 @@ export class TokenBucket {
     return this.earnedAtMs === undefined ? 0 : Math.max(0, this.earnedAtMs - this.clock.monotonicMs());
   }
 }
+
+/** The default slice of a paced write: small enough for a smooth rate, large enough to keep the overhead low. */
+export function defaultSliceBytes(bytesPerSecond: number): number {
+  return Math.min(1 << 20, Math.max(4096, Math.floor(bytesPerSecond / 20)));
+}

@@ -8,6 +8,7 @@ import { lockKeys, type LockKeys } from './lock-keys.ts';
 import { formatHolderRecord, parseLockSnapshot, type LockSnapshot } from './lock-snapshot.ts';
 import type { Guard, LockStore, WriteOp } from './lock-store.ts';
 import { formatSemaphore, lockSemaphore, setSemaphoreMax, unlockSemaphore, type Semaphore } from './semaphore.ts';
+import { backoffDelays } from '../platform/backoff.ts';
 
 export interface SemaphoreClientOptions {
   store: LockStore;
@@ -72,6 +73,7 @@ export class SemaphoreClient {
    */
   async update<T>(what: string, plan: (snapshot: LockSnapshot) => PlannedChange<T>, signal?: AbortSignal, fresh?: LockSnapshot): Promise<T> {
     let known = fresh;
+    const nextDelayMs = backoffDelays({ initialMs: this.baseDelayMs, maxMs: this.ceilingMs, jitter: 'full', random: this.random });
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       const snapshot = known ?? (await this.snapshot());
@@ -87,8 +89,7 @@ export class SemaphoreClient {
       if (attempt >= this.maxAttempts) {
         throw new UpdateEngineError('ERR_LOCK_CONFLICT', `Cannot ${what}: the semaphore "${this.keys.semaphore}" kept changing (${attempt} attempts)`);
       }
-      const ceiling = Math.min(this.ceilingMs, this.baseDelayMs * 2 ** (attempt - 1));
-      await this.clock.sleep(this.random() * ceiling, signal);
+      await this.clock.sleep(nextDelayMs(), signal);
     }
   }
 

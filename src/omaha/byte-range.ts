@@ -1,16 +1,9 @@
-// Byte ranges: the OpenPayload contract the payload apply consumes (same shape as src/payload's),
-// and the pure HTTP Range / Content-Range arithmetic that the download and the dev server share.
+// Byte ranges: the pure HTTP Range / Content-Range arithmetic that the download and the dev server
+// share. ByteRange and OpenPayload are the payload apply's port (src/payload/source.ts), not copies.
 
-import type { Readable } from 'node:stream';
+import type { ByteRange } from '../payload/source.ts';
 
-/** [start, end) of the payload file; end undefined = to the end. */
-export interface ByteRange {
-  start: number;
-  end?: number;
-}
-
-/** Opens a stream of the given ranges' bytes, concatenated in order. */
-export type OpenPayload = (ranges: ByteRange[], signal: AbortSignal) => Promise<Readable>;
+export type { ByteRange, OpenPayload } from '../payload/source.ts';
 
 /** The Range header for [start, endExclusive). */
 export function rangeHeader(start: number, endExclusive: number): string {

@@ -20,6 +20,7 @@ import {
 import { ProxyTunnelAgent, requestViaHttpProxy } from './proxy-agent.ts';
 import { proxyForUrl } from './proxy.ts';
 import { hostPort, splitUrlCredentials } from './credential-policy.ts';
+import { VERSION } from '../version.ts';
 
 /** Where Debian/Ubuntu and Fedora/RHEL keep the system trust store. */
 export const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
@@ -102,7 +103,7 @@ export class GotTransport implements HttpTransport {
 
   private constructor(
     private readonly cas: string[],
-    private readonly options: GotTransportOptions,
+    options: GotTransportOptions,
   ) {
     const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     this.httpAgent = new http.Agent({ keepAlive: true });
@@ -117,7 +118,7 @@ export class GotTransport implements HttpTransport {
       timeout: { lookup: connectTimeoutMs, connect: connectTimeoutMs, secureConnect: connectTimeoutMs },
       https: { certificateAuthority: cas },
       agent: { http: this.httpAgent, https: this.httpsAgent },
-      headers: { 'user-agent': options.userAgent ?? 'update-engine/0.1.0' },
+      headers: { 'user-agent': options.userAgent ?? `update-engine/${VERSION}` },
       request: (url, requestOptions, callback) => {
         const proxy = proxyForUrl(url, env);
         if (!proxy) return undefined;

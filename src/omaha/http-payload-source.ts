@@ -13,6 +13,7 @@ import { CredentialPolicy, redactUrl } from './credential-policy.ts';
 import { DEFAULT_LOW_SPEED_LIMIT_BYTES_PER_SECOND, DEFAULT_LOW_SPEED_TIME_MS, LowSpeedGuard } from './low-speed-guard.ts';
 import { DEFAULT_MAX_FAILURE_COUNT_PER_URL } from './offer.ts';
 import { AttemptError, fetchRange } from './range-attempt.ts';
+import { backoffDelays } from '../platform/backoff.ts';
 
 /** An attempt that delivered at least this much before failing resets its URL's failure count. */
 export const PROGRESS_RESET_BYTES = 64 * 1024;
@@ -93,6 +94,13 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
   const lowSpeedTimeMs = options.lowSpeedTimeMs ?? DEFAULT_LOW_SPEED_TIME_MS;
   const stats: DownloadStats = { bytesReceived: 0, bytesDelivered: 0, bytesDiscarded: 0, requests: 0, failures: 0, urlIndex: 0 };
   let urlFailures = 0;
+  const retryDelays = () => backoffDelays({ initialMs: retryDelayMs, maxMs: maxRetryDelayMs, jitter: 'none' });
+  let nextRetryDelayMs = retryDelays();
+  /** A URL's consecutive failures start again (it delivered, or the next URL is tried). */
+  const resetFailures = () => {
+    urlFailures = 0;
+    nextRetryDelayMs = retryDelays();
+  };
   let lastError: AttemptError | undefined;
   const warned = new Set<string>();
   const policy = options.credentialPolicy ?? new CredentialPolicy({ server: 'disabled', downloadHosts: [], ...(options.credentials ? { credentials: options.credentials } : {}) });
@@ -123,7 +131,7 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
   function fail(error: AttemptError, progressed: boolean): number {
     stats.failures += 1;
     lastError = error;
-    if (progressed) urlFailures = 0;
+    if (progressed) resetFailures();
     urlFailures += 1;
     const url = options.urls[stats.urlIndex];
     if (stats.failures >= maxTotalFailures) {
@@ -133,11 +141,11 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
     }
     if (!error.retryable || urlFailures >= maxFailures) {
       stats.urlIndex += 1;
-      urlFailures = 0;
+      resetFailures();
       options.logger?.warn({ url, code: error.code, reason: error.message, next: options.urls[stats.urlIndex] ?? null }, 'Payload URL failed; moving to the next one');
       return 0;
     }
-    const delayMs = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (urlFailures - 1));
+    const delayMs = nextRetryDelayMs();
     options.logger?.warn({ url, code: error.code, reason: error.message, failures: urlFailures, maxFailures, delayMs }, 'Payload transfer failed; reconnecting');
     return delayMs;
   }
@@ -183,7 +191,7 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
           if (position < range.end) {
             delayMs = fail(new AttemptError('ERR_DOWNLOAD_TRANSFER', `"${url}" ended the body at byte ${position}, before byte ${range.end}`, true), position - before >= PROGRESS_RESET_BYTES);
           } else {
-            urlFailures = 0;
+            resetFailures();
           }
         } catch (e) {
           if (signal.aborted) throw abortReason(signal);

@@ -78,7 +78,7 @@ export function payloadUrl(codebase: string, packageName: string): string {
 export interface ObservedPayload {
   sizeBytes: number;
   /** Base64 SHA-256 of the whole file; undefined when it could not be computed (a resumed apply). */
-  sha256Base64?: string;
+  sha256Base64?: string | undefined;
 }
 
 function sameDigest(a: string, b: string): boolean {

@@ -9,6 +9,7 @@ import type { HttpTransport } from './http-transport.ts';
 import type { CheckResult } from './offer.ts';
 import { buildEventRequest, buildUpdateCheckRequest, type EventRequestParams, type UpdateCheckRequestParams } from './request-builder.ts';
 import { MAX_RESPONSE_BYTES, parseEventResponse, parseUpdateCheckResponse } from './response-parser.ts';
+import { backoffDelays } from '../platform/backoff.ts';
 
 export interface CheckRetryPolicy {
   /** Attempts in all, including the first; default 3. */
@@ -81,6 +82,7 @@ export class OmahaClient {
   /** Sends an update check (with its 3/2 or rollback event); retries network failures and 5xx with backoff. */
   async checkForUpdate(params: UpdateCheckRequestParams, signal?: AbortSignal): Promise<CheckResult> {
     const xml = buildUpdateCheckRequest(params);
+    const nextDelayMs = backoffDelays({ initialMs: this.retry.baseDelayMs, maxMs: this.retry.maxDelayMs, jitter: 'quarter', random: this.random });
     for (let attempt = 1; ; attempt++) {
       try {
         const body = await this.post(xml, 'update check', signal);
@@ -89,8 +91,7 @@ export class OmahaClient {
         return result;
       } catch (e) {
         if (!isUpdateEngineError(e) || !isRetryableCheckError(e) || attempt >= this.retry.attempts || signal?.aborted) throw e;
-        const jitter = 0.75 + this.random() * 0.5;
-        const delayMs = Math.round(Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1)) * jitter);
+        const delayMs = nextDelayMs();
         this.options.logger?.warn({ code: e.code, reason: e.message, attempt, delayMs }, 'Omaha update check failed; retrying');
         await this.clock.sleep(delayMs, signal);
       }

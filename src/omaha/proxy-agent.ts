@@ -1,15 +1,13 @@
-// Going through an HTTP proxy: an https.Agent that opens a CONNECT tunnel and runs TLS inside it,
-// and a request function that sends plain-HTTP requests to the proxy with the absolute URL.
+// Going through an HTTP proxy: HTTPS through hpagent's CONNECT tunnel (as got documents it), with its
+// failures named as proxy failures; plain HTTP as an absolute-form request to the proxy (RFC 9112),
+// which proxies accept for any port (many refuse CONNECT to ports other than 443).
 
 import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
-import tls from 'node:tls';
+import type https from 'node:https';
 import type { Duplex } from 'node:stream';
+import { HttpsProxyAgent } from 'hpagent';
 import { HttpTransportError } from './http-transport.ts';
 import { proxyAuthorization } from './proxy.ts';
-
-const MAX_CONNECT_RESPONSE_BYTES = 16 * 1024;
 
 function proxyPort(proxy: URL): number {
   return Number(proxy.port || 80);
@@ -19,67 +17,31 @@ function redact(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
 }
 
-/** Opens a CONNECT tunnel through the proxy to host:port; resolves with the raw socket. */
-function openTunnel(proxy: URL, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
-  const target = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: proxyPort(proxy) });
-    let received = Buffer.alloc(0);
-    const fail = (message: string, cause?: unknown) => {
-      socket.destroy();
-      reject(new HttpTransportError('proxy', `https://${target}/`, `Proxy ${redact(proxy)}: ${message}`, { cause }));
-    };
-    socket.setTimeout(timeoutMs, () => fail(`no answer to CONNECT ${target} within ${timeoutMs} ms`));
-    socket.once('error', (e) => fail(`cannot open a tunnel to ${target}: ${e.message}`, e));
-    socket.once('connect', () => {
-      const auth = proxyAuthorization(proxy);
-      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth ? `Proxy-Authorization: ${auth}\r\n` : ''}\r\n`);
-    });
-    const onData = (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      const end = received.indexOf('\r\n\r\n');
-      if (end === -1) {
-        if (received.length > MAX_CONNECT_RESPONSE_BYTES) fail('CONNECT response headers too large');
-        return;
-      }
-      socket.off('data', onData);
-      socket.removeAllListeners('error');
-      socket.setTimeout(0);
-      const statusLine = received.subarray(0, received.indexOf('\r\n')).toString('latin1');
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1];
-      if (status === undefined || !status.startsWith('2')) {
-        fail(`CONNECT ${target} was answered "${statusLine}"`);
-        return;
-      }
-      const rest = received.subarray(end + 4);
-      if (rest.length > 0) socket.unshift(rest);
-      resolve(socket);
-    };
-    socket.on('data', onData);
-  });
-}
-
-/** An https.Agent whose connections go through a CONNECT tunnel of an HTTP proxy. */
-export class ProxyTunnelAgent extends https.Agent {
+/** hpagent's HTTPS agent: a CONNECT that fails or gets no answer within the connect timeout is an HttpTransportError of kind 'proxy'. */
+export class ProxyTunnelAgent extends HttpsProxyAgent {
   constructor(
-    private readonly proxy: URL,
+    private readonly proxyUrl: URL,
     private readonly connectTimeoutMs: number,
     options: https.AgentOptions = {},
   ) {
-    super(options);
+    super({ ...options, proxy: proxyUrl });
   }
 
   override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    const host = String(options.hostname ?? options.host ?? 'localhost').replace(/^\[|\]$/g, '');
-    const port = Number(options.port ?? 443);
-    openTunnel(this.proxy, host, port, this.connectTimeoutMs).then(
-      (socket) => {
-        const servername = options.servername ?? (net.isIP(host) === 0 ? host : undefined);
-        const secure = tls.connect({ ...(options as tls.ConnectionOptions), socket, ...(servername !== undefined ? { servername } : {}) });
-        callback?.(null, secure);
-      },
-      (e: unknown) => callback?.(e as Error, undefined as unknown as Duplex),
-    );
+    const target = `${options.host ?? options.hostname}:${options.port ?? 443}`;
+    const done = (error: Error | null, socket: Duplex) => {
+      if (error) {
+        const answer = /^Bad response: (\d+)$/.exec(error.message)?.[1];
+        const message = answer !== undefined ? `CONNECT ${target} was answered ${answer}` : `cannot open a tunnel to ${target}: ${error.message}`;
+        callback?.(new HttpTransportError('proxy', `https://${target}/`, `Proxy ${redact(this.proxyUrl)}: ${message}`, { cause: error }), socket);
+        return;
+      }
+      (socket as Duplex & { setTimeout(ms: number): void }).setTimeout(0); // the CONNECT timeout ends with the tunnel's set-up
+      callback?.(null, socket);
+    };
+    // hpagent's createConnection has the callback signature of http.Agent's, which @types/node does not declare.
+    const connect = HttpsProxyAgent.prototype.createConnection as unknown as (this: HttpsProxyAgent, o: object, cb: typeof done) => void;
+    connect.call(this, { ...options, timeout: this.connectTimeoutMs }, done);
     return undefined;
   }
 }

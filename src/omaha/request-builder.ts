@@ -4,12 +4,13 @@
 import { UpdateEngineError } from '../errors.ts';
 import { assertValidEvent, omahaEvents, type OmahaEvent } from './events.ts';
 import { escapeXmlAttribute } from './xml-text.ts';
+import { VERSION } from '../version.ts';
 
 /** Servers such as Nebraska refuse larger requests. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
 /** The updater name and version sent as request@version and request@updaterversion. */
-export const UPDATER_VERSION = 'update-engine-0.1.0';
+export const UPDATER_VERSION = `update-engine-${VERSION}`;
 
 export type InstallSource = 'scheduler' | 'ondemandupdate';
 
@@ -123,7 +124,7 @@ function envelope(info: OmahaClientInfo, body: string): string {
 /** The update check: ping, updatecheck, then the one-shot event if any (3/2 with previousversion, or the rollback report 3/0 errorcode 44). */
 export function buildUpdateCheckRequest(params: UpdateCheckRequestParams): string {
   const event = params.rollback ? omahaEvents.rollback() : params.previousVersion !== undefined ? omahaEvents.updateComplete(params.previousVersion) : undefined;
-  const body = '        <ping active="1"></ping>\n' + '        <updatecheck></updatecheck>\n' + (event ? eventElement(event) : '');
+  const body = `        <ping active="1"></ping>\n        <updatecheck></updatecheck>\n${event ? eventElement(event) : ''}`;
   return envelope(params, body);
 }
 

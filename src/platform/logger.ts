@@ -32,7 +32,7 @@ export const REDACTED_PATHS = [
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? (process.env.UPDATE_ENGINE_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
-  const base = { level, name: options.name, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const base = { level, ...(options.name !== undefined ? { name: options.name } : {}), redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
   const usePretty = options.pretty ?? (options.destination === undefined && process.stderr.isTTY === true);
   if (usePretty) {
     const stream = loadPretty()({

@@ -2,7 +2,7 @@
 // (EtcdLockStore, FleetLockClient) unless the caller passes its own (tests, the demo, the benchmark).
 
 import { UpdateEngineError } from '../errors.ts';
-import type { Settings } from '../config/schema.ts';
+import { REBOOT_STRATEGIES, type Settings } from '../config/schema.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import { loadEtcdOptions } from '../lock/etcd-options.ts';
@@ -76,7 +76,6 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
       ...(deps.random ? { random: deps.random } : {}),
     });
   const immediate = () => new ImmediateRebootStrategy({ schedule, clock, logger });
-  const strategy: string = settings.rebootStrategy;
   switch (settings.rebootStrategy) {
     case 'reboot':
       return immediate();
@@ -99,7 +98,7 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
         ...(deps.random ? { random: deps.random } : {}),
       });
     }
-    default:
-      throw new UpdateEngineError('ERR_CONFIG_VALUE', `Unknown REBOOT_STRATEGY "${strategy}" (expected reboot, etcd-lock, best-effort, off or fleet-lock)`);
   }
+  // Every strategy of the schema is handled above; this is for settings that bypassed the schema.
+  throw new UpdateEngineError('ERR_CONFIG_VALUE', `Unknown REBOOT_STRATEGY "${String(settings.rebootStrategy)}" (expected ${REBOOT_STRATEGIES.join(', ')})`);
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { RebootContext, RebootDecision, RebootStrategy, StartSituation } from './reboot-strategy.ts';
 import { describeWindows, isInWindow } from './windows.ts';
 import { waitForWindow, type WindowSchedule } from './window-wait.ts';
+import { backoffDelays } from '../platform/backoff.ts';
 
 export interface FleetLockStrategyOptions {
   client: FleetLockClient;
@@ -42,9 +43,12 @@ export class FleetLockStrategy implements RebootStrategy {
   async beforeReboot(ctx: RebootContext): Promise<RebootDecision> {
     const logger = ctx.logger ?? this.options.logger;
     const { clock, schedule, client } = this.options;
-    const random = this.options.random ?? Math.random;
-    const ceiling = this.options.retryCeilingMs ?? 300_000;
-    let delayMs = this.options.retryInitialMs ?? 10_000;
+    const nextDelayMs = backoffDelays({
+      initialMs: this.options.retryInitialMs ?? 10_000,
+      maxMs: this.options.retryCeilingMs ?? 300_000,
+      jitter: 'half',
+      ...(this.options.random ? { random: this.options.random } : {}),
+    });
     for (;;) {
       await waitForWindow(schedule, clock, logger, ctx.signal);
       try {
@@ -52,10 +56,9 @@ export class FleetLockStrategy implements RebootStrategy {
         this.held = true;
       } catch (e) {
         if (ctx.signal.aborted || !isUpdateEngineError(e) || (e.code !== 'ERR_LOCK_UNAVAILABLE' && e.code !== 'ERR_LOCK_STORE')) throw e;
-        const waitMs = Math.round(delayMs / 2 + (random() * delayMs) / 2);
+        const waitMs = nextDelayMs();
         logger.info({ retryInMs: waitMs, reason: e.message }, 'No reboot slot from the FleetLock server yet');
         await clock.sleep(waitMs, ctx.signal);
-        delayMs = Math.min(ceiling, delayMs * 2);
         continue;
       }
       if (isInWindow(schedule.windows, schedule.timeZone, clock.now()) && !ctx.signal.aborted) return 'reboot';

@@ -13,9 +13,9 @@ export interface OpenDiskOptions {
   /** Open for writing too (default: read only). */
   writable?: boolean;
   /** Force the sector size (image files); default: probed for files, sysfs for devices. */
-  sectorSizeBytes?: number;
+  sectorSizeBytes?: number | undefined;
   /** Where sysfs lists block devices (tests inject a fake tree). */
-  sysBlock?: string;
+  sysBlock?: string | undefined;
 }
 
 function reasonOf(e: unknown): string {

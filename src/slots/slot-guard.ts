@@ -39,7 +39,7 @@ export interface MountEntry {
   source: string;
 }
 
-const unescape = (field: string) => field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+const unescapeOctal = (field: string) => field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 
 /** The mounts of a /proc/self/mountinfo text: device number, mount point, source (pure). */
 export function parseMountinfo(text: string): MountEntry[] {
@@ -49,7 +49,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const dash = fields.indexOf('-');
     const m = /^(\d+):(\d+)$/.exec(fields[2] ?? '');
     if (!m || dash < 0 || fields[4] === undefined) continue;
-    mounts.push({ major: Number(m[1]), minor: Number(m[2]), mountPoint: unescape(fields[4]), source: unescape(fields[dash + 2] ?? '') });
+    mounts.push({ major: Number(m[1]), minor: Number(m[2]), mountPoint: unescapeOctal(fields[4]), source: unescapeOctal(fields[dash + 2] ?? '') });
   }
   return mounts;
 }

@@ -14,13 +14,13 @@ import { prioritizePartitions } from './slot-priority.ts';
 
 export interface SlotOptions {
   /** Sector size of an image file (default: probed); block devices report theirs. */
-  sectorSizeBytes?: number;
+  sectorSizeBytes?: number | undefined;
   /** Called after each individual GPT write (crash injection). */
   hooks?: GptWriteHooks;
   /** sysfs block directory (tests). */
-  sysBlock?: string;
+  sysBlock?: string | undefined;
   /** The partition type GUID a slot must have (SLOT_TYPE); default the /usr type. */
-  slotTypeGuid?: string;
+  slotTypeGuid?: string | undefined;
 }
 
 export interface SlotPartitions {

@@ -1,32 +1,48 @@
-// bin/entry.js runs the compiled build only when it is newer than every source file.
+// bin/entry.js runs the compiled build and nothing else: a missing or stale build is a one-line error.
 
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript without declarations
-import { buildIsFresh } from '../../bin/entry.js';
+import { buildProblem, sourceDigest } from '../../bin/build-stamp.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ue-entry-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const fresh = buildIsFresh as (dir: string, env?: NodeJS.ProcessEnv) => boolean;
-const at = (path: string, seconds: number) => utimesSync(path, seconds, seconds);
+const problem = buildProblem as (dir: string) => string | undefined;
+const digest = sourceDigest as (dir: string) => string | undefined;
+
+function runBin(dir: string): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [join(dir, 'bin', 'update-engine.js'), '--version'], { encoding: 'utf8' });
+}
 
 describe('bin/entry.js', () => {
-  it('uses dist/ when its stamp is newer than every file under src/, the sources otherwise', () => {
+  it('accepts a build stamped with the digest of today\'s src/ and refuses a missing or stale one', () => {
     mkdirSync(join(root, 'src', 'cli'), { recursive: true });
-    mkdirSync(join(root, 'dist'), { recursive: true });
-    writeFileSync(join(root, 'src', 'cli', 'a.ts'), '');
+    writeFileSync(join(root, 'src', 'cli', 'a.ts'), 'one');
     writeFileSync(join(root, 'src', 'b.ts'), '');
-    expect(fresh(root, {})).toBe(false); // no build yet
-    writeFileSync(join(root, 'dist', '.build-stamp'), '');
-    at(join(root, 'src', 'cli', 'a.ts'), 1000);
-    at(join(root, 'src', 'b.ts'), 1000);
-    at(join(root, 'dist', '.build-stamp'), 2000);
-    expect(fresh(root, {})).toBe(true);
-    expect(fresh(root, { UPDATE_ENGINE_FROM_SOURCE: '1' })).toBe(false);
-    at(join(root, 'src', 'cli', 'a.ts'), 3000); // an edit after the build, deep in the tree
-    expect(fresh(root, {})).toBe(false);
+    expect(problem(root)).toMatch(/^no compiled build in .*: run `npm run build`/);
+    mkdirSync(join(root, 'dist'), { recursive: true });
+    writeFileSync(join(root, 'dist', '.build-stamp'), `${digest(root)}\n`);
+    expect(problem(root)).toBeUndefined();
+    writeFileSync(join(root, 'src', 'cli', 'a.ts'), 'two'); // an edit after the build, deep in the tree
+    expect(problem(root)).toMatch(/is older than the sources .*: run `npm run build`/);
+  });
+
+  it('runs the compiled command, and exits 1 with that line (no stack, nothing run instead) on a stale build', () => {
+    const copy = join(root, 'repo');
+    for (const dir of ['bin', 'src', 'dist']) cpSync(dir, join(copy, dir), { recursive: true });
+    cpSync('package.json', join(copy, 'package.json'));
+    symlinkSync(resolve('node_modules'), join(copy, 'node_modules'));
+    const ok = runBin(copy);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toMatch(/^update-engine \d+\.\d+\.\d+\n$/);
+    writeFileSync(join(copy, 'src', 'cli', 'extra.ts'), '// new\n');
+    const stale = runBin(copy);
+    expect(stale.status).toBe(1);
+    expect(stale.stdout).toBe('');
+    expect(stale.stderr).toBe(`update-engine: the compiled build in ${join(copy, 'dist')} is older than the sources in ${join(copy, 'src')}: run \`npm run build\` (or \`npm run dev -- ARGS\` to run from the sources)\n`);
   });
 });

@@ -95,7 +95,10 @@ describe('update-engine serve', () => {
   const errors: Array<[string, () => string[], number, RegExp]> = [
     ['no --payload', () => [], 2, /needs at least one --payload/],
     ['a missing payload', () => ['--payload', join(dir, 'nope.payload')], 2, /Cannot read payload ".*nope.payload"/],
-    ['a file that is not a payload', () => (writeFileSync(junk, 'x'.repeat(2000)), ['--payload', junk]), 4, /./],
+    ['a file that is not a payload', () => {
+      writeFileSync(junk, 'x'.repeat(2000));
+      return ['--payload', junk];
+    }, 4, /./],
     ['a bad port', () => ['--payload', newer.path, '--port', '99999'], 2, /--port "99999"/],
     ['an unknown option', () => ['--payload', newer.path, '--bogus'], 2, /bogus/],
     ['two payloads of one version', () => ['--payload', newer.path, '--payload', newer.path], 2, /both hold version "5.1.0"/],

@@ -188,6 +188,7 @@ describe('bad input: one clear error naming file:line, key, value and expectatio
     ['equal slots', 'SLOT_A_PARTITION=4', /SLOT_B_PARTITION.*different partitions|SLOT_B_PARTITION: slot A and slot B/, 'ERR_CONFIG_VALUE'],
     ['a boolean', 'ALLOW_DOWNGRADE=maybe', /ALLOW_DOWNGRADE="maybe": expected true or false/, 'ERR_CONFIG_VALUE'],
     ['a cron expression', 'CHECK_SCHEDULE=every hour', /CHECK_SCHEDULE="every hour": expected a cron expression/, 'ERR_CONFIG_VALUE'],
+    ['a cron expression that can match', 'CHECK_SCHEDULE=0 0 30 2 *', /CHECK_SCHEDULE="0 0 30 2 \*": expected a cron expression that matches some time/, 'ERR_CONFIG_VALUE'],
     ['fleet-lock without URL', 'REBOOT_STRATEGY=fleet-lock', /REBOOT_STRATEGY="fleet-lock": REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL/, 'ERR_CONFIG_VALUE'],
     ['a client cert without key', 'LOCKSMITHD_ETCD_CERTFILE=/c.pem', /LOCKSMITHD_ETCD_CERTFILE="\/c.pem": .*LOCKSMITHD_ETCD_KEYFILE is not set/, 'ERR_CONFIG_VALUE'],
     ['a failure threshold of 0', 'FLEET_FAILURE_THRESHOLD=0', /:1: FLEET_FAILURE_THRESHOLD="0": expected a whole number of at least 1/, 'ERR_CONFIG_VALUE'],

@@ -10,7 +10,7 @@ import { runDaemon } from '../../src/daemon/main.ts';
 import { createEngineMetrics, type EngineMetricsHandle } from '../../src/daemon/metrics.ts';
 import { startMetricsServer, type MetricsServer } from '../../src/daemon/metrics-server.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
-import { samplesOf, scrape, valueOf, type Exposition } from './metrics-scrape.ts';
+import { samplesOf, scrape, sampleValue, type Exposition } from './metrics-scrape.ts';
 
 const IMAGE_BYTES = 6 * 1024 * 1024;
 let dir: string;
@@ -54,19 +54,19 @@ describe('metrics after a demo cycle', () => {
     const { outcome, scrape: read } = await cycleWithMetrics('127.0.0.1:0');
     expect(outcome).toBe(0);
     const e = await read();
-    expect(valueOf(e, 'update_engine_bytes_written_total')).toBe((await readFile(v2.imagePath)).length);
-    expect(valueOf(e, 'update_engine_bytes_written_total')).toBe(IMAGE_BYTES);
-    expect(valueOf(e, 'update_engine_bytes_downloaded_total')).toBe((await stat(v2.path)).size);
+    expect(sampleValue(e, 'update_engine_bytes_written_total')).toBe((await readFile(v2.imagePath)).length);
+    expect(sampleValue(e, 'update_engine_bytes_written_total')).toBe(IMAGE_BYTES);
+    expect(sampleValue(e, 'update_engine_bytes_downloaded_total')).toBe((await stat(v2.path)).size);
     expect(samplesOf(e, 'update_engine_status').filter((s) => s.value === 1).map((s) => s.labels.status)).toEqual(['UPDATE_STATUS_UPDATED_NEED_REBOOT']);
-    expect(valueOf(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
-    expect(valueOf(e, 'update_engine_offered_version_info', { version: '2.0.0' })).toBe(1);
-    expect(valueOf(e, 'update_engine_last_check_timestamp_seconds')).toBeGreaterThanOrEqual(before);
+    expect(sampleValue(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_offered_version_info', { version: '2.0.0' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_last_check_timestamp_seconds')).toBeGreaterThanOrEqual(before);
     expect(samplesOf(e, 'update_engine_errors_total').filter((s) => s.value !== 0)).toEqual([]);
-    expect(valueOf(e, 'update_engine_info', { version: '1.0.0', group: 'stable' })).toBe(1);
-    expect(valueOf(e, 'update_engine_progress_ratio')).toBe(1);
-    for (const phase of ['check', 'download', 'finalize']) expect(valueOf(e, 'update_engine_phase_seconds', { phase }), phase).toBeGreaterThan(0);
-    expect(valueOf(e, 'update_engine_write_bytes_per_second')).toBeGreaterThan(0);
-    expect(valueOf(e, 'update_engine_lock_held')).toBe(0);
+    expect(sampleValue(e, 'update_engine_info', { version: '1.0.0', group: 'stable' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_progress_ratio')).toBe(1);
+    for (const phase of ['check', 'download', 'finalize']) expect(sampleValue(e, 'update_engine_phase_seconds', { phase }), phase).toBeGreaterThan(0);
+    expect(sampleValue(e, 'update_engine_write_bytes_per_second')).toBeGreaterThan(0);
+    expect(sampleValue(e, 'update_engine_lock_held')).toBe(0);
   });
 
   it('an untrusted payload on a Unix socket: ERR_PAYLOAD_SIGNATURE counted once, back to IDLE, no byte written', async () => {
@@ -77,8 +77,8 @@ describe('metrics after a demo cycle', () => {
     const e = await read();
     expect(samplesOf(e, 'update_engine_errors_total').filter((s) => s.value !== 0).map((s) => [s.labels.code, s.value])).toEqual([['ERR_PAYLOAD_SIGNATURE', 1]]);
     expect(samplesOf(e, 'update_engine_status').filter((s) => s.value === 1).map((s) => s.labels.status)).toEqual(['UPDATE_STATUS_IDLE']);
-    expect(valueOf(e, 'update_engine_bytes_written_total')).toBe(0);
-    expect(valueOf(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_bytes_written_total')).toBe(0);
+    expect(sampleValue(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
   });
 
   it('no update: the check result is noupdate and no version is offered', async () => {
@@ -86,8 +86,8 @@ describe('metrics after a demo cycle', () => {
     const { outcome, scrape: read } = await cycleWithMetrics('127.0.0.1:0');
     expect(outcome).toBe(0);
     const e = await read();
-    expect(valueOf(e, 'update_engine_last_check_result', { result: 'noupdate' })).toBe(1);
-    expect(valueOf(e, 'update_engine_checks_total', { result: 'noupdate' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_last_check_result', { result: 'noupdate' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_checks_total', { result: 'noupdate' })).toBe(1);
     expect(samplesOf(e, 'update_engine_offered_version_info')).toEqual([]);
     expect(samplesOf(e, 'update_engine_status').filter((s) => s.value === 1).map((s) => s.labels.status)).toEqual(['UPDATE_STATUS_IDLE']);
   });

@@ -75,7 +75,7 @@ export function samplesOf(e: Exposition, name: string, labels: Record<string, st
 }
 
 /** The value of exactly one sample; throws when there is none or several. */
-export function valueOf(e: Exposition, name: string, labels: Record<string, string> = {}): number {
+export function sampleValue(e: Exposition, name: string, labels: Record<string, string> = {}): number {
   const found = samplesOf(e, name, labels);
   if (found.length !== 1) throw new Error(`Expected one sample of ${name}${JSON.stringify(labels)}, found ${found.length}`);
   return (found[0] as Sample).value;

@@ -14,7 +14,7 @@ import { createEngineMetrics } from '../../src/daemon/metrics.ts';
 import { parseMetricsListen, startMetricsServer, type MetricsServer } from '../../src/daemon/metrics-server.ts';
 import { StatusMachine } from '../../src/daemon/status.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
-import { httpRequest, scrape, valueOf } from './metrics-scrape.ts';
+import { httpRequest, scrape, sampleValue } from './metrics-scrape.ts';
 
 let dir: string;
 const servers: MetricsServer[] = [];
@@ -70,16 +70,16 @@ describe('startMetricsServer over TCP', () => {
     expect(reply.status).toBe(200);
     expect(reply.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     let e = await scrape(server.address);
-    expect(valueOf(e, 'update_engine_info', { version: '3.4.5' })).toBe(1);
-    expect(valueOf(e, 'update_engine_bytes_written_total')).toBe(0);
+    expect(sampleValue(e, 'update_engine_info', { version: '3.4.5' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_bytes_written_total')).toBe(0);
     metrics.bytesWritten(12_345);
     metrics.error('ERR_DOWNLOAD_TRANSFER');
     machine.transition('UPDATE_STATUS_CHECKING_FOR_UPDATE');
     e = await scrape(server.address);
-    expect(valueOf(e, 'update_engine_bytes_written_total')).toBe(12_345);
-    expect(valueOf(e, 'update_engine_errors_total', { code: 'ERR_DOWNLOAD_TRANSFER' })).toBe(1);
-    expect(valueOf(e, 'update_engine_status', { status: 'UPDATE_STATUS_CHECKING_FOR_UPDATE' })).toBe(1);
-    expect(valueOf(e, 'update_engine_status', { status: 'UPDATE_STATUS_IDLE' })).toBe(0);
+    expect(sampleValue(e, 'update_engine_bytes_written_total')).toBe(12_345);
+    expect(sampleValue(e, 'update_engine_errors_total', { code: 'ERR_DOWNLOAD_TRANSFER' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_status', { status: 'UPDATE_STATUS_CHECKING_FOR_UPDATE' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_status', { status: 'UPDATE_STATUS_IDLE' })).toBe(0);
   });
 
   it('answers HEAD without a body, 405 for other methods on /metrics, 404 elsewhere', async () => {
@@ -124,7 +124,7 @@ describe('startMetricsServer on a Unix socket', () => {
     expect(server.address).toBe(path);
     expect((await stat(path)).mode & 0o777).toBe(0o660);
     metrics.bytesDownloaded(777);
-    expect(valueOf(await scrape(path), 'update_engine_bytes_downloaded_total')).toBe(777);
+    expect(sampleValue(await scrape(path), 'update_engine_bytes_downloaded_total')).toBe(777);
     expect((await httpRequest(path, '/other')).status).toBe(404);
     await server.close();
     await expect(stat(path)).rejects.toThrow(/ENOENT/);

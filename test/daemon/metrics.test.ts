@@ -7,7 +7,7 @@ import { ERROR_CODES } from '../../src/errors.ts';
 import { createEngineMetrics } from '../../src/daemon/metrics.ts';
 import { StatusMachine, UPDATE_STATUSES } from '../../src/daemon/status.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
-import { parseExposition, samplesOf, valueOf, type Exposition } from './metrics-scrape.ts';
+import { parseExposition, samplesOf, sampleValue, type Exposition } from './metrics-scrape.ts';
 
 const BASE = { version: '1.2.3', group: 'beta', appId: '{app-under-test}', ioWriteBytesPerSecond: '20M' };
 const settings = settingsSchema.parse(BASE);
@@ -54,15 +54,15 @@ describe('createEngineMetrics', () => {
 
   it('starts with the info labels, zeros for every error code and status, and the throttle limit', async () => {
     const e = await make().read();
-    expect(valueOf(e, 'update_engine_info', { version: '1.2.3', app_id: '{app-under-test}', group: 'beta' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_info', { version: '1.2.3', app_id: '{app-under-test}', group: 'beta' })).toBe(1);
     expect(samplesOf(e, 'update_engine_errors_total').map((s) => s.labels.code).sort()).toEqual([...ERROR_CODES].sort());
     expect(samplesOf(e, 'update_engine_status').map((s) => s.labels.status).sort()).toEqual([...UPDATE_STATUSES].sort());
     expect(samplesOf(e, 'update_engine_offered_version_info')).toEqual([]);
-    expect(valueOf(e, 'update_engine_io_write_limit_bytes_per_second')).toBe(20 * 1024 * 1024);
+    expect(sampleValue(e, 'update_engine_io_write_limit_bytes_per_second')).toBe(20 * 1024 * 1024);
     // IO_WRITE_BPS is set but no write has chosen a mechanism yet: no mechanism is 1.
     expect(samplesOf(e, 'update_engine_io_throttle_info').filter((s) => s.value === 1)).toEqual([]);
     const unthrottled = await make({ ioWriteBytesPerSecond: '0' }).read();
-    expect(valueOf(unthrottled, 'update_engine_io_throttle_info', { mechanism: 'none' })).toBe(1);
+    expect(sampleValue(unthrottled, 'update_engine_io_throttle_info', { mechanism: 'none' })).toBe(1);
   });
 
   it('counts bytes and errors by code, keeps phases, and ignores negative or non-finite amounts', async () => {
@@ -79,32 +79,32 @@ describe('createEngineMetrics', () => {
     metrics.phase('health', 3);
     metrics.phase('download', 7.25);
     const e = await read();
-    expect(valueOf(e, 'update_engine_bytes_downloaded_total')).toBe(1024);
-    expect(valueOf(e, 'update_engine_bytes_written_total')).toBe(4096);
-    expect(valueOf(e, 'update_engine_errors_total', { code: 'ERR_PAYLOAD_SIGNATURE' })).toBe(2);
-    expect(valueOf(e, 'update_engine_errors_total', { code: 'ERR_OMAHA_HTTP' })).toBe(1);
-    expect(valueOf(e, 'update_engine_errors_total', { code: 'ERR_ROLLBACK' })).toBe(0);
-    expect(valueOf(e, 'update_engine_phase_seconds', { phase: 'download' })).toBe(7.25);
-    expect(valueOf(e, 'update_engine_phase_seconds', { phase: 'health' })).toBe(3);
+    expect(sampleValue(e, 'update_engine_bytes_downloaded_total')).toBe(1024);
+    expect(sampleValue(e, 'update_engine_bytes_written_total')).toBe(4096);
+    expect(sampleValue(e, 'update_engine_errors_total', { code: 'ERR_PAYLOAD_SIGNATURE' })).toBe(2);
+    expect(sampleValue(e, 'update_engine_errors_total', { code: 'ERR_OMAHA_HTTP' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_errors_total', { code: 'ERR_ROLLBACK' })).toBe(0);
+    expect(sampleValue(e, 'update_engine_phase_seconds', { phase: 'download' })).toBe(7.25);
+    expect(sampleValue(e, 'update_engine_phase_seconds', { phase: 'health' })).toBe(3);
   });
 
   it('records the check result, its time and the offered version; a check without offer drops the version', async () => {
     const { metrics, read, clock } = make();
     metrics.checkFinished('update', '2.0.0');
     let e = await read();
-    expect(valueOf(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
-    expect(valueOf(e, 'update_engine_last_check_result', { result: 'noupdate' })).toBe(0);
-    expect(valueOf(e, 'update_engine_offered_version_info', { version: '2.0.0' })).toBe(1);
-    expect(valueOf(e, 'update_engine_last_check_timestamp_seconds')).toBe(Math.floor(clock.now() / 1000));
+    expect(sampleValue(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_last_check_result', { result: 'noupdate' })).toBe(0);
+    expect(sampleValue(e, 'update_engine_offered_version_info', { version: '2.0.0' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_last_check_timestamp_seconds')).toBe(Math.floor(clock.now() / 1000));
     metrics.checkFinished('deferred', '2.1.0');
     metrics.checkFinished('noupdate');
     e = await read();
-    expect(valueOf(e, 'update_engine_last_check_result', { result: 'noupdate' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_last_check_result', { result: 'noupdate' })).toBe(1);
     expect(samplesOf(e, 'update_engine_last_check_result').filter((s) => s.value === 1)).toHaveLength(1);
     expect(samplesOf(e, 'update_engine_offered_version_info')).toEqual([]);
-    expect(valueOf(e, 'update_engine_checks_total', { result: 'update' })).toBe(1);
-    expect(valueOf(e, 'update_engine_checks_total', { result: 'deferred' })).toBe(1);
-    expect(valueOf(e, 'update_engine_checks_total', { result: 'noupdate' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_checks_total', { result: 'update' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_checks_total', { result: 'deferred' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_checks_total', { result: 'noupdate' })).toBe(1);
   });
 
   it('follows the status machine: 1 for the new status only, a failed check counts as an error result', async () => {
@@ -113,14 +113,14 @@ describe('createEngineMetrics', () => {
     const unsubscribe = observeStatus(machine);
     let e = await read();
     expect(statusOnes(e)).toEqual(['UPDATE_STATUS_IDLE']);
-    expect(valueOf(e, 'update_engine_last_check_timestamp_seconds')).toBe(1_700_000_000);
+    expect(sampleValue(e, 'update_engine_last_check_timestamp_seconds')).toBe(1_700_000_000);
     machine.transition('UPDATE_STATUS_CHECKING_FOR_UPDATE');
     await clock.advance(1500);
     machine.transition('UPDATE_STATUS_REPORTING_ERROR_EVENT', { lastError: { code: 'ERR_OMAHA_HTTP', message: 'x' } });
     e = await read();
     expect(statusOnes(e)).toEqual(['UPDATE_STATUS_REPORTING_ERROR_EVENT']);
-    expect(valueOf(e, 'update_engine_last_check_result', { result: 'error' })).toBe(1);
-    expect(valueOf(e, 'update_engine_phase_seconds', { phase: 'check' })).toBe(1.5);
+    expect(sampleValue(e, 'update_engine_last_check_result', { result: 'error' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_phase_seconds', { phase: 'check' })).toBe(1.5);
     machine.transition('UPDATE_STATUS_IDLE');
     unsubscribe();
     machine.transition('UPDATE_STATUS_CHECKING_FOR_UPDATE');
@@ -140,8 +140,8 @@ describe('createEngineMetrics', () => {
     metrics.bytesWritten(8 * 1024 * 1024);
     machine.update({ progress: 0.5 });
     let e = await read();
-    expect(valueOf(e, 'update_engine_write_bytes_per_second')).toBe(4 * 1024 * 1024);
-    expect(valueOf(e, 'update_engine_progress_ratio')).toBe(0.5);
+    expect(sampleValue(e, 'update_engine_write_bytes_per_second')).toBe(4 * 1024 * 1024);
+    expect(sampleValue(e, 'update_engine_progress_ratio')).toBe(0.5);
     await clock.advance(2000);
     metrics.bytesWritten(8 * 1024 * 1024);
     machine.transition('UPDATE_STATUS_VERIFYING', { progress: 1 });
@@ -149,11 +149,11 @@ describe('createEngineMetrics', () => {
     await clock.advance(10_000); // the rate no longer changes once the download is over
     machine.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', { progress: 1 });
     e = await read();
-    expect(valueOf(e, 'update_engine_write_bytes_per_second')).toBe(4 * 1024 * 1024);
-    expect(valueOf(e, 'update_engine_phase_seconds', { phase: 'finalize' })).toBe(10);
+    expect(sampleValue(e, 'update_engine_write_bytes_per_second')).toBe(4 * 1024 * 1024);
+    expect(sampleValue(e, 'update_engine_phase_seconds', { phase: 'finalize' })).toBe(10);
     expect(statusOnes(e)).toEqual(['UPDATE_STATUS_UPDATED_NEED_REBOOT']);
-    expect(valueOf(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
-    expect(valueOf(e, 'update_engine_checks_total', { result: 'error' })).toBe(0);
+    expect(sampleValue(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_checks_total', { result: 'error' })).toBe(0);
   });
 
   it('reports the throttle mechanism, lock waits (live and last), holders and whether the lock is held', async () => {
@@ -164,22 +164,22 @@ describe('createEngineMetrics', () => {
     await clock.advance(4000);
     let e = await read();
     expect(samplesOf(e, 'update_engine_io_throttle_info').filter((s) => s.value === 1).map((s) => s.labels.mechanism)).toEqual(['cgroup-v1']);
-    expect(valueOf(e, 'update_engine_io_write_limit_bytes_per_second')).toBe(10 * 1024 * 1024);
-    expect(valueOf(e, 'update_engine_lock_holders')).toBe(2);
-    expect(valueOf(e, 'update_engine_lock_max')).toBe(3);
-    expect(valueOf(e, 'update_engine_lock_waiting')).toBe(1);
-    expect(valueOf(e, 'update_engine_lock_wait_seconds')).toBe(4);
+    expect(sampleValue(e, 'update_engine_io_write_limit_bytes_per_second')).toBe(10 * 1024 * 1024);
+    expect(sampleValue(e, 'update_engine_lock_holders')).toBe(2);
+    expect(sampleValue(e, 'update_engine_lock_max')).toBe(3);
+    expect(sampleValue(e, 'update_engine_lock_waiting')).toBe(1);
+    expect(sampleValue(e, 'update_engine_lock_wait_seconds')).toBe(4);
     await clock.advance(2000);
     metrics.lockWaitFinished('acquired');
     metrics.lockHeld(true);
     await clock.advance(60_000);
     e = await read();
-    expect(valueOf(e, 'update_engine_lock_wait_seconds')).toBe(6);
-    expect(valueOf(e, 'update_engine_lock_waiting')).toBe(0);
-    expect(valueOf(e, 'update_engine_lock_waits_total', { outcome: 'acquired' })).toBe(1);
-    expect(valueOf(e, 'update_engine_lock_held')).toBe(1);
+    expect(sampleValue(e, 'update_engine_lock_wait_seconds')).toBe(6);
+    expect(sampleValue(e, 'update_engine_lock_waiting')).toBe(0);
+    expect(sampleValue(e, 'update_engine_lock_waits_total', { outcome: 'acquired' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_lock_held')).toBe(1);
     metrics.lockHeld(false);
-    expect(valueOf(await read(), 'update_engine_lock_held')).toBe(0);
+    expect(sampleValue(await read(), 'update_engine_lock_held')).toBe(0);
   });
 
   it('shows which versions the fleet circuit breaker halts, 0 again once resumed', async () => {
@@ -188,11 +188,11 @@ describe('createEngineMetrics', () => {
     metrics.fleetHalted('2.0.0', true);
     metrics.fleetHalted('2.0.1', false);
     let e = await read();
-    expect(valueOf(e, 'update_engine_fleet_halted', { version: '2.0.0' })).toBe(1);
-    expect(valueOf(e, 'update_engine_fleet_halted', { version: '2.0.1' })).toBe(0);
+    expect(sampleValue(e, 'update_engine_fleet_halted', { version: '2.0.0' })).toBe(1);
+    expect(sampleValue(e, 'update_engine_fleet_halted', { version: '2.0.1' })).toBe(0);
     metrics.fleetHalted('2.0.0', false);
     e = await read();
-    expect(valueOf(e, 'update_engine_fleet_halted', { version: '2.0.0' })).toBe(0);
+    expect(sampleValue(e, 'update_engine_fleet_halted', { version: '2.0.0' })).toBe(0);
   });
 
   it('exports the process series unless told not to', async () => {

@@ -99,7 +99,10 @@ describe('CronMatcher', () => {
     expect(m.nextAfter(at(1, 0, 0))).toBeUndefined();
     expect(new Date(m.nextAfter(new Date(2043, 0, 1).getTime()) as number)).toEqual(new Date(2044, 1, 29));
     m.dispose();
-    expect(() => new CronMatcher('0 0 30 2 *')).toThrow(/impossible day of month/);
+    const never = new CronMatcher('0 0 30 2 *');
+    expect(never.nextAfter(at(1, 0, 0))).toBeUndefined();
+    never.dispose();
+    expect(() => new CronMatcher('* * * * * * 2030')).toThrow(/expected 5 fields \(or 6 with seconds first\), got 7/);
     expect(() => new CronMatcher('every day')).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: expect.stringContaining('CHECK_SCHEDULE "every day"') }));
   });
 });

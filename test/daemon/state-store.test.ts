@@ -83,7 +83,10 @@ describe('StateStore', () => {
   it('load() moves a corrupt file aside, warns, and starts fresh', async () => {
     const clock = new FakeClock(1_700_000_000_000);
     const lines: string[] = [];
-    const logger = createLogger({ pretty: false, destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+    const logger = createLogger({ pretty: false, destination: new Writable({ write: (c, _e, cb) => {
+      lines.push(String(c));
+      cb();
+    } }) });
     const store = new StateStore({ stateDir: dir, clock, logger });
     writeFileSync(store.path, 'garbage');
     const { state, movedAsideTo } = await store.load();

@@ -152,4 +152,17 @@ describe('formatStatusText', () => {
       'LAST_CHECKED_TIME=0\nPROGRESS=0.000000\nCURRENT_OP=UPDATE_STATUS_IDLE\nNEW_VERSION=0.0.0\nNEW_SIZE=0\n',
     );
   });
+
+  it('rests in UPDATED_NEED_REBOOT showing the pending update, or in IDLE without an offer', () => {
+    const m = new StatusMachine({ status: S('CHECKING_FOR_UPDATE'), newVersion: '9.9.9', newSizeBytes: 9 });
+    expect(m.rest({ version: '2.0.0', sizeBytes: 42 }, { lastCheckedTimeSeconds: 7 })).toMatchObject({
+      status: S('UPDATED_NEED_REBOOT'),
+      newVersion: '2.0.0',
+      newSizeBytes: 42,
+      progress: 1,
+      lastCheckedTimeSeconds: 7,
+    });
+    m.transition(S('CHECKING_FOR_UPDATE'));
+    expect(m.rest(undefined)).toMatchObject({ status: S('IDLE'), newVersion: '0.0.0', newSizeBytes: 0, progress: 0 });
+  });
 });

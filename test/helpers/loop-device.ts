@@ -1,9 +1,11 @@
 // Loop devices for tests (root only): attach an image with `losetup -fP --show`, add its partition
-// nodes with `partx -a` (this kernel does not parse GPT itself), and always detach by name.
+// nodes with `partx -a` (this kernel does not parse GPT itself), and always detach by name. Below, the
+// same steps one by one (async) for the io tests. Never touches a device we did not create.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
+import { execArgv } from '../../src/platform/exec.ts';
 import { requireRoot, requireTool } from './tools.ts';
 
 export interface LoopDevice {
@@ -50,4 +52,36 @@ export async function withLoopDevice<T>(image: string, options: LoopOptions, use
   } finally {
     detachLoopDevice(loop);
   }
+}
+
+/** Runs a tool; throws with its stderr when it fails. */
+export async function runTool(argv: string[]): Promise<string> {
+  const r = await execArgv(argv, { timeoutMs: 30_000 });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed (${r.exitCode}): ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+/** Attaches an image file to a free loop device (no partition scan) and returns its node, e.g. /dev/loop3. */
+export async function attachLoop(imagePath: string): Promise<string> {
+  return runTool(['losetup', '--find', '--show', imagePath]);
+}
+
+/** Detaches the loop device we attached (by its own name). */
+export async function detachLoop(device: string): Promise<void> {
+  await runTool(['losetup', '--detach', device]);
+}
+
+/** Adds the partition nodes of a loop device (the kernel here does not scan GPTs by itself). */
+export async function addPartitions(device: string): Promise<void> {
+  await runTool(['partx', '--add', device]);
+}
+
+/** Removes the partition nodes again before detaching. */
+export async function deletePartitions(device: string): Promise<void> {
+  await runTool(['partx', '--delete', device]);
+}
+
+/** Unmounts what a test mounted. */
+export async function unmount(dir: string): Promise<void> {
+  await runTool(['umount', dir]);
 }

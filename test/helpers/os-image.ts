@@ -109,7 +109,7 @@ export async function readEspFile(disk: string, path: string): Promise<Buffer | 
 }
 
 /** The names in a directory of the disk's ESP (mtools). */
-export async function listEspDir(disk: string, path: string): Promise<string[]> {
+async function listEspDir(disk: string, path: string): Promise<string[]> {
   const esp = await findEspPartition(disk);
   if (!esp) throw new Error(`No ESP on "${disk}"`);
   const out = execFileSync('mdir', ['-b', '-i', `${disk}@@${esp.byteOffset}`, `::/${path}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

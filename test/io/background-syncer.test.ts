@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { BackgroundSyncer } from '../../src/io/background-syncer.ts';
 import { flushMicrotasks } from '../fakes/fake-clock.ts';
-import { deferred } from './helpers/memory-target.ts';
+import { deferred } from '../helpers/memory-target.ts';
 
 function controlledSync() {
   const calls: { resolve: () => void; reject: (e: Error) => void }[] = [];

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BlockDeviceTarget, blockDeviceSizeBytes } from '../../src/io/block-device-target.ts';
 import { UpdateEngineError } from '../../src/errors.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
-import { addPartitions, attachLoop, deletePartitions, detachLoop, runTool, unmount } from './helpers/loop-device.ts';
+import { addPartitions, attachLoop, deletePartitions, detachLoop, runTool, unmount } from '../helpers/loop-device.ts';
 import { mountTmpfs } from '../helpers/tmpfs.ts';
 
 let dir: string;

@@ -15,7 +15,7 @@ import {
   wholeDiskOf,
 } from '../../src/io/block-device.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
-import { addPartitions, attachLoop, deletePartitions, detachLoop, runTool } from './helpers/loop-device.ts';
+import { addPartitions, attachLoop, deletePartitions, detachLoop, runTool } from '../helpers/loop-device.ts';
 import { mountTmpfs } from '../helpers/tmpfs.ts';
 
 let dir: string;

@@ -12,7 +12,7 @@ import { enterCgroupThrottle } from '../../src/io/cgroup-throttle.ts';
 import { planBlkioThrottle } from '../../src/io/cgroup-v1-blkio.ts';
 import { blockDeviceOf, type BlockDeviceId } from '../../src/io/block-device.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
-import { attachLoop, detachLoop } from './helpers/loop-device.ts';
+import { attachLoop, detachLoop } from '../helpers/loop-device.ts';
 
 let dir: string;
 let loop: string | undefined;

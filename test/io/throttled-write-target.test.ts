@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ThrottledWriteTarget } from '../../src/io/throttled-write-target.ts';
 import { TokenBucket } from '../../src/io/token-bucket.ts';
 import { FakeClock, flushMicrotasks } from '../fakes/fake-clock.ts';
-import { MemoryTarget } from './helpers/memory-target.ts';
+import { MemoryTarget } from '../helpers/memory-target.ts';
 
 describe('ThrottledWriteTarget', () => {
   it('writes each slice only when the bucket has earned it', async () => {

@@ -1,4 +1,4 @@
-// The proxy plumbing on its own: ProxyTunnelAgent opens a CONNECT tunnel (with Proxy-Authorization)
+// The proxy plumbing on its own: ProxyTunnelAgent (hpagent) opens a CONNECT tunnel (with Proxy-Authorization)
 // and requestViaHttpProxy sends the absolute URL; both against real servers on 127.0.0.1.
 
 import http from 'node:http';
@@ -78,8 +78,28 @@ describe('ProxyTunnelAgent', () => {
     agent.destroy();
     expect(error).toBeInstanceOf(HttpTransportError);
     expect((error as HttpTransportError).kind).toBe('proxy');
-    expect(error.message).toContain('"HTTP/1.1 502 Bad Gateway"');
+    expect(error.message).toContain('CONNECT elsewhere.invalid:443 was answered 502');
     expect(seen.at(-1)).toEqual({ line: 'CONNECT elsewhere.invalid:443', auth });
+  });
+});
+
+describe('ProxyTunnelAgent timeout', () => {
+  it('gives up on a proxy that never answers CONNECT after the connect timeout (kind "proxy")', async () => {
+    const accepted: net.Socket[] = [];
+    const silent = net.createServer((socket) => void accepted.push(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const agent = new ProxyTunnelAgent(new URL(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`), 300);
+    const started = performance.now();
+    const error = await new Promise<Error>((resolve) => {
+      agent.createConnection({ host: '127.0.0.1', port: 443 }, (e) => resolve(e as Error));
+    });
+    agent.destroy();
+    for (const socket of accepted) socket.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
+    expect(error).toBeInstanceOf(HttpTransportError);
+    expect((error as HttpTransportError).kind).toBe('proxy');
+    expect(error.message).toContain('Proxy timeout');
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 });
 

@@ -7,6 +7,7 @@ import { UpdateEngineError } from '../../src/errors.ts';
 import { omahaEvents } from '../../src/omaha/events.ts';
 import { buildEventRequest, buildUpdateCheckRequest, type UpdateCheckRequestParams } from '../../src/omaha/request-builder.ts';
 import { childOf, childrenOf, parseXmlDocument, type XmlElement } from '../../src/omaha/xml-tree.ts';
+import { VERSION } from '../../src/version.ts';
 
 const fixture = readFileSync(new URL('../../fixtures/omaha/update-engine-request.xml', import.meta.url), 'utf8');
 
@@ -66,7 +67,7 @@ describe('buildUpdateCheckRequest', () => {
 
   it('differs from update_engine only in the updater name on <request>', () => {
     for (const [attr, value] of theirs.attributes) {
-      if (attr === 'version' || attr === 'updaterversion') expect(ours.attributes.get(attr)).toBe('update-engine-0.1.0');
+      if (attr === 'version' || attr === 'updaterversion') expect(ours.attributes.get(attr)).toBe(`update-engine-${VERSION}`);
       else expect({ attr, value: ours.attributes.get(attr) }).toEqual({ attr, value });
     }
   });

@@ -46,7 +46,7 @@ async function offerToAnyone(payloadPath: string, version: string): Promise<stri
       return;
     }
     req.resume().on('end', () => {
-      const updateCheck = { kind: 'update' as const, codebase: `http://127.0.0.1:${(server?.address() as AddressInfo).port}/`, packageName: 'update.payload', version, sizeBytes: payload.length, sha256Base64 };
+      const updateCheck = { kind: 'update' as const, codebase: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/`, packageName: 'update.payload', version, sizeBytes: payload.length, sha256Base64 };
       res.writeHead(200, { 'content-type': 'text/xml' }).end(buildOmahaResponse([{ appId: lab.settings().appId, ping: true, events: 1, updateCheck }]));
     });
   });

@@ -155,7 +155,7 @@ describe('bad input leaves the disk byte-identical', () => {
 
 describe('one corrupt copy', () => {
   it.each([
-    ['primary header', (size: number) => 512 + 30],
+    ['primary header', (_size: number) => 512 + 30],
     ['primary entries', () => 2 * 512 + 2 * 128 + 70],
     ['backup header', (size: number) => size - 512 + 30],
     ['backup entries', (size: number) => size - 33 * 512 + 3 * 128 + 50],

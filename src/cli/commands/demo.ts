@@ -83,12 +83,12 @@ export const run: Command = async (argv, ctx) => {
     out('1. A GPT disk image with two /usr slots, made with our own GPT code (no sgdisk, no root)');
     await lab.setUp();
     out(`   ${relative(dir, lab.disk)}: USR-A holds version 1.0.0; USR-B is empty`);
-    slotTable(await lab.slots(), lab.slotVersions).forEach((l) => out(l));
+    for (const l of slotTable(await lab.slots(), lab.slotVersions)) out(l);
     if (wholeOs) {
       await mkdir(`${dir}/boot`, { recursive: true });
       await makeDemoEsp(lab.disk, fakeKernel('1.0.0', 3 * MiB), dir);
       out('   the ESP (partition 1, FAT32 made with mkfs.vfat) holds the running slot\'s kernel:');
-      (await listKernels(lab.disk)).forEach((l) => out(`     ${l}`));
+      for (const l of await listKernels(lab.disk)) out(`     ${l}`);
     } else if (missing !== 'raw') {
       out(`   (raw images: the whole-OS demo with kernels and /postinst needs ${missing === 'root' ? 'root' : `"${missing}"`})`);
     }
@@ -127,10 +127,10 @@ export const run: Command = async (argv, ctx) => {
     view.stop();
     const cycleMs = performance.now() - (cycleStart || t0);
     out(`   installed 2.0.0 on USR-B: ${imageMiB} MiB verified and written in ${(cycleMs / 1000).toFixed(2)} s (${(imageMiB / (cycleMs / 1000)).toFixed(0)} MiB/s); REBOOT_STRATEGY=off, so no reboot command`);
-    slotTable(await lab.slots(), new Map([...lab.slotVersions, [4, '2.0.0']])).forEach((l) => out(l));
+    for (const l of slotTable(await lab.slots(), new Map([...lab.slotVersions, [4, '2.0.0']]))) out(l);
     if (wholeOs) {
       out('   the ESP after the post-install step: the new slot\'s kernel beside the untouched running one');
-      (await listKernels(lab.disk)).forEach((l) => out(`     ${l}`));
+      for (const l of await listKernels(lab.disk)) out(`     ${l}`);
     }
     out();
     out("5. Reboot: the boot simulator does what GRUB's gptprio.next does");
@@ -139,7 +139,7 @@ export const run: Command = async (argv, ctx) => {
     out();
     out('6. The post-boot cycle on the new slot: health check -> mark good -> report 3/2 to the server');
     await runDaemon(lab.settings({ kernelDir }), daemonOptions);
-    slotTable(await lab.slots(), lab.slotVersions).forEach((l) => out(l));
+    for (const l of slotTable(await lab.slots(), lab.slotVersions)) out(l);
     out();
     out('7. Events the server received (eventtype/eventresult):');
     out(`   ${lab.events.map((e) => `${e.eventtype}/${e.eventresult}${e.previousversion ? ` (previousversion ${e.previousversion})` : ''}`).join(', ')}`);

@@ -3,7 +3,7 @@
 // flips the GPT: the commit point.
 
 import { UpdateEngineError } from '../../errors.ts';
-import { checkPayloadSha256, checkPayloadSize } from '../../omaha/offer.ts';
+import { checkPayloadAgainstOffer } from '../../omaha/offer.ts';
 import { FileCheckpointStore } from '../../payload/apply.ts';
 import type { Action } from '../action.ts';
 import { bootBackendOf, type EngineDeps } from '../engine-deps.ts';
@@ -28,10 +28,9 @@ export function finalizeAction(deps: EngineDeps): Action<AppliedImage, FlippedSl
           `The payload is version "${result.manifest.version}" but the server offered "${offer.version}"`,
         );
       }
-      checkPayloadSize(offer, result.payloadSizeBytes);
-      // After a resume the skipped bytes were not seen again; the signed block table and the
-      // read-back comparison cover them (docs/payload-format.md).
-      if (result.payloadSha256Base64 !== undefined) checkPayloadSha256(offer, result.payloadSha256Base64);
+      // After a resume the skipped bytes were not seen again, so there is no SHA-256 to compare; the
+      // signed block table and the read-back comparison cover them (docs/payload-format.md).
+      checkPayloadAgainstOffer(offer, { sizeBytes: result.payloadSizeBytes, sha256Base64: result.payloadSha256Base64 });
       const running = deps.settings.version;
       const nowMs = deps.clock.now();
       // Crash order: the state learns of the flip first, then the GPT flips, then the marker.

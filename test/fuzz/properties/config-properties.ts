@@ -23,7 +23,7 @@ const PARTNERS: Record<string, [string, string]> = {
   LOCKSMITHD_ETCD_CERTFILE: ['LOCKSMITHD_ETCD_KEYFILE', '/etc/k.pem'],
   LOCKSMITHD_ETCD_KEYFILE: ['LOCKSMITHD_ETCD_CERTFILE', '/etc/c.pem'],
 };
-const CONFIG_ERRORS = { codes: ['ERR_CONFIG_FILE', 'ERR_CONFIG_SYNTAX', 'ERR_CONFIG_VALUE', 'ERR_CONFIG_MISSING'] as const };
+const CONFIG_ERRORS = { codes: ['ERR_CONFIG_FILE', 'ERR_CONFIG_SYNTAX', 'ERR_CONFIG_VALUE'] as const };
 
 /** Numbers in Settings must be usable as they are: safe, non-negative integers. */
 function checkNumbers(loaded: LoadedSettings): void {
@@ -99,7 +99,9 @@ export function createConfigFuzz(): FuzzSuite {
           const texts = [input.release, input.usrShare, input.etc, input.coreos].map((t, i) => (i === layerIndex ? `${t ?? ''}\n${secretLine}\n` : t));
           const files: Array<[string, string | null | undefined]> = [[paths.releaseFile, texts[0]], [paths.usrShareConf, texts[1]], [paths.etcConf, texts[2]], [paths.etcCoreosConf, texts[3]]];
           const configFiles = input.extra.map((_, i) => join(dir, `extra-${i}.conf`));
-          input.extra.forEach((t, i) => files.push([configFiles[i] as string, t]));
+          input.extra.forEach((t, i) => {
+            files.push([configFiles[i] as string, t]);
+          });
           for (const [file, text] of files) {
             if (text === null || text === undefined) continue;
             await mkdir(dirname(file), { recursive: true });

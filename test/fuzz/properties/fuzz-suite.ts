@@ -44,16 +44,22 @@ export function fuzzProperty<Ts>(parser: string, name: string, suiteRuns: number
   };
 }
 
-/** FUZZ_SEED from the environment (to replay a failure), else a fresh one; fast-check prints it on failure. */
+/** The seed of CI runs (CI=true), fixed so that a failure there replays exactly. */
+export const CI_FUZZ_SEED = 20261206;
+
+/** FUZZ_SEED from the environment (to replay a failure), else CI_FUZZ_SEED under CI=true, else a fresh one. */
 export function fuzzSeed(env: NodeJS.ProcessEnv = process.env): number {
   const fromEnv = env.FUZZ_SEED;
   if (fromEnv !== undefined && /^-?\d+$/.test(fromEnv.trim())) return Number(fromEnv) | 0;
+  if (env.CI === 'true' || env.CI === '1') return CI_FUZZ_SEED;
   return (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
 }
 
 /** Runs a property with its suite budget and throws fast-check's report (seed, path, counterexample) when it fails. */
 export async function assertFuzz(p: FuzzProperty, runs = p.suiteRuns): Promise<fc.RunDetails<unknown>> {
-  const details = await p.check({ numRuns: runs, seed: fuzzSeed() });
+  const seed = fuzzSeed();
+  process.stderr.write(`fuzz ${p.parser}: ${p.name}: seed ${seed} (replay with FUZZ_SEED=${seed})\n`);
+  const details = await p.check({ numRuns: runs, seed });
   if (details.failed) throw new Error(`${p.parser}: ${p.name}\n${failureReport(details)}`);
   return details;
 }

@@ -50,7 +50,7 @@ function sgdiskAccepts(output: string): boolean {
   const rest = output
     .replace(/Found valid GPT with corrupt MBR; using GPT and will write new\s+protective MBR on save\.\s*/g, '')
     .replace(/Caution: Partition \d+ doesn't end on a \d+-sector boundary\. This may\s+result in problems with some disk encryption tools\.\s*/g, '')
-    .replace(/Warning: There is a gap between the main partition table \(ending sector \d+\)\s+and the first usable sector \(\d+\)\.[^]*?Using 'j' on the experts' menu can adjust this gap\.\s*/g, '');
+    .replace(/Warning: There is a gap between the main partition table \(ending sector \d+\)\s+and the first usable sector \(\d+\)\.[\s\S]*?Using 'j' on the experts' menu can adjust this gap\.\s*/g, '');
   return rest.includes('No problems found') && !/Warning|Problem:|Caution|MBR/i.test(rest);
 }
 

@@ -99,7 +99,7 @@ export const nearCapBodyArb: fc.Arbitrary<{ body: string | Buffer; bytes: number
     else if (filler === 'comment') body = fixture + `<!--${'x'.repeat(Math.max(0, room - 7))}-->`.slice(0, room);
     else if (filler === 'urls') body = fixture.replace('<urls>', `<urls>${'<url codebase="http://m/"/>'.repeat(Math.floor(room / 26))}${' '.repeat(room % 26)}`);
     else if (filler === 'attribute') body = fixture.replace('<ping ', `<ping pad="${'p'.repeat(Math.max(0, room - 7))}" `);
-    else body = fixture + ' '.repeat(room % 3) + '<!--' + 'é'.repeat(Math.max(0, Math.floor((room - 7) / 2))) + '-->';
+    else body = `${fixture + ' '.repeat(room % 3)}<!--${'é'.repeat(Math.max(0, Math.floor((room - 7) / 2)))}-->`;
     const bytes = Buffer.byteLength(body);
     return { body: asBuffer ? Buffer.from(body) : body, bytes };
   });

@@ -1,7 +1,7 @@
 // An in-memory WriteTarget for the io tests: records every write and sync, can hold writes or syncs
 // until the test releases them (a "slow disk"), and can fail on demand.
 
-import type { WriteTarget } from '../../../src/io/write-target.ts';
+import type { WriteTarget } from '../../src/io/write-target.ts';
 
 export interface RecordedOp {
   kind: 'write' | 'writev' | 'sync';
