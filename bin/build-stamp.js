@@ -16,7 +16,11 @@ export function sourceDigest(root) {
   const src = join(root, 'src');
   if (!existsSync(src)) return undefined;
   const hash = createHash('sha256');
-  for (const file of filesUnder(src)) hash.update(`${relative(root, file)}\0`).update(readFileSync(file)).update('\0');
+  for (const file of filesUnder(src))
+    hash
+      .update(`${relative(root, file)}\0`)
+      .update(readFileSync(file))
+      .update('\0');
   return hash.digest('hex');
 }
 

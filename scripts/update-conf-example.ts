@@ -43,7 +43,9 @@ export function renderSettingsDoc(): string {
   ];
   for (const spec of KEY_SPECS) {
     const meaning = `${spec.doc}${spec.aliases?.length ? ` (also read as ${spec.aliases.join(', ')})` : ''}`;
-    lines.push(`| \`${spec.key}\` | ${spec.defaultText === undefined ? '' : code(spec.defaultText)} | ${spec.example === undefined ? '' : code(spec.example)} | ${cell(meaning)} |`);
+    lines.push(
+      `| \`${spec.key}\` | ${spec.defaultText === undefined ? '' : code(spec.defaultText)} | ${spec.example === undefined ? '' : code(spec.example)} | ${cell(meaning)} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

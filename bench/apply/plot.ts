@@ -46,7 +46,9 @@ function panel(out: string[], index: number, title: string, xLabel: string, yLab
     if (xTicks) out.push(`<text x="${px((xMax * i) / 4)}" y="${y0 + 15}" text-anchor="middle" font-size="11">${tick((xMax * i) / 4)}</text>`);
   }
   out.push(`<text x="${x0 + PANEL_W / 2}" y="${y0 + 32}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
-  out.push(`<text x="${x0 - 48}" y="${TOP + PANEL_H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${x0 - 48} ${TOP + PANEL_H / 2})">${esc(yLabel)}</text>`);
+  out.push(
+    `<text x="${x0 - 48}" y="${TOP + PANEL_H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${x0 - 48} ${TOP + PANEL_H / 2})">${esc(yLabel)}</text>`,
+  );
   return { x0, y0, xMax, yMax, px, py };
 }
 
@@ -92,10 +94,16 @@ export function drawApplyPlot(summary: Summary, bench: BenchResults): string {
     const bw = (groupW - 16) / bars.length;
     bars.forEach(([key, color], k) => {
       const v = r[key];
-      out.push(`<rect x="${(gx + 8 + k * bw).toFixed(1)}" y="${a.py(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(a.y0 - a.py(v)).toFixed(1)}" fill="${color}"/>`);
+      out.push(
+        `<rect x="${(gx + 8 + k * bw).toFixed(1)}" y="${a.py(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(a.y0 - a.py(v)).toFixed(1)}" fill="${color}"/>`,
+      );
     });
-    out.push(`<line x1="${gx + 6}" x2="${gx + groupW - 6}" y1="${a.py(0.9 * r.baselineMiBps)}" y2="${a.py(0.9 * r.baselineMiBps)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
-    out.push(`<text x="${gx + groupW / 2}" y="${a.y0 + 14}" text-anchor="middle" font-size="10">${sizeLabel(r.sizeBytes)} ${r.target === 'file-region' ? 'file' : 'loop'}</text>`);
+    out.push(
+      `<line x1="${gx + 6}" x2="${gx + groupW - 6}" y1="${a.py(0.9 * r.baselineMiBps)}" y2="${a.py(0.9 * r.baselineMiBps)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`,
+    );
+    out.push(
+      `<text x="${gx + groupW / 2}" y="${a.y0 + 14}" text-anchor="middle" font-size="10">${sizeLabel(r.sizeBytes)} ${r.target === 'file-region' ? 'file' : 'loop'}</text>`,
+    );
     out.push(`<text x="${gx + groupW / 2}" y="${a.y0 + 26}" text-anchor="middle" font-size="10">${r.ratio.toFixed(2)}x</text>`);
   });
   legend(out, a, [...bars.map(([, c, l]) => [l, c] as [string, string]), ['0.9x curl | dd (target)', LIMIT]]);
@@ -107,7 +115,13 @@ export function drawApplyPlot(summary: Summary, bench: BenchResults): string {
   const rssYMax = niceMax(Math.max(160, ...rssRuns.flatMap((r) => (r.run?.rssSamples ?? []).map(([, v]) => v / 1e6))));
   const b = panel(out, 1, 'Daemon RSS (start to exit)', 'seconds', 'RSS (MB)', rssXMax, rssYMax, true);
   rssRuns.forEach((r, i) => {
-    out.push(polyline((r.run?.rssSamples ?? []).map(([t, v]) => [t / 1000, v / 1e6]), b, COLORS[i] as string));
+    out.push(
+      polyline(
+        (r.run?.rssSamples ?? []).map(([t, v]) => [t / 1000, v / 1e6]),
+        b,
+        COLORS[i] as string,
+      ),
+    );
   });
   out.push(`<line x1="${b.x0}" x2="${b.x0 + PANEL_W}" y1="${b.py(150)}" y2="${b.py(150)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
   legend(out, b, [...rssRuns.map((r, i) => [`${sizeLabel(r.size)} image`, COLORS[i] as string] as [string, string]), ['150 MB (target)', LIMIT]]);

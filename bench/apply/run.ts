@@ -52,10 +52,10 @@ interface TargetSpec {
 function targetsFor(img: BenchImage, loop: LoopDisk | undefined): TargetSpec[] {
   const out: TargetSpec[] = [];
   if (wantedTargets.includes('file')) out.push({ name: 'file-region', disk: img.diskPath, baseline: { path: img.diskPath, offsetBytes: img.slotOffsetBytes } });
-  if (loop) out.push({ name: 'loop-partition', disk: loop.device, baseline: { path: loop.device, offsetBytes: img.slotOffsetBytes }, sampleDevice: loop.device });
+  if (loop)
+    out.push({ name: 'loop-partition', disk: loop.device, baseline: { path: loop.device, offsetBytes: img.slotOffsetBytes }, sampleDevice: loop.device });
   return out;
 }
-
 
 async function main(): Promise<void> {
   log('compiling src/ into bench/out/engine-build');
@@ -70,7 +70,18 @@ async function main(): Promise<void> {
   const throttled: ThrottleResult[] = [];
   const daemon = (target: TargetSpec, url: string, extra: Partial<DaemonJob> = {}) =>
     mkdtemp(join(dir, 'run-')).then((runDir) =>
-      runDaemon({ entry, nodeArgs, serverUrl: url, disk: target.disk, publicKeyPath: PUBLIC_KEY, runDir, ioWriteBytesPerSecond: 0, ...(target.sampleDevice ? { sampleDevice: target.sampleDevice } : {}), ...(process.env.BENCH_DAEMON_ENV ? { env: JSON.parse(process.env.BENCH_DAEMON_ENV) as Record<string, string> } : {}), ...extra }),
+      runDaemon({
+        entry,
+        nodeArgs,
+        serverUrl: url,
+        disk: target.disk,
+        publicKeyPath: PUBLIC_KEY,
+        runDir,
+        ioWriteBytesPerSecond: 0,
+        ...(target.sampleDevice ? { sampleDevice: target.sampleDevice } : {}),
+        ...(process.env.BENCH_DAEMON_ENV ? { env: JSON.parse(process.env.BENCH_DAEMON_ENV) as Record<string, string> } : {}),
+        ...extra,
+      }),
     );
   try {
     for (const [sizeIndex, sizeBytes] of sizes.entries()) {
@@ -122,7 +133,11 @@ async function main(): Promise<void> {
   } finally {
     if (!args.dir) await rm(dir, { recursive: true, force: true });
   }
-  const bench: BenchResults = { machine: { node: process.version, cpus: cpus().length, root: isRoot, loadAverage: { start: loadAtStart, end: loadavg() } }, results, throttled };
+  const bench: BenchResults = {
+    machine: { node: process.version, cpus: cpus().length, root: isRoot, loadAverage: { start: loadAtStart, end: loadavg() } },
+    results,
+    throttled,
+  };
   const summary = summarize(bench);
   await mkdir('bench/out', { recursive: true });
   await writeFile('bench/out/apply.json', `${JSON.stringify({ summary, ...bench }, null, 1)}\n`);

@@ -137,7 +137,9 @@ export function summarize(bench: BenchResults): Summary {
   const throttle = bench.throttled.map(summarizeThrottle);
   const lines: string[] = [];
   const load = bench.machine.loadAverage;
-  lines.push(`${bench.machine.cpus} CPUs, Node ${bench.machine.node}; load average (1/5/15 min) at start ${load.start.map((l) => l.toFixed(1)).join('/')}, at end ${load.end.map((l) => l.toFixed(1)).join('/')}`);
+  lines.push(
+    `${bench.machine.cpus} CPUs, Node ${bench.machine.node}; load average (1/5/15 min) at start ${load.start.map((l) => l.toFixed(1)).join('/')}, at end ${load.end.map((l) => l.toFixed(1)).join('/')}`,
+  );
   lines.push('size   target          runs  engine MiB/s  curl|dd MiB/s  ratio  peak RSS MB (median)  first log / apply start ms  load');
   for (const r of rows) {
     lines.push(
@@ -160,11 +162,16 @@ export function summarize(bench: BenchResults): Summary {
     );
   }
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
-  if (rows.length > 0) lines.push(`target engine >= 0.9x curl|dd: ${verdict(rows.every((r) => r.ratio >= 0.9))} (${rows.map((r) => `${fmt(r.sizeBytes / MiB)}M ${r.target} ${fmt(r.ratio, 2)}x`).join(', ')})`);
+  if (rows.length > 0)
+    lines.push(
+      `target engine >= 0.9x curl|dd: ${verdict(rows.every((r) => r.ratio >= 0.9))} (${rows.map((r) => `${fmt(r.sizeBytes / MiB)}M ${r.target} ${fmt(r.ratio, 2)}x`).join(', ')})`,
+    );
   const rss = rows.map((r) => r.peakRssMB);
   if (rss.length > 0) {
     const flat = Math.max(...rss) - Math.min(...rss) <= 0.1 * Math.min(...rss);
-    lines.push(`target peak RSS < 150 MB and the same for every size: ${verdict(Math.max(...rss) < 150 && flat)} (${rows.map((r) => `${fmt(r.sizeBytes / MiB)}M ${r.target} ${fmt(r.peakRssMB)} MB`).join(', ')})`);
+    lines.push(
+      `target peak RSS < 150 MB and the same for every size: ${verdict(Math.max(...rss) < 150 && flat)} (${rows.map((r) => `${fmt(r.sizeBytes / MiB)}M ${r.target} ${fmt(r.peakRssMB)} MB`).join(', ')})`,
+    );
   }
   if (throttle.length > 0) lines.push(`target throttled rate within 5% of the limit: ${verdict(throttle.every((t) => Math.abs(t.deviation) <= 0.05))}`);
   return { rows, throttle, lines };

@@ -5,7 +5,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeInstallKill, INSTALL_KILL_POINTS, InstallCrashMachine, installKillSurvived, type InstallKillRecord } from '../../test/helpers/install-crash.ts';
+import {
+  describeInstallKill,
+  INSTALL_KILL_POINTS,
+  InstallCrashMachine,
+  installKillSurvived,
+  type InstallKillRecord,
+} from '../../test/helpers/install-crash.ts';
 import type { FaultRow } from './report.ts';
 
 export interface InstallKillRun extends InstallKillRecord {
@@ -37,7 +43,7 @@ export async function runInstallKills(runsPerPoint: number, log: (line: string) 
 
 const GROUPS: { fault: string; match: (r: InstallKillRecord) => boolean }[] = [
   { fault: 'SIGKILL in the post-install kernel copy (after a MiB, after the rename)', match: (r) => r.point.kind !== 'postinst' },
-  { fault: 'SIGKILL while the new image\'s /postinst runs', match: (r) => r.point.kind === 'postinst' },
+  { fault: "SIGKILL while the new image's /postinst runs", match: (r) => r.point.kind === 'postinst' },
 ];
 
 /** "Lost data": A did not boot or vmlinuz-a changed or the ESP is damaged; "manual help": the restart did not finish by itself. */

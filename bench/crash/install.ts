@@ -16,7 +16,9 @@ const records = await runInstallKills(Number(values.runs), (l) => process.stdout
 const rows = installRows(records);
 process.stdout.write(`${faultTable(rows)}\n\n`);
 for (const r of records) {
-  process.stdout.write(`${describeInstallKill(r.point)}: killed=${r.killed} booted=${r.bootedPartition} vmlinuz-a intact=${r.kernelAIntact} ESP clean=${r.espClean}${r.dirtyBit ? ' (only the dirty bit or a stale free-cluster hint)' : ''} restart finished=${r.converged} vmlinuz-b exact=${r.kernelBExact} then booted=${r.bootedAfter}\n`);
+  process.stdout.write(
+    `${describeInstallKill(r.point)}: killed=${r.killed} booted=${r.bootedPartition} vmlinuz-a intact=${r.kernelAIntact} ESP clean=${r.espClean}${r.dirtyBit ? ' (only the dirty bit or a stale free-cluster hint)' : ''} restart finished=${r.converged} vmlinuz-b exact=${r.kernelBExact} then booted=${r.bootedAfter}\n`,
+  );
 }
 process.stdout.write(`${Math.round((performance.now() - started) / 1000)} s\n`);
 process.exitCode = rows.some((r) => r.dataLost > 0 || r.manualHelp > 0) ? 1 : 0;

@@ -94,7 +94,10 @@ export async function runIoFault(lab: CrashLab, machine: CrashMachine, kind: IoF
       fs.resize(64 * 1024 * 1024);
     } else {
       let target: FaultInjectingTarget | undefined;
-      failed = await machine.daemonOnce({}, { openTarget: async (disk, slot) => (target = new FaultInjectingTarget(disk, slot.byteOffset, slot.byteLength, faultOf(kind, atBytes))) });
+      failed = await machine.daemonOnce(
+        {},
+        { openTarget: async (disk, slot) => (target = new FaultInjectingTarget(disk, slot.byteOffset, slot.byteLength, faultOf(kind, atBytes))) },
+      );
       fired = target?.faultsFired ?? 0;
     }
     const b = await machine.slot(4);
@@ -109,11 +112,17 @@ export async function runIoFault(lab: CrashLab, machine: CrashMachine, kind: IoF
     if (kind === 'eio-sync-lost') await zeroSlot(machine, 4, lab.imageSizeBytes);
     const checkpointNextBlock = (await machine.checkpoint())?.nextBlock ?? 0;
     let observed: ObservedTarget | undefined;
-    const resumed = await machine.daemonOnce({}, { openTarget: async (disk, slot) => (observed = new ObservedTarget(new FileRegionTarget(disk, slot.byteOffset, slot.byteLength))) });
+    const resumed = await machine.daemonOnce(
+      {},
+      { openTarget: async (disk, slot) => (observed = new ObservedTarget(new FileRegionTarget(disk, slot.byteOffset, slot.byteLength))) },
+    );
     const resumeBytesWritten = observed?.bytesWritten ?? 0;
     const expectedBytes = kind === 'eio-sync-lost' ? lab.imageSizeBytes : lab.imageSizeBytes - checkpointNextBlock * blockBytes;
     const resumedExactly = resumed.exitCode === 0 && resumeBytesWritten === expectedBytes && (await machine.state())?.pendingUpdate?.version === '2.0.0';
-    if (!resumedExactly) problems.push(`resume: exit ${resumed.exitCode} ${resumed.error?.code ?? ''}, wrote ${resumeBytesWritten} of ${expectedBytes} bytes, pending ${(await machine.state())?.pendingUpdate?.version ?? 'none'}`);
+    if (!resumedExactly)
+      problems.push(
+        `resume: exit ${resumed.exitCode} ${resumed.error?.code ?? ''}, wrote ${resumeBytesWritten} of ${expectedBytes} bytes, pending ${(await machine.state())?.pendingUpdate?.version ?? 'none'}`,
+      );
     const convergence = await convergeMachine(machine, lab, '2.0.0');
     problems.push(...convergence.problems);
     return {

@@ -63,7 +63,14 @@ export function ioRows(records: readonly IoFaultRecord[]): FaultRow[] {
 
 export function totalRow(rows: readonly FaultRow[]): FaultRow {
   const sum = (key: keyof Omit<FaultRow, 'fault'>) => rows.reduce((n, r) => n + r[key], 0);
-  return { fault: '**all**', runs: sum('runs'), injected: sum('injected'), survivors: sum('survivors'), dataLost: sum('dataLost'), manualHelp: sum('manualHelp') };
+  return {
+    fault: '**all**',
+    runs: sum('runs'),
+    injected: sum('injected'),
+    survivors: sum('survivors'),
+    dataLost: sum('dataLost'),
+    manualHelp: sum('manualHelp'),
+  };
 }
 
 export function faultTable(rows: readonly FaultRow[]): string {
@@ -74,7 +81,10 @@ export function faultTable(rows: readonly FaultRow[]): string {
 
 /** Per scenario and restart mode: kills, torn tables left at the kill, which slot a copy booted. */
 export function scenarioTable(records: readonly KillRecord[]): string {
-  const lines = ['| scenario | restart | kills | torn table at kill | copy booted A / B | ended rolled back | survivors |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |'];
+  const lines = [
+    '| scenario | restart | kills | torn table at kill | copy booted A / B | ended rolled back | survivors |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
   const keys = [...new Set(records.map((r) => `${r.scenario}|${r.rebootFirst ? 'after a reboot' : 'same boot'}`))];
   for (const key of keys) {
     const [scenario, mode] = key.split('|');
@@ -82,7 +92,9 @@ export function scenarioTable(records: readonly KillRecord[]): string {
     const a = of.filter((r) => r.boot.bootedPartition === 3).length;
     const b = of.filter((r) => r.boot.bootedPartition === 4).length;
     const rolledBack = of.filter((r) => r.convergence.end === 'rolled-back').length;
-    lines.push(`| ${scenario} | ${mode} | ${of.length} | ${of.filter((r) => r.boot.tableTorn).length} | ${a} / ${b} | ${rolledBack} | ${of.filter(killSurvived).length} |`);
+    lines.push(
+      `| ${scenario} | ${mode} | ${of.length} | ${of.filter((r) => r.boot.tableTorn).length} | ${a} / ${b} | ${rolledBack} | ${of.filter(killSurvived).length} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -54,11 +54,15 @@ try {
   const child = bundle.path;
   lanes = Array.from({ length: Number(args.lanes) }, () => new CrashChildLauncher(child));
   const ctx: CrashContext = { lab, launchers: lanes, workDir: join(root, 'runs'), downloadBytesPerSecond: args['download-bps'] as string };
-  log(`crash bench: seed ${seed}, ${totalKills} kill points, image ${imageSizeBytes} bytes, DOWNLOAD_BPS ${ctx.downloadBytesPerSecond}, ${lanes.length} lanes, ${cpus().length} cores, load ${loadavg()[0]?.toFixed(1)}`);
+  log(
+    `crash bench: seed ${seed}, ${totalKills} kill points, image ${imageSizeBytes} bytes, DOWNLOAD_BPS ${ctx.downloadBytesPerSecond}, ${lanes.length} lanes, ${cpus().length} cores, load ${loadavg()[0]?.toFixed(1)}`,
+  );
   for (const [i, scenario] of SCENARIOS.entries()) {
     const calibration = await calibrate(ctx, scenario, 3);
     const points = planKillPoints({ seed: seed + i, count: Math.round(totalKills * SHARE[scenario]), profile: calibration.profile, maxTimeFraction: 0.95 });
-    log(`${scenario}: cycle ${calibration.durationMs} ms, ${calibration.profile.gptWrites} GPT writes, ${calibration.profile.bytesWritten} bytes; ${points.length} kill points`);
+    log(
+      `${scenario}: cycle ${calibration.durationMs} ms, ${calibration.profile.gptWrites} GPT writes, ${calibration.profile.bytesWritten} bytes; ${points.length} kill points`,
+    );
     let n = 0;
     const records = await runKillPoints(ctx, scenario, points, {
       calibration,
@@ -66,7 +70,8 @@ try {
       rebootFirst: (k) => rebootEvery > 0 && k % rebootEvery === rebootEvery - 1,
       onRecord: (r) => {
         n += 1;
-        if (!killSurvived(r) && r.end === 'killed') log(`  FAILED ${scenario} ${r.label}: ${[r.boot.problem, ...r.convergence.problems].filter(Boolean).join('; ')}`);
+        if (!killSurvived(r) && r.end === 'killed')
+          log(`  FAILED ${scenario} ${r.label}: ${[r.boot.problem, ...r.convergence.problems].filter(Boolean).join('; ')}`);
         if (n % 25 === 0) log(`  ${n}/${points.length}`);
       },
     });

@@ -45,7 +45,9 @@ async function main(): Promise<void> {
   await rm(v1, { recursive: true, force: true });
   const base = await buildBaseTree(['/usr/lib/python3.11', '/usr/share/perl', '/usr/lib/x86_64-linux-gnu', '/usr/share'], v1, Number(args['tree-mib']) * MiB);
   const change = await deriveChangedTree(v1, v2, 0.05, seed);
-  log(`tree v1: ${base.files} files, ${(base.bytes / MiB).toFixed(1)} MiB; v2: ${change.changed} changed, ${change.removed} removed, ${change.added} added (${(change.changedBytes / MiB).toFixed(1)} MiB of changed or new files), seed ${seed}`);
+  log(
+    `tree v1: ${base.files} files, ${(base.bytes / MiB).toFixed(1)} MiB; v2: ${change.changed} changed, ${change.removed} removed, ${change.added} added (${(change.changedBytes / MiB).toFixed(1)} MiB of changed or new files), seed ${seed}`,
+  );
   const results: KindResult[] = [];
   for (const kind of IMAGE_KINDS) {
     const oldImage = join(dir, `v1.${kind}`);
@@ -59,9 +61,14 @@ async function main(): Promise<void> {
     log(`\n${kind}: v2 image ${(newBytes / MiB).toFixed(1)} MiB`);
     log('  scheme                        fetch (raw)        fetch (gzip)   index');
     for (const s of schemes) {
-      log(`  ${s.scheme.padEnd(28)} ${(s.fetchBytes / MiB).toFixed(1).padStart(7)} MiB ${pct(s.fetchBytes, newBytes).padStart(6)}  ${(s.fetchCompressedBytes / MiB).toFixed(1).padStart(7)} MiB  ${(s.indexBytes / 1024).toFixed(0).padStart(6)} KiB`);
+      log(
+        `  ${s.scheme.padEnd(28)} ${(s.fetchBytes / MiB).toFixed(1).padStart(7)} MiB ${pct(s.fetchBytes, newBytes).padStart(6)}  ${(s.fetchCompressedBytes / MiB).toFixed(1).padStart(7)} MiB  ${(s.indexBytes / 1024).toFixed(0).padStart(6)} KiB`,
+      );
     }
-    if (result.casync) log(`  ${'casync (zstd store, seed)'.padEnd(28)} ${''.padStart(15)}  ${(result.casync.fetchBytes / MiB).toFixed(1).padStart(7)} MiB  (${result.casync.requests} requests, ${result.casync.seconds.toFixed(1)} s)`);
+    if (result.casync)
+      log(
+        `  ${'casync (zstd store, seed)'.padEnd(28)} ${''.padStart(15)}  ${(result.casync.fetchBytes / MiB).toFixed(1).padStart(7)} MiB  (${result.casync.requests} requests, ${result.casync.seconds.toFixed(1)} s)`,
+      );
   }
   await mkdir('bench/out', { recursive: true });
   await writeFile('bench/out/delta-study.json', `${JSON.stringify({ seed, tree: base, change, results }, null, 2)}\n`);

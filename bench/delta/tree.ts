@@ -92,7 +92,11 @@ export async function deriveChangedTree(v1: string, v2: string, fraction: number
         const len = Math.min(data.length - at, 16 + Math.floor(random() * 4096));
         for (let i = 0; i < len; i++) data[at + i] = Math.floor(random() * 256);
       }
-      const grown = Buffer.concat([data.subarray(0, Math.floor(data.length / 2)), Buffer.from(`rebuilt ${seed}\n`), data.subarray(Math.floor(data.length / 2))]);
+      const grown = Buffer.concat([
+        data.subarray(0, Math.floor(data.length / 2)),
+        Buffer.from(`rebuilt ${seed}\n`),
+        data.subarray(Math.floor(data.length / 2)),
+      ]);
       await writeFile(path, grown);
       result.changed++;
       result.changedBytes += grown.length;

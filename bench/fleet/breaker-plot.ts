@@ -79,7 +79,9 @@ export function renderBreakerPlot(run: BreakerRun, bad = '2.0.0'): string {
     { title: 'locksmithctl resume, then 2.0.1', from: run.resumedMs, to: run.allUpdatedMs, left: x0 + 410, width: 250 },
   ];
   const W = x0 + 410 + 250 + 320;
-  const body: string[] = [text(W / 2, 28, `Fleet circuit breaker: ${run.machines} machines on one etcd lock, ${bad} fails its health check`, { size: 16, weight: 'bold' })];
+  const body: string[] = [
+    text(W / 2, 28, `Fleet circuit breaker: ${run.machines} machines on one etcd lock, ${bad} fails its health check`, { size: 16, weight: 'bold' }),
+  ];
   for (let m = 0; m < run.machines; m++) body.push(text(x0 - 10, y0 + m * rowH + 16, `machine ${m + 1}`, { size: 12, anchor: 'end' }));
   for (const p of panels) {
     const x = (ms: number) => p.left + ((Math.min(p.to, Math.max(p.from, ms)) - p.from) / (p.to - p.from)) * p.width;
@@ -93,7 +95,10 @@ export function renderBreakerPlot(run: BreakerRun, bad = '2.0.0'): string {
       for (const e of run.events.filter((ev) => ev.machine === m && ev.atMs >= p.from && ev.atMs <= p.to)) {
         const cx = x(e.atMs);
         const cy = y + rowH / 2 - 1;
-        if (e.kind === 'health-failed') body.push(`<path d="M${cx - 5} ${cy - 5} L${cx + 5} ${cy + 5} M${cx - 5} ${cy + 5} L${cx + 5} ${cy - 5}" stroke="${PALETTE.ink}" stroke-width="2.5"/>`);
+        if (e.kind === 'health-failed')
+          body.push(
+            `<path d="M${cx - 5} ${cy - 5} L${cx + 5} ${cy + 5} M${cx - 5} ${cy + 5} L${cx + 5} ${cy - 5}" stroke="${PALETTE.ink}" stroke-width="2.5"/>`,
+          );
         if (e.kind === 'halted') body.push(`<rect x="${cx - 4}" y="${cy - 4}" width="8" height="8" fill="${PALETTE.ink}"/>`);
       }
     }

@@ -15,7 +15,9 @@ import { runCli } from '../../test/helpers/cli.ts';
 import { startEtcd } from '../../test/helpers/etcd.ts';
 import { FleetScenario, type FleetEvent } from '../../test/helpers/fleet-scenario.ts';
 
-const { values } = parseArgs({ options: { machines: { type: 'string', default: '5' }, 'reboot-ms': { type: 'string', default: '1000' }, 'health-ms': { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: { machines: { type: 'string', default: '5' }, 'reboot-ms': { type: 'string', default: '1000' }, 'health-ms': { type: 'string', default: '1000' } },
+});
 const machines = Number(values.machines);
 const rebootMs = Number(values['reboot-ms']);
 const healthCheckMs = Number(values['health-ms']);
@@ -23,12 +25,22 @@ const BAD = '2.0.0';
 const FIXED = '2.0.1';
 const group = 'bench-breaker';
 
-const first = (events: FleetEvent[], kind: FleetEvent['kind'], version?: string) => events.find((e) => e.kind === kind && (version === undefined || e.version === version));
+const first = (events: FleetEvent[], kind: FleetEvent['kind'], version?: string) =>
+  events.find((e) => e.kind === kind && (version === undefined || e.version === version));
 const last = (events: FleetEvent[], pick: (e: FleetEvent) => boolean) => events.filter(pick).at(-1);
 
 const etcd = await startEtcd();
 const dir = await mkdtemp(join(tmpdir(), 'ue-bench-breaker-'));
-const fleet = new FleetScenario({ dir, machines, initialVersion: '1.0.0', etcdEndpoints: etcd.endpoints, group, healthy: (_m, v) => v !== BAD, rebootMs, healthCheckMs });
+const fleet = new FleetScenario({
+  dir,
+  machines,
+  initialVersion: '1.0.0',
+  etcdEndpoints: etcd.endpoints,
+  group,
+  healthy: (_m, v) => v !== BAD,
+  rebootMs,
+  healthCheckMs,
+});
 const ctl = (...args: string[]) => runCli('locksmithctl', ['--endpoint', etcd.endpoints.join(','), '--group', group, ...args]);
 try {
   await fleet.setUp();
@@ -70,10 +82,18 @@ try {
     updatedToFixed: fleet.bootedEver(FIXED).length,
     events: fleet.events,
   };
-  console.log(`fleet-breaker: ${machines} machines, max 1 holder, simulated reboots of ${rebootMs} ms, health checks of ${healthCheckMs} ms, ${BAD} fails its health check everywhere`);
-  console.log(`  machines that booted ${BAD}: ${summary.bootedBadVersion} (pending flips undone: ${summary.haltedWithPendingUndone}, deferred before downloading: ${summary.deferredWithoutDownload})`);
-  console.log(`  first health failure at ${summary.firstHealthFailureMs} ms, back on the old slot (fallback boot; the failure record follows in its post-boot run) at ${summary.failureRecordedMs} ms, fleet stopped at ${summary.fleetStoppedMs} ms`);
-  console.log(`  time from the first failure until the fleet had stopped: ${summary.stopAfterFirstFailureMs} ms (from the fallback boot: ${summary.stopAfterRecordMs} ms)`);
+  console.log(
+    `fleet-breaker: ${machines} machines, max 1 holder, simulated reboots of ${rebootMs} ms, health checks of ${healthCheckMs} ms, ${BAD} fails its health check everywhere`,
+  );
+  console.log(
+    `  machines that booted ${BAD}: ${summary.bootedBadVersion} (pending flips undone: ${summary.haltedWithPendingUndone}, deferred before downloading: ${summary.deferredWithoutDownload})`,
+  );
+  console.log(
+    `  first health failure at ${summary.firstHealthFailureMs} ms, back on the old slot (fallback boot; the failure record follows in its post-boot run) at ${summary.failureRecordedMs} ms, fleet stopped at ${summary.fleetStoppedMs} ms`,
+  );
+  console.log(
+    `  time from the first failure until the fleet had stopped: ${summary.stopAfterFirstFailureMs} ms (from the fallback boot: ${summary.stopAfterRecordMs} ms)`,
+  );
   console.log(`  after resume + ${FIXED}: ${summary.updatedToFixed} of ${machines} updated in ${Math.round(doneMs - resumedMs)} ms`);
   mkdirSync(new URL('../out/', import.meta.url), { recursive: true });
   writeFileSync(new URL('../out/fleet-breaker.json', import.meta.url), `${JSON.stringify(summary, null, 2)}\n`);

@@ -19,7 +19,8 @@ interface FleetRun {
 }
 
 const out = new URL('../out/', import.meta.url);
-const load = (name: string): FleetRun | undefined => (existsSync(new URL(name, out)) ? (JSON.parse(readFileSync(new URL(name, out), 'utf8')) as FleetRun) : undefined);
+const load = (name: string): FleetRun | undefined =>
+  existsSync(new URL(name, out)) ? (JSON.parse(readFileSync(new URL(name, out), 'utf8')) as FleetRun) : undefined;
 
 export function renderFleetPlot(queue: FleetRun, noQueue: FleetRun | undefined): string {
   const runs: Array<[string, FleetRun, string]> = [['waiting queue (default)', queue, '#4a90d9']];
@@ -35,8 +36,15 @@ export function renderFleetPlot(queue: FleetRun, noQueue: FleetRun | undefined):
   const y = (ms: number) => y0 - (ms / maxMs) * plotH;
   const groupW = plotW / rounds;
   const barW = (groupW * 0.7) / runs.length;
-  const body: string[] = [text(W / 2, 30, `Fleet reboot drain: ${queue.agents} agents, max ${queue.max} at once, ${queue.etcdMembers}-member etcd, ${queue.rebootMs} ms reboots`, { size: 16, weight: 'bold' })];
-  body.push(`<line x1="${x0}" y1="${y0}" x2="${x0 + plotW}" y2="${y0}" stroke="${PALETTE.ink}"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 - plotH}" stroke="${PALETTE.ink}"/>`);
+  const body: string[] = [
+    text(W / 2, 30, `Fleet reboot drain: ${queue.agents} agents, max ${queue.max} at once, ${queue.etcdMembers}-member etcd, ${queue.rebootMs} ms reboots`, {
+      size: 16,
+      weight: 'bold',
+    }),
+  ];
+  body.push(
+    `<line x1="${x0}" y1="${y0}" x2="${x0 + plotW}" y2="${y0}" stroke="${PALETTE.ink}"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 - plotH}" stroke="${PALETTE.ink}"/>`,
+  );
   for (let t = 0; t <= maxMs; t += 1000) {
     body.push(`<line x1="${x0 - 4}" y1="${y(t)}" x2="${x0 + plotW}" y2="${y(t)}" stroke="#e4e7eb"/>`);
     body.push(text(x0 - 8, y(t) + 4, `${t / 1000} s`, { size: 11, anchor: 'end', fill: PALETTE.muted }));

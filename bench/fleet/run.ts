@@ -108,13 +108,22 @@ try {
     maxHoldersSeen: Math.max(...results.map((r) => r.maxHoldersSeen)),
     drainMs: results.map((r) => Math.round(r.drainMs)),
     idealDrainMs: Math.ceil(agents / max) * rebootMs,
-    wakeLatencyMs: { median: +percentile(latencies, 50).toFixed(1), p99: +percentile(latencies, 99).toFixed(1), max: +(latencies.at(-1) ?? NaN).toFixed(1), samples: latencies.length },
+    wakeLatencyMs: {
+      median: +percentile(latencies, 50).toFixed(1),
+      p99: +percentile(latencies, 99).toFixed(1),
+      max: +(latencies.at(-1) ?? NaN).toFixed(1),
+      samples: latencies.length,
+    },
     casConflicts: results.map((r) => r.conflicts),
   };
-  console.log(`fleet: ${agents} agents, max=${max}, ${members}-member etcd, simulated reboot ${rebootMs} ms, ${rounds} round(s), ${queueGraceMs === 0 ? 'no queue (every waiter races)' : `queue (grace ${queueGraceMs} ms)`}`);
+  console.log(
+    `fleet: ${agents} agents, max=${max}, ${members}-member etcd, simulated reboot ${rebootMs} ms, ${rounds} round(s), ${queueGraceMs === 0 ? 'no queue (every waiter races)' : `queue (grace ${queueGraceMs} ms)`}`,
+  );
   console.log(`  most simultaneous holders seen in etcd: ${summary.maxHoldersSeen} (limit ${max}) ${summary.maxHoldersSeen <= max ? 'OK' : 'VIOLATED'}`);
   console.log(`  drain time: ${summary.drainMs.join(', ')} ms (ideal ${summary.idealDrainMs} ms: agents/max x reboot)`);
-  console.log(`  wake-up latency after a release: median ${summary.wakeLatencyMs.median} ms, p99 ${summary.wakeLatencyMs.p99} ms, max ${summary.wakeLatencyMs.max} ms (${latencies.length} samples)`);
+  console.log(
+    `  wake-up latency after a release: median ${summary.wakeLatencyMs.median} ms, p99 ${summary.wakeLatencyMs.p99} ms, max ${summary.wakeLatencyMs.max} ms (${latencies.length} samples)`,
+  );
   console.log(`  CAS conflicts: ${summary.casConflicts.join(', ')} (of ${agents} lock + ${agents} unlock commits per round)`);
   mkdirSync(new URL('../out/', import.meta.url), { recursive: true });
   writeFileSync(new URL(`../out/fleet${queueGraceMs === 0 ? '-no-queue' : ''}.json`, import.meta.url), `${JSON.stringify(summary, null, 2)}\n`);

@@ -48,19 +48,37 @@ for (const [suiteName, make] of Object.entries(FUZZ_SUITES)) {
       const started = performance.now();
       const details = await p.check({ numRuns, seed, endOnFailure: true });
       const durationMs = Math.round(performance.now() - started);
-      const result: PropertyResult = { parser: p.parser, name: p.name, runs: details.numRuns, skipped: details.numSkips, failed: details.failed, seed, durationMs };
+      const result: PropertyResult = {
+        parser: p.parser,
+        name: p.name,
+        runs: details.numRuns,
+        skipped: details.numSkips,
+        failed: details.failed,
+        seed,
+        durationMs,
+      };
       if (details.failed) {
         const counterexample = JSON.stringify(details.counterexample) ?? 'undefined';
         const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
         result.failure = { path: details.counterexamplePath ?? undefined, error: error.slice(0, 4000), counterexample: counterexample.slice(0, 4000) };
       }
       results.push(result);
-      log(`${details.failed ? 'FAIL' : 'ok  '} ${p.parser}: ${p.name}: ${details.numRuns} inputs in ${(durationMs / 1000).toFixed(1)} s${details.numSkips ? ` (${details.numSkips} skipped)` : ''}`);
-      if (result.failure) log(`     seed ${seed}, path ${result.failure.path ?? '?'}: ${result.failure.error.split('\n').join('\n     ')}\n     counterexample: ${result.failure.counterexample.slice(0, 600)}`);
+      log(
+        `${details.failed ? 'FAIL' : 'ok  '} ${p.parser}: ${p.name}: ${details.numRuns} inputs in ${(durationMs / 1000).toFixed(1)} s${details.numSkips ? ` (${details.numSkips} skipped)` : ''}`,
+      );
+      if (result.failure)
+        log(
+          `     seed ${seed}, path ${result.failure.path ?? '?'}: ${result.failure.error.split('\n').join('\n     ')}\n     counterexample: ${result.failure.counterexample.slice(0, 600)}`,
+        );
     }
     if (suite.outcomes && suite.outcomes.size > 0) {
       outcomes[suiteName] = Object.fromEntries([...suite.outcomes].sort((a, b) => b[1] - a[1]));
-      log(`     outcomes: ${[...suite.outcomes].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join('; ')}`);
+      log(
+        `     outcomes: ${[...suite.outcomes]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => `${k}: ${n}`)
+          .join('; ')}`,
+      );
     }
   } finally {
     await suite.tearDown();
@@ -78,12 +96,17 @@ for (const r of results) {
 }
 log('\nparser                      properties  inputs fuzzed  failures  seconds');
 for (const [parser, row] of byParser) {
-  log(`${parser.padEnd(28)}${String(row.properties).padStart(10)}${String(row.inputs).padStart(15)}${String(row.failures).padStart(10)}${(row.durationMs / 1000).toFixed(1).padStart(9)}`);
+  log(
+    `${parser.padEnd(28)}${String(row.properties).padStart(10)}${String(row.inputs).padStart(15)}${String(row.failures).padStart(10)}${(row.durationMs / 1000).toFixed(1).padStart(9)}`,
+  );
 }
 
 const outDir = join(import.meta.dirname, '..', 'out');
 await mkdir(outDir, { recursive: true });
 const out = join(outDir, 'fuzz.json');
-await writeFile(out, `${JSON.stringify({ when: new Date().toISOString(), seed, scale, node: process.version, byParser: Object.fromEntries(byParser), outcomes, properties: results }, null, 2)}\n`);
+await writeFile(
+  out,
+  `${JSON.stringify({ when: new Date().toISOString(), seed, scale, node: process.version, byParser: Object.fromEntries(byParser), outcomes, properties: results }, null, 2)}\n`,
+);
 log(`\nwrote ${out}`);
 if (results.some((r) => r.failed)) process.exitCode = 1;

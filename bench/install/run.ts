@@ -16,7 +16,9 @@ import { silentLogger } from '../../src/platform/logger.ts';
 import { createDiskImage, readSlots } from '../../src/slots/index.ts';
 import { buildFsImage, fileSize, makeEsp, makeTree, writeInto, type TestFs } from '../../test/helpers/os-image.ts';
 
-const { values } = parseArgs({ options: { size: { type: 'string', default: '200M' }, rounds: { type: 'string', default: '3' }, 'kernel-mib': { type: 'string', default: '12' } } });
+const { values } = parseArgs({
+  options: { size: { type: 'string', default: '200M' }, rounds: { type: 'string', default: '3' }, 'kernel-mib': { type: 'string', default: '12' } },
+});
 const kernelMiB = Number(values['kernel-mib']);
 const targetBytes = parseSize(values.size as string);
 const rounds = Number(values.rounds);
@@ -32,7 +34,10 @@ const results: { fs: TestFs; imageBytes: number; kernelBytes: number; roundsMs: 
 try {
   const tree = join(dir, 'tree');
   const kernel = randomBytes(kernelMiB * MIB);
-  makeTree(tree, { ...(kernelMiB > 0 ? { kernel } : {}), postinst: '#!/bin/sh\necho "postinst: slot $UPDATE_ENGINE_SLOT version $UPDATE_ENGINE_NEW_VERSION"\n' });
+  makeTree(tree, {
+    ...(kernelMiB > 0 ? { kernel } : {}),
+    postinst: '#!/bin/sh\necho "postinst: slot $UPDATE_ENGINE_SLOT version $UPDATE_ENGINE_NEW_VERSION"\n',
+  });
   mkdirSync(join(tree, 'usr', 'lib'), { recursive: true });
   let filled = kernel.length;
   for (let i = 0; filled < targetBytes - 4 * MIB; i++) {
@@ -57,7 +62,13 @@ try {
         slot: { disk, partition: 4, byteOffset: slotB.byteOffset, byteLength: slotB.byteLength },
         letter: 'b',
         version: '2.0.0',
-        settings: { kernelPath: '/boot/vmlinuz', kernelDir: join(dir, 'boot', 'flatcar'), postinstall: true, postinstallTimeoutMs: 60_000, runDir: join(dir, 'run') },
+        settings: {
+          kernelPath: '/boot/vmlinuz',
+          kernelDir: join(dir, 'boot', 'flatcar'),
+          postinstall: true,
+          postinstallTimeoutMs: 60_000,
+          runDir: join(dir, 'run'),
+        },
         signal: new AbortController().signal,
         logger: silentLogger(),
       });
@@ -75,5 +86,12 @@ try {
 log('\n| slot filesystem | image | kernel | post-install step (median) |\n| --- | ---: | ---: | ---: |');
 for (const r of results) log(`| ${r.fs} | ${(r.imageBytes / MIB).toFixed(0)} MiB | ${kernelMiB} MiB | ${r.medianMs} ms |`);
 await mkdir('bench/out', { recursive: true });
-await writeFile(`bench/out/install${kernelMiB === 12 ? '' : `-kernel-${kernelMiB}`}.json`, `${JSON.stringify({ targetBytes, rounds, kernelMiB, loadAverage: loadavg(), results }, null, 1)}\n`);
-log(`\nload average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; wrote bench/out/`);
+await writeFile(
+  `bench/out/install${kernelMiB === 12 ? '' : `-kernel-${kernelMiB}`}.json`,
+  `${JSON.stringify({ targetBytes, rounds, kernelMiB, loadAverage: loadavg(), results }, null, 1)}\n`,
+);
+log(
+  `\nload average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}; wrote bench/out/`,
+);

@@ -19,7 +19,14 @@ import { FakeClock, flushMicrotasks } from '../../test/fakes/fake-clock.ts';
 import { FLEET_APP_ID } from '../../test/helpers/nebraska-fleet.ts';
 import { NebraskaModel, STATUS } from '../../test/helpers/nebraska-model.ts';
 
-const { values } = parseArgs({ options: { machines: { type: 'string', default: '5' }, max: { type: 'string', default: '2' }, rounds: { type: 'string', default: '5' }, verbose: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    machines: { type: 'string', default: '5' },
+    max: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '5' },
+    verbose: { type: 'boolean', default: false },
+  },
+});
 const MIN = 60_000;
 
 interface Machine {
@@ -122,4 +129,6 @@ for (let i = 0; i < Number(values.rounds); i++) {
   console.log(`round ${i + 1}: all complete after ${(ms / MIN).toFixed(0)} min (virtual)`);
 }
 results.sort((a, b) => a - b);
-console.log(`${values.machines} machines, max ${values.max} concurrent, real cadence: time to all complete, median ${((results[Math.floor(results.length / 2)] as number) / MIN).toFixed(0)} min (min ${((results[0] as number) / MIN).toFixed(0)}, max ${((results.at(-1) as number) / MIN).toFixed(0)}) over ${results.length} rounds`);
+console.log(
+  `${values.machines} machines, max ${values.max} concurrent, real cadence: time to all complete, median ${((results[Math.floor(results.length / 2)] as number) / MIN).toFixed(0)} min (min ${((results[0] as number) / MIN).toFixed(0)}, max ${((results.at(-1) as number) / MIN).toFixed(0)}) over ${results.length} rounds`,
+);

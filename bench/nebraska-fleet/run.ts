@@ -36,16 +36,25 @@ for (let round = 0; round < Number(values.rounds); round++) {
     });
     const complete = fleet.machineIds.filter((id) => fleet.model.instance(id)?.status === 4).length;
     if (complete !== machines) throw new Error(`only ${complete} of ${machines} machines complete`);
-    runs.push({ allCompleteMs: fleet.allCompleteMs, daemonRuns: fleet.daemonRuns, refusals: fleet.model.refusals.length, maxInProgressSeen: fleet.model.maxInProgressSeen });
+    runs.push({
+      allCompleteMs: fleet.allCompleteMs,
+      daemonRuns: fleet.daemonRuns,
+      refusals: fleet.model.refusals.length,
+      maxInProgressSeen: fleet.model.maxInProgressSeen,
+    });
     sequences = Object.fromEntries(fleet.machineIds.map((id) => [id, fleet.model.timeline(id)]));
-    console.log(`round ${round + 1}: ${machines} machines, max ${max} concurrent: all complete in ${fleet.allCompleteMs} ms (${fleet.daemonRuns} daemon runs, ${fleet.model.refusals.length} refusals, at most ${fleet.model.maxInProgressSeen} in progress)`);
+    console.log(
+      `round ${round + 1}: ${machines} machines, max ${max} concurrent: all complete in ${fleet.allCompleteMs} ms (${fleet.daemonRuns} daemon runs, ${fleet.model.refusals.length} refusals, at most ${fleet.model.maxInProgressSeen} in progress)`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 const sorted = runs.map((r) => r.allCompleteMs).sort((a, b) => a - b);
 const median = sorted[Math.floor(sorted.length / 2)] as number;
-console.log(`${machines} machines, max ${max} concurrent: time to all complete, median ${median} ms (min ${sorted[0]}, max ${sorted.at(-1)}) over ${runs.length} rounds`);
+console.log(
+  `${machines} machines, max ${max} concurrent: time to all complete, median ${median} ms (min ${sorted[0]}, max ${sorted.at(-1)}) over ${runs.length} rounds`,
+);
 console.log('event sequence per machine (as Nebraska records it, last round):');
 for (const [id, seq] of Object.entries(sequences)) console.log(`  ${id}: events ${seq.events.join(' ')} | statuses ${seq.statuses.join(' > ')}`);
 mkdirSync('bench/out', { recursive: true });

@@ -14,7 +14,13 @@ if (!image || !out || !key) {
   process.exit(2);
 }
 const started = performance.now();
-const result = await createPayload({ imagePath: image, out, version: '1.0.0', privateKeyPem: readFileSync(key, 'utf8'), compression: values.compression as Compression });
+const result = await createPayload({
+  imagePath: image,
+  out,
+  version: '1.0.0',
+  privateKeyPem: readFileSync(key, 'utf8'),
+  compression: values.compression as Compression,
+});
 const usage = process.resourceUsage();
 process.stdout.write(
   `${JSON.stringify({

@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MIB = 1024 * 1024;
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' }, dir: { type: 'string' }, keep: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' }, dir: { type: 'string' }, keep: { type: 'boolean' } },
+});
 const sizeBytes = Number(values['size-mib']) * MIB;
 const runs = Number(values.runs);
 const work = mkdtempSync(join(values.dir ?? tmpdir(), 'bench-payload-'));
@@ -75,8 +77,17 @@ try {
   execFileSync('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
   process.stdout.write(`bench/payload: ${sizeBytes / MIB} MiB image, ${runs} runs each, in ${work}\n`);
   const imageSha = writeRandomImage(image);
-  const createOut = execFileSync(process.execPath, [join(REPO, 'bin/run-ts.js'), join(REPO, 'bench/payload/create-once.ts'), image, payload, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const created = JSON.parse(createOut.trim().split('\n').at(-1) as string) as { seconds: number; maxRssBytes: number; cpuSeconds: number; payloadSizeBytes: number; blockSizeBytes: number };
+  const createOut = execFileSync(process.execPath, [join(REPO, 'bin/run-ts.js'), join(REPO, 'bench/payload/create-once.ts'), image, payload, key], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const created = JSON.parse(createOut.trim().split('\n').at(-1) as string) as {
+    seconds: number;
+    maxRssBytes: number;
+    cpuSeconds: number;
+    payloadSizeBytes: number;
+    blockSizeBytes: number;
+  };
   const createSeconds = created.seconds;
   rmSync(image);
   // The disk: the region plus 1 MiB on each side, fully written once so that every run overwrites allocated blocks.
@@ -85,7 +96,11 @@ try {
   closeSync(fd);
   ddBaseline(payload, disk);
 
-  const rows: Record<string, { seconds: number[]; rss: number[]; cpu: number[] }> = { dd: { seconds: [], rss: [], cpu: [] }, 'apply+read-back': { seconds: [], rss: [], cpu: [] }, apply: { seconds: [], rss: [], cpu: [] } };
+  const rows: Record<string, { seconds: number[]; rss: number[]; cpu: number[] }> = {
+    dd: { seconds: [], rss: [], cpu: [] },
+    'apply+read-back': { seconds: [], rss: [], cpu: [] },
+    apply: { seconds: [], rss: [], cpu: [] },
+  };
   for (let i = 0; i < runs; i++) {
     const dd = ddBaseline(payload, disk);
     rows.dd?.seconds.push(dd.seconds);
@@ -111,16 +126,32 @@ try {
     results: Object.fromEntries(
       Object.entries(rows).map(([name, r]) => {
         const s = median(r.seconds);
-        return [name, { medianSeconds: s, seconds: r.seconds, mibPerSecond: sizeBytes / MIB / s, vsBaseline: baseline / s, peakRssBytes: r.rss.length ? Math.max(...r.rss) : undefined, medianCpuSeconds: r.cpu.length ? median(r.cpu) : undefined }];
+        return [
+          name,
+          {
+            medianSeconds: s,
+            seconds: r.seconds,
+            mibPerSecond: sizeBytes / MIB / s,
+            vsBaseline: baseline / s,
+            peakRssBytes: r.rss.length ? Math.max(...r.rss) : undefined,
+            medianCpuSeconds: r.cpu.length ? median(r.cpu) : undefined,
+          },
+        ];
       }),
     ),
   };
-  process.stdout.write(`create: ${createSeconds.toFixed(2)} s, peak RSS ${(created.maxRssBytes / MIB).toFixed(0)} MiB; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine skews the figures)\n`);
+  process.stdout.write(
+    `create: ${createSeconds.toFixed(2)} s, peak RSS ${(created.maxRssBytes / MIB).toFixed(0)} MiB; load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (other work on the machine skews the figures)\n`,
+  );
   process.stdout.write('what              median s   MiB/s   x baseline   peak RSS MiB   CPU s\n');
   for (const [name, r] of Object.entries(result.results)) {
     const rss = r.peakRssBytes === undefined ? '-' : (r.peakRssBytes / MIB).toFixed(0);
     const cpu = r.medianCpuSeconds === undefined ? '-' : r.medianCpuSeconds.toFixed(2);
-    process.stdout.write(`${name.padEnd(16)} ${r.medianSeconds.toFixed(2).padStart(9)} ${r.mibPerSecond.toFixed(0).padStart(7)} ${r.vsBaseline.toFixed(2).padStart(12)} ${rss.padStart(14)} ${cpu.padStart(7)}\n`);
+    process.stdout.write(
+      `${name.padEnd(16)} ${r.medianSeconds.toFixed(2).padStart(9)} ${r.mibPerSecond.toFixed(0).padStart(7)} ${r.vsBaseline.toFixed(2).padStart(12)} ${rss.padStart(14)} ${cpu.padStart(7)}\n`,
+    );
   }
   mkdirSync(join(REPO, 'bench/out'), { recursive: true });
   writeFileSync(join(REPO, 'bench/out/payload-apply.json'), `${JSON.stringify(result, null, 2)}\n`);

@@ -65,7 +65,8 @@ http {
       await res.arrayBuffer();
       break;
     } catch {
-      if (i > 100 || child.exitCode !== null) throw new Error(`nginx did not start: ${stderr}${await readFile(join(work, 'error.log'), 'utf8').catch(() => '')}`);
+      if (i > 100 || child.exitCode !== null)
+        throw new Error(`nginx did not start: ${stderr}${await readFile(join(work, 'error.log'), 'utf8').catch(() => '')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

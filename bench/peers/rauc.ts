@@ -16,7 +16,10 @@ export interface RaucPeer {
   stop(): Promise<void>;
 }
 
-const run = (cwd: string, cmd: string, args: string[]) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+const run = (cwd: string, cmd: string, args: string[]) =>
+  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    .toString()
+    .trim();
 
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -42,11 +45,48 @@ export async function setupRauc(dir: string, imagePath: string, diskPath: string
   await mkdir(join(dir, 'bundle'), { recursive: true });
   await mkdir(join(dir, 'data'), { recursive: true });
   await mkdir(join(dir, 'mnt'), { recursive: true });
-  run(dir, 'openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=bench-ca', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  run(dir, 'openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-subj',
+    '/CN=bench-ca',
+    '-days',
+    '30',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   run(dir, 'openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'signer.key', '-out', 'signer.csr', '-subj', '/CN=bench-signer']);
   await writeFile(join(dir, 'ext.cnf'), 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=emailProtection,codeSigning\n');
-  run(dir, 'openssl', ['x509', '-req', '-in', 'signer.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'signer.pem', '-days', '30', '-extfile', 'ext.cnf']);
-  await writeFile(join(dir, 'bundle', 'manifest.raucm'), '[update]\ncompatible=bench\nversion=2.0.0\n\n[bundle]\nformat=plain\n\n[image.rootfs]\nfilename=rootfs.img\n');
+  run(dir, 'openssl', [
+    'x509',
+    '-req',
+    '-in',
+    'signer.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'signer.pem',
+    '-days',
+    '30',
+    '-extfile',
+    'ext.cnf',
+  ]);
+  await writeFile(
+    join(dir, 'bundle', 'manifest.raucm'),
+    '[update]\ncompatible=bench\nversion=2.0.0\n\n[bundle]\nformat=plain\n\n[image.rootfs]\nfilename=rootfs.img\n',
+  );
   execFileSync('ln', ['-f', imagePath, join(dir, 'bundle', 'rootfs.img')]);
   const bundlePath = join(dir, 'update.raucb');
   run(dir, 'rauc', ['bundle', '--cert=signer.pem', '--key=signer.key', '--mksquashfs-args=-noI -noD -noF -noX', 'bundle', bundlePath]);

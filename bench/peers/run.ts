@@ -96,7 +96,18 @@ async function main(): Promise<void> {
   const engineConf = async (runDir: string) => {
     await mkdir(join(runDir, 'state'), { recursive: true });
     const conf = join(runDir, 'update.conf');
-    const lines = [`SERVER=${nginx.origin}/v1/update/`, 'VERSION=1.0.0', `DISK=${diskPath}`, 'BOOTED_PARTITION=3', `PUBLIC_KEYS=${resolve(PUBLIC_KEY)}`, `STATE_DIR=${join(runDir, 'state')}`, `RUN_DIR=${join(runDir, 'run')}`, `CONTROL_SOCKET=${join(runDir, 'run', 'control.sock')}`, 'REBOOT_STRATEGY=off', 'LOG_LEVEL=warn'];
+    const lines = [
+      `SERVER=${nginx.origin}/v1/update/`,
+      'VERSION=1.0.0',
+      `DISK=${diskPath}`,
+      'BOOTED_PARTITION=3',
+      `PUBLIC_KEYS=${resolve(PUBLIC_KEY)}`,
+      `STATE_DIR=${join(runDir, 'state')}`,
+      `RUN_DIR=${join(runDir, 'run')}`,
+      `CONTROL_SOCKET=${join(runDir, 'run', 'control.sock')}`,
+      'REBOOT_STRATEGY=off',
+      'LOG_LEVEL=warn',
+    ];
     await writeFile(conf, `${lines.join('\n')}\n`);
     return conf;
   };
@@ -105,7 +116,9 @@ async function main(): Promise<void> {
       const runDir = await mkdtemp(join(dir, 'engine-'));
       const conf = await engineConf(runDir);
       try {
-        return await timed(`env -i PATH="$PATH" HOME="$HOME" '${process.execPath}' '${entry}' daemon --once --sysroot '${runDir}' --config '${conf}' 2>'${runDir}/daemon.log'`);
+        return await timed(
+          `env -i PATH="$PATH" HOME="$HOME" '${process.execPath}' '${entry}' daemon --once --sysroot '${runDir}' --config '${conf}' 2>'${runDir}/daemon.log'`,
+        );
       } finally {
         await restoreDisk();
         await rm(runDir, { recursive: true, force: true });
@@ -116,9 +129,15 @@ async function main(): Promise<void> {
       if (!rauc) throw new Error('rauc was not set up');
       const cpuBefore = await processCpuSeconds(rauc.servicePid);
       const download = join(dir, 'download.raucb');
-      const result = await timed(`curl -sSf '${url('update.raucb')}' -o '${download}' && DBUS_SYSTEM_BUS_ADDRESS='${rauc.busAddress}' rauc install '${download}' >/dev/null && sync '${rauc.slotDevice}' && rm -f '${download}'`);
+      const result = await timed(
+        `curl -sSf '${url('update.raucb')}' -o '${download}' && DBUS_SYSTEM_BUS_ADDRESS='${rauc.busAddress}' rauc install '${download}' >/dev/null && sync '${rauc.slotDevice}' && rm -f '${download}'`,
+      );
       const serviceCpu = (await processCpuSeconds(rauc.servicePid)) - cpuBefore;
-      return { ...result, clientCpuSeconds: result.clientCpuSeconds + serviceCpu, peakRssBytes: Math.max(result.peakRssBytes, await processPeakRss(rauc.servicePid)) };
+      return {
+        ...result,
+        clientCpuSeconds: result.clientCpuSeconds + serviceCpu,
+        peakRssBytes: Math.max(result.peakRssBytes, await processPeakRss(rauc.servicePid)),
+      };
     },
     'curl-dd': () => timed(`curl -sSf '${url('rootfs.img')}' | dd ${seek}`),
     'curl-tee-dd': () => timed(`curl -sSf '${url('rootfs.img')}' | tee >(sha256sum >/dev/null) | dd ${seek}`),
@@ -135,8 +154,20 @@ async function main(): Promise<void> {
         results[name]!.push(run);
         // The first round of each peer proves it wrote the image into the slot (cmp exits non-zero otherwise).
         if (round === 0 && name !== 'engine') execFileSync('cmp', ['-s', '-n', String(sizeBytes), '-i', `0:${slot.byteOffset}`, imagePath, diskPath]);
-        if (round === 0 && name !== 'engine') execFileSync('dd', [`of=${diskPath}`, 'bs=1M', `seek=${slot.byteOffset}`, 'oflag=seek_bytes', 'conv=notrunc', `count=${sizeBytes / MiB}`, 'if=/dev/zero', 'status=none']);
-        log(`round ${round + 1} ${name.padEnd(12)} ${run.seconds.toFixed(2)} s, client ${run.clientCpuSeconds.toFixed(2)} CPU-s, machine ${run.machineCpuSeconds.toFixed(2)} CPU-s, peak RSS ${(run.peakRssBytes / MiB).toFixed(0)} MiB`);
+        if (round === 0 && name !== 'engine')
+          execFileSync('dd', [
+            `of=${diskPath}`,
+            'bs=1M',
+            `seek=${slot.byteOffset}`,
+            'oflag=seek_bytes',
+            'conv=notrunc',
+            `count=${sizeBytes / MiB}`,
+            'if=/dev/zero',
+            'status=none',
+          ]);
+        log(
+          `round ${round + 1} ${name.padEnd(12)} ${run.seconds.toFixed(2)} s, client ${run.clientCpuSeconds.toFixed(2)} CPU-s, machine ${run.machineCpuSeconds.toFixed(2)} CPU-s, peak RSS ${(run.peakRssBytes / MiB).toFixed(0)} MiB`,
+        );
       }
     }
   } finally {
@@ -156,7 +187,9 @@ async function main(): Promise<void> {
       machineCpuPerGiB: median(runs.map((r) => r.machineCpuSeconds)) / gib,
       peakRssMiB: median(runs.map((r) => r.peakRssBytes)) / MiB,
     };
-    log(`${name.padEnd(12)} ${row.seconds.toFixed(2).padStart(7)} ${row.clientCpuPerGiB.toFixed(2).padStart(18)} ${row.machineCpuPerGiB.toFixed(2).padStart(19)} ${row.peakRssMiB.toFixed(0).padStart(14)}`);
+    log(
+      `${name.padEnd(12)} ${row.seconds.toFixed(2).padStart(7)} ${row.clientCpuPerGiB.toFixed(2).padStart(18)} ${row.machineCpuPerGiB.toFixed(2).padStart(19)} ${row.peakRssMiB.toFixed(0).padStart(14)}`,
+    );
     return row;
   });
   await mkdir('bench/out', { recursive: true });

@@ -39,8 +39,39 @@ export async function buildSwu(dir: string, imagePath: string, device: string, o
 `;
   await writeFile(join(dir, 'sw-description'), description);
   const run = (cmd: string, args: string[], opts: { input?: string } = {}) => execFileSync(cmd, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], ...opts });
-  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'swu-key.pem', '-out', 'swu-cert.pem', '-subj', '/CN=bench', '-days', '30', '-addext', 'extendedKeyUsage=emailProtection']);
-  run('openssl', ['cms', '-sign', '-in', 'sw-description', '-out', 'sw-description.sig', '-signer', 'swu-cert.pem', '-inkey', 'swu-key.pem', '-outform', 'DER', '-nosmimecap', '-binary']);
+  run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'swu-key.pem',
+    '-out',
+    'swu-cert.pem',
+    '-subj',
+    '/CN=bench',
+    '-days',
+    '30',
+    '-addext',
+    'extendedKeyUsage=emailProtection',
+  ]);
+  run('openssl', [
+    'cms',
+    '-sign',
+    '-in',
+    'sw-description',
+    '-out',
+    'sw-description.sig',
+    '-signer',
+    'swu-cert.pem',
+    '-inkey',
+    'swu-key.pem',
+    '-outform',
+    'DER',
+    '-nosmimecap',
+    '-binary',
+  ]);
   execFileSync('ln', ['-sf', imagePath, join(dir, 'rootfs.img')]);
   // -L packs the image the link points to; the archive goes straight to the file, never through memory.
   run('bash', ['-o', 'pipefail', '-c', "printf 'sw-description\\nsw-description.sig\\nrootfs.img\\n' | cpio -o -L -H crc --quiet > update.swu"]);

@@ -24,7 +24,9 @@ function fresh(): Table {
 }
 
 function edit(t: Table, partition: number, change: Partial<BootAttributes>): Table {
-  return t.map((e) => (e.partition === partition ? { ...e, attributes: encodeBootAttributes(e.attributes, { ...decodeBootAttributes(e.attributes), ...change }) } : e));
+  return t.map((e) =>
+    e.partition === partition ? { ...e, attributes: encodeBootAttributes(e.attributes, { ...decodeBootAttributes(e.attributes), ...change }) } : e,
+  );
 }
 
 function prioritize(t: Table, partition: number): Table {
@@ -69,7 +71,18 @@ function steps(): { update: Step[]; rollback: Step[] } {
 function cell(x: number, y: number, e: GptEntry, booted: boolean): string[] {
   const a = decodeBootAttributes(e.attributes);
   const fill = booted ? PALETTE.good : a.priority === 0 ? PALETTE.box : a.successful ? PALETTE.accent : PALETTE.warn;
-  return [box({ id: '', x, y, w: 200, h: 48, title: `${e.label}${booted ? '  (booted)' : ''}`, lines: [`priority ${a.priority}  tries ${a.tries}  successful ${a.successful ? 1 : 0}`], fill })];
+  return [
+    box({
+      id: '',
+      x,
+      y,
+      w: 200,
+      h: 48,
+      title: `${e.label}${booted ? '  (booted)' : ''}`,
+      lines: [`priority ${a.priority}  tries ${a.tries}  successful ${a.successful ? 1 : 0}`],
+      fill,
+    }),
+  ];
 }
 
 export function renderSlotLifecycle(): string {
@@ -83,11 +96,18 @@ export function renderSlotLifecycle(): string {
       s.table.forEach((e, j) => {
         body.push(...cell(x, y + 20 + j * 58, e, s.booted === e.partition));
       });
-      if (i + 1 < list.length) body.push(`<path d="M${x + 203},${y + 73} L${x + 229},${y + 73}" stroke="${PALETTE.line}" stroke-width="1.5" marker-end="url(#arrow)"/>`);
+      if (i + 1 < list.length)
+        body.push(`<path d="M${x + 203},${y + 73} L${x + 229},${y + 73}" stroke="${PALETTE.line}" stroke-width="1.5" marker-end="url(#arrow)"/>`);
     });
   };
   row(update, 80, 'Update A -> B');
   row(rollback, 300, 'Rollback: B is tried once, never marked good');
-  body.push(text(30, 470, 'GRUB boots the highest priority slot with tries > 0 or successful = 1, and counts a try down before booting it.', { size: 12, anchor: 'start', fill: PALETTE.muted }));
+  body.push(
+    text(30, 470, 'GRUB boots the highest priority slot with tries > 0 or successful = 1, and counts a try down before booting it.', {
+      size: 12,
+      anchor: 'start',
+      fill: PALETTE.muted,
+    }),
+  );
   return svgDocument(950, 490, body, 'GPT slot attributes through an update and a rollback');
 }

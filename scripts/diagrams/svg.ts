@@ -31,7 +31,9 @@ export function text(x: number, y: number, s: string, opts: { size?: number; wei
 }
 
 export function box(b: Box): string {
-  const parts = [`<rect x="${b.x}" y="${b.y}" width="${b.w}" height="${b.h}" rx="8" ry="8" fill="${b.fill ?? PALETTE.box}" stroke="${PALETTE.line}" stroke-width="1.2"/>`];
+  const parts = [
+    `<rect x="${b.x}" y="${b.y}" width="${b.w}" height="${b.h}" rx="8" ry="8" fill="${b.fill ?? PALETTE.box}" stroke="${PALETTE.line}" stroke-width="1.2"/>`,
+  ];
   const lines = b.lines ?? [];
   const total = 18 + lines.length * 16;
   let y = b.y + (b.h - total) / 2 + 14;
@@ -44,7 +46,11 @@ export function box(b: Box): string {
 }
 
 /** A straight or elbowed arrow between points, with an optional label beside its middle. */
-export function arrow(points: Array<[number, number]>, label?: string, opts: { dashed?: boolean; labelDx?: number; labelDy?: number; color?: string } = {}): string {
+export function arrow(
+  points: Array<[number, number]>,
+  label?: string,
+  opts: { dashed?: boolean; labelDx?: number; labelDy?: number; color?: string } = {},
+): string {
   const d = points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${x},${y}`).join(' ');
   const color = opts.color ?? PALETTE.line;
   const out = [`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5"${opts.dashed ? ' stroke-dasharray="5,4"' : ''} marker-end="url(#arrow)"/>`];

@@ -62,11 +62,19 @@ async function entriesOf(esp: Esp): Promise<Map<'A' | 'B', { file: string; name:
   for (const file of await esp.list(BLS_ENTRIES_DIR)) {
     const name = parseBlsName(file);
     if (!name) continue;
-    if (found.has(name.letter)) throw new UpdateEngineError('ERR_BOOT_CONFIG', `Two BLS entries for slot ${name.letter} in ${BLS_ENTRIES_DIR} on the ESP at ${esp.where}: "${found.get(name.letter)?.file}" and "${file}"`);
+    if (found.has(name.letter))
+      throw new UpdateEngineError(
+        'ERR_BOOT_CONFIG',
+        `Two BLS entries for slot ${name.letter} in ${BLS_ENTRIES_DIR} on the ESP at ${esp.where}: "${found.get(name.letter)?.file}" and "${file}"`,
+      );
     found.set(name.letter, { file, name });
   }
   for (const letter of ['A', 'B'] as const) {
-    if (!found.has(letter)) throw new UpdateEngineError('ERR_BOOT_CONFIG', `No BLS entry for slot ${letter} in ${BLS_ENTRIES_DIR} on the ESP at ${esp.where}; run "update-engine boot install-config --backend bls"`);
+    if (!found.has(letter))
+      throw new UpdateEngineError(
+        'ERR_BOOT_CONFIG',
+        `No BLS entry for slot ${letter} in ${BLS_ENTRIES_DIR} on the ESP at ${esp.where}; run "update-engine boot install-config --backend bls"`,
+      );
   }
   return found;
 }
@@ -115,7 +123,11 @@ export const blsStore: LoaderStore = {
   },
   async check(esp: Esp, partitions: SlotPartitions) {
     const checks: BootCheck[] = [];
-    checks.push((await esp.read('/loader/loader.conf')) ? { ok: true, message: '/loader/loader.conf present' } : { ok: false, message: `/loader/loader.conf missing on the ESP at ${esp.where}; run "update-engine boot install-config --backend bls --esp DIR"` });
+    checks.push(
+      (await esp.read('/loader/loader.conf'))
+        ? { ok: true, message: '/loader/loader.conf present' }
+        : { ok: false, message: `/loader/loader.conf missing on the ESP at ${esp.where}; run "update-engine boot install-config --backend bls --esp DIR"` },
+    );
     try {
       const entries = await entriesOf(esp);
       checks.push({ ok: true, message: `BLS entries: ${[...entries.values()].map((e) => e.file).join(', ')}` });
@@ -123,7 +135,8 @@ export const blsStore: LoaderStore = {
         const body = (await esp.read(`${BLS_ENTRIES_DIR}/${formatBlsName(name)}`))?.toString('utf8') ?? '';
         const kernel = /^linux\s+(\S+)/m.exec(body)?.[1];
         if (!kernel) checks.push({ ok: false, message: `The BLS entry of slot ${name.letter} has no "linux" line` });
-        else if (!(await esp.read(kernel))) checks.push({ ok: false, message: `The kernel of slot ${name.letter}, ${kernel}, is missing on the ESP at ${esp.where}` });
+        else if (!(await esp.read(kernel)))
+          checks.push({ ok: false, message: `The kernel of slot ${name.letter}, ${kernel}, is missing on the ESP at ${esp.where}` });
       }
     } catch (e) {
       checks.push({ ok: false, message: (e as Error).message });

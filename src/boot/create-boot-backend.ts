@@ -26,7 +26,8 @@ export async function openEsp(esp: string, disk: string): Promise<Esp> {
   const m = /^partition:(\d+)$/.exec(esp);
   if (m) return MtoolsEsp.open(disk, Number(m[1]));
   const dir = new DirEsp(esp);
-  if (!(await dir.exists())) throw new UpdateEngineError('ERR_BOOT_CONFIG', `The ESP directory "${esp}" (ESP) does not exist; mount the EFI system partition there or set ESP`);
+  if (!(await dir.exists()))
+    throw new UpdateEngineError('ERR_BOOT_CONFIG', `The ESP directory "${esp}" (ESP) does not exist; mount the EFI system partition there or set ESP`);
   return dir;
 }
 

@@ -105,6 +105,9 @@ export class DirEsp implements Esp {
 
   /** True when the directory exists. */
   async exists(): Promise<boolean> {
-    return stat(this.root).then((s) => s.isDirectory(), () => false);
+    return stat(this.root).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
   }
 }

@@ -48,7 +48,10 @@ export function encodeGrubenv(vars: ReadonlyMap<string, string>): Buffer {
     body += `${name}=${escapeValue(value)}\n`;
   }
   if (Buffer.byteLength(body, 'latin1') > GRUBENV_CONTENT_LIMIT) {
-    throw new UpdateEngineError('ERR_BOOT_CONFIG', `The GRUB environment needs ${body.length} bytes; more than the ${GRUBENV_CONTENT_LIMIT} that a single sector holds`);
+    throw new UpdateEngineError(
+      'ERR_BOOT_CONFIG',
+      `The GRUB environment needs ${body.length} bytes; more than the ${GRUBENV_CONTENT_LIMIT} that a single sector holds`,
+    );
   }
   return Buffer.from(body.padEnd(GRUBENV_SIZE, '#'), 'latin1');
 }

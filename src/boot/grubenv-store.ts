@@ -48,7 +48,10 @@ export const grubenvStore: LoaderStore = {
     const old = await esp.read(GRUBENV_PATH);
     if (old?.equals(block)) return;
     if (old === undefined || old.length !== GRUBENV_SIZE) {
-      throw new UpdateEngineError('ERR_BOOT_CONFIG', `The ESP at ${esp.where} has no ${GRUBENV_SIZE}-byte ${GRUBENV_PATH}; run "update-engine boot install-config --backend grubenv"`);
+      throw new UpdateEngineError(
+        'ERR_BOOT_CONFIG',
+        `The ESP at ${esp.where} has no ${GRUBENV_SIZE}-byte ${GRUBENV_PATH}; run "update-engine boot install-config --backend grubenv"`,
+      );
     }
     // In place, like GRUB's save_env. All variables sit in the first sector and the second is '#'
     // padding before and after, so a write torn between the two sectors reads as the old or the new.
@@ -58,16 +61,27 @@ export const grubenvStore: LoaderStore = {
   async read(esp: Esp, partitions: SlotPartitions) {
     const block = await esp.read(GRUBENV_PATH);
     const vars = block ? parseGrubenv(block) : undefined;
-    if (!vars) throw new UpdateEngineError('ERR_BOOT_CONFIG', `${GRUBENV_PATH} on the ESP at ${esp.where} is ${block ? 'not a GRUB environment block' : 'missing'}`);
+    if (!vars)
+      throw new UpdateEngineError('ERR_BOOT_CONFIG', `${GRUBENV_PATH} on the ESP at ${esp.where} is ${block ? 'not a GRUB environment block' : 'missing'}`);
     return slotsFromGrubenv(vars, partitions);
   },
   async check(esp: Esp, partitions: SlotPartitions) {
     const checks: BootCheck[] = [];
     const fragment = await esp.read(GRUB_FRAGMENT_PATH);
-    checks.push(fragment ? { ok: true, message: `${GRUB_FRAGMENT_PATH} present` } : { ok: false, message: `${GRUB_FRAGMENT_PATH} missing on the ESP at ${esp.where}; run "update-engine boot install-config --backend grubenv --esp DIR"` });
+    checks.push(
+      fragment
+        ? { ok: true, message: `${GRUB_FRAGMENT_PATH} present` }
+        : {
+            ok: false,
+            message: `${GRUB_FRAGMENT_PATH} missing on the ESP at ${esp.where}; run "update-engine boot install-config --backend grubenv --esp DIR"`,
+          },
+    );
     try {
       const slots = await grubenvStore.read(esp, partitions);
-      checks.push({ ok: true, message: `${GRUBENV_PATH}: ${slots.map((s) => `${s.letter} priority=${s.priority} try=${s.tries} ok=${s.successful ? 1 : 0}`).join(', ')}` });
+      checks.push({
+        ok: true,
+        message: `${GRUBENV_PATH}: ${slots.map((s) => `${s.letter} priority=${s.priority} try=${s.tries} ok=${s.successful ? 1 : 0}`).join(', ')}`,
+      });
     } catch (e) {
       checks.push({ ok: false, message: (e as Error).message });
     }

@@ -3,7 +3,18 @@
 // a LoaderStore (nothing for gptprio, grubenv, BLS entry names). Reading back goes the other way.
 
 import { UpdateEngineError } from '../errors.ts';
-import { detectBootedSlot, disableSlot, markGood, prepareForTry, restoreBooted, type DetectedSlot, type DetectSlotInput, type DiskSlots, type Slot, type SlotPartitions } from '../slots/index.ts';
+import {
+  detectBootedSlot,
+  disableSlot,
+  markGood,
+  prepareForTry,
+  restoreBooted,
+  type DetectedSlot,
+  type DetectSlotInput,
+  type DiskSlots,
+  type Slot,
+  type SlotPartitions,
+} from '../slots/index.ts';
 import type { GptWriteStep } from '../slots/index.ts';
 import { overlay, type BootBackend, type BootBackendName, type BootCheck, type BootWriteHooks, type SlotBoot } from './boot-backend.ts';
 import type { Esp } from './esp.ts';
@@ -47,7 +58,11 @@ export class MirroredBackend implements BootBackend {
     return this.loader?.name ?? 'gptprio';
   }
 
-  private async mirror(disk: string, gptEdit: (hooks: { afterWrite(step: GptWriteStep, i: number): Promise<void> }) => Promise<DiskSlots>, hooks: BootWriteHooks = {}): Promise<void> {
+  private async mirror(
+    disk: string,
+    gptEdit: (hooks: { afterWrite(step: GptWriteStep, i: number): Promise<void> }) => Promise<DiskSlots>,
+    hooks: BootWriteHooks = {},
+  ): Promise<void> {
     let count = 0;
     const view = await gptEdit({
       afterWrite: async (step) => {
@@ -88,12 +103,20 @@ export class MirroredBackend implements BootBackend {
       if (letter === undefined || input.disk === undefined) throw e;
       const { slotAPartition: a, slotBPartition: b } = this.partitions;
       const booted = letter === 'A' ? a : b;
-      return { disk: input.disk, bootedPartition: booted, passivePartition: booted === a ? b : a, source: `${this.name} boot loader (EFI variable LoaderEntrySelected)` };
+      return {
+        disk: input.disk,
+        bootedPartition: booted,
+        passivePartition: booted === a ? b : a,
+        source: `${this.name} boot loader (EFI variable LoaderEntrySelected)`,
+      };
     }
   }
 
   async describe(disk: string): Promise<BootCheck[]> {
-    const head: BootCheck = { ok: true, message: `Boot backend ${this.name}${this.loader ? '' : ' (GPT priority/tries/successful, read by a gptprio-capable GRUB)'}` };
+    const head: BootCheck = {
+      ok: true,
+      message: `Boot backend ${this.name}${this.loader ? '' : ' (GPT priority/tries/successful, read by a gptprio-capable GRUB)'}`,
+    };
     if (!this.loader) return [head];
     let esp: Esp;
     try {

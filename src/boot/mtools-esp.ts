@@ -22,7 +22,11 @@ export async function findEspOffset(disk: string, partition?: number): Promise<{
     const table = await readGptTable(d);
     const entries = decodeGptEntries(table.entries, table.primary);
     const esp = partition !== undefined ? entries.find((e) => e.partition === partition) : entries.find((e) => e.typeGuid === PARTITION_TYPE.efiSystem);
-    if (!esp) throw new UpdateEngineError('ERR_BOOT_CONFIG', partition !== undefined ? `Partition ${partition} does not exist on "${disk}"` : `No EFI system partition on "${disk}"`);
+    if (!esp)
+      throw new UpdateEngineError(
+        'ERR_BOOT_CONFIG',
+        partition !== undefined ? `Partition ${partition} does not exist on "${disk}"` : `No EFI system partition on "${disk}"`,
+      );
     return { offsetBytes: esp.firstLba * table.geometry.sectorSizeBytes, partition: esp.partition };
   } finally {
     await d.close();

@@ -50,4 +50,3 @@ export const run: Command = async (argv: string[], ctx: CommandContext) => {
   const mod = await sub.load();
   return mod.run(rest, ctx);
 };
-

@@ -76,7 +76,13 @@ async function etcdSettings(flags: Flags, ctx: CommandContext): Promise<EtcdSett
     ctx.stderr.write(`locksmithctl: ignoring the settings (update.conf, environment): ${(e as Error).message.split('\n')[0]}\n`);
   }
   const endpoint = pick('endpoint');
-  const endpoints = endpoint !== undefined ? endpoint.split(',').map((s) => s.trim()).filter(Boolean) : (fallback.etcdEndpoints ?? ['http://127.0.0.1:2379']);
+  const endpoints =
+    endpoint !== undefined
+      ? endpoint
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : (fallback.etcdEndpoints ?? ['http://127.0.0.1:2379']);
   for (const e of endpoints) {
     if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw usageError(`Invalid etcd endpoint "${e}" (expected e.g. http://127.0.0.1:2379)`);
   }
@@ -114,8 +120,10 @@ export const run: Command = async (argv, ctx) => {
     println(command === undefined && !flags.help ? ctx.stderr : ctx.stdout, USAGE);
     return command === undefined && !flags.help ? 2 : 0;
   }
-  if (!['status', 'lock', 'unlock', 'set-max', 'halt', 'resume', 'reboot', 'send-need-reboot'].includes(command)) throw usageError(`Unknown command "${command}"`);
-  if (args.length > 1 || (['status', 'reboot', 'send-need-reboot'].includes(command) && args.length > 0)) throw usageError(`Too many arguments for ${command}: ${args.join(' ')}`);
+  if (!['status', 'lock', 'unlock', 'set-max', 'halt', 'resume', 'reboot', 'send-need-reboot'].includes(command))
+    throw usageError(`Unknown command "${command}"`);
+  if (args.length > 1 || (['status', 'reboot', 'send-need-reboot'].includes(command) && args.length > 0))
+    throw usageError(`Too many arguments for ${command}: ${args.join(' ')}`);
   if (command === 'send-need-reboot') return sendNeedReboot(flags, ctx);
   let maxValue: number | undefined;
   if (command === 'set-max') {
@@ -146,11 +154,27 @@ export const run: Command = async (argv, ctx) => {
   const etcdOptions = await loadEtcdOptions(settings);
   const store = new EtcdLockStore(etcdOptions);
   const client = new SemaphoreClient({ store, group: settings.group, clock: systemClock });
-  const action = command === 'lock' || command === 'reboot' ? 'Error locking:' : command === 'unlock' ? 'Error unlocking:' : command === 'set-max' ? 'Error setting value:' : command === 'halt' ? 'Error halting:' : command === 'resume' ? 'Error resuming:' : 'Error getting status:';
+  const action =
+    command === 'lock' || command === 'reboot'
+      ? 'Error locking:'
+      : command === 'unlock'
+        ? 'Error unlocking:'
+        : command === 'set-max'
+          ? 'Error setting value:'
+          : command === 'halt'
+            ? 'Error halting:'
+            : command === 'resume'
+              ? 'Error resuming:'
+              : 'Error getting status:';
   try {
     if (command === 'status') {
       const snapshot = await client.snapshot();
-      for (const line of [...format.formatLocksmithStatus(snapshot), ...format.formatHolderDetails(snapshot, systemClock.now()), ...breaker.breakerLines(snapshot, settings.failureThreshold)]) println(ctx.stdout, line);
+      for (const line of [
+        ...format.formatLocksmithStatus(snapshot),
+        ...format.formatHolderDetails(snapshot, systemClock.now()),
+        ...breaker.breakerLines(snapshot, settings.failureThreshold),
+      ])
+        println(ctx.stdout, line);
       const warning = v2.v2Warning(await v2.findV2Semaphore(etcdOptions, settings.group), settings.group);
       if (warning) println(ctx.stderr, warning);
     } else if (command === 'halt') {
@@ -166,7 +190,10 @@ export const run: Command = async (argv, ctx) => {
       const { CommandRebooter } = await import('../reboot/rebooter.ts');
       const { silentLogger } = await import('../platform/logger.ts');
       try {
-        await new CommandRebooter({ command: rebootCommand ?? 'systemctl reboot', logger: silentLogger(), wallArgv: null }).reboot('locksmithctl reboot', ctx.signal);
+        await new CommandRebooter({ command: rebootCommand ?? 'systemctl reboot', logger: silentLogger(), wallArgv: null }).reboot(
+          'locksmithctl reboot',
+          ctx.signal,
+        );
       } catch (e) {
         if (errors.isUpdateEngineError(e)) return fail(ctx, `Error rebooting: ${e.message}`);
         throw e;
@@ -200,7 +227,11 @@ async function settingOf<K extends 'rebootCommand' | 'controlSocket'>(flags: Fla
 
 /** send-need-reboot over the daemon's control socket (the channel update_engine_client uses too). */
 async function sendNeedReboot(flags: Flags, ctx: CommandContext): Promise<number> {
-  const [{ ControlClient }, { KEY_BY_FIELD }, errors] = await Promise.all([import('../daemon/control-client.ts'), import('../config/schema.ts'), import('../errors.ts')]);
+  const [{ ControlClient }, { KEY_BY_FIELD }, errors] = await Promise.all([
+    import('../daemon/control-client.ts'),
+    import('../config/schema.ts'),
+    import('../errors.ts'),
+  ]);
   const socketPath = (await settingOf(flags, ctx, 'controlSocket')) ?? KEY_BY_FIELD.get('controlSocket')?.defaultText ?? '/run/update-engine/control.sock';
   let client;
   try {

@@ -10,6 +10,9 @@ export const SETTINGS_OPTIONS = {
 } as const;
 
 /** Loads the settings layers for `--config` and `--sysroot` (the system files under DIR instead of /). */
-export function loadSettingsFromOptions(values: { config?: string[] | undefined; sysroot?: string | undefined }, env: NodeJS.ProcessEnv): Promise<LoadedSettings> {
+export function loadSettingsFromOptions(
+  values: { config?: string[] | undefined; sysroot?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): Promise<LoadedSettings> {
   return loadSettings({ paths: systemConfigPaths(values.sysroot ?? '/'), configFiles: values.config ?? [], env });
 }

@@ -63,4 +63,3 @@ class BarView implements StatusView {
 export function createStatusView(stream: NodeJS.WritableStream): StatusView {
   return (stream as NodeJS.WriteStream).isTTY === true ? new BarView(stream) : new LineView(stream);
 }
-

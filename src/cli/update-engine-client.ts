@@ -128,7 +128,10 @@ function reportOutcome({ final, failed, error, installed }: UpdateOutcome, ctx: 
   }
   if (final.checkNote) println(ctx.stdout, final.checkNote);
   if (final.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') {
-    println(ctx.stdout, installed ? `Update to ${final.newVersion} installed; reboot to use it` : `No newer update; ${final.newVersion} is installed and waits for a reboot`);
+    println(
+      ctx.stdout,
+      installed ? `Update to ${final.newVersion} installed; reboot to use it` : `No newer update; ${final.newVersion} is installed and waits for a reboot`,
+    );
   } else {
     println(ctx.stdout, 'No update available');
   }
@@ -209,7 +212,11 @@ export const run: Command = async (argv, ctx) => {
   }
   const chosen = ACTIONS.filter((a) => values[a] === true);
   if (chosen.length !== 1) {
-    throw usageError(chosen.length === 0 ? 'Give one of -status, -check_for_update, -reset_status, -update, -watch_for_updates' : `Give only one command, not ${chosen.map((a) => `-${a}`).join(' and ')}`);
+    throw usageError(
+      chosen.length === 0
+        ? 'Give one of -status, -check_for_update, -reset_status, -update, -watch_for_updates'
+        : `Give only one command, not ${chosen.map((a) => `-${a}`).join(' and ')}`,
+    );
   }
   const action = chosen[0] as ClientAction;
   try {

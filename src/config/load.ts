@@ -145,7 +145,8 @@ function applyFileLayer(layer: Layer, raw: Map<string, RawValue>, warnings: stri
   const parsed = parseKeyValueText(layer.text, layer.file);
   for (const p of parsed.problems) {
     // update_engine skips a line without "=" (simple_key_value_store.cc): a warning, not an error.
-    if (p.reason === 'expected KEY=VALUE') warnings.push(`${layer.file}:${p.line}: skipped, no "=" in ${describeProblem(p).replace(/^expected KEY=VALUE: /, '')}`);
+    if (p.reason === 'expected KEY=VALUE')
+      warnings.push(`${layer.file}:${p.line}: skipped, no "=" in ${describeProblem(p).replace(/^expected KEY=VALUE: /, '')}`);
     else errors.push(`${layer.file}:${p.line}: ${describeProblem(p)}`);
   }
   const seen = new Map<string, number>();

@@ -42,17 +42,14 @@ export type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T exte
 
 /** What the compiler shows for a step whose input is not exactly the previous step's output. */
 export interface ChainMismatch<Expected, Got> {
-  chainError: 'this step must take exactly the previous step\'s output';
+  chainError: "this step must take exactly the previous step's output";
   expectedInput: Expected;
   actualInput: Got;
 }
 
 /** The steps as they must be: each one's input equals the previous one's output. */
 export type Bonded<T extends readonly unknown[], Prev = never, First extends boolean = true> = T extends readonly [infer H, ...infer R]
-  ? [
-      First extends true ? H : Equal<InputOf<H>, Prev> extends true ? H : ChainMismatch<Prev, InputOf<H>>,
-      ...Bonded<R, OutputOf<H>, false>,
-    ]
+  ? [First extends true ? H : Equal<InputOf<H>, Prev> extends true ? H : ChainMismatch<Prev, InputOf<H>>, ...Bonded<R, OutputOf<H>, false>]
   : [];
 
 type Last<T extends readonly unknown[]> = T extends readonly [...unknown[], infer L] ? L : never;
@@ -104,9 +101,7 @@ export async function runAction<In, Out>(action: Action<In, Out>, input: In, ctx
  * time (a mismatch is a type error on the offending argument). The chain's own run logs each step;
  * its name is the steps' names joined by " -> ".
  */
-export function chain<const T extends readonly [AnyAction, ...AnyAction[]]>(
-  ...actions: T & Bonded<T>
-): Action<InputOf<T[0]>, OutputOf<Last<T>>> {
+export function chain<const T extends readonly [AnyAction, ...AnyAction[]]>(...actions: T & Bonded<T>): Action<InputOf<T[0]>, OutputOf<Last<T>>> {
   const steps: readonly AnyAction[] = actions;
   const bonded: Action<InputOf<T[0]>, OutputOf<Last<T>>> = {
     name: steps.map((s) => s.name).join(' -> '),

@@ -24,7 +24,11 @@ export type BootSituation =
 
 export async function assessBoot(deps: EngineDeps): Promise<BootSituation> {
   const { disk, bootedPartition } = await deps.detectSlots();
-  const table = await readSlots(disk, { slotAPartition: deps.settings.slotAPartition, slotBPartition: deps.settings.slotBPartition, slotTypeGuid: deps.settings.slotType });
+  const table = await readSlots(disk, {
+    slotAPartition: deps.settings.slotAPartition,
+    slotBPartition: deps.settings.slotBPartition,
+    slotTypeGuid: deps.settings.slotType,
+  });
   // The slots as the bootloader left them (grubenv and bls loaders count tries outside the GPT).
   const usrSlots = await bootBackendOf(deps).bootView(disk, table.usrSlots);
   const booted = usrSlots.find((s) => s.partition === bootedPartition) as Slot;

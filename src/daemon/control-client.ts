@@ -42,7 +42,10 @@ function checked<T>(schema: z.ZodType<T>, value: unknown, method: ControlMethod)
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  throw new UpdateEngineError('ERR_CONTROL_SOCKET', `Invalid "${method}" result from the update daemon: ${issue?.path.join('.') || 'result'}: ${issue?.message ?? 'invalid'}`);
+  throw new UpdateEngineError(
+    'ERR_CONTROL_SOCKET',
+    `Invalid "${method}" result from the update daemon: ${issue?.path.join('.') || 'result'}: ${issue?.message ?? 'invalid'}`,
+  );
 }
 
 /** One connection to the daemon. Requests may overlap; a watch keeps streaming until close(). */
@@ -83,7 +86,12 @@ export class ControlClient {
       const socket = createConnection(socketPath);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new UpdateEngineError('ERR_CONTROL_SOCKET', `Cannot connect to the update daemon at "${socketPath}": no answer within ${options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`));
+        reject(
+          new UpdateEngineError(
+            'ERR_CONTROL_SOCKET',
+            `Cannot connect to the update daemon at "${socketPath}": no answer within ${options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`,
+          ),
+        );
       }, options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
       socket.once('connect', () => {
         clearTimeout(timer);

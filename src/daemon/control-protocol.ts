@@ -118,7 +118,10 @@ export function parseLine<T>(line: string, schema: z.ZodType<T>, what: string): 
   const result = schema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new UpdateEngineError('ERR_CONTROL_SOCKET', `Invalid ${what} on the control socket: ${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'invalid'}`);
+    throw new UpdateEngineError(
+      'ERR_CONTROL_SOCKET',
+      `Invalid ${what} on the control socket: ${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return result.data;
 }

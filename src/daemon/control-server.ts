@@ -9,7 +9,16 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { UpdateEngineError } from '../errors.ts';
 import { silentLogger, type Logger } from '../platform/logger.ts';
-import { LineDecoder, encodeLine, errorResponse, parseLine, requestSchema, type ControlHandler, type ControlRequest, type ControlResponse } from './control-protocol.ts';
+import {
+  LineDecoder,
+  encodeLine,
+  errorResponse,
+  parseLine,
+  requestSchema,
+  type ControlHandler,
+  type ControlRequest,
+  type ControlResponse,
+} from './control-protocol.ts';
 import type { StatusSnapshot } from './status.ts';
 import { tempPathFor } from '../platform/temp-file.ts';
 

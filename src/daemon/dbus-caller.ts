@@ -31,14 +31,21 @@ export async function authorizeCaller(bus: MessageBus, check: CallerCheck): Prom
   const groups = (creds.UnixGroupIDs?.value as number[] | undefined) ?? (await processGroups(creds.ProcessID?.value as number | undefined));
   if (uid !== undefined && groups.includes(gid)) return;
   check.logger.warn({ caller: check.sender, uid, member: check.member }, 'D-Bus call refused: caller is neither root nor in CONTROL_GROUP');
-  throw new DBusError(DBUS_ERROR_ACCESS_DENIED, `Only root and members of CONTROL_GROUP "${check.groupName}" may call ${check.member} (caller uid ${uid ?? 'unknown'})`);
+  throw new DBusError(
+    DBUS_ERROR_ACCESS_DENIED,
+    `Only root and members of CONTROL_GROUP "${check.groupName}" may call ${check.member} (caller uid ${uid ?? 'unknown'})`,
+  );
 }
 
 /** The primary and supplementary group ids of a process. */
 async function processGroups(pid: number | undefined): Promise<number[]> {
   if (pid === undefined) return [];
   const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const ids = (key: string) => (new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(text)?.[1] ?? '').split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
+  const ids = (key: string) =>
+    (new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(text)?.[1] ?? '')
+      .split(/\s+/)
+      .filter((w) => /^\d+$/.test(w))
+      .map(Number);
   // Gid: real, effective, saved, file system; the file system gid decides file access, as on the socket.
   return [...ids('Gid').slice(1), ...ids('Groups')];
 }

@@ -106,7 +106,11 @@ export class DbusService {
         failures = 1;
         lostOnce = true;
       } catch (e) {
-        if (failures === 0) this.#logger.warn({ busAddress: this.busAddress, err: e }, `No D-Bus system bus to serve com.coreos.update1 on (${(e as Error).message}); retrying every ${this.#retryMs} ms`);
+        if (failures === 0)
+          this.#logger.warn(
+            { busAddress: this.busAddress, err: e },
+            `No D-Bus system bus to serve com.coreos.update1 on (${(e as Error).message}); retrying every ${this.#retryMs} ms`,
+          );
         else this.#logger.debug({ err: e }, 'D-Bus system bus still not reachable');
         failures += 1;
       } finally {
@@ -223,7 +227,14 @@ export class DbusService {
 
   async #answer(bus: MessageBus, msg: Message, member: string, changes: boolean, outSignature: string): Promise<void> {
     try {
-      if (changes) await authorizeCaller(bus, { sender: msg.sender ?? '', member, groupName: this.#options.groupName, logger: this.#logger, ...(this.#options.groupFile ? { groupFile: this.#options.groupFile } : {}) });
+      if (changes)
+        await authorizeCaller(bus, {
+          sender: msg.sender ?? '',
+          member,
+          groupName: this.#options.groupName,
+          logger: this.#logger,
+          ...(this.#options.groupFile ? { groupFile: this.#options.groupFile } : {}),
+        });
       const handler = this.#options.handler;
       let body: unknown[] = [];
       if (member === 'GetStatus') body = statusBody(await handler.status());
@@ -246,5 +257,4 @@ export class DbusService {
       }
     }
   }
-
 }

@@ -56,7 +56,9 @@ export class UpdateEngine implements ControlHandler {
     // rollback). In the background, so that an unreachable server does not hold up the control socket;
     // as an exclusive step, so that the first update check waits for it.
     if (postBoot.kind === 'marked-good' || postBoot.kind === 'rolled-back') {
-      void engine.exclusive(() => engine.reporter.reportBootOutcome(signal)).catch((e: unknown) => deps.logger.warn({ err: e }, 'Cannot report the boot outcome now; the next update check carries it'));
+      void engine
+        .exclusive(() => engine.reporter.reportBootOutcome(signal))
+        .catch((e: unknown) => deps.logger.warn({ err: e }, 'Cannot report the boot outcome now; the next update check carries it'));
     }
     return { engine, postBoot };
   }
@@ -139,7 +141,11 @@ export class UpdateEngine implements ControlHandler {
         this.rebootWait?.abort(new UpdateEngineError('ERR_ABORTED', 'The pending update was reset'));
         const { disk, bootedPartition } = await this.deps.detectSlots();
         await undoPendingUpdate(this.deps, disk, bootedPartition, pending.partition);
-        const table = await readSlots(disk, { slotAPartition: this.deps.settings.slotAPartition, slotBPartition: this.deps.settings.slotBPartition, slotTypeGuid: this.deps.settings.slotType });
+        const table = await readSlots(disk, {
+          slotAPartition: this.deps.settings.slotAPartition,
+          slotBPartition: this.deps.settings.slotBPartition,
+          slotTypeGuid: this.deps.settings.slotType,
+        });
         const label = table.usrSlots.find((s) => s.partition === bootedPartition)?.label ?? `partition ${bootedPartition}`;
         message = `Pending update to ${pending.version} undone; slot ${label} stays active`;
       } else {
@@ -167,8 +173,10 @@ export class UpdateEngine implements ControlHandler {
   needReboot(): NeedRebootResult {
     const status = this.machine.status;
     if (status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') return { message: 'A reboot is already needed; the reboot strategy is handling it' };
-    if (status !== 'UPDATE_STATUS_IDLE' || this.busy) throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', `Cannot ask for a reboot while an update runs (status ${status})`);
-    if (!this.onRebootNeeded) throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', 'The daemon is not running its reboot strategy (it runs --once or is shutting down)');
+    if (status !== 'UPDATE_STATUS_IDLE' || this.busy)
+      throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', `Cannot ask for a reboot while an update runs (status ${status})`);
+    if (!this.onRebootNeeded)
+      throw new UpdateEngineError('ERR_UPDATE_IN_PROGRESS', 'The daemon is not running its reboot strategy (it runs --once or is shutting down)');
     this.machine.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT');
     this.deps.logger.info({ strategy: this.deps.reboot.label }, 'A reboot was asked for (locksmithctl send-need-reboot)');
     this.onRebootNeeded();

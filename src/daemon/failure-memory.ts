@@ -45,7 +45,12 @@ function live(entry: FailedVersion | undefined, nowMs: number, ttlMs: number): e
  * version and the same payload hash (the offer names the very payload that failed); an entry from
  * before hashes were kept matches by version.
  */
-export function failureForOffer(state: PersistedState, offer: { version: string; sha256Base64?: string }, nowMs: number, ttlMs: number): FailedVersion | undefined {
+export function failureForOffer(
+  state: PersistedState,
+  offer: { version: string; sha256Base64?: string },
+  nowMs: number,
+  ttlMs: number,
+): FailedVersion | undefined {
   const entry = state.failedVersions[offer.version];
   if (!live(entry, nowMs, ttlMs)) return undefined;
   if (entry.payloadSha256Base64 === undefined && entry.imageSha256Hex === undefined) return entry;
@@ -53,7 +58,12 @@ export function failureForOffer(state: PersistedState, offer: { version: string;
 }
 
 /** After the manifest verified, before any write: the remembered failure of this very signed image, if any. */
-export function failureForManifest(state: PersistedState, manifest: { version: string; imageSha256: string }, nowMs: number, ttlMs: number): FailedVersion | undefined {
+export function failureForManifest(
+  state: PersistedState,
+  manifest: { version: string; imageSha256: string },
+  nowMs: number,
+  ttlMs: number,
+): FailedVersion | undefined {
   const entry = state.failedVersions[manifest.version];
   if (!live(entry, nowMs, ttlMs)) return undefined;
   return entry.imageSha256Hex === undefined || entry.imageSha256Hex === manifest.imageSha256 ? entry : undefined;

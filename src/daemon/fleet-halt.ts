@@ -26,7 +26,10 @@ export async function haltedOffer(deps: EngineDeps, version: string): Promise<{ 
     return { reason: describeHalt(halt, deps.settings.lockGroup), deferral: omahaErrorCode('ERR_FLEET_HALTED') };
   } catch (e) {
     if (!isStoreError(e)) throw e;
-    deps.logger.warn({ version, reason: e.message }, 'Cannot read the fleet circuit breaker; taking the offer (the reboot into it waits until the breaker can be read)');
+    deps.logger.warn(
+      { version, reason: e.message },
+      'Cannot read the fleet circuit breaker; taking the offer (the reboot into it waits until the breaker can be read)',
+    );
     return undefined;
   }
 }
@@ -48,11 +51,15 @@ export async function abandonHaltedUpdate(deps: EngineDeps, machine: StatusMachi
     });
     deps.metrics?.fleetHalted?.(pending.version, true);
   }
-  deps.logger.error({ code: error.code, version: pending?.version }, `Not rebooting: ${error.message}; the pending update was undone and partition ${pending?.partition ?? '?'} is out of the boot order`);
+  deps.logger.error(
+    { code: error.code, version: pending?.version },
+    `Not rebooting: ${error.message}; the pending update was undone and partition ${pending?.partition ?? '?'} is out of the boot order`,
+  );
   deps.metrics?.error(error.code);
   // 3/0, not 3/9: Nebraska ignores 3/9 and would keep counting the instance as updating (see update-cycle).
   await reporter.event(omahaEvents.error(omahaErrorCode(error.code)), deps.settings.version ?? '', new AbortController().signal).catch(() => undefined);
-  if (machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT') machine.transition('UPDATE_STATUS_IDLE', { lastError: { code: error.code, message: error.message }, progress: 0 });
+  if (machine.status === 'UPDATE_STATUS_UPDATED_NEED_REBOOT')
+    machine.transition('UPDATE_STATUS_IDLE', { lastError: { code: error.code, message: error.message }, progress: 0 });
 }
 
 /**

@@ -57,7 +57,10 @@ function closingAlso(target: WriteTarget, after: () => Promise<void>): WriteTarg
 }
 
 /** The real adapters for the settings. */
-export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOptions, 'logger' | 'clock' | 'identityPaths' | 'transportOptions'>): Promise<EngineDeps> {
+export async function buildEngineDeps(
+  settings: Settings,
+  options: Pick<DaemonOptions, 'logger' | 'clock' | 'identityPaths' | 'transportOptions'>,
+): Promise<EngineDeps> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   const identity = await readMachineIdentity(options.identityPaths ?? defaultIdentityPaths);
@@ -68,7 +71,12 @@ export async function buildEngineDeps(settings: Settings, options: Pick<DaemonOp
   const boot = createBootBackend(settings);
   const deps: EngineDeps = {
     settings,
-    identity: { machineId: identity.machineId, bootId: identity.bootId, ...(identity.oem !== undefined ? { oem: identity.oem } : {}), ...(identity.oemVersion !== undefined ? { oemVersion: identity.oemVersion } : {}) },
+    identity: {
+      machineId: identity.machineId,
+      bootId: identity.bootId,
+      ...(identity.oem !== undefined ? { oem: identity.oem } : {}),
+      ...(identity.oemVersion !== undefined ? { oemVersion: identity.oemVersion } : {}),
+    },
     clock,
     logger,
     omaha,
@@ -121,13 +129,17 @@ function describeOutcome(outcome: CycleOutcome): string {
  */
 export function checkOutcomeOf(outcome: CycleOutcome): CheckOutcome {
   if (outcome.kind === 'failed') {
-    return { ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}), ...(outcome.checkFailed && classify(outcome.error.code) === 'backoff' ? { backoff: true } : {}) };
+    return {
+      ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
+      ...(outcome.checkFailed && classify(outcome.error.code) === 'backoff' ? { backoff: true } : {}),
+    };
   }
   return outcome.pollIntervalMs !== undefined ? { pollIntervalMs: outcome.pollIntervalMs } : {};
 }
 
 /** The one line that says where to set SERVER (the daemon, `config` and `doctor` say it). */
-export const NO_SERVER_LINE = 'SERVER is not set (or "disabled"): no update checks; set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf';
+export const NO_SERVER_LINE =
+  'SERVER is not set (or "disabled"): no update checks; set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf';
 
 /** Runs the daemon; resolves with the process exit code. */
 export async function runDaemon(settings: Settings, options: DaemonOptions): Promise<number> {
@@ -135,8 +147,11 @@ export async function runDaemon(settings: Settings, options: DaemonOptions): Pro
   // Overrides replace ports in place, so that the adapters see the same deps (metrics) as the engine.
   const deps: EngineDeps = Object.assign(await buildEngineDeps(settings, options), options.overrides);
   // prom-client is loaded only when METRICS_LISTEN is set.
-  const metrics = settings.metricsListen !== undefined && deps.metrics === undefined ? (await import('./metrics.ts')).createEngineMetrics({ settings, logger }) : undefined;
-  const metricsServer = metrics ? await (await import('./metrics-server.ts')).startMetricsServer({ listen: settings.metricsListen as string, registry: metrics.registry, logger }) : undefined;
+  const metrics =
+    settings.metricsListen !== undefined && deps.metrics === undefined ? (await import('./metrics.ts')).createEngineMetrics({ settings, logger }) : undefined;
+  const metricsServer = metrics
+    ? await (await import('./metrics-server.ts')).startMetricsServer({ listen: settings.metricsListen as string, registry: metrics.registry, logger })
+    : undefined;
   if (metrics) deps.metrics = metrics.metrics;
   let control: ControlServer | undefined;
   let system: SystemIntegration | undefined;
@@ -187,7 +202,13 @@ async function runOnce(engine: UpdateEngine, logger: Logger, signal: AbortSignal
   return 0;
 }
 
-async function runForever(settings: Settings, deps: EngineDeps, engine: UpdateEngine, signal: AbortSignal, system: SystemIntegration | undefined): Promise<void> {
+async function runForever(
+  settings: Settings,
+  deps: EngineDeps,
+  engine: UpdateEngine,
+  signal: AbortSignal,
+  system: SystemIntegration | undefined,
+): Promise<void> {
   const handOver = () => {
     void engine.handOverToReboot(signal).catch((e: unknown) => deps.logger.error({ err: e }, 'Reboot hand-over failed'));
   };

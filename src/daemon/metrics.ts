@@ -50,7 +50,8 @@ const positive = (n: number): boolean => Number.isFinite(n) && n > 0;
 function defineSeries(registry: Registry, hooks: { writeRate(): number | undefined; lockWaitSeconds(): number | undefined }) {
   const registers = [registry];
   const gauge = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers });
-  const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers });
+  const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers });
   return {
     info: gauge('update_engine_info', 'Always 1; the running version, the Omaha app id and the update group as labels', ['version', 'app_id', 'group']),
     status: gauge('update_engine_status', "1 for the daemon's current status, 0 for the others", ['status']),
@@ -58,8 +59,14 @@ function defineSeries(registry: Registry, hooks: { writeRate(): number | undefin
     lastCheck: gauge('update_engine_last_check_timestamp_seconds', 'Unix time of the last update check the server answered; 0 = never'),
     lastCheckResult: gauge('update_engine_last_check_result', "1 for the last update check's result, 0 for the others", ['result']),
     checks: counter('update_engine_checks_total', 'Update checks by result (update, noupdate, error, deferred, refused)', ['result']),
-    refusals: counter('update_engine_check_refusals_total', "Update checks the server refused, by its reason (Nebraska's rollout policy: error-maxConcurrentUpdatesLimitReached, ...)", ['reason']),
-    offeredVersion: gauge('update_engine_offered_version_info', 'Always 1; the version the last check offered as label (no series when it offered none)', ['version']),
+    refusals: counter(
+      'update_engine_check_refusals_total',
+      "Update checks the server refused, by its reason (Nebraska's rollout policy: error-maxConcurrentUpdatesLimitReached, ...)",
+      ['reason'],
+    ),
+    offeredVersion: gauge('update_engine_offered_version_info', 'Always 1; the version the last check offered as label (no series when it offered none)', [
+      'version',
+    ]),
     bytesDownloaded: counter('update_engine_bytes_downloaded_total', 'Payload bytes received from the update server'),
     bytesWritten: counter('update_engine_bytes_written_total', 'Image bytes written to the passive slot'),
     writeRate: new Gauge({
@@ -73,13 +80,19 @@ function defineSeries(registry: Registry, hooks: { writeRate(): number | undefin
     }),
     writeLimit: gauge('update_engine_io_write_limit_bytes_per_second', 'The write limit on the passive slot (IO_WRITE_BPS); 0 = none'),
     downloadLimit: gauge('update_engine_download_limit_bytes_per_second', 'The download limit (DOWNLOAD_BPS); 0 = none'),
-    throttleInfo: gauge('update_engine_io_throttle_info', 'IO_WRITE_BPS mechanism in use: 1 for it, 0 for the others (all 0 until the first write)', ['mechanism']),
+    throttleInfo: gauge('update_engine_io_throttle_info', 'IO_WRITE_BPS mechanism in use: 1 for it, 0 for the others (all 0 until the first write)', [
+      'mechanism',
+    ]),
     errors: counter('update_engine_errors_total', 'Failures by error code (see the README, "Error codes")', ['code']),
     phaseSeconds: gauge('update_engine_phase_seconds', 'Duration of each step of the last update: check, download, finalize, health', ['phase']),
     lockHeld: gauge('update_engine_lock_held', '1 while this machine holds the reboot lock'),
     lockHolders: gauge('update_engine_lock_holders', 'Machines holding the reboot lock, as last read'),
     lockMax: gauge('update_engine_lock_max', 'How many machines may hold the reboot lock at once, as last read'),
-    fleetHalted: gauge('update_engine_fleet_halted', '1 while the fleet circuit breaker halts the version in the lock group, 0 once it is resumed (as last read)', ['version']),
+    fleetHalted: gauge(
+      'update_engine_fleet_halted',
+      '1 while the fleet circuit breaker halts the version in the lock group, 0 once it is resumed (as last read)',
+      ['version'],
+    ),
     lockWaiting: gauge('update_engine_lock_waiting', '1 while this machine waits for the reboot lock'),
     lockWaitSeconds: new Gauge({
       name: 'update_engine_lock_wait_seconds',
@@ -189,7 +202,8 @@ export function createEngineMetrics(options: EngineMetricsOptions): EngineMetric
         const started = stepStarts.get(prev.status);
         const phase = STATUS_PHASES[prev.status];
         if (phase !== undefined && started !== undefined) s.phaseSeconds.set({ phase }, (nowMs - started) / 1000);
-        if (prev.status === 'UPDATE_STATUS_CHECKING_FOR_UPDATE' && snap.status === 'UPDATE_STATUS_REPORTING_ERROR_EVENT' && !checkReported) recordCheck('error');
+        if (prev.status === 'UPDATE_STATUS_CHECKING_FOR_UPDATE' && snap.status === 'UPDATE_STATUS_REPORTING_ERROR_EVENT' && !checkReported)
+          recordCheck('error');
         if (prev.status === 'UPDATE_STATUS_DOWNLOADING' && writing) {
           s.writeRate.set(writeRate(writing));
           writing = undefined;

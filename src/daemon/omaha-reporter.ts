@@ -62,7 +62,10 @@ export class OmahaReporter {
       await this.send(event, signal);
     } catch (e) {
       if (signal.aborted) throw e;
-      this.deps.logger.warn({ event: `${event.eventType}/${event.eventResult}`, reason: (e as Error).message }, 'Omaha report not delivered; the next update check carries it');
+      this.deps.logger.warn(
+        { event: `${event.eventType}/${event.eventResult}`, reason: (e as Error).message },
+        'Omaha report not delivered; the next update check carries it',
+      );
       return;
     }
     await this.deps.state.update((st) => {
@@ -81,7 +84,11 @@ export class OmahaReporter {
     const result = await omaha.checkForUpdate(
       (() => {
         const previousVersion = this.previousVersionFor(state);
-        return { ...this.clientInfo(state, installSource), ...(previousVersion !== undefined ? { previousVersion } : {}), rollback: state.reportRollback === true };
+        return {
+          ...this.clientInfo(state, installSource),
+          ...(previousVersion !== undefined ? { previousVersion } : {}),
+          rollback: state.reportRollback === true,
+        };
       })(),
       signal,
     );

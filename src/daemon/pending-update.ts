@@ -12,7 +12,12 @@ export function withoutPendingUpdate<T extends { pendingUpdate?: unknown }>(stat
 }
 
 /** Undoes a pending update's flip: the booted slot boots next again, no reboot is needed, the state forgets it. */
-export async function undoPendingUpdate(deps: Pick<EngineDeps, 'state' | 'needReboot' | 'settings' | 'boot'>, disk: string, booted: number, pendingPartition: number): Promise<void> {
+export async function undoPendingUpdate(
+  deps: Pick<EngineDeps, 'state' | 'needReboot' | 'settings' | 'boot'>,
+  disk: string,
+  booted: number,
+  pendingPartition: number,
+): Promise<void> {
   await bootBackendOf(deps).reset(disk, booted, pendingPartition);
   await deps.needReboot.clear();
   await deps.state.update(withoutPendingUpdate);

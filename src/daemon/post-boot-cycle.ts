@@ -53,7 +53,8 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
         deps.metrics?.error(error.code);
         const failedVersion = situation.pending?.version;
         // The fleet circuit breaker's record is written once the machine is back on the old slot (with the lock's release).
-        if (failedVersion !== undefined) await deps.state.update((st) => ({ ...st, fleetFailurePending: { version: failedVersion, code: error.code, atMs: deps.clock.now() } }));
+        if (failedVersion !== undefined)
+          await deps.state.update((st) => ({ ...st, fleetFailurePending: { version: failedVersion, code: error.code, atMs: deps.clock.now() } }));
         // The lock is kept across this reboot: the update is not over until the machine is back.
         await deps.rebooter.reboot(`the health check of ${booted.label} did not pass; falling back`, signal);
         return { kind: 'health-failed', error };
@@ -64,7 +65,10 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
     }
     case 'rolled-back': {
       const { pending, failed, disk } = situation;
-      logger.error({ version: pending.version, partition: pending.partition }, `Update to ${pending.version} rolled back: the machine came back on the old slot`);
+      logger.error(
+        { version: pending.version, partition: pending.partition },
+        `Update to ${pending.version} rolled back: the machine came back on the old slot`,
+      );
       if (failed && (failed.priority > 0 || failed.tries > 0)) await bootBackendOf(deps).disable(disk, failed.partition);
       const nowMs = deps.clock.now();
       await deps.state.update((st) => {

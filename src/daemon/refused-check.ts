@@ -33,7 +33,12 @@ export async function handleRefusedCheck(result: RefusedCheck, ctx: RefusedCheck
     if (pendingBefore) {
       // Expected: the server recorded "installed" (800/1) and waits for the 3/2 after the reboot.
       deps.logger.info({ reason: result.reason, pending: pendingBefore.version }, 'No newer update while the installed one waits for a reboot');
-      status.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', { lastCheckedTimeSeconds: ctx.checkedAt, newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1 });
+      status.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', {
+        lastCheckedTimeSeconds: ctx.checkedAt,
+        newVersion: pendingBefore.version,
+        newSizeBytes: pendingBefore.sizeBytes,
+        progress: 1,
+      });
       return { kind: 'pending-kept', version: pendingBefore.version };
     }
     // The server counts an update in progress that this machine dropped (a restart during the
@@ -48,7 +53,13 @@ export async function handleRefusedCheck(result: RefusedCheck, ctx: RefusedCheck
       ? `The server counted an update in progress (${result.reason}) that this machine is not running; it was told the update ended (3/0); the next check comes at the normal time`
       : refusalNote(result);
   if (pendingBefore) {
-    status.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', { lastCheckedTimeSeconds: ctx.checkedAt, newVersion: pendingBefore.version, newSizeBytes: pendingBefore.sizeBytes, progress: 1, checkNote: note });
+    status.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', {
+      lastCheckedTimeSeconds: ctx.checkedAt,
+      newVersion: pendingBefore.version,
+      newSizeBytes: pendingBefore.sizeBytes,
+      progress: 1,
+      checkNote: note,
+    });
   } else {
     status.transition('UPDATE_STATUS_IDLE', { lastCheckedTimeSeconds: ctx.checkedAt, checkNote: note });
   }

@@ -192,7 +192,10 @@ export class CheckScheduler {
     while (!stopped.aborted) {
       const plan = this.#plan(input);
       this.#nextCheckAtMs = this.#clock.now() + plan.delayMs;
-      this.#logger.info({ delayMs: plan.delayMs, intervalMs: plan.intervalMs, nextCheckAt: new Date(this.#nextCheckAtMs).toISOString() }, 'next update check scheduled');
+      this.#logger.info(
+        { delayMs: plan.delayMs, intervalMs: plan.intervalMs, nextCheckAt: new Date(this.#nextCheckAtMs).toISOString() },
+        'next update check scheduled',
+      );
       const reason = await this.#wait(plan.delayMs);
       this.#nextCheckAtMs = undefined;
       if (reason === undefined) break;

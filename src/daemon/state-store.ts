@@ -43,7 +43,14 @@ const stateSchema = z.object({
   /** Verified releases that failed after their flip: not applied again until a newer one is applied, FAILED_VERSION_TTL, or a reset (failure-memory.ts). */
   failedVersions: z.record(
     z.string(),
-    z.object({ reason: z.string(), code: z.enum(ERROR_CODES).optional(), count: count, lastFailedAtMs: timeMs, imageSha256Hex: z.string().optional(), payloadSha256Base64: z.string().optional() }),
+    z.object({
+      reason: z.string(),
+      code: z.enum(ERROR_CODES).optional(),
+      count: count,
+      lastFailedAtMs: timeMs,
+      imageSha256Hex: z.string().optional(),
+      payloadSha256Base64: z.string().optional(),
+    }),
   ),
   /** Consecutive failed cycles (reset by a success). */
   failureCount: count,
@@ -81,12 +88,16 @@ export function freshState(): PersistedState {
 }
 
 /** Remembers that `version` failed (it is not applied again until reset or a newer offer). */
-export function recordFailedVersion(state: PersistedState, version: string, failure: { reason: string; code?: PersistedState['failedVersions'][string]['code'] }, nowMs: number): PersistedState {
+export function recordFailedVersion(
+  state: PersistedState,
+  version: string,
+  failure: { reason: string; code?: PersistedState['failedVersions'][string]['code'] },
+  nowMs: number,
+): PersistedState {
   const previous = state.failedVersions[version];
   const entry = { reason: failure.reason, count: (previous?.count ?? 0) + 1, lastFailedAtMs: nowMs, ...(failure.code ? { code: failure.code } : {}) };
   return { ...state, failedVersions: { ...state.failedVersions, [version]: entry } };
 }
-
 
 export interface StateStoreOptions {
   stateDir: string;

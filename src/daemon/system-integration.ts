@@ -31,7 +31,13 @@ export function startSystemdWatchdog(logger: Logger, options: SystemIntegrationO
   return notifier;
 }
 
-export async function startSystemIntegration(settings: Settings, handler: ControlHandler, logger: Logger, notifier: SystemdNotifier | undefined, options: SystemIntegrationOptions = {}): Promise<SystemIntegration> {
+export async function startSystemIntegration(
+  settings: Settings,
+  handler: ControlHandler,
+  logger: Logger,
+  notifier: SystemdNotifier | undefined,
+  options: SystemIntegrationOptions = {},
+): Promise<SystemIntegration> {
   // The D-Bus library (about 13 MB of RSS) is loaded only with DBUS=true.
   const dbus = settings.dbus
     ? (await import('./dbus-service.ts')).DbusService.start({

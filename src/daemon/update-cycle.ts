@@ -94,7 +94,8 @@ export class UpdateCycle {
         // The server granted this offer and counts it as in progress until told otherwise. Nebraska
         // ignores 3/9 (it has no such event type): only 3/0 ends the grant (status "error").
         if (skip.deferral) await this.reporter.event(omahaEvents.error(skip.deferral), deps.settings.version ?? '', signal);
-        else if (pendingBefore && offer.version === pendingBefore.version) await this.reporter.event(omahaEvents.installed(), deps.settings.version ?? '', signal);
+        else if (pendingBefore && offer.version === pendingBefore.version)
+          await this.reporter.event(omahaEvents.installed(), deps.settings.version ?? '', signal);
         deps.logger.info({ version: offer.version, reason: skip.reason }, 'Update offer not taken');
         status.rest(pendingBefore);
         return skip.deferral
@@ -103,10 +104,21 @@ export class UpdateCycle {
       }
       deps.metrics?.checkFinished('update', offer.version);
       if (deps.settings.version !== undefined && !deps.settings.allowDowngrade && compareVersions(offer.version, deps.settings.version) <= 0) {
-        throw new UpdateEngineError('ERR_PAYLOAD_DOWNGRADE', `The server offered version "${offer.version}", not newer than the running "${deps.settings.version}"; set ALLOW_DOWNGRADE=true to accept it`);
+        throw new UpdateEngineError(
+          'ERR_PAYLOAD_DOWNGRADE',
+          `The server offered version "${offer.version}", not newer than the running "${deps.settings.version}"; set ALLOW_DOWNGRADE=true to accept it`,
+        );
       }
       status.transition('UPDATE_STATUS_UPDATE_AVAILABLE', { newVersion: offer.version, newSizeBytes: offer.sizeBytes });
-      const flipped = await runAction(this.installChain(pendingBefore, (plan) => (touchedPassive = plan), (r) => (resumed = r)), offer, ctx);
+      const flipped = await runAction(
+        this.installChain(
+          pendingBefore,
+          (plan) => (touchedPassive = plan),
+          (r) => (resumed = r),
+        ),
+        offer,
+        ctx,
+      );
       status.transition('UPDATE_STATUS_UPDATED_NEED_REBOOT', { progress: 1 });
       await deps.state.update((st) => {
         const next = { ...forgetFailures(st, flipped.version, deps.clock.now(), deps.settings.failedVersionTtlMs), failureCount: 0 };
@@ -125,14 +137,22 @@ export class UpdateCycle {
    * the slot is touched: the manifest must be the offered version and not a release remembered as
    * failed; only then is a pending update undone (a forged offer never gets this far).
    */
-  private async beforeWrite(manifest: PayloadManifest, plan: InstallPlan, pending: { partition: number } | undefined, onTouch: (p: InstallPlan) => void): Promise<void> {
+  private async beforeWrite(
+    manifest: PayloadManifest,
+    plan: InstallPlan,
+    pending: { partition: number } | undefined,
+    onTouch: (p: InstallPlan) => void,
+  ): Promise<void> {
     const { deps } = this;
     if (manifest.version !== plan.offer.version) {
       throw new UpdateEngineError('ERR_PAYLOAD_TARGET', `The payload is version "${manifest.version}" but the server offered "${plan.offer.version}"`);
     }
     const failed = failureForManifest(await deps.state.read(), manifest, deps.clock.now(), deps.settings.failedVersionTtlMs);
     if (failed) {
-      throw new UpdateEngineError('ERR_DEFERRED_BACKOFF', `Version ${manifest.version} (image ${manifest.imageSha256.slice(0, 12)}) failed before (${failed.reason}); reset with update_engine_client -reset_status`);
+      throw new UpdateEngineError(
+        'ERR_DEFERRED_BACKOFF',
+        `Version ${manifest.version} (image ${manifest.imageSha256.slice(0, 12)}) failed before (${failed.reason}); reset with update_engine_client -reset_status`,
+      );
     }
     onTouch(plan);
     if (pending) {
@@ -169,7 +189,11 @@ export class UpdateCycle {
   }
 
   /** Why an offer is not taken: it is already pending (or older), it failed before, or we back off. */
-  private async reasonToSkip(offer: UpdateOffer, installSource: InstallSource, pendingVersion: string | undefined): Promise<{ reason: string; deferral?: number } | undefined> {
+  private async reasonToSkip(
+    offer: UpdateOffer,
+    installSource: InstallSource,
+    pendingVersion: string | undefined,
+  ): Promise<{ reason: string; deferral?: number } | undefined> {
     if (pendingVersion !== undefined && compareVersions(offer.version, pendingVersion) <= 0) {
       return { reason: `version ${pendingVersion} is already installed and waits for a reboot` };
     }
@@ -178,7 +202,10 @@ export class UpdateCycle {
     if (failed) {
       // The failure itself was reported once with its own code (18, 44, ...); ending this grant says
       // "deferred" (40), so that the server does not count the same failure again.
-      return { reason: `version ${offer.version} failed before (${failed.reason}); reset with update_engine_client -reset_status`, deferral: OMAHA_ERROR.omahaUpdateDeferredForBackoff };
+      return {
+        reason: `version ${offer.version} failed before (${failed.reason}); reset with update_engine_client -reset_status`,
+        deferral: OMAHA_ERROR.omahaUpdateDeferredForBackoff,
+      };
     }
     const halted = await haltedOffer(this.deps, offer.version);
     if (halted) return halted;
@@ -199,13 +226,15 @@ export class UpdateCycle {
     if (!aborted) deps.logger.error({ code: error.code, err: error }, `Update cycle failed: ${error.message}`);
     status.transition('UPDATE_STATUS_REPORTING_ERROR_EVENT', { lastError: { code: error.code, message: error.message } });
     if (info.touchedPassive) {
-      await bootBackendOf(deps).disable(info.touchedPassive.disk, info.touchedPassive.passive.partition).catch((e: unknown) =>
-        deps.logger.error({ err: e }, 'Cannot take the passive slot out of the boot order'),
-      );
+      await bootBackendOf(deps)
+        .disable(info.touchedPassive.disk, info.touchedPassive.passive.partition)
+        .catch((e: unknown) => deps.logger.error({ err: e }, 'Cannot take the passive slot out of the boot order'));
     }
     if (info.offer && !aborted) {
       const quiet = new AbortController().signal;
-      await this.reporter.event(errorEvent(error, { resumedDownload: info.resumed, nonDefaultServer: false }), deps.settings.version ?? '', quiet).catch(() => undefined);
+      await this.reporter
+        .event(errorEvent(error, { resumedDownload: info.resumed, nonDefaultServer: false }), deps.settings.version ?? '', quiet)
+        .catch(() => undefined);
     }
     if (!aborted) {
       const nowMs = deps.clock.now();

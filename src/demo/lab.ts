@@ -122,7 +122,10 @@ export class UpdateLab {
   }
 
   /** Makes a payload signed with the test key, of the given image file, or of a new image (options.makeImage, else random bytes). */
-  async addPayload(version: string, options: { privateKeyPem?: string; appId?: string; buildTimeSeconds?: number | null; imagePath?: string } = {}): Promise<LabPayload> {
+  async addPayload(
+    version: string,
+    options: { privateKeyPem?: string; appId?: string; buildTimeSeconds?: number | null; imagePath?: string } = {},
+  ): Promise<LabPayload> {
     let imagePath = options.imagePath;
     if (imagePath === undefined) {
       imagePath = join(this.payloadDir, `image-${version}.bin`);
@@ -165,7 +168,10 @@ export class UpdateLab {
   settings(extra: Record<string, string> = {}): Settings {
     const version = this.slotVersions.get(this.booted) ?? this.options.initialVersion;
     return settingsSchema.parse(
-      labSettingsInput({ server: this.server?.updateUrl ?? 'disabled', version, disk: this.disk, booted: this.booted, stateDir: this.stateDir, runDir: this.runDir }, extra),
+      labSettingsInput(
+        { server: this.server?.updateUrl ?? 'disabled', version, disk: this.disk, booted: this.booted, stateDir: this.stateDir, runDir: this.runDir },
+        extra,
+      ),
     );
   }
 

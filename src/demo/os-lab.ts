@@ -9,7 +9,6 @@ import { findEspPartition } from '../install/esp.ts';
 import { execArgv, execArgvBytes } from '../platform/exec.ts';
 import { buildTreeImage } from '../payload/tree-image.ts';
 
-
 /** The tools the whole-OS demo needs besides root. */
 export const OS_DEMO_TOOLS = ['mksquashfs', 'unshare', 'nsenter', 'setpriv', 'fusefat', 'fusermount', 'mkfs.vfat', 'mmd', 'mcopy', 'mdir'] as const;
 
@@ -40,7 +39,10 @@ export async function makeRootfs(dir: string, version: string, kernel: Buffer, s
   await mkdir(join(dir, 'lib'), { recursive: true });
   await writeFile(join(dir, 'boot', 'vmlinuz'), kernel);
   await writeFile(join(dir, 'os-release'), `ID=demo\nVERSION_ID=${version}\n`);
-  await writeFile(join(dir, 'postinst'), '#!/bin/sh\n# Runs from the new image before the flip (argv[1] = the new slot\'s device).\necho "postinst of $UPDATE_ENGINE_NEW_VERSION for slot $UPDATE_ENGINE_SLOT on $1"\n');
+  await writeFile(
+    join(dir, 'postinst'),
+    '#!/bin/sh\n# Runs from the new image before the flip (argv[1] = the new slot\'s device).\necho "postinst of $UPDATE_ENGINE_NEW_VERSION for slot $UPDATE_ENGINE_SLOT on $1"\n',
+  );
   await chmod(join(dir, 'postinst'), 0o755);
   const filler = await open(join(dir, 'lib', 'filler.bin'), 'w');
   try {
@@ -83,7 +85,10 @@ export async function listKernels(disk: string): Promise<string[]> {
   const esp = await findEspPartition(disk);
   if (!esp) return [];
   const image = `${disk}@@${esp.byteOffset}`;
-  const names = (await run(['mdir', '-b', '-i', image, '::/flatcar'], 'Cannot list the demo ESP')).split('\n').map((l) => l.trim().split('/').pop() ?? '').filter((n) => n.startsWith('vmlinuz'));
+  const names = (await run(['mdir', '-b', '-i', image, '::/flatcar'], 'Cannot list the demo ESP'))
+    .split('\n')
+    .map((l) => l.trim().split('/').pop() ?? '')
+    .filter((n) => n.startsWith('vmlinuz'));
   const lines: string[] = [];
   for (const name of names.sort()) {
     const stdout = await execArgvBytes(['mcopy', '-n', '-i', image, `::/flatcar/${name}`, '-']);

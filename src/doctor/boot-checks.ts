@@ -13,5 +13,9 @@ export async function checkBootBackend(settings: Settings, disk: string | undefi
   const bad = checks.filter((c) => !c.ok);
   const detail = checks.map((c) => c.message).join('; ');
   if (bad.length === 0) return ok('boot backend', detail);
-  return fail('boot backend', detail, `set ESP to where the EFI system partition is (now "${settings.esp}") and run "update-engine boot install-config --backend ${backend.name} --esp DIR"; put the kernels on the ESP`);
+  return fail(
+    'boot backend',
+    detail,
+    `set ESP to where the EFI system partition is (now "${settings.esp}") and run "update-engine boot install-config --backend ${backend.name} --esp DIR"; put the kernels on the ESP`,
+  );
 }

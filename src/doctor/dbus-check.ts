@@ -27,7 +27,13 @@ const INSTALL_POLICY = `install -m 0644 systemd/dbus/${POLICY_FILE_NAME} /usr/sh
 async function findPolicy(dirs: string[]): Promise<string | undefined> {
   for (const dir of dirs) {
     const path = join(dir, POLICY_FILE_NAME);
-    if (await access(path).then(() => true, () => false)) return path;
+    if (
+      await access(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
   }
   return undefined;
 }
@@ -64,14 +70,26 @@ export async function checkDbus(settings: Settings, paths: DbusCheckPaths = defa
   results.push(
     policy
       ? ok('d-bus policy', `"${policy}"`)
-      : warn('d-bus policy', `no ${POLICY_FILE_NAME} in ${paths.policyDirs.map((d) => `"${d}"`).join(' or ')}: the bus will not let the daemon own ${DBUS_NAME}`, INSTALL_POLICY),
+      : warn(
+          'd-bus policy',
+          `no ${POLICY_FILE_NAME} in ${paths.policyDirs.map((d) => `"${d}"`).join(' or ')}: the bus will not let the daemon own ${DBUS_NAME}`,
+          INSTALL_POLICY,
+        ),
   );
   try {
     const owner = await nameOwner(paths.busAddress, timeoutMs);
-    results.push(ok('d-bus', `system bus at "${paths.busAddress}"; ${DBUS_NAME} ${owner ? `owned by ${owner}` : 'not owned now (the daemon takes it when it runs)'}`));
+    results.push(
+      ok('d-bus', `system bus at "${paths.busAddress}"; ${DBUS_NAME} ${owner ? `owned by ${owner}` : 'not owned now (the daemon takes it when it runs)'}`),
+    );
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    results.push(warn('d-bus', `no system bus at "${paths.busAddress}" (${why}): the daemon waits for it and serves the control socket meanwhile`, 'start dbus (systemctl start dbus), or set DBUS=false where nothing uses D-Bus'));
+    results.push(
+      warn(
+        'd-bus',
+        `no system bus at "${paths.busAddress}" (${why}): the daemon waits for it and serves the control socket meanwhile`,
+        'start dbus (systemctl start dbus), or set DBUS=false where nothing uses D-Bus',
+      ),
+    );
   }
   return results;
 }

@@ -46,21 +46,49 @@ export async function checkEsp(settings: Settings, paths?: Partial<SlotDetectPat
   if (mount && isEspFsType(mount.fsType)) {
     if (!dirExists) {
       const problem = await probeWrite(mount.mountPoint);
-      results.push(problem
-        ? fail('ESP', `mounted at "${mount.mountPoint}" (${mount.fsType}, ${mount.source}) but not writable: ${problem}`, 'mount the ESP read-write: the post-install step writes the new slot\'s kernel there')
-        : warn('ESP', `mounted at "${mount.mountPoint}" (${mount.fsType}) and writable; KERNEL_DIR "${dir}" does not exist yet (the step creates it)`, 'check KERNEL_DIR: GRUB must load the kernels from there'));
+      results.push(
+        problem
+          ? fail(
+              'ESP',
+              `mounted at "${mount.mountPoint}" (${mount.fsType}, ${mount.source}) but not writable: ${problem}`,
+              "mount the ESP read-write: the post-install step writes the new slot's kernel there",
+            )
+          : warn(
+              'ESP',
+              `mounted at "${mount.mountPoint}" (${mount.fsType}) and writable; KERNEL_DIR "${dir}" does not exist yet (the step creates it)`,
+              'check KERNEL_DIR: GRUB must load the kernels from there',
+            ),
+      );
     } else {
       const problem = await probeWrite(dir);
-      results.push(problem
-        ? fail('ESP', `KERNEL_DIR "${dir}" on "${mount.mountPoint}" (${mount.fsType}) is not writable: ${problem}`, 'mount the ESP read-write: the post-install step writes the new slot\'s kernel there')
-        : ok('ESP', `mounted at "${mount.mountPoint}" (${mount.fsType}, ${mount.source}); KERNEL_DIR "${dir}" is writable`));
+      results.push(
+        problem
+          ? fail(
+              'ESP',
+              `KERNEL_DIR "${dir}" on "${mount.mountPoint}" (${mount.fsType}) is not writable: ${problem}`,
+              "mount the ESP read-write: the post-install step writes the new slot's kernel there",
+            )
+          : ok('ESP', `mounted at "${mount.mountPoint}" (${mount.fsType}, ${mount.source}); KERNEL_DIR "${dir}" is writable`),
+      );
     }
   } else {
     const esp = disk === undefined ? undefined : await findEspPartition(disk).catch(() => undefined);
     if (esp) {
-      results.push(warn('ESP', `not mounted: partition ${esp.partition} of "${disk}" has the ESP type; the post-install step mounts it at "${dirname(dir)}" when an update carries a kernel`, `mount it at "${dirname(dir)}" (vfat) to let doctor check it, or set KERNEL_DIR to where it is mounted`));
+      results.push(
+        warn(
+          'ESP',
+          `not mounted: partition ${esp.partition} of "${disk}" has the ESP type; the post-install step mounts it at "${dirname(dir)}" when an update carries a kernel`,
+          `mount it at "${dirname(dir)}" (vfat) to let doctor check it, or set KERNEL_DIR to where it is mounted`,
+        ),
+      );
     } else {
-      results.push(warn('ESP', `no EFI system partition on ${disk === undefined ? 'the disk' : `"${disk}"`} and KERNEL_DIR "${dir}" is on ${mount ? `"${mount.mountPoint}" (${mount.fsType})` : 'no known mount'}: kernels would go to a plain directory`, 'set KERNEL_DIR to a directory on the mounted ESP (Flatcar: /boot/flatcar)'));
+      results.push(
+        warn(
+          'ESP',
+          `no EFI system partition on ${disk === undefined ? 'the disk' : `"${disk}"`} and KERNEL_DIR "${dir}" is on ${mount ? `"${mount.mountPoint}" (${mount.fsType})` : 'no known mount'}: kernels would go to a plain directory`,
+          'set KERNEL_DIR to a directory on the mounted ESP (Flatcar: /boot/flatcar)',
+        ),
+      );
     }
   }
   if (booted !== undefined && dirExists) {
@@ -73,9 +101,15 @@ export async function checkEsp(settings: Settings, paths?: Partial<SlotDetectPat
     if (letter) {
       const kernel = join(dir, `vmlinuz-${letter}`);
       const info = await stat(kernel).catch(() => undefined);
-      results.push(info?.isFile()
-        ? ok('kernel', `"${kernel}" holds the running slot's kernel (${info.size} bytes)`)
-        : warn('kernel', `"${kernel}", the running slot's kernel, is missing`, `check KERNEL_DIR: the bootloader should load vmlinuz-${letter} from there for partition ${booted}`));
+      results.push(
+        info?.isFile()
+          ? ok('kernel', `"${kernel}" holds the running slot's kernel (${info.size} bytes)`)
+          : warn(
+              'kernel',
+              `"${kernel}", the running slot's kernel, is missing`,
+              `check KERNEL_DIR: the bootloader should load vmlinuz-${letter} from there for partition ${booted}`,
+            ),
+      );
     }
   }
   return results;

@@ -22,7 +22,10 @@ export async function checkKeyring(settings: Settings): Promise<DoctorResult> {
       return fail('keyring', `every key in "${settings.publicKeys}" is revoked`, 'add the current release key (PEM public key) to PUBLIC_KEYS');
     }
     const revoked = keyring.keys.size - usable.length;
-    return ok('keyring', `${usable.length} trusted key(s) in "${settings.publicKeys}"${revoked ? `, ${revoked} revoked` : ''}: ${usable.map((id) => id.slice(0, 16)).join(', ')}`);
+    return ok(
+      'keyring',
+      `${usable.length} trusted key(s) in "${settings.publicKeys}"${revoked ? `, ${revoked} revoked` : ''}: ${usable.map((id) => id.slice(0, 16)).join(', ')}`,
+    );
   } catch (e) {
     return fail('keyring', message(e), `put the release signing key's public half (PEM) at "${settings.publicKeys}", or point PUBLIC_KEYS at it`);
   }
@@ -42,21 +45,42 @@ export async function checkSlots(settings: Settings, paths?: Partial<SlotDetectP
     return [fail('slots', message(e), 'set DISK and BOOTED_PARTITION in update.conf, or boot with mount.usr=PARTUUID=... on the kernel command line')];
   }
   try {
-    const table = await readSlots(detected.disk, { slotAPartition: settings.slotAPartition, slotBPartition: settings.slotBPartition, slotTypeGuid: settings.slotType });
+    const table = await readSlots(detected.disk, {
+      slotAPartition: settings.slotAPartition,
+      slotBPartition: settings.slotBPartition,
+      slotTypeGuid: settings.slotType,
+    });
     const describe = (p: number) => {
       const s = table.usrSlots.find((x) => x.partition === p);
       return s ? `${s.label || `partition ${p}`} (priority ${s.priority}, tries ${s.tries}, successful ${s.successful ? 1 : 0})` : `partition ${p}`;
     };
-    const results: DoctorResult[] = [ok('disk', `"${detected.disk}": GPT valid, ${table.sectorSizeBytes}-byte sectors${table.problems.length ? `; repaired at the next start: ${table.problems.join('; ')}` : ''}`)];
+    const results: DoctorResult[] = [
+      ok(
+        'disk',
+        `"${detected.disk}": GPT valid, ${table.sectorSizeBytes}-byte sectors${table.problems.length ? `; repaired at the next start: ${table.problems.join('; ')}` : ''}`,
+      ),
+    ];
     results.push(ok('booted slot', `${describe(detected.bootedPartition)}, found by ${detected.source}`));
     results.push(ok('passive slot', `${describe(detected.passivePartition)}: updates are written here`));
     return results;
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_SLOT_NOT_USR') {
       // A label alone does not make a slot (issue 14): the bootloader would not boot it.
-      return [fail('slot types', message(e), `give the slots the slot type ${settings.slotType} (for /usr: sgdisk --typecode=N:8500 DISK) or set SLOT_TYPE: the bootloader only boots partitions of that type`)];
+      return [
+        fail(
+          'slot types',
+          message(e),
+          `give the slots the slot type ${settings.slotType} (for /usr: sgdisk --typecode=N:8500 DISK) or set SLOT_TYPE: the bootloader only boots partitions of that type`,
+        ),
+      ];
     }
-    return [fail('slots', message(e), `check that DISK ("${detected.disk}") is the disk holding USR-A and USR-B (partitions ${settings.slotAPartition} and ${settings.slotBPartition})`)];
+    return [
+      fail(
+        'slots',
+        message(e),
+        `check that DISK ("${detected.disk}") is the disk holding USR-A and USR-B (partitions ${settings.slotAPartition} and ${settings.slotBPartition})`,
+      ),
+    ];
   }
 }
 
@@ -75,7 +99,12 @@ export async function checkDirectories(settings: Settings): Promise<DoctorResult
 }
 
 async function onPath(program: string, pathVar: string): Promise<boolean> {
-  const candidates = program.includes('/') ? [program] : pathVar.split(delimiter).filter(Boolean).map((d) => join(d, program));
+  const candidates = program.includes('/')
+    ? [program]
+    : pathVar
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, program));
   for (const c of candidates) {
     try {
       if ((await stat(c)).isFile()) {
@@ -94,11 +123,25 @@ export async function checkCommands(settings: Settings, pathVar = process.env.PA
   const reboot = splitCommand(settings.rebootCommand);
   if (settings.rebootStrategy === 'off') results.push(ok('reboot command', 'REBOOT_STRATEGY=off: the daemon never reboots'));
   else if (await onPath(reboot[0] as string, pathVar)) results.push(ok('reboot command', `"${settings.rebootCommand}"`));
-  else results.push(fail('reboot command', `"${reboot[0]}" is not an executable on PATH`, 'set REBOOT_COMMAND to a command that reboots this machine (no shell is used)'));
-  if (!settings.healthCheck) results.push(warn('health check', 'HEALTH_CHECK is not set: a new slot is marked good as soon as the daemon starts on it', 'set HEALTH_CHECK to a command that exits 0 when this machine serves its workload'));
+  else
+    results.push(
+      fail('reboot command', `"${reboot[0]}" is not an executable on PATH`, 'set REBOOT_COMMAND to a command that reboots this machine (no shell is used)'),
+    );
+  if (!settings.healthCheck)
+    results.push(
+      warn(
+        'health check',
+        'HEALTH_CHECK is not set: a new slot is marked good as soon as the daemon starts on it',
+        'set HEALTH_CHECK to a command that exits 0 when this machine serves its workload',
+      ),
+    );
   else {
     const argv = splitCommand(settings.healthCheck);
-    results.push((await onPath(argv[0] as string, pathVar)) ? ok('health check', `"${settings.healthCheck}", retried for ${Math.round(settings.healthTimeoutMs / 1000)} s`) : fail('health check', `"${argv[0]}" is not an executable on PATH`, 'fix HEALTH_CHECK: a new slot would never be marked good and would roll back'));
+    results.push(
+      (await onPath(argv[0] as string, pathVar))
+        ? ok('health check', `"${settings.healthCheck}", retried for ${Math.round(settings.healthTimeoutMs / 1000)} s`)
+        : fail('health check', `"${argv[0]}" is not an executable on PATH`, 'fix HEALTH_CHECK: a new slot would never be marked good and would roll back'),
+    );
   }
   return results;
 }
@@ -115,11 +158,19 @@ export async function checkThrottle(settings: Settings, disk: string | undefined
     },
   });
   try {
-    const throttle = await createWriteThrottle({ bytesPerSecond: settings.ioWriteBytesPerSecond, ...(disk ? { targetDevice: disk } : {}), logger: createLogger({ destination: sink, pretty: false, level: 'warn' }) });
+    const throttle = await createWriteThrottle({
+      bytesPerSecond: settings.ioWriteBytesPerSecond,
+      ...(disk ? { targetDevice: disk } : {}),
+      logger: createLogger({ destination: sink, pretty: false, level: 'warn' }),
+    });
     await throttle.dispose();
     const detail = `${formatRate(throttle.bytesPerSecond)} by ${throttle.mechanism}${throttle.disk ? ` on ${throttle.disk.name} (${throttle.disk.major}:${throttle.disk.minor})` : ''}`;
     if (throttle.mechanism === 'token-bucket' && warnings.length > 0) {
-      return warn('io throttle', `${detail}; cgroup throttling is not available: ${warnings.filter((w) => !w.includes('token-bucket')).join('; ')}`, 'run as root with the blkio (v1) or io (v2) controller delegated (systemd: Delegate=yes) so that the kernel paces writeback too');
+      return warn(
+        'io throttle',
+        `${detail}; cgroup throttling is not available: ${warnings.filter((w) => !w.includes('token-bucket')).join('; ')}`,
+        'run as root with the blkio (v1) or io (v2) controller delegated (systemd: Delegate=yes) so that the kernel paces writeback too',
+      );
     }
     return ok('io throttle', detail);
   } catch (e) {

@@ -38,20 +38,25 @@ export async function runDoctor(loaded: LoadedSettings, options: DoctorOptions =
     const list = loaded.ignored.map((i) => `${i.key}="${i.value}" (${describeSource(i.source)})`).join(', ');
     results.push(ok('vendor values', `ignored ${list}: SERVER and APP_ID come only from /etc/flatcar/update.conf, --config or the environment`));
   }
-  if (settings.version === undefined) results.push(warn('version', 'VERSION is unknown: every payload will look newer', 'set VERSION, or FLATCAR_RELEASE_VERSION in the release file'));
+  if (settings.version === undefined)
+    results.push(warn('version', 'VERSION is unknown: every payload will look newer', 'set VERSION, or FLATCAR_RELEASE_VERSION in the release file'));
   results.push(await checkKeyring(settings));
   const slots = await checkSlots(settings, options.slotPaths);
   results.push(...slots);
-  results.push(await checkThrottle(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? settings.disk ?? diskOf(slots) : undefined));
+  results.push(await checkThrottle(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? (settings.disk ?? diskOf(slots)) : undefined));
   results.push(...(await checkEsp(settings, options.slotPaths)));
-  results.push(await checkBootBackend(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? settings.disk ?? diskOf(slots) : undefined));
+  results.push(await checkBootBackend(settings, slots.find((r) => r.name === 'disk' && r.status === 'ok') ? (settings.disk ?? diskOf(slots)) : undefined));
   results.push(...(await checkDirectories(settings)));
   results.push(...(await checkCommands(settings)));
   results.push(...(await checkDbus(settings, options.dbusPaths)));
   const identity = await readMachineIdentity(options.identityPaths ?? defaultIdentityPaths);
-  if (identity.missing.length > 0) results.push(warn('machine id', `missing: ${identity.missing.join(', ')}`, 'run systemd-machine-id-setup: the lock and the server know machines by /etc/machine-id'));
+  if (identity.missing.length > 0)
+    results.push(
+      warn('machine id', `missing: ${identity.missing.join(', ')}`, 'run systemd-machine-id-setup: the lock and the server know machines by /etc/machine-id'),
+    );
   results.push(await checkServer(settings, identity, options.timeoutMs ?? 10_000));
-  if (!settings.serverDisabled && settings.server.startsWith('http:')) results.push(warn('server https', PLAIN_HTTP_SERVER_WARNING, 'use an https:// SERVER, and set REQUIRE_HTTPS=true to refuse http'));
+  if (!settings.serverDisabled && settings.server.startsWith('http:'))
+    results.push(warn('server https', PLAIN_HTTP_SERVER_WARNING, 'use an https:// SERVER, and set REQUIRE_HTTPS=true to refuse http'));
   results.push(...(await checkEtcd(settings, options.timeoutMs ?? 5000)));
   return results;
 }

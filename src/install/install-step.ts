@@ -84,14 +84,24 @@ export async function runInstallStep(input: InstallStepInput): Promise<InstallRe
       await mkdir(kernelHostDir, { recursive: true });
       kernelStarted = true;
       kernel = await copyKernel(kernelSource, kernelHostDir, letter, input.hooks?.kernel);
-      logger.info({ esp: esp.kind, espMount: esp.mountPoint, espFs: esp.fsType, file: `${settings.kernelDir}/vmlinuz-${letter}`, bytes: kernel.bytes, sha256: kernel.sha256Hex }, 'Kernel copied to the EFI system partition');
+      logger.info(
+        {
+          esp: esp.kind,
+          espMount: esp.mountPoint,
+          espFs: esp.fsType,
+          file: `${settings.kernelDir}/vmlinuz-${letter}`,
+          bytes: kernel.bytes,
+          sha256: kernel.sha256Hex,
+        },
+        'Kernel copied to the EFI system partition',
+      );
     } else {
       logger.info({ kernelPath: settings.kernelPath }, 'The new image holds no kernel at KERNEL_PATH: the ESP is left as it is');
     }
     checkAbort(signal);
     const base = { filesystem, ...(kernel ? { kernel } : {}) };
     if (!settings.postinstall) {
-      logger.info('POSTINSTALL=false: the new image\'s /postinst is not run');
+      logger.info("POSTINSTALL=false: the new image's /postinst is not run");
       return report({ ...base, postinst: 'disabled' });
     }
     const program = await resolveInImage(imageRoot, POSTINST_PATH);
@@ -101,7 +111,7 @@ export async function runInstallStep(input: InstallStepInput): Promise<InstallRe
       return report({ ...base, postinst: 'absent' });
     }
     if ((programStats.mode & 0o111) === 0) {
-      logger.warn('The new image\'s /postinst is not executable: not run');
+      logger.warn("The new image's /postinst is not executable: not run");
       return report({ ...base, postinst: 'not-executable' });
     }
     const inNamespace = program.slice(`/proc/${ns.pid}/root`.length);
@@ -119,19 +129,28 @@ export async function runInstallStep(input: InstallStepInput): Promise<InstallRe
       logger,
       ...(input.hooks?.onPostinstLine ? { onLine: input.hooks.onPostinstLine } : {}),
     });
-    const figures = { exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, outputBytes: result.outputBytes, lines: result.lines, linesLogged: result.linesLogged };
+    const figures = {
+      exitCode: result.exitCode,
+      signal: result.signal,
+      durationMs: result.durationMs,
+      outputBytes: result.outputBytes,
+      lines: result.lines,
+      linesLogged: result.linesLogged,
+    };
     if (result.aborted) throw new UpdateEngineError('ERR_ABORTED', 'The post-install step was cancelled while /postinst ran');
     if (result.timedOut) throw fail(`The new image's /postinst did not finish within POSTINSTALL_TIMEOUT (${settings.postinstallTimeoutMs} ms) and was killed`);
-    if (result.exitCode !== 0) throw fail(`The new image's /postinst failed: ${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}`);
-    logger.info(figures, 'The new image\'s /postinst succeeded');
+    if (result.exitCode !== 0)
+      throw fail(`The new image's /postinst failed: ${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}`);
+    logger.info(figures, "The new image's /postinst succeeded");
     return report({ ...base, postinst: 'ran', postinstResult: result });
   } catch (e) {
     if (kernelStarted && kernelHostDir) {
       const removed = await removeKernel(kernelHostDir, letter).catch((r: unknown) => {
-        logger.error({ err: r }, 'Cannot remove the new slot\'s kernel after the failed step');
+        logger.error({ err: r }, "Cannot remove the new slot's kernel after the failed step");
         return [];
       });
-      if (removed.length > 0) logger.info({ removed: removed.map((p) => p.slice(`/proc/${ns.pid}/root`.length)) }, 'New kernel removed: the slot will not be flipped');
+      if (removed.length > 0)
+        logger.info({ removed: removed.map((p) => p.slice(`/proc/${ns.pid}/root`.length)) }, 'New kernel removed: the slot will not be flipped');
     }
     if (e instanceof UpdateEngineError) throw e;
     throw fail(`The post-install step failed: ${(e as Error).message}`, e);

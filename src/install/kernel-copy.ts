@@ -122,4 +122,3 @@ export async function removeKernel(dir: string, letter: 'a' | 'b'): Promise<stri
   }
   return removed;
 }
-

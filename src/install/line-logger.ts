@@ -17,7 +17,10 @@ export class LineSplitter {
   private cut = false;
   readonly stats: LineStats = { bytes: 0, lines: 0, linesLogged: 0 };
 
-  constructor(private readonly emit: (line: string) => void, private readonly maxLines = MAX_LINES) {}
+  constructor(
+    private readonly emit: (line: string) => void,
+    private readonly maxLines = MAX_LINES,
+  ) {}
 
   push(data: Buffer): void {
     this.stats.bytes += data.length;

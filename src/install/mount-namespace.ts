@@ -6,7 +6,10 @@ import { readlink } from 'node:fs/promises';
 import { execArgv, spawnArgv, type ChildProcess, type ExecResult } from '../platform/exec.ts';
 
 export class MountNamespace {
-  private constructor(private readonly holder: ChildProcess, readonly pid: number) {}
+  private constructor(
+    private readonly holder: ChildProcess,
+    readonly pid: number,
+  ) {}
 
   /** Starts the holder; fails when unshare cannot make a mount namespace (needs root). */
   static async create(): Promise<MountNamespace> {

@@ -58,7 +58,10 @@ export async function mountSlot(ns: MountNamespace, slot: SlotRange, fs: SlotFil
     return { mountPoint, device: node };
   }
   options.push('loop', `offset=${slot.byteOffset}`, `sizelimit=${slot.byteLength}`);
-  await ns.run(['mount', '-t', fs, '-o', options.join(','), slot.disk, mountPoint], `Cannot mount slot ${slot.partition} of "${slot.disk}" (${fs}, bytes ${slot.byteOffset}+${slot.byteLength})`);
+  await ns.run(
+    ['mount', '-t', fs, '-o', options.join(','), slot.disk, mountPoint],
+    `Cannot mount slot ${slot.partition} of "${slot.disk}" (${fs}, bytes ${slot.byteOffset}+${slot.byteLength})`,
+  );
   const device = (await mountSource(ns, mountPoint)) ?? slot.disk;
   return { mountPoint, device };
 }

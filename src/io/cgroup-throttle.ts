@@ -48,7 +48,10 @@ async function movePid(cgroupDir: string, pid: number): Promise<void> {
 
 async function pidsIn(cgroupDir: string): Promise<number[]> {
   const text = await readFile(join(cgroupDir, 'cgroup.procs'), 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+  return text
+    .split('\n')
+    .filter((l) => /^\d+$/.test(l))
+    .map(Number);
 }
 
 /** Moves everything in groupDir home (the process, and children started while it was inside), then removes it. */

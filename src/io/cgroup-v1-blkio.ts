@@ -22,12 +22,7 @@ export function blkioLimitLine(disk: DiskNumbers, bytesPerSecond: number): strin
 }
 
 /** Plans a v1 blkio throttle for `pid`; fails when the hierarchy or the throttle files are missing. */
-export async function planBlkioThrottle(
-  env: CgroupEnvironment,
-  disk: DiskNumbers,
-  bytesPerSecond: number,
-  pid = process.pid,
-): Promise<CgroupThrottlePlan> {
+export async function planBlkioThrottle(env: CgroupEnvironment, disk: DiskNumbers, bytesPerSecond: number, pid = process.pid): Promise<CgroupThrottlePlan> {
   const mount = env.mounts.v1Blkio;
   if (!mount) throw new UpdateEngineError('ERR_INSTALL_DEVICE', 'No cgroup v1 hierarchy with the blkio controller is mounted');
   const own = v1PathOf(env.cgroups, 'blkio') ?? '/';

@@ -27,12 +27,7 @@ function words(text: string): string[] {
 }
 
 /** Plans a v2 io.max throttle for `pid`; fails when there is no v2 mount or its io controller is not available. */
-export async function planIoMaxThrottle(
-  env: CgroupEnvironment,
-  disk: DiskNumbers,
-  bytesPerSecond: number,
-  pid = process.pid,
-): Promise<CgroupThrottlePlan> {
+export async function planIoMaxThrottle(env: CgroupEnvironment, disk: DiskNumbers, bytesPerSecond: number, pid = process.pid): Promise<CgroupThrottlePlan> {
   const mount = env.mounts.v2;
   if (!mount) throw new UpdateEngineError('ERR_INSTALL_DEVICE', 'No cgroup v2 hierarchy is mounted');
   const own = v2PathOf(env.cgroups) ?? '/';

@@ -32,7 +32,10 @@ export class ThrottledWriteTarget implements WriteTarget {
     const every = options.syncEveryBytes ?? 0;
     this.syncer =
       every > 0
-        ? new BackgroundSyncer(() => inner.sync(), { syncEveryBytes: every, ...(options.maxUnsyncedBytes ? { maxUnsyncedBytes: options.maxUnsyncedBytes } : {}) })
+        ? new BackgroundSyncer(() => inner.sync(), {
+            syncEveryBytes: every,
+            ...(options.maxUnsyncedBytes ? { maxUnsyncedBytes: options.maxUnsyncedBytes } : {}),
+          })
         : undefined;
     this.sliceBytes = options.sliceBytes ?? (options.bucket ? defaultSliceBytes(options.bucket.bytesPerSecond) : Number.MAX_SAFE_INTEGER);
   }

@@ -86,9 +86,7 @@ export async function createWriteThrottle(options: WriteThrottleOptions): Promis
       if (!disk) throw new Error(diskProblem);
       environment ??= await readCgroupEnvironment();
       const plan =
-        mechanism === 'cgroup-v2'
-          ? await planIoMaxThrottle(environment, disk, bytesPerSecond)
-          : await planBlkioThrottle(environment, disk, bytesPerSecond);
+        mechanism === 'cgroup-v2' ? await planIoMaxThrottle(environment, disk, bytesPerSecond) : await planBlkioThrottle(environment, disk, bytesPerSecond);
       const cgroup = await enterCgroupThrottle(plan);
       log.info(
         { mechanism, bytesPerSecond, disk: `${disk.name} (${disk.major}:${disk.minor})`, cgroup: cgroup.groupDir },
@@ -112,8 +110,7 @@ export async function createWriteThrottle(options: WriteThrottleOptions): Promis
   return {
     mechanism: 'token-bucket',
     bytesPerSecond,
-    wrap: (target, wrapOptions) =>
-      new ThrottledWriteTarget(target, { bucket, syncEveryBytes, ...(wrapOptions?.signal ? { signal: wrapOptions.signal } : {}) }),
+    wrap: (target, wrapOptions) => new ThrottledWriteTarget(target, { bucket, syncEveryBytes, ...(wrapOptions?.signal ? { signal: wrapOptions.signal } : {}) }),
     dispose: async () => {},
   };
 }

@@ -66,10 +66,13 @@ export class EtcdLockStore implements LockStore {
         // failed at once when members restarted one after another: shun a failing host for 1 s only,
         // and retry (also when every host is shunned) with backoff for about 4 s.
         host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
-        global: retry(handleWhen((e) => isRecoverableError(e) || isBrokenCircuitError(e)), {
-          maxAttempts: Math.max(5, 3 * options.endpoints.length),
-          backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }),
-        }),
+        global: retry(
+          handleWhen((e) => isRecoverableError(e) || isBrokenCircuitError(e)),
+          {
+            maxAttempts: Math.max(5, 3 * options.endpoints.length),
+            backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }),
+          },
+        ),
       },
     };
     if (secure) {
@@ -137,7 +140,11 @@ export class EtcdLockStore implements LockStore {
   }
 
   async watch(prefix: string, afterRevision: string, onChange: () => void): Promise<WatchHandle> {
-    const watcher = this.client.watch().prefix(prefix).startRevision((BigInt(afterRevision) + 1n).toString()).watcher();
+    const watcher = this.client
+      .watch()
+      .prefix(prefix)
+      .startRevision((BigInt(afterRevision) + 1n).toString())
+      .watcher();
     this.watchers.add(watcher);
     watcher.on('data', () => onChange());
     watcher.on('connected', () => onChange());
@@ -179,7 +186,10 @@ export class EtcdLockStore implements LockStore {
 
   async ping(timeoutMs: number): Promise<void> {
     try {
-      await this.client.get('coreos.com/updateengine/rebootlock/semaphore').options({ deadline: Date.now() + timeoutMs }).exec();
+      await this.client
+        .get('coreos.com/updateengine/rebootlock/semaphore')
+        .options({ deadline: Date.now() + timeoutMs })
+        .exec();
     } catch (e) {
       throw this.fail('read', e);
     }

@@ -28,7 +28,10 @@ async function readPem(path: string, what: string, key: string): Promise<Buffer>
 /** Reads the CA, certificate and key files named in the settings. A certificate needs its key and vice versa. */
 export async function loadEtcdOptions(settings: EtcdSettings, extra: Partial<EtcdConnectionOptions> = {}): Promise<EtcdConnectionOptions> {
   if ((settings.etcdCertFile === undefined) !== (settings.etcdKeyFile === undefined)) {
-    throw new UpdateEngineError('ERR_CONFIG_VALUE', 'An etcd client certificate needs both a certificate file and a key file (LOCKSMITHD_ETCD_CERTFILE and LOCKSMITHD_ETCD_KEYFILE)');
+    throw new UpdateEngineError(
+      'ERR_CONFIG_VALUE',
+      'An etcd client certificate needs both a certificate file and a key file (LOCKSMITHD_ETCD_CERTFILE and LOCKSMITHD_ETCD_KEYFILE)',
+    );
   }
   const options: EtcdConnectionOptions = { ...extra, endpoints: [...settings.etcdEndpoints] };
   if (settings.etcdCaFile !== undefined) options.caPem = await readPem(settings.etcdCaFile, 'CA file', 'LOCKSMITHD_ETCD_CAFILE');

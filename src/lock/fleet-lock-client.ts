@@ -49,7 +49,10 @@ export class FleetLockClient {
   constructor(options: FleetLockClientOptions) {
     this.options = options;
     if (!FLEET_LOCK_GROUP_PATTERN.test(this.group)) {
-      throw new UpdateEngineError('ERR_CONFIG_VALUE', `LOCKSMITHD_GROUP "${options.group}" is not a FleetLock group: letters, digits, "." and "-" only (^[a-zA-Z0-9.-]+$)`);
+      throw new UpdateEngineError(
+        'ERR_CONFIG_VALUE',
+        `LOCKSMITHD_GROUP "${options.group}" is not a FleetLock group: letters, digits, "." and "-" only (^[a-zA-Z0-9.-]+$)`,
+      );
     }
   }
 
@@ -91,7 +94,10 @@ export class FleetLockClient {
         total += chunk.length;
         if (total > MAX_FLEET_LOCK_BODY_BYTES) {
           stream.destroy();
-          throw new UpdateEngineError('ERR_LOCK_STORE', `The FleetLock server "${redactUrl(url.href)}" sent an answer over ${MAX_FLEET_LOCK_BODY_BYTES} bytes; not read further`);
+          throw new UpdateEngineError(
+            'ERR_LOCK_STORE',
+            `The FleetLock server "${redactUrl(url.href)}" sent an answer over ${MAX_FLEET_LOCK_BODY_BYTES} bytes; not read further`,
+          );
         }
         chunks.push(chunk);
       }
@@ -106,8 +112,12 @@ export class FleetLockClient {
     const refusal = parseRefusal(res.body);
     const reason = refusal ? `${refusal.kind}: ${refusal.value}` : `HTTP ${res.statusCode}`;
     const code = res.statusCode >= 500 && !refusal ? 'ERR_LOCK_STORE' : 'ERR_LOCK_UNAVAILABLE';
-    throw new UpdateEngineError(code, `The FleetLock server "${redactUrl(url.href)}" refused to ${what.replace(/ (from|to)$/, '')} for "${this.options.id}" (group "${this.group}"): ${reason}`, {
-      details: { status: res.statusCode, ...(refusal ? { kind: refusal.kind } : {}) },
-    });
+    throw new UpdateEngineError(
+      code,
+      `The FleetLock server "${redactUrl(url.href)}" refused to ${what.replace(/ (from|to)$/, '')} for "${this.options.id}" (group "${this.group}"): ${reason}`,
+      {
+        details: { status: res.statusCode, ...(refusal ? { kind: refusal.kind } : {}) },
+      },
+    );
   }
 }

@@ -68,7 +68,11 @@ export class LockManager {
       if (!mine) return { result: false };
       const ops: WriteOp[] = [{ op: 'put', key: this.client.keys.liveness(this.id), value: '', leased: true }];
       if (mine.record === undefined || !mine.record.liveness) {
-        ops.push({ op: 'put', key: this.client.keys.holderRecord(this.id), value: formatHolderRecord({ lockedAtMs: mine.record?.lockedAtMs ?? this.clock.now(), liveness: true }) });
+        ops.push({
+          op: 'put',
+          key: this.client.keys.holderRecord(this.id),
+          value: formatHolderRecord({ lockedAtMs: mine.record?.lockedAtMs ?? this.clock.now(), liveness: true }),
+        });
       }
       return { ops, result: true };
     });
@@ -125,7 +129,8 @@ export class LockManager {
           return;
         }
         queued = true;
-        if (!snap.waiters.includes(this.id)) await this.client.store.commit([{ key: keys.waiter(this.id), absent: true }], [{ op: 'put', key: keys.waiter(this.id), value: '', leased: true }]);
+        if (!snap.waiters.includes(this.id))
+          await this.client.store.commit([{ key: keys.waiter(this.id), absent: true }], [{ op: 'put', key: keys.waiter(this.id), value: '', leased: true }]);
         const now = this.clock.monotonicMs();
         const free = snap.semaphore.semaphore;
         let deadlineMs: number | undefined;
@@ -189,7 +194,10 @@ export class LockManager {
       if (!snap.semaphore.holders.includes(this.id)) return { ops: [op], result: false };
       return { semaphore: unlockSemaphore(snap.semaphore, this.id), ops: [...this.client.forgetOps(this.id), op], result: true };
     });
-    this.logger.warn({ group: this.client.keys.group, version: failure.version, code: failure.code, released }, `Recorded the failure of version ${failure.version} in the fleet circuit breaker`);
+    this.logger.warn(
+      { group: this.client.keys.group, version: failure.version, code: failure.code, released },
+      `Recorded the failure of version ${failure.version} in the fleet circuit breaker`,
+    );
     return released;
   }
 
@@ -199,7 +207,12 @@ export class LockManager {
     const evicted = await this.client.update(`evict the dead holder "${id}"`, (snap) => {
       const h = snap.holders.find((x) => x.id === id);
       if (!h || h.alive) return { result: false };
-      return { semaphore: unlockSemaphore(snap.semaphore, id), guards: [{ key: keys.liveness(id), absent: true }], ops: this.client.forgetOps(id), result: true };
+      return {
+        semaphore: unlockSemaphore(snap.semaphore, id),
+        guards: [{ key: keys.liveness(id), absent: true }],
+        ops: this.client.forgetOps(id),
+        result: true,
+      };
     });
     if (evicted) {
       this.logger.error(

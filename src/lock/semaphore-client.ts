@@ -83,7 +83,8 @@ export class SemaphoreClient {
       if (change.semaphore) ops.push({ op: 'put', key: this.keys.semaphore, value: formatSemaphore(change.semaphore) });
       ops.push(...(change.ops ?? []));
       if (ops.length === 0) return change.result;
-      const own: Guard = snapshot.modRevision === null ? { key: this.keys.semaphore, absent: true } : { key: this.keys.semaphore, modRevision: snapshot.modRevision };
+      const own: Guard =
+        snapshot.modRevision === null ? { key: this.keys.semaphore, absent: true } : { key: this.keys.semaphore, modRevision: snapshot.modRevision };
       if (await this.store.commit([own, ...(change.guards ?? [])], ops)) return change.result;
       this.conflicts += 1;
       if (attempt >= this.maxAttempts) {
@@ -96,29 +97,42 @@ export class SemaphoreClient {
   /** Takes a slot for `id` (locksmith's lock) and writes its holder record (and liveness key). */
   lock(id: string, options: LockOptions = {}, signal?: AbortSignal, fresh?: LockSnapshot): Promise<Semaphore> {
     const liveness = options.liveness ?? false;
-    return this.update(`lock the reboot semaphore for "${id}"`, (snap) => {
-      const next = lockSemaphore(snap.semaphore, id);
-      const ops: WriteOp[] = [{ op: 'put', key: this.keys.holderRecord(id), value: formatHolderRecord({ lockedAtMs: this.clock.now(), liveness }) }];
-      if (liveness) ops.push({ op: 'put', key: this.keys.liveness(id), value: '', leased: true });
-      if (options.leaveQueue === true) ops.push({ op: 'delete', key: this.keys.waiter(id) });
-      return { semaphore: next, ops, result: next };
-    }, signal, fresh);
+    return this.update(
+      `lock the reboot semaphore for "${id}"`,
+      (snap) => {
+        const next = lockSemaphore(snap.semaphore, id);
+        const ops: WriteOp[] = [{ op: 'put', key: this.keys.holderRecord(id), value: formatHolderRecord({ lockedAtMs: this.clock.now(), liveness }) }];
+        if (liveness) ops.push({ op: 'put', key: this.keys.liveness(id), value: '', leased: true });
+        if (options.leaveQueue === true) ops.push({ op: 'delete', key: this.keys.waiter(id) });
+        return { semaphore: next, ops, result: next };
+      },
+      signal,
+      fresh,
+    );
   }
 
   /** Gives back `id`'s slot (locksmith's unlock) and removes its record and liveness key. */
   unlock(id: string, signal?: AbortSignal): Promise<Semaphore> {
-    return this.update(`unlock the reboot semaphore for "${id}"`, (snap) => {
-      const next = unlockSemaphore(snap.semaphore, id);
-      return { semaphore: next, ops: this.forgetOps(id), result: next };
-    }, signal);
+    return this.update(
+      `unlock the reboot semaphore for "${id}"`,
+      (snap) => {
+        const next = unlockSemaphore(snap.semaphore, id);
+        return { semaphore: next, ops: this.forgetOps(id), result: next };
+      },
+      signal,
+    );
   }
 
   /** Sets the number of slots (locksmith's set-max); returns the old max and the new value. */
   setMax(max: number, signal?: AbortSignal): Promise<{ oldMax: number; semaphore: Semaphore }> {
-    return this.update(`set the reboot semaphore's max to ${max}`, (snap) => {
-      const next = setSemaphoreMax(snap.semaphore, max);
-      return { semaphore: next, result: { oldMax: snap.semaphore.max, semaphore: next } };
-    }, signal);
+    return this.update(
+      `set the reboot semaphore's max to ${max}`,
+      (snap) => {
+        const next = setSemaphoreMax(snap.semaphore, max);
+        return { semaphore: next, result: { oldMax: snap.semaphore.max, semaphore: next } };
+      },
+      signal,
+    );
   }
 
   /** Deletes of a holder's record and liveness key (with an unlock or an eviction). */

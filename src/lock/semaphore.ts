@@ -76,9 +76,13 @@ export function semaphoreCorruption(sem: Semaphore): string | undefined {
 export function lockSemaphore(sem: Semaphore, holder: string): Semaphore {
   const corrupt = semaphoreCorruption(sem);
   if (corrupt) {
-    throw new UpdateEngineError('ERR_LOCK_VALUE', `The reboot semaphore is corrupt (${corrupt}); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)`, {
-      details: { semaphore: sem.semaphore, holders: sem.holders, max: sem.max },
-    });
+    throw new UpdateEngineError(
+      'ERR_LOCK_VALUE',
+      `The reboot semaphore is corrupt (${corrupt}); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)`,
+      {
+        details: { semaphore: sem.semaphore, holders: sem.holders, max: sem.max },
+      },
+    );
   }
   if (sem.semaphore <= 0) {
     throw new UpdateEngineError('ERR_LOCK_UNAVAILABLE', `semaphore is at ${sem.semaphore}`, { details: { holders: sem.holders, max: sem.max } });

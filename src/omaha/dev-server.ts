@@ -185,7 +185,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new UpdateEngineError('ERR_USAGE', `Cannot listen on ${hostForUrl(host)}:${options.port ?? 0}: ${e.message}`, { cause: e })));
+    server.once('error', (e) =>
+      reject(new UpdateEngineError('ERR_USAGE', `Cannot listen on ${hostForUrl(host)}:${options.port ?? 0}: ${e.message}`, { cause: e })),
+    );
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

@@ -70,7 +70,8 @@ function failureKind(e: unknown): HttpFailureKind {
   if (code === 'ERR_TOO_MANY_REDIRECTS') return 'redirects';
   if (code === 'ERR_ABORTED' || code === 'ABORT_ERR' || (e as Error).name === 'AbortError') return 'aborted';
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'connect';
-  if (code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('SELF_SIGNED') || code.startsWith('UNABLE_TO') || code.startsWith('ERR_SSL')) return 'tls';
+  if (code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('SELF_SIGNED') || code.startsWith('UNABLE_TO') || code.startsWith('ERR_SSL'))
+    return 'tls';
   return 'network';
 }
 
@@ -213,7 +214,12 @@ export class GotTransport implements HttpTransport {
       if (truncated) request.destroy();
     }
     const all = Buffer.concat(chunks);
-    return { statusCode: response.statusCode ?? 0, headers: response.headers, body: truncated ? all.subarray(0, options.maxResponseBytes + 1) : all, truncated };
+    return {
+      statusCode: response.statusCode ?? 0,
+      headers: response.headers,
+      body: truncated ? all.subarray(0, options.maxResponseBytes + 1) : all,
+      truncated,
+    };
   }
 
   async get(url: string, options: HttpGetOptions): Promise<HttpStreamResponse> {
@@ -233,7 +239,12 @@ export class GotTransport implements HttpTransport {
       },
       'GET',
     );
-    return { statusCode: response.statusCode ?? 0, headers: response.headers, url: (response as http.IncomingMessage & { url?: string }).url || url, body: request };
+    return {
+      statusCode: response.statusCode ?? 0,
+      headers: response.headers,
+      url: (response as http.IncomingMessage & { url?: string }).url || url,
+      body: request,
+    };
   }
 
   /** Closes idle keep-alive connections. */

@@ -86,9 +86,13 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
   // The deadline runs from the creation of the source: one source per payload download.
   const deadline = options.deadlineMs !== undefined && options.deadlineMs > 0 ? AbortSignal.timeout(options.deadlineMs) : undefined;
   const deadlineError = () =>
-    new UpdateEngineError('ERR_DOWNLOAD_TRANSFER', `The payload download did not finish within DOWNLOAD_TIMEOUT (${Math.round((options.deadlineMs ?? 0) / 1000)} s); ${stats.bytesDelivered} bytes arrived`, {
-      details: { urls: options.urls.map(redactUrl), failures: stats.failures },
-    });
+    new UpdateEngineError(
+      'ERR_DOWNLOAD_TRANSFER',
+      `The payload download did not finish within DOWNLOAD_TIMEOUT (${Math.round((options.deadlineMs ?? 0) / 1000)} s); ${stats.bytesDelivered} bytes arrived`,
+      {
+        details: { urls: options.urls.map(redactUrl), failures: stats.failures },
+      },
+    );
   const retryDelayMs = options.retryDelayMs ?? 1000;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
   const lowSpeedTimeMs = options.lowSpeedTimeMs ?? DEFAULT_LOW_SPEED_TIME_MS;
@@ -103,7 +107,9 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
   };
   let lastError: AttemptError | undefined;
   const warned = new Set<string>();
-  const policy = options.credentialPolicy ?? new CredentialPolicy({ server: 'disabled', downloadHosts: [], ...(options.credentials ? { credentials: options.credentials } : {}) });
+  const policy =
+    options.credentialPolicy ??
+    new CredentialPolicy({ server: 'disabled', downloadHosts: [], ...(options.credentials ? { credentials: options.credentials } : {}) });
   const anyHttps = options.credentialPolicy === undefined;
 
   /** The URL to request (never with an embedded password) and the credentials it may receive. */
@@ -112,7 +118,7 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
     if (r.refused === 'host' && anyHttps) return { url: r.url, ...(options.credentials ? { credentials: options.credentials } : {}) };
     if (r.refused && !warned.has(r.url)) {
       warned.add(r.url);
-      const why = r.refused === 'host' ? 'its host is neither SERVER\'s nor in DOWNLOAD_HOSTS' : 'credentials go over HTTPS only';
+      const why = r.refused === 'host' ? "its host is neither SERVER's nor in DOWNLOAD_HOSTS" : 'credentials go over HTTPS only';
       options.logger?.warn({ url: redactUrl(url) }, `Not sending DOWNLOAD_USER/DOWNLOAD_PASSWORD to this payload URL: ${why}`);
     }
     return r.credentials ? { url: r.url, credentials: r.credentials } : { url: r.url };
@@ -121,10 +127,14 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
   function exhausted(): UpdateEngineError {
     const last = lastError ?? new AttemptError('ERR_DOWNLOAD_TRANSFER', 'no attempt was made', false);
     const count = options.urls.length;
-    return new UpdateEngineError(last.code, redactUrl(`Cannot download the payload: ${count === 1 ? 'its URL' : `all ${count} URLs`} failed; last error: ${last.message}`), {
-      cause: last,
-      details: { urls: options.urls.map(redactUrl), failures: stats.failures },
-    });
+    return new UpdateEngineError(
+      last.code,
+      redactUrl(`Cannot download the payload: ${count === 1 ? 'its URL' : `all ${count} URLs`} failed; last error: ${last.message}`),
+      {
+        cause: last,
+        details: { urls: options.urls.map(redactUrl), failures: stats.failures },
+      },
+    );
   }
 
   /** Records a failed attempt; returns the pause before the next one. */
@@ -136,17 +146,26 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
     const url = options.urls[stats.urlIndex];
     if (stats.failures >= maxTotalFailures) {
       stats.urlIndex = options.urls.length; // the budget of this check is spent
-      options.logger?.warn({ url: url !== undefined ? redactUrl(url) : null, failures: stats.failures }, 'Payload download gave up: the retry budget of this check is spent');
+      options.logger?.warn(
+        { url: url !== undefined ? redactUrl(url) : null, failures: stats.failures },
+        'Payload download gave up: the retry budget of this check is spent',
+      );
       return 0;
     }
     if (!error.retryable || urlFailures >= maxFailures) {
       stats.urlIndex += 1;
       resetFailures();
-      options.logger?.warn({ url, code: error.code, reason: error.message, next: options.urls[stats.urlIndex] ?? null }, 'Payload URL failed; moving to the next one');
+      options.logger?.warn(
+        { url, code: error.code, reason: error.message, next: options.urls[stats.urlIndex] ?? null },
+        'Payload URL failed; moving to the next one',
+      );
       return 0;
     }
     const delayMs = nextRetryDelayMs();
-    options.logger?.warn({ url, code: error.code, reason: error.message, failures: urlFailures, maxFailures, delayMs }, 'Payload transfer failed; reconnecting');
+    options.logger?.warn(
+      { url, code: error.code, reason: error.message, failures: urlFailures, maxFailures, delayMs },
+      'Payload transfer failed; reconnecting',
+    );
     return delayMs;
   }
 
@@ -189,7 +208,10 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
             yield chunk;
           }
           if (position < range.end) {
-            delayMs = fail(new AttemptError('ERR_DOWNLOAD_TRANSFER', `"${url}" ended the body at byte ${position}, before byte ${range.end}`, true), position - before >= PROGRESS_RESET_BYTES);
+            delayMs = fail(
+              new AttemptError('ERR_DOWNLOAD_TRANSFER', `"${url}" ended the body at byte ${position}, before byte ${range.end}`, true),
+              position - before >= PROGRESS_RESET_BYTES,
+            );
           } else {
             resetFailures();
           }

@@ -90,18 +90,26 @@ function sameDigest(a: string, b: string): boolean {
 /** Throws ERR_PAYLOAD_SIZE_MISMATCH when the size differs from the offer. */
 export function checkPayloadSize(offer: Pick<UpdateOffer, 'sizeBytes' | 'version'>, sizeBytes: number): void {
   if (sizeBytes !== offer.sizeBytes) {
-    throw new UpdateEngineError('ERR_PAYLOAD_SIZE_MISMATCH', `Payload for version "${offer.version}" is ${sizeBytes} bytes, but the offer says ${offer.sizeBytes}`, {
-      details: { expectedBytes: offer.sizeBytes, actualBytes: sizeBytes },
-    });
+    throw new UpdateEngineError(
+      'ERR_PAYLOAD_SIZE_MISMATCH',
+      `Payload for version "${offer.version}" is ${sizeBytes} bytes, but the offer says ${offer.sizeBytes}`,
+      {
+        details: { expectedBytes: offer.sizeBytes, actualBytes: sizeBytes },
+      },
+    );
   }
 }
 
 /** Throws ERR_PAYLOAD_HASH_MISMATCH when the base64 SHA-256 differs from the offer's. */
 export function checkPayloadSha256(offer: Pick<UpdateOffer, 'sha256Base64' | 'version'>, sha256Base64: string): void {
   if (!sameDigest(sha256Base64, offer.sha256Base64)) {
-    throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Payload for version "${offer.version}" has SHA-256 "${sha256Base64}", but the offer says "${offer.sha256Base64}"`, {
-      details: { expected: offer.sha256Base64, actual: sha256Base64 },
-    });
+    throw new UpdateEngineError(
+      'ERR_PAYLOAD_HASH_MISMATCH',
+      `Payload for version "${offer.version}" has SHA-256 "${sha256Base64}", but the offer says "${offer.sha256Base64}"`,
+      {
+        details: { expected: offer.sha256Base64, actual: sha256Base64 },
+      },
+    );
   }
 }
 

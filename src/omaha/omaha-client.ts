@@ -68,7 +68,8 @@ export class OmahaClient {
         ...(signal ? { signal } : {}),
       });
     } catch (e) {
-      if (signal?.aborted) throw isUpdateEngineError(signal.reason) ? signal.reason : new UpdateEngineError('ERR_ABORTED', `The ${what} was cancelled`, { cause: e });
+      if (signal?.aborted)
+        throw isUpdateEngineError(signal.reason) ? signal.reason : new UpdateEngineError('ERR_ABORTED', `The ${what} was cancelled`, { cause: e });
       throw new UpdateEngineError('ERR_OMAHA_REQUEST', `Cannot send the ${what} to "${url}": ${(e as Error).message}`, { cause: e });
     }
     if (response.statusCode < 200 || response.statusCode > 299) {
@@ -87,7 +88,10 @@ export class OmahaClient {
       try {
         const body = await this.post(xml, 'update check', signal);
         const result = parseUpdateCheckResponse(body, { appId: params.appId });
-        this.options.logger?.info({ result: result.kind, version: result.kind === 'update' ? result.version : undefined, attempt }, 'Omaha update check answered');
+        this.options.logger?.info(
+          { result: result.kind, version: result.kind === 'update' ? result.version : undefined, attempt },
+          'Omaha update check answered',
+        );
         return result;
       } catch (e) {
         if (!isUpdateEngineError(e) || !isRetryableCheckError(e) || attempt >= this.retry.attempts || signal?.aborted) throw e;

@@ -47,7 +47,13 @@ export class ProxyTunnelAgent extends HttpsProxyAgent {
 }
 
 /** Sends a plain-HTTP request to the proxy with the absolute URL as its target (RFC 9112 absolute-form). */
-export function requestViaHttpProxy(proxy: URL, agent: http.Agent, url: URL, options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest {
+export function requestViaHttpProxy(
+  proxy: URL,
+  agent: http.Agent,
+  url: URL,
+  options: http.RequestOptions,
+  callback?: (res: http.IncomingMessage) => void,
+): http.ClientRequest {
   const headers: http.OutgoingHttpHeaders = { ...(options.headers as http.OutgoingHttpHeaders | undefined), host: url.host };
   const auth = proxyAuthorization(proxy);
   if (auth) headers['proxy-authorization'] = auth;

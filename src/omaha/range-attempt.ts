@@ -51,11 +51,21 @@ function bytesToSkip(o: AttemptOptions, status: number, headers: Record<string, 
   const where = `"${o.url}"`;
   if (status === 206) {
     const cr = parseContentRange(headers['content-range'] as string | undefined);
-    if (!cr) throw new AttemptError('ERR_DOWNLOAD_TRANSFER', `${where} answered 206 without a valid Content-Range ("${String(headers['content-range'] ?? '')}")`, false);
+    if (!cr)
+      throw new AttemptError(
+        'ERR_DOWNLOAD_TRANSFER',
+        `${where} answered 206 without a valid Content-Range ("${String(headers['content-range'] ?? '')}")`,
+        false,
+      );
     if (cr.totalBytes !== undefined && cr.totalBytes !== o.sizeBytes) {
       throw new AttemptError('ERR_PAYLOAD_SIZE_MISMATCH', `${where} serves a ${cr.totalBytes}-byte file, but the offer says ${o.sizeBytes} bytes`, false);
     }
-    if (cr.start !== o.from) throw new AttemptError('ERR_DOWNLOAD_TRANSFER', `${where} answered bytes ${cr.start}-${cr.endInclusive} to a request for bytes ${o.from}-${o.end - 1}`, false);
+    if (cr.start !== o.from)
+      throw new AttemptError(
+        'ERR_DOWNLOAD_TRANSFER',
+        `${where} answered bytes ${cr.start}-${cr.endInclusive} to a request for bytes ${o.from}-${o.end - 1}`,
+        false,
+      );
     return 0;
   }
   if (status === 200) {
@@ -89,7 +99,7 @@ function transportFailure(e: unknown, url: string, received: number): AttemptErr
 
 /** Yields the bytes [from, end) (or a prefix of them when the connection ends early; the caller resumes). */
 export async function* fetchRange(o: AttemptOptions): AsyncGenerator<Buffer> {
-  let body: NodeJS.ReadableStream & { destroy(): void } | undefined;
+  let body: (NodeJS.ReadableStream & { destroy(): void }) | undefined;
   let received = 0;
   try {
     const response = await o.guard.wait(

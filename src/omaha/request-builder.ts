@@ -116,14 +116,21 @@ function envelope(info: OmahaClientInfo, body: string): string {
     '</request>\n';
   const bytes = Buffer.byteLength(xml);
   if (bytes > MAX_REQUEST_BYTES) {
-    throw new UpdateEngineError('ERR_CONFIG_VALUE', `The Omaha request is ${bytes} bytes, over the ${MAX_REQUEST_BYTES} servers accept; shorten MACHINE_ALIAS or the other identity values`);
+    throw new UpdateEngineError(
+      'ERR_CONFIG_VALUE',
+      `The Omaha request is ${bytes} bytes, over the ${MAX_REQUEST_BYTES} servers accept; shorten MACHINE_ALIAS or the other identity values`,
+    );
   }
   return xml;
 }
 
 /** The update check: ping, updatecheck, then the one-shot event if any (3/2 with previousversion, or the rollback report 3/0 errorcode 44). */
 export function buildUpdateCheckRequest(params: UpdateCheckRequestParams): string {
-  const event = params.rollback ? omahaEvents.rollback() : params.previousVersion !== undefined ? omahaEvents.updateComplete(params.previousVersion) : undefined;
+  const event = params.rollback
+    ? omahaEvents.rollback()
+    : params.previousVersion !== undefined
+      ? omahaEvents.updateComplete(params.previousVersion)
+      : undefined;
   const body = `        <ping active="1"></ping>\n        <updatecheck></updatecheck>\n${event ? eventElement(event) : ''}`;
   return envelope(params, body);
 }

@@ -47,7 +47,10 @@ export function parseOmahaRequest(body: Buffer | string): ReceivedRequest {
   try {
     root = parseXmlDocument(body, MAX_REQUEST_BYTES);
   } catch (e) {
-    if (e instanceof XmlTreeError) throw new UpdateEngineError('ERR_OMAHA_PARSE', `Cannot parse the Omaha request: ${e.kind === 'too-large' ? 'larger than 64 KiB' : e.message}`, { cause: e });
+    if (e instanceof XmlTreeError)
+      throw new UpdateEngineError('ERR_OMAHA_PARSE', `Cannot parse the Omaha request: ${e.kind === 'too-large' ? 'larger than 64 KiB' : e.message}`, {
+        cause: e,
+      });
     throw e;
   }
   if (root.name !== 'request') throw invalid(`the root element is <${root.name}>, expected <request>`);

@@ -31,7 +31,10 @@ export interface AppAnswer {
 }
 
 function element(name: string, attributes: Array<[string, string | number | undefined]>, inner = ''): string {
-  const attrs = attributes.filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}="${escapeXmlAttribute(String(v))}"`).join('');
+  const attrs = attributes
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}="${escapeXmlAttribute(String(v))}"`)
+    .join('');
   return `<${name}${attrs}>${inner}</${name}>`;
 }
 
@@ -52,7 +55,14 @@ function updateCheckElement(answer: UpdateCheckAnswer): string {
   ]);
   const manifest = element('manifest', [['version', answer.version]], element('packages', [], pkg) + element('actions', [], action));
   const urls = element('urls', [], element('url', [['codebase', answer.codebase]]));
-  return element('updatecheck', [['status', 'ok'], ['PollInterval', answer.pollIntervalSeconds]], urls + manifest);
+  return element(
+    'updatecheck',
+    [
+      ['status', 'ok'],
+      ['PollInterval', answer.pollIntervalSeconds],
+    ],
+    urls + manifest,
+  );
 }
 
 /** The whole response document, with the XML declaration on its own line as Go's encoder writes it. */
@@ -64,8 +74,22 @@ export function buildOmahaResponse(apps: AppAnswer[], server = 'update-engine'):
       if (app.ping) inner += element('ping', [['status', 'ok']]);
       if (app.updateCheck) inner += updateCheckElement(app.updateCheck);
       for (let i = 0; i < app.events; i++) inner += element('event', [['status', 'ok']]);
-      return element('app', [['appid', app.appId], ['status', status]], inner);
+      return element(
+        'app',
+        [
+          ['appid', app.appId],
+          ['status', status],
+        ],
+        inner,
+      );
     })
     .join('');
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${element('response', [['protocol', '3.0'], ['server', server]], element('daystart', [['elapsed_seconds', 0]]) + body)}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${element(
+    'response',
+    [
+      ['protocol', '3.0'],
+      ['server', server],
+    ],
+    element('daystart', [['elapsed_seconds', 0]]) + body,
+  )}`;
 }

@@ -4,13 +4,7 @@
 
 import { UpdateEngineError } from '../errors.ts';
 import { isVersion } from '../config/values.ts';
-import {
-  DEFAULT_MAX_FAILURE_COUNT_PER_URL,
-  clampPollIntervalMs,
-  payloadUrl,
-  type CheckResult,
-  type UpdateOffer,
-} from './offer.ts';
+import { DEFAULT_MAX_FAILURE_COUNT_PER_URL, clampPollIntervalMs, payloadUrl, type CheckResult, type UpdateOffer } from './offer.ts';
 import { classifyAppStatus } from './rollout-answer.ts';
 import { XmlTreeError, attributeOf, childOf, childrenOf, parseXmlDocument, type XmlElement } from './xml-tree.ts';
 
@@ -39,7 +33,10 @@ function parseRoot(body: Buffer | string, what: string): XmlElement {
 }
 
 function normalizeAppId(id: string): string {
-  return id.trim().replace(/^\{|\}$/g, '').toLowerCase();
+  return id
+    .trim()
+    .replace(/^\{|\}$/g, '')
+    .toLowerCase();
 }
 
 /** The <app> answering for appId (braces and case ignored); the first <app> when appId is not given. */

@@ -26,7 +26,8 @@ const CONFIG_ERRORS: Readonly<Record<string, string>> = {
   'error-noPackageFound': "the server's group has no channel or no package: assign one on the server, or check GROUP",
   'error-instanceRegistrationFailed': 'the server could not register this machine: check that VERSION is semver-like and APP_ID/GROUP exist',
   // Nebraska sends this for an app id or a track it does not know, as well as for internal failures.
-  'error-failedToRetrieveUpdatePackageInfo': 'the server found no update information: check APP_ID and GROUP (Nebraska answers this for an unknown app id or track), else see its log',
+  'error-failedToRetrieveUpdatePackageInfo':
+    'the server found no update information: check APP_ID and GROUP (Nebraska answers this for an unknown app id or track), else see its log',
 };
 
 const SERVER_ERRORS: Readonly<Record<string, string>> = {

@@ -46,7 +46,10 @@ function toElement(name: string, node: unknown): XmlElement {
       }
     } else if (key !== '#text') {
       const list = Array.isArray(value) ? value : [value];
-      element.children.set(key, list.map((child) => toElement(key, child)));
+      element.children.set(
+        key,
+        list.map((child) => toElement(key, child)),
+      );
     }
   }
   return element;

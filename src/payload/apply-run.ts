@@ -72,13 +72,20 @@ export class ApplyRun {
     const manifest = parseManifest(manifestBytes);
     if (this.o.expect) {
       const notes = checkExpectation(manifest, this.o.expect);
-      if (notes.downgradeAllowed) this.logger.warn({ version: manifest.version, running: this.o.expect.runningVersion }, `ALLOW_DOWNGRADE: applying version "${manifest.version}", which is not newer than the running "${this.o.expect.runningVersion}"`);
+      if (notes.downgradeAllowed)
+        this.logger.warn(
+          { version: manifest.version, running: this.o.expect.runningVersion },
+          `ALLOW_DOWNGRADE: applying version "${manifest.version}", which is not newer than the running "${this.o.expect.runningVersion}"`,
+        );
       if (notes.versionUnchecked) this.logger.warn({ version: manifest.version }, 'The running version is unknown: the payload version was not compared');
     }
     checkFits(manifest, this.o.target.sizeBytes, this.o.target.description);
     this.signedBy = verdict.keyId;
     this.manifest = manifest;
-    this.logger.info({ version: manifest.version, keyId: verdict.keyId, imageSize: manifest.imageSize }, `Payload manifest verified (signed by key "${verdict.keyId}")`);
+    this.logger.info(
+      { version: manifest.version, keyId: verdict.keyId, imageSize: manifest.imageSize },
+      `Payload manifest verified (signed by key "${verdict.keyId}")`,
+    );
     return manifest;
   }
 
@@ -161,7 +168,15 @@ export class ApplyRun {
     const cp = this.checkpoint;
     if (!cp || ctx.firstBlock === 0) return;
     const { manifest } = ctx.header;
-    const changed = await findChangedBlock({ target: this.o.target, manifest, count: ctx.firstBlock, verifier: ctx.verifier, pool: ctx.pool, signal: this.controller.signal, onProgress: (n) => this.progress('verifying-existing', n) });
+    const changed = await findChangedBlock({
+      target: this.o.target,
+      manifest,
+      count: ctx.firstBlock,
+      verifier: ctx.verifier,
+      pool: ctx.pool,
+      signal: this.controller.signal,
+      onProgress: (n) => this.progress('verifying-existing', n),
+    });
     if (changed !== undefined) throw new ResumeInvalid(`block ${changed} on "${this.o.target.description}" differs from the block table`);
     this.logger.info({ blocks: ctx.firstBlock, resumeOffset: cp.resumeOffset }, `Resuming at block ${ctx.firstBlock} of ${manifest.blockCount}`);
   }
@@ -173,9 +188,24 @@ export class ApplyRun {
     const blockSizeBytes = header.manifest.blockSize;
     const onFailure = this.fail;
     const store = this.o.checkpoint?.store;
-    const received = receiveBlocks({ reader: ctx.reader, table: header.blockTable, pool, firstBlock: ctx.firstBlock, dataSizeBytes: header.dataSizeBytes, payloadHash: ctx.payloadHash, signal: this.controller.signal });
+    const received = receiveBlocks({
+      reader: ctx.reader,
+      table: header.blockTable,
+      pool,
+      firstBlock: ctx.firstBlock,
+      dataSizeBytes: header.dataSizeBytes,
+      payloadHash: ctx.payloadHash,
+      signal: this.controller.signal,
+    });
     const verified = verifyBlocks(received, { manifest: header.manifest, verifier: ctx.verifier, limit: pool.count, onFailure });
-    const written = writeBlocks(verified, { target, blockSizeBytes, keepForReadBack: ctx.readBack, limit: pool.count, onFailure, onWritten: (n) => this.progress('writing', n) });
+    const written = writeBlocks(verified, {
+      target,
+      blockSizeBytes,
+      keepForReadBack: ctx.readBack,
+      limit: pool.count,
+      onFailure,
+      onWritten: (n) => this.progress('writing', n),
+    });
     const synced = syncBlocks(written, { target, everyBlocks: plan.syncEveryBlocks, pool, onFailure });
     const durable = readBackRuns(synced, { target, blockSizeBytes, onFailure });
     this.checkpointStage = new CheckpointStage({
@@ -195,7 +225,10 @@ export class ApplyRun {
     const { manifest } = ctx.header;
     const imageSha256Hex = await ctx.verifier.imageDigestHex();
     if (imageSha256Hex !== undefined && imageSha256Hex !== manifest.imageSha256) {
-      throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Image SHA-256 from the payload is ${imageSha256Hex}, the manifest says ${manifest.imageSha256}`);
+      throw new UpdateEngineError(
+        'ERR_PAYLOAD_HASH_MISMATCH',
+        `Image SHA-256 from the payload is ${imageSha256Hex}, the manifest says ${manifest.imageSha256}`,
+      );
     }
     const payloadSha256Base64 = ctx.payloadHash ? (await ctx.payloadHash.digest()).toString('base64') : undefined;
     await this.o.checkpoint?.store.clear();

@@ -14,12 +14,14 @@ export { openFilePayload } from './file-source.ts';
 export { FileCheckpointStore, type ApplyCheckpoint, type CheckpointStore } from './checkpoint-store.ts';
 export type { ApplyOptions, ApplyProgress, ApplyResult, ApplyRunOptions } from './apply-types.ts';
 
-
 async function usableCheckpoint(options: ApplyRunOptions, logger: Logger): Promise<ApplyCheckpoint | undefined> {
   const cp = await options.checkpoint?.store.load();
   if (!cp) return undefined;
   if (cp.targetDescription !== options.target.description) {
-    logger.info({ checkpointTarget: cp.targetDescription, target: options.target.description }, 'Resume point is for another target; starting from the beginning');
+    logger.info(
+      { checkpointTarget: cp.targetDescription, target: options.target.description },
+      'Resume point is for another target; starting from the beginning',
+    );
     return undefined;
   }
   return cp;

@@ -35,7 +35,9 @@ export async function decodeBlock(compression: Compression, stored: Uint8Array, 
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Block ${index} decompresses past the block length of ${imageLength} bytes (${compression})`, { cause: e });
+      throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Block ${index} decompresses past the block length of ${imageLength} bytes (${compression})`, {
+        cause: e,
+      });
     }
     throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Block ${index} does not decompress (${compression}): ${(e as Error).message}`, { cause: e });
   }

@@ -44,7 +44,10 @@ export class BlockVerifier {
     const digest = await this.digest(image);
     const expected = blockHash(this.table, index);
     if (!digest.equals(expected)) {
-      throw new UpdateEngineError('ERR_PAYLOAD_HASH_MISMATCH', `Block ${index} SHA-256 is ${digest.toString('hex')}, the block table says ${expected.toString('hex')}`);
+      throw new UpdateEngineError(
+        'ERR_PAYLOAD_HASH_MISMATCH',
+        `Block ${index} SHA-256 is ${digest.toString('hex')}, the block table says ${expected.toString('hex')}`,
+      );
     }
   }
 

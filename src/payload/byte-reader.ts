@@ -78,7 +78,11 @@ export class ByteReader {
         return false;
       }
       const value = next.value;
-      this.chunk = Buffer.isBuffer(value) ? value : value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(String(value));
+      this.chunk = Buffer.isBuffer(value)
+        ? value
+        : value instanceof Uint8Array
+          ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+          : Buffer.from(String(value));
       this.at = 0;
     }
     return true;

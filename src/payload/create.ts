@@ -11,7 +11,15 @@ import { encodeBlockTable } from './block-table.ts';
 import { compressBlock } from './block-codec.ts';
 import { BlockPool } from './block-pool.ts';
 import { HashPool } from './hash-pool.ts';
-import { DEFAULT_BLOCK_SIZE_BYTES, manifestSchema, MAX_BLOCK_COUNT, PAYLOAD_FORMAT_VERSION, serializeManifest, type Compression, type PayloadManifest } from './manifest.ts';
+import {
+  DEFAULT_BLOCK_SIZE_BYTES,
+  manifestSchema,
+  MAX_BLOCK_COUNT,
+  PAYLOAD_FORMAT_VERSION,
+  serializeManifest,
+  type Compression,
+  type PayloadManifest,
+} from './manifest.ts';
 import { writePayloadArchive, type DataSink } from './payload-writer.ts';
 import { makeSignatures, type PayloadSigner } from './signers.ts';
 import { serializeSignatures } from './signature.ts';
@@ -100,7 +108,11 @@ async function scanImage(fh: FileHandle, path: string, blockSize: number, compre
     size += n;
     const view = lease.memory.subarray(0, n);
     // One job owns the lease: the image hash (in order), the block hash and the compression all read it.
-    const work = [imageHash.update(view), pool.hashOnce(view), compression === 'none' ? Promise.resolve(n) : compressBlock(compression, view).then((b) => b.byteLength)] as const;
+    const work = [
+      imageHash.update(view),
+      pool.hashOnce(view),
+      compression === 'none' ? Promise.resolve(n) : compressBlock(compression, view).then((b) => b.byteLength),
+    ] as const;
     const job = Promise.allSettled(work).then(async () => {
       lease.release();
       const [, digest, stored] = await Promise.all(work);
@@ -135,7 +147,8 @@ export async function createPayload(options: CreatePayloadOptions): Promise<Crea
   const blockSize = options.blockSizeBytes ?? DEFAULT_BLOCK_SIZE_BYTES;
   const compression = options.compression ?? 'none';
   const hasKeys = options.privateKeyPem !== undefined || options.signer !== undefined;
-  if (!hasKeys && !options.unsigned) throw new UpdateEngineError('ERR_USAGE', 'A payload needs a private key or a signer (or unsigned: true, to be signed elsewhere)');
+  if (!hasKeys && !options.unsigned)
+    throw new UpdateEngineError('ERR_USAGE', 'A payload needs a private key or a signer (or unsigned: true, to be signed elsewhere)');
   let fh: FileHandle;
   try {
     fh = await open(options.imagePath, 'r');

@@ -35,7 +35,11 @@ async function copyData(path: string, header: PayloadHeader, sink: DataSink): Pr
       const want = Math.min(COPY_CHUNK_BYTES, header.dataSizeBytes - done);
       const chunk = Buffer.allocUnsafeSlow(want);
       const { bytesRead } = await fh.read(chunk, 0, want, header.dataOffset + done);
-      if (bytesRead !== want) throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Payload "${path}" is truncated inside the image data at offset ${header.dataOffset + done + bytesRead}`);
+      if (bytesRead !== want)
+        throw new UpdateEngineError(
+          'ERR_PAYLOAD_FORMAT',
+          `Payload "${path}" is truncated inside the image data at offset ${header.dataOffset + done + bytesRead}`,
+        );
       await sink(chunk);
       done += want;
     }
@@ -47,7 +51,8 @@ async function copyData(path: string, header: PayloadHeader, sink: DataSink): Pr
 /** Rewrites a payload with `signature` added (replacing an earlier one by the same key). */
 async function rewriteWith(path: string, header: PayloadHeader, signature: PayloadSignature, out: string): Promise<SignedPayloadFile> {
   const kept: RawSignature[] = header.signatures.filter((s) => s.keyId !== signature.keyId);
-  if (kept.length + 1 > MAX_SIGNATURES) throw new UpdateEngineError('ERR_USAGE', `Payload "${path}" already holds ${kept.length} signatures, the most allowed is ${MAX_SIGNATURES}`);
+  if (kept.length + 1 > MAX_SIGNATURES)
+    throw new UpdateEngineError('ERR_USAGE', `Payload "${path}" already holds ${kept.length} signatures, the most allowed is ${MAX_SIGNATURES}`);
   const signatures = [...kept, signature];
   const written = await writePayloadArchive(out, {
     manifestBytes: header.manifestBytes,
@@ -56,7 +61,13 @@ async function rewriteWith(path: string, header: PayloadHeader, signature: Paylo
     dataSizeBytes: header.dataSizeBytes,
     writeData: (sink) => copyData(path, header, sink),
   });
-  return { keyId: signature.keyId, signatureKeyIds: signatures.map((s) => s.keyId), out, payloadSizeBytes: written.sizeBytes, payloadSha256Base64: written.sha256Base64 };
+  return {
+    keyId: signature.keyId,
+    signatureKeyIds: signatures.map((s) => s.keyId),
+    out,
+    payloadSizeBytes: written.sizeBytes,
+    payloadSha256Base64: written.sha256Base64,
+  };
 }
 
 async function headerOf(path: string): Promise<PayloadHeader> {

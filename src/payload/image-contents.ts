@@ -56,7 +56,13 @@ async function probePath(image: string, fs: SlotFilesystem, path: string): Promi
       const line = r.stdout.split('\n').find((l) => l.endsWith(` ${path}`) || l.includes(` ${path} -> `));
       if (!line) return { kind: 'absent' };
       const kind = line[0] === '-' ? 'file' : line[0] === 'l' ? 'symlink' : 'other';
-      return { kind, mode: line.slice(1, 10).split('').reduce((m, c, i) => (c !== '-' ? m | (1 << (8 - i)) : m), 0) };
+      return {
+        kind,
+        mode: line
+          .slice(1, 10)
+          .split('')
+          .reduce((m, c, i) => (c !== '-' ? m | (1 << (8 - i)) : m), 0),
+      };
     }
     if (fs === 'erofs') {
       const r = await execArgv(['dump.erofs', `--path=${path}`, image]);

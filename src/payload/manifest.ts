@@ -20,7 +20,11 @@ export const COMPRESSIONS = ['none', 'gzip', 'brotli'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (SHA-256)');
-const label = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces');
+const label = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces');
 
 export const manifestSchema = z
   .strictObject({
@@ -138,7 +142,10 @@ export function checkExpectation(m: PayloadManifest, expect: PayloadExpectation)
   }
   if (expect.runningVersion === undefined) return { downgradeAllowed: staleBuild, versionUnchecked: true };
   if (!isVersion(expect.runningVersion)) {
-    throw new UpdateEngineError('ERR_CONFIG_VALUE', `The running version "${expect.runningVersion}" is not semver-like: cannot compare it with the payload's "${m.version}"`);
+    throw new UpdateEngineError(
+      'ERR_CONFIG_VALUE',
+      `The running version "${expect.runningVersion}" is not semver-like: cannot compare it with the payload's "${m.version}"`,
+    );
   }
   const newer = compareVersions(m.version, expect.runningVersion) > 0;
   if (newer) return { downgradeAllowed: staleBuild, versionUnchecked: false };

@@ -10,7 +10,11 @@ export const REVOKED_DIR = 'revoked';
 export const REVOKED_LIST = 'revoked.list';
 
 function revocationError(message: string, cause?: unknown): UpdateEngineError {
-  return new UpdateEngineError('ERR_KEYRING', `${message}; revocations are never skipped, so no payload is accepted until it is fixed`, cause === undefined ? {} : { cause });
+  return new UpdateEngineError(
+    'ERR_KEYRING',
+    `${message}; revocations are never skipped, so no payload is accepted until it is fixed`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 /** lstat that names the path; a symlink or the wrong kind of entry is refused. */

@@ -43,7 +43,10 @@ export function algorithmForKey(key: KeyObject): SignatureAlgorithm {
   if (type === 'ed25519') return 'ed25519';
   if (type === 'rsa') return 'rsa-pkcs1-sha256';
   if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ecdsa-p256-sha256';
-  throw new UpdateEngineError('ERR_KEYRING', `Unsupported key type "${type ?? 'unknown'}${type === 'ec' ? ` (${key.asymmetricKeyDetails?.namedCurve ?? '?'})` : ''}": use Ed25519, RSA or ECDSA P-256`);
+  throw new UpdateEngineError(
+    'ERR_KEYRING',
+    `Unsupported key type "${type ?? 'unknown'}${type === 'ec' ? ` (${key.asymmetricKeyDetails?.namedCurve ?? '?'})` : ''}": use Ed25519, RSA or ECDSA P-256`,
+  );
 }
 
 /** Whether an algorithm can be used with a key (RSA keys do PKCS#1 v1.5 and PSS). */
@@ -63,7 +66,8 @@ function keyParams(algorithm: SignatureAlgorithm, key: KeyObject) {
 
 /** Signs data with a private key (algorithm defaults to the key's). */
 export function signBytes(data: Uint8Array, privateKey: KeyObject, algorithm = algorithmForKey(privateKey)): Buffer {
-  if (!algorithmFits(algorithm, privateKey)) throw new UpdateEngineError('ERR_USAGE', `Algorithm "${algorithm}" does not fit a ${privateKey.asymmetricKeyType} key`);
+  if (!algorithmFits(algorithm, privateKey))
+    throw new UpdateEngineError('ERR_USAGE', `Algorithm "${algorithm}" does not fit a ${privateKey.asymmetricKeyType} key`);
   return sign(algorithm === 'ed25519' ? null : 'sha256', data, keyParams(algorithm, privateKey));
 }
 
@@ -71,7 +75,9 @@ export function signBytes(data: Uint8Array, privateKey: KeyObject, algorithm = a
 export function verifyBytes(data: Uint8Array, signatureBytes: Uint8Array, publicKey: KeyObject, algorithm: SignatureAlgorithm): boolean {
   if (!algorithmFits(algorithm, publicKey)) return false;
   const params =
-    algorithm === 'rsa-pss-sha256' ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO } : keyParams(algorithm, publicKey);
+    algorithm === 'rsa-pss-sha256'
+      ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }
+      : keyParams(algorithm, publicKey);
   try {
     return verify(algorithm === 'ed25519' ? null : 'sha256', data, params, signatureBytes);
   } catch {

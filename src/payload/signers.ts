@@ -3,7 +3,17 @@
 
 import { createPublicKey } from 'node:crypto';
 import { UpdateEngineError } from '../errors.ts';
-import { algorithmFits, algorithmForKey, keyIdOf, privateKeyFromPem, publicKeyFromPem, signBytes, verifyBytes, type PayloadSignature, type SignatureAlgorithm } from './signature.ts';
+import {
+  algorithmFits,
+  algorithmForKey,
+  keyIdOf,
+  privateKeyFromPem,
+  publicKeyFromPem,
+  signBytes,
+  verifyBytes,
+  type PayloadSignature,
+  type SignatureAlgorithm,
+} from './signature.ts';
 
 /** Signs manifest bytes somewhere else (HSM, KMS, a remote service). */
 export interface PayloadSigner {
@@ -15,7 +25,12 @@ export interface PayloadSigner {
 }
 
 /** A signature entry for a signature made elsewhere; ERR_PAYLOAD_SIGNATURE when it does not verify with the key. */
-export function checkedSignature(manifestBytes: Uint8Array, signature: Uint8Array, publicKeyPem: string | Buffer, algorithm?: SignatureAlgorithm): PayloadSignature {
+export function checkedSignature(
+  manifestBytes: Uint8Array,
+  signature: Uint8Array,
+  publicKeyPem: string | Buffer,
+  algorithm?: SignatureAlgorithm,
+): PayloadSignature {
   const publicKey = publicKeyFromPem(publicKeyPem);
   const alg = algorithm ?? algorithmForKey(publicKey);
   if (!algorithmFits(alg, publicKey)) throw new UpdateEngineError('ERR_USAGE', `Algorithm "${alg}" does not fit a ${publicKey.asymmetricKeyType} key`);

@@ -127,7 +127,11 @@ class OrderedMap<T extends Owned, R extends Owned> {
  * items after it are dropped once settled and the failure is thrown; when the consumer stops early,
  * the items in flight are dropped once settled.
  */
-export async function* mapOrdered<T extends Owned, R extends Owned>(source: AsyncIterable<T>, options: MapOrderedOptions, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
+export async function* mapOrdered<T extends Owned, R extends Owned>(
+  source: AsyncIterable<T>,
+  options: MapOrderedOptions,
+  fn: (item: T) => Promise<R>,
+): AsyncGenerator<R> {
   const map = new OrderedMap(source, options, fn);
   try {
     for (let settled = await map.next(); settled; settled = await map.next()) {

@@ -28,7 +28,10 @@ export async function compareWithTarget(target: WriteTarget, buffer: Buffer, blo
   if (!view.equals(expected)) {
     let at = 0;
     while (at < n && view[at] === expected[at]) at++;
-    throw new UpdateEngineError('ERR_IMAGE_VERIFICATION', `Block ${index} read back from "${target.description}" differs from its verified bytes at offset ${index * blockSizeBytes + at}`);
+    throw new UpdateEngineError(
+      'ERR_IMAGE_VERIFICATION',
+      `Block ${index} read back from "${target.description}" differs from its verified bytes at offset ${index * blockSizeBytes + at}`,
+    );
   }
 }
 

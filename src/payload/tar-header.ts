@@ -80,7 +80,9 @@ const TYPE_NAMES: Record<string, string> = {
 export function decodeTarHeader(block: Uint8Array, at: number): TarEntryHeader {
   if (block.byteLength !== TAR_BLOCK_BYTES) fail(`Tar header at offset ${at} is incomplete`);
   if (isZeroBlock(block)) {
-    fail(at === 0 ? 'Not a payload archive: the first 512 bytes are zero' : `Payload ends (end-of-archive marker) at offset ${at}, where an entry was expected`);
+    fail(
+      at === 0 ? 'Not a payload archive: the first 512 bytes are zero' : `Payload ends (end-of-archive marker) at offset ${at}, where an entry was expected`,
+    );
   }
   const storedText = cString(block, 148, 8).trim();
   if (!/^[0-7]{1,7}$/.test(storedText) || parseInt(storedText, 8) !== checksumOf(block)) {

@@ -30,9 +30,7 @@ export async function treeContents(dir: string, kernelPath = '/boot/vmlinuz'): P
 
 /** The argv that builds `out` from `dir`. */
 export function buildCommand(fs: TreeFilesystem, dir: string, out: string): string[] {
-  return fs === 'squashfs'
-    ? ['mksquashfs', dir, out, '-noappend', '-all-root', '-no-progress', '-quiet']
-    : ['mkfs.erofs', '--all-root', '--quiet', out, dir];
+  return fs === 'squashfs' ? ['mksquashfs', dir, out, '-noappend', '-all-root', '-no-progress', '-quiet'] : ['mkfs.erofs', '--all-root', '--quiet', out, dir];
 }
 
 /** Builds the image; ERR_USAGE naming the directory or the tool when it cannot. */
@@ -42,9 +40,18 @@ export async function buildTreeImage(dir: string, fs: TreeFilesystem, out: strin
   const argv = buildCommand(fs, dir, out);
   const result = await execArgv(argv).catch((e: unknown) => {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new UpdateEngineError('ERR_USAGE', missing ? `Cannot build a ${fs} image: "${argv[0]}" is not installed (Debian: apt-get install ${fs === 'squashfs' ? 'squashfs-tools' : 'erofs-utils'})` : `Cannot run "${argv[0]}": ${(e as Error).message}`, { cause: e });
+    throw new UpdateEngineError(
+      'ERR_USAGE',
+      missing
+        ? `Cannot build a ${fs} image: "${argv[0]}" is not installed (Debian: apt-get install ${fs === 'squashfs' ? 'squashfs-tools' : 'erofs-utils'})`
+        : `Cannot run "${argv[0]}": ${(e as Error).message}`,
+      { cause: e },
+    );
   });
   if (result.exitCode !== 0) {
-    throw new UpdateEngineError('ERR_USAGE', `Cannot build a ${fs} image from "${dir}": ${argv[0]} failed: ${(result.stderr.trim() || result.stdout.trim()).slice(0, 2000)}`);
+    throw new UpdateEngineError(
+      'ERR_USAGE',
+      `Cannot build a ${fs} image from "${dir}": ${argv[0]} failed: ${(result.stderr.trim() || result.stdout.trim()).slice(0, 2000)}`,
+    );
   }
 }

@@ -89,10 +89,19 @@ export function execArgvBytes(argv: readonly string[], options: { maxBytes?: num
 }
 
 /** Runs argv to the end, synchronously (tools for the demo's image building); its standard output, or throws with its standard error. */
-export function execArgvSync(argv: readonly string[], options: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; maxBytes?: number } = {}): Buffer {
+export function execArgvSync(
+  argv: readonly string[],
+  options: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; maxBytes?: number } = {},
+): Buffer {
   const [file, ...args] = argv;
   if (!file) throw new Error('Empty command');
-  const r = spawnSync(file, args, { shell: false, cwd: options.cwd, input: options.input, env: options.env ?? process.env, maxBuffer: options.maxBytes ?? 256 * 1024 * 1024 });
+  const r = spawnSync(file, args, {
+    shell: false,
+    cwd: options.cwd,
+    input: options.input,
+    env: options.env ?? process.env,
+    maxBuffer: options.maxBytes ?? 256 * 1024 * 1024,
+  });
   if (r.error) throw new Error(`Cannot run ${file}: ${r.error.message}`, { cause: r.error });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr.toString().trim()}`);
   return r.stdout;

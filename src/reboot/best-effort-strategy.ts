@@ -51,7 +51,10 @@ export class BestEffortStrategy implements RebootStrategy {
       logger.info({ strategy: this.name, endpoints: this.options.storeDescription }, 'best-effort: etcd answers; taking the reboot lock (as etcd-lock)');
       return this.options.etcd.beforeReboot(ctx);
     }
-    logger.warn({ strategy: this.name, endpoints: this.options.storeDescription, reason: probe.reason }, 'best-effort: etcd does not answer; rebooting without a lock (as reboot)');
+    logger.warn(
+      { strategy: this.name, endpoints: this.options.storeDescription, reason: probe.reason },
+      'best-effort: etcd does not answer; rebooting without a lock (as reboot)',
+    );
     return this.options.immediate.beforeReboot(ctx);
   }
 
@@ -66,7 +69,10 @@ export class BestEffortStrategy implements RebootStrategy {
   private async releaseIfReachable(ctx: RebootContext, release: () => Promise<void>): Promise<void> {
     const probe = await this.etcdAnswers();
     if (!probe.ok) {
-      (ctx.logger ?? this.options.logger).warn({ reason: probe.reason }, 'best-effort: etcd does not answer; cannot release a reboot lock, if one is held (it is released at the next start)');
+      (ctx.logger ?? this.options.logger).warn(
+        { reason: probe.reason },
+        'best-effort: etcd does not answer; cannot release a reboot lock, if one is held (it is released at the next start)',
+      );
       return;
     }
     await release();

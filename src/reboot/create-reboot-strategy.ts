@@ -87,7 +87,12 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
       return new BestEffortStrategy({ etcd: etcd(), immediate: immediate(), logger, storeDescription });
     case 'fleet-lock': {
       if (settings.fleetLockUrl === undefined) throw new UpdateEngineError('ERR_CONFIG_VALUE', 'REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL');
-      const client = new FleetLockClient({ baseUrl: settings.fleetLockUrl, id: deps.machineId, group: settings.lockGroup, ...(deps.fleetLockCaPem ? { caPem: deps.fleetLockCaPem } : {}) });
+      const client = new FleetLockClient({
+        baseUrl: settings.fleetLockUrl,
+        id: deps.machineId,
+        group: settings.lockGroup,
+        ...(deps.fleetLockCaPem ? { caPem: deps.fleetLockCaPem } : {}),
+      });
       return new FleetLockStrategy({
         client,
         schedule,

@@ -89,10 +89,13 @@ export class EtcdLockStrategy implements RebootStrategy {
     const version = ctx.version;
     const threshold = this.threshold;
     const group = this.options.group;
-    const veto = version === undefined ? undefined : (snap: { breaker: Parameters<typeof haltOf>[0] }) => {
-      const halt = haltOf(snap.breaker, version, threshold);
-      return halt ? haltedError(halt, group) : undefined;
-    };
+    const veto =
+      version === undefined
+        ? undefined
+        : (snap: { breaker: Parameters<typeof haltOf>[0] }) => {
+            const halt = haltOf(snap.breaker, version, threshold);
+            return halt ? haltedError(halt, group) : undefined;
+          };
     for (;;) {
       await waitForWindow(schedule, clock, logger, ctx.signal);
       const closing = windowClosingSignal(schedule, clock);

@@ -45,7 +45,11 @@ export async function runHealthGate(options: HealthGateOptions): Promise<boolean
     const left = deadline - clock.monotonicMs();
     let outcome: string;
     try {
-      const result = await exec(argv, { timeoutMs: Math.max(1000, Math.min(attemptTimeoutMs, left)), ...(signal ? { signal } : {}), ...(options.env ? { env: options.env } : {}) });
+      const result = await exec(argv, {
+        timeoutMs: Math.max(1000, Math.min(attemptTimeoutMs, left)),
+        ...(signal ? { signal } : {}),
+        ...(options.env ? { env: options.env } : {}),
+      });
       if (result.exitCode === 0) {
         logger?.info({ command: options.command, attempt }, 'Health check passed');
         return true;

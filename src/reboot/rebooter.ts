@@ -62,7 +62,11 @@ export class CommandRebooter implements Rebooter {
     logger.warn({ command: this.options.command, reason }, 'Rebooting');
     let result: ExecResult;
     try {
-      result = await exec(this.argv, { timeoutMs: this.options.timeoutMs ?? 60_000, ...(signal ? { signal } : {}), ...(this.options.env ? { env: this.options.env } : {}) });
+      result = await exec(this.argv, {
+        timeoutMs: this.options.timeoutMs ?? 60_000,
+        ...(signal ? { signal } : {}),
+        ...(this.options.env ? { env: this.options.env } : {}),
+      });
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such program' : (e as Error).message;
@@ -86,8 +90,14 @@ export class CommandRebooter implements Rebooter {
     }
     if (wallArgv === null || wallArgv.length === 0) return;
     try {
-      const r = await exec(wallArgv, { input: `${message}\n`, timeoutMs: 10_000, ...(signal ? { signal } : {}), ...(this.options.env ? { env: this.options.env } : {}) });
-      if (r.exitCode !== 0) this.options.logger.warn({ wall: wallArgv[0], exitCode: r.exitCode, stderr: r.stderr.trim() }, 'Cannot tell logged-in users about the reboot');
+      const r = await exec(wallArgv, {
+        input: `${message}\n`,
+        timeoutMs: 10_000,
+        ...(signal ? { signal } : {}),
+        ...(this.options.env ? { env: this.options.env } : {}),
+      });
+      if (r.exitCode !== 0)
+        this.options.logger.warn({ wall: wallArgv[0], exitCode: r.exitCode, stderr: r.stderr.trim() }, 'Cannot tell logged-in users about the reboot');
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       this.options.logger.warn({ wall: wallArgv[0], err: (e as Error).message }, 'Cannot tell logged-in users about the reboot');

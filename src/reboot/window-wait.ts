@@ -23,7 +23,10 @@ export async function waitForWindow(schedule: WindowSchedule, clock: Clock, logg
     const waitMs = msUntilWindow(schedule.windows, schedule.timeZone, clock.now());
     if (waitMs === 0) return;
     if (!announced) {
-      logger.info({ windows: describeWindows(schedule.windows, schedule.timeZone), opensAt: new Date(clock.now() + waitMs).toISOString() }, 'Waiting for a reboot window');
+      logger.info(
+        { windows: describeWindows(schedule.windows, schedule.timeZone), opensAt: new Date(clock.now() + waitMs).toISOString() },
+        'Waiting for a reboot window',
+      );
       announced = true;
     }
     await clock.sleep(Math.min(waitMs, RECHECK_MS), signal);

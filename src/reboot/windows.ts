@@ -82,6 +82,7 @@ const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 export function describeWindows(windows: readonly RebootWindow[], timeZone: string | undefined): string {
   if (windows.length === 0) return 'any time';
   const clock = (minute: number) => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
-  const one = (w: RebootWindow) => `${w.days === null ? 'daily' : w.days.map((d) => DAY_NAMES[d]).join(',')} ${clock(w.startMinute)} for ${formatDuration(w.durationMs)}`;
+  const one = (w: RebootWindow) =>
+    `${w.days === null ? 'daily' : w.days.map((d) => DAY_NAMES[d]).join(',')} ${clock(w.startMinute)} for ${formatDuration(w.durationMs)}`;
   return `${windows.map(one).join('; ')} (${timeZone ?? 'local time'})`;
 }

@@ -87,7 +87,8 @@ export async function createDiskImage(path: string, options: DiskImageOptions = 
   // Lay the partitions out in partition order, each aligned to 1 MiB.
   let lba = alignUp(2 + entriesSectors, alignSectors);
   const placed = specs.map((spec) => {
-    if (spec.partition < 1 || spec.partition > entryCount) throw new UpdateEngineError('ERR_USAGE', `Partition ${spec.partition} does not fit ${entryCount} entries`);
+    if (spec.partition < 1 || spec.partition > entryCount)
+      throw new UpdateEngineError('ERR_USAGE', `Partition ${spec.partition} does not fit ${entryCount} entries`);
     const sectors = alignUp(spec.sizeBytes, ss) / ss;
     const firstLba = lba;
     lba = alignUp(firstLba + sectors, alignSectors);

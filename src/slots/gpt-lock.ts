@@ -14,11 +14,19 @@ export const GPT_LOCK_WAIT_MS = 60_000;
 export async function lockDiskForWrite(handle: FileHandle, path: string, waitMs = GPT_LOCK_WAIT_MS): Promise<void> {
   let result;
   try {
-    result = await execArgv(['flock', '--exclusive', '--wait', String(Math.max(1, Math.ceil(waitMs / 1000))), '3'], { inheritFds: [handle.fd], timeoutMs: waitMs + 10_000 });
+    result = await execArgv(['flock', '--exclusive', '--wait', String(Math.max(1, Math.ceil(waitMs / 1000))), '3'], {
+      inheritFds: [handle.fd],
+      timeoutMs: waitMs + 10_000,
+    });
   } catch (e) {
-    throw new UpdateEngineError('ERR_GPT_IO', `Cannot lock disk "${path}" for the GPT write: flock (util-linux) cannot run: ${(e as Error).message}`, { cause: e });
+    throw new UpdateEngineError('ERR_GPT_IO', `Cannot lock disk "${path}" for the GPT write: flock (util-linux) cannot run: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   if (result.exitCode === 0) return;
-  const why = result.exitCode === 1 ? `another process held its lock for ${Math.round(waitMs / 1000)} s` : `flock failed (${result.exitCode ?? result.signal}): ${result.stderr.trim()}`;
+  const why =
+    result.exitCode === 1
+      ? `another process held its lock for ${Math.round(waitMs / 1000)} s`
+      : `flock failed (${result.exitCode ?? result.signal}): ${result.stderr.trim()}`;
   throw new UpdateEngineError('ERR_GPT_IO', `Cannot lock disk "${path}" for the GPT write: ${why}; nothing was written`);
 }

@@ -21,7 +21,10 @@ async function readCopy(disk: Disk, lba: number, geometry: DiskGeometry): Promis
   if (entries.length < entriesSectorCount(h, ss) * ss) return { reason: `the disk ends inside the partition entries at LBA ${h.entriesLba}`, hasSignature };
   const crc = computeEntriesCrc32(entries, h);
   if (crc !== h.entriesCrc32) {
-    return { reason: `partition entries CRC32 0x${h.entriesCrc32.toString(16).padStart(8, '0')} does not match the computed 0x${crc.toString(16).padStart(8, '0')}`, hasSignature };
+    return {
+      reason: `partition entries CRC32 0x${h.entriesCrc32.toString(16).padStart(8, '0')} does not match the computed 0x${crc.toString(16).padStart(8, '0')}`,
+      hasSignature,
+    };
   }
   const misplaced = checkEntryRanges(entries, h);
   if (misplaced) return { reason: misplaced, hasSignature };

@@ -42,7 +42,8 @@ function fieldsOf(h: GptHeader): GptHeaderFields {
 }
 
 function finish(fields: GptHeaderFields, template: Buffer, geometry: DiskGeometry, what: string): GptHeader {
-  if (fields.entriesLba < 1) throw new UpdateEngineError('ERR_GPT_INVALID', `Cannot rebuild the ${what} GPT header: its entries would start at LBA ${fields.entriesLba}`);
+  if (fields.entriesLba < 1)
+    throw new UpdateEngineError('ERR_GPT_INVALID', `Cannot rebuild the ${what} GPT header: its entries would start at LBA ${fields.entriesLba}`);
   const sector = encodeGptHeader(fields, geometry.sectorSizeBytes, template);
   const checked = checkGptHeader(sector, fields.myLba, geometry);
   if ('reason' in checked) throw new UpdateEngineError('ERR_GPT_INVALID', `Cannot rebuild the ${what} GPT header: ${checked.reason}`);

@@ -27,8 +27,12 @@ export function encodeGuid(text: string, buf: Buffer, offset = 0): void {
   if (!GUID_TEXT.test(lower)) throw new TypeError(`Not a GUID: "${text}"`);
   const [a, b, c, d, e] = lower.split('-') as [string, string, string, string, string];
   Buffer.from(a, 'hex').reverse().copy(buf, offset);
-  Buffer.from(b, 'hex').reverse().copy(buf, offset + 4);
-  Buffer.from(c, 'hex').reverse().copy(buf, offset + 6);
+  Buffer.from(b, 'hex')
+    .reverse()
+    .copy(buf, offset + 4);
+  Buffer.from(c, 'hex')
+    .reverse()
+    .copy(buf, offset + 6);
   Buffer.from(d, 'hex').copy(buf, offset + 8);
   Buffer.from(e, 'hex').copy(buf, offset + 10);
 }

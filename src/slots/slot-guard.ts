@@ -118,7 +118,9 @@ export async function assertSlotFree(node: PartitionNode, paths: GuardPaths = SY
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EBUSY') throw deviceError(`Cannot open passive slot "${node.path}": ${(e as Error).message}`);
     const who = await processesHolding(node.path, paths);
-    throw deviceError(`Passive slot "${node.path}" is in use by another writer (${who.length > 0 ? who.join(', ') : 'an exclusive opener'}); nothing was written`);
+    throw deviceError(
+      `Passive slot "${node.path}" is in use by another writer (${who.length > 0 ? who.join(', ') : 'an exclusive opener'}); nothing was written`,
+    );
   }
   await probe.close();
 }

@@ -73,7 +73,9 @@ export function requireUsrSlot(table: GptTable, partition: number, diskPath: str
   const entry = decodeGptEntry(table.entries, table.primary, partition);
   if (!entry) throw new UpdateEngineError('ERR_SLOT_NOT_FOUND', `Partition ${partition} does not exist on "${diskPath}"`);
   if (!isUsrSlot(entry, typeGuid)) {
-    const labelled = USR_SLOT_LABELS.includes(entry.label) ? ' (its label alone does not make it one: the bootloader would not boot it and the machine would boot-loop)' : '';
+    const labelled = USR_SLOT_LABELS.includes(entry.label)
+      ? ' (its label alone does not make it one: the bootloader would not boot it and the machine would boot-loop)'
+      : '';
     throw new UpdateEngineError(
       'ERR_SLOT_NOT_USR',
       `Partition ${partition} ("${entry.label}") on "${diskPath}" is not a USR slot: its type is ${entry.typeGuid}, not ${typeGuid}${typeGuid === USR_PARTITION_TYPE_GUID ? '' : ' (SLOT_TYPE)'}${labelled}`,

@@ -23,7 +23,14 @@ describe('GRUB environment block', () => {
     const t = tempDir();
     cleanup = t.cleanup;
     const file = join(t.dir, 'grubenv');
-    const block = encodeGrubenv(new Map([['UE_ORDER', 'B A'], ['A_OK', '1'], ['B_TRY', '1'], ['ODD', 'back\\slash']]));
+    const block = encodeGrubenv(
+      new Map([
+        ['UE_ORDER', 'B A'],
+        ['A_OK', '1'],
+        ['B_TRY', '1'],
+        ['ODD', 'back\\slash'],
+      ]),
+    );
     expect(block.length).toBe(GRUBENV_SIZE);
     expect(block.subarray(512).toString('latin1')).toBe('#'.repeat(512));
     writeFileSync(file, block);
@@ -49,14 +56,18 @@ describe('GRUB environment block', () => {
   });
 
   it('a write torn between the two sectors reads as the new state (the second sector never changes)', () => {
-    const old = encodeGrubenv(grubenvVars([
-      { letter: 'A', partition: 3, priority: 1, tries: 0, successful: true },
-      { letter: 'B', partition: 4, priority: 0, tries: 0, successful: false },
-    ]));
-    const next = encodeGrubenv(grubenvVars([
-      { letter: 'A', partition: 3, priority: 1, tries: 0, successful: true },
-      { letter: 'B', partition: 4, priority: 2, tries: 1, successful: false },
-    ]));
+    const old = encodeGrubenv(
+      grubenvVars([
+        { letter: 'A', partition: 3, priority: 1, tries: 0, successful: true },
+        { letter: 'B', partition: 4, priority: 0, tries: 0, successful: false },
+      ]),
+    );
+    const next = encodeGrubenv(
+      grubenvVars([
+        { letter: 'A', partition: 3, priority: 1, tries: 0, successful: true },
+        { letter: 'B', partition: 4, priority: 2, tries: 1, successful: false },
+      ]),
+    );
     expect(next.subarray(512).equals(old.subarray(512))).toBe(true);
     const torn = Buffer.concat([next.subarray(0, 512), old.subarray(512)]);
     expect(slotsFromGrubenv(parseGrubenv(torn) as Map<string, string>, { slotAPartition: 3, slotBPartition: 4 })).toEqual([

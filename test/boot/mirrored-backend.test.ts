@@ -41,7 +41,9 @@ async function gpt(disk: string): Promise<string> {
 function grubenvList(esp: MtoolsEsp): string {
   requireTool('grub-editenv');
   const file = join(tmp.dir, `env-${n++}`);
-  execFileSync('mcopy', ['-n', '-i', `${esp.image}@@${esp.offsetBytes}`, '::/update-engine/grubenv', file], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+  execFileSync('mcopy', ['-n', '-i', `${esp.image}@@${esp.offsetBytes}`, '::/update-engine/grubenv', file], {
+    env: { ...process.env, MTOOLS_SKIP_CHECK: '1' },
+  });
   return execFileSync('grub-editenv', [file, 'list'], { encoding: 'utf8' }).trim().split('\n').join(' ');
 }
 
@@ -90,9 +92,17 @@ describe('grubenv backend', () => {
     mkdirSync(dir);
     const image = await diskWithEsp(dir);
     const boot = createBootBackend({ bootBackend: 'grubenv', esp: 'auto', ...AB });
-    await expect(boot.prepareForTry(image.path, 4)).rejects.toMatchObject({ code: 'ERR_BOOT_CONFIG', message: expect.stringContaining('/update-engine/grubenv') });
+    await expect(boot.prepareForTry(image.path, 4)).rejects.toMatchObject({
+      code: 'ERR_BOOT_CONFIG',
+      message: expect.stringContaining('/update-engine/grubenv'),
+    });
     const checks = await boot.describe(image.path);
-    expect(checks.filter((c) => !c.ok).map((c) => c.message).join('\n')).toMatch(/install-config/);
+    expect(
+      checks
+        .filter((c) => !c.ok)
+        .map((c) => c.message)
+        .join('\n'),
+    ).toMatch(/install-config/);
   });
 });
 
@@ -116,7 +126,7 @@ describe('bls backend', () => {
     expect(body).toContain('options mount.usr=PARTLABEL=USR-B ue.slot=B console=ttyS0');
   });
 
-  it('takes the booted slot from systemd-boot\'s LoaderEntrySelected when the command line and mounts say nothing', async () => {
+  it("takes the booted slot from systemd-boot's LoaderEntrySelected when the command line and mounts say nothing", async () => {
     const { disk } = await setUp('bls');
     const efivars = join(tmp.dir, `efivars${n++}`);
     mkdirSync(efivars);
@@ -128,7 +138,12 @@ describe('bls backend', () => {
     // As efivarfs shows it: 4 bytes of attributes, then UTF-16LE with a NUL.
     const value = Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from('update-engine-2-b+0-1.conf\0', 'utf16le')]);
     writeFileSync(join(efivars, `LoaderEntrySelected-${LOADER_GUID}`), value);
-    expect(await boot.bootedSlot({ ...AB, disk, paths })).toEqual({ disk, bootedPartition: 4, passivePartition: 3, source: 'bls boot loader (EFI variable LoaderEntrySelected)' });
+    expect(await boot.bootedSlot({ ...AB, disk, paths })).toEqual({
+      disk,
+      bootedPartition: 4,
+      passivePartition: 3,
+      source: 'bls boot loader (EFI variable LoaderEntrySelected)',
+    });
     expect(await boot.bootedSlot({ ...AB, disk, bootedPartition: 3, paths })).toMatchObject({ bootedPartition: 3, source: 'BOOTED_PARTITION' });
     expect(slotOfEntryId('update-engine-1-a')).toBe('A');
     expect(slotOfEntryId('debian-6.1.conf')).toBeUndefined();
@@ -153,7 +168,7 @@ describe('bls backend', () => {
     const image = await diskWithEsp(diskDir);
     const boot = createBootBackend({ bootBackend: 'bls', esp: dir, ...AB });
     await boot.prepareForTry(image.path, 4);
-    expect((await esp.list('/loader/entries'))).toEqual(['update-engine-1-a.conf', 'update-engine-2-b+1-0.conf']);
+    expect(await esp.list('/loader/entries')).toEqual(['update-engine-1-a.conf', 'update-engine-2-b+1-0.conf']);
     const checks = await boot.describe(image.path);
     expect(checks.filter((c) => !c.ok).map((c) => c.message)).toEqual([
       expect.stringContaining('/flatcar/vmlinuz-a'),

@@ -35,7 +35,9 @@ describe('update-engine boot install-config', () => {
     expect(cfg).toContain('load_env --file "$ue_env" UE_ORDER A_OK A_TRY B_OK B_TRY');
     expect(cfg).toContain('linux /flatcar/vmlinuz-b mount.usr=PARTLABEL=USR-B ue.slot=B console=ttyS0');
     expect(cfg).toContain('initrd /flatcar/initrd-a');
-    expect(execFileSync('grub-editenv', [join(dir, 'update-engine/grubenv'), 'list'], { encoding: 'utf8' })).toBe('UE_ORDER=A\nA_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=0\n');
+    expect(execFileSync('grub-editenv', [join(dir, 'update-engine/grubenv'), 'list'], { encoding: 'utf8' })).toBe(
+      'UE_ORDER=A\nA_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=0\n',
+    );
   });
 
   it('writes loader.conf and one BLS entry per slot', async () => {

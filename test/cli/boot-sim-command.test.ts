@@ -47,7 +47,9 @@ describe('update-engine boot-sim', () => {
     const r = await runCli('update-engine', ['boot-sim', '--disk', disk]);
     expect(r.code).toBe(5);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`update-engine: No bootable slot on "${disk}": 3 "USR-A" priority=0 tries=0 successful=0, 4 "USR-B" priority=0 tries=0 successful=0\n`);
+    expect(r.stderr).toBe(
+      `update-engine: No bootable slot on "${disk}": 3 "USR-A" priority=0 tries=0 successful=0, 4 "USR-B" priority=0 tries=0 successful=0\n`,
+    );
     expect(fingerprint(disk)).toBe(before);
   });
 });

@@ -9,9 +9,13 @@ afterAll(() => rmSync(sysroot, { recursive: true, force: true }));
 
 describe('update-engine config', () => {
   it('prints every setting with its source, later --config files winning', async () => {
-    const r = await runCli('update-engine', ['config', '--sysroot', sysroot, '--config', 'fixtures/config/flatcar-style.conf', '--config', 'fixtures/config/engine.conf'], {
-      env: cleanEnv({ UPDATE_ENGINE_REBOOT_STRATEGY: 'best-effort' }),
-    });
+    const r = await runCli(
+      'update-engine',
+      ['config', '--sysroot', sysroot, '--config', 'fixtures/config/flatcar-style.conf', '--config', 'fixtures/config/engine.conf'],
+      {
+        env: cleanEnv({ UPDATE_ENGINE_REBOOT_STRATEGY: 'best-effort' }),
+      },
+    );
     expect(r.stderr).not.toMatch(/Error|at .*\.ts/);
     expect(r.code).toBe(0);
     const line = (key: string) => r.stdout.split('\n').find((l) => l.startsWith(`${key}=`) || l.startsWith(`#${key}=`));
@@ -37,16 +41,26 @@ describe('update-engine config', () => {
     const root = mkdtempSync(join(sysroot, 'flatcar-'));
     const { mkdirSync } = await import('node:fs');
     mkdirSync(join(root, 'usr/share/flatcar'), { recursive: true });
-    writeFileSync(join(root, 'usr/share/flatcar/release'), 'FLATCAR_RELEASE_VERSION=3975.2.1\nFLATCAR_RELEASE_BOARD=amd64-usr\nFLATCAR_RELEASE_APPID={e96281a6-d1af-4bde-9a0a-97b76e56dc57}\n');
-    writeFileSync(join(root, 'usr/share/flatcar/update.conf'), 'SERVER=https://public.update.flatcar-linux.net/v1/update/\nGROUP=stable\nno equals sign here\n');
+    writeFileSync(
+      join(root, 'usr/share/flatcar/release'),
+      'FLATCAR_RELEASE_VERSION=3975.2.1\nFLATCAR_RELEASE_BOARD=amd64-usr\nFLATCAR_RELEASE_APPID={e96281a6-d1af-4bde-9a0a-97b76e56dc57}\n',
+    );
+    writeFileSync(
+      join(root, 'usr/share/flatcar/update.conf'),
+      'SERVER=https://public.update.flatcar-linux.net/v1/update/\nGROUP=stable\nno equals sign here\n',
+    );
     const r = await runCli('update-engine', ['config', '--sysroot', root]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^VERSION=3975\.2\.1 +# .*release:1$/m);
     expect(r.stdout).toMatch(/^SERVER=disabled +# default$/m);
-    expect(r.stdout).toMatch(/^# ignored: SERVER=https:\/\/public\.update\.flatcar-linux\.net\/v1\/update\/ # .*update\.conf:1: a vendor file names the vendor's update server.*set SERVER in \/etc\/flatcar\/update\.conf$/m);
+    expect(r.stdout).toMatch(
+      /^# ignored: SERVER=https:\/\/public\.update\.flatcar-linux\.net\/v1\/update\/ # .*update\.conf:1: a vendor file names the vendor's update server.*set SERVER in \/etc\/flatcar\/update\.conf$/m,
+    );
     expect(r.stdout).toMatch(/^# ignored: APP_ID=.*e96281a6.* # .*release:3: /m);
     expect(r.stderr).toMatch(/^warning: .*update\.conf:3: skipped, no "=" in "no equals sign here"$/m);
-    expect(r.stderr).toMatch(/^warning: SERVER is not set: no update checks; set SERVER=https:\/\/HOST\/v1\/update\/ \(your Nebraska\) in \/etc\/flatcar\/update\.conf$/m);
+    expect(r.stderr).toMatch(
+      /^warning: SERVER is not set: no update checks; set SERVER=https:\/\/HOST\/v1\/update\/ \(your Nebraska\) in \/etc\/flatcar\/update\.conf$/m,
+    );
   });
 
   it('prints JSON with --json', async () => {
@@ -62,7 +76,9 @@ describe('update-engine config', () => {
     const r = await runCli('update-engine', ['config', '--sysroot', sysroot, '--config', join(dir, 'bad.conf')]);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`update-engine: ${join(dir, 'bad.conf')}:2: DOWNLOAD_BPS="lots": expected a size in bytes, optionally with K, M or G (powers of 1024), e.g. 40M\n`);
+    expect(r.stderr).toBe(
+      `update-engine: ${join(dir, 'bad.conf')}:2: DOWNLOAD_BPS="lots": expected a size in bytes, optionally with K, M or G (powers of 1024), e.g. 40M\n`,
+    );
   });
 
   it('has --help, and rejects unknown options with exit 2', async () => {

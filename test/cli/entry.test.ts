@@ -19,7 +19,7 @@ function runBin(dir: string): { status: number | null; stdout: string; stderr: s
 }
 
 describe('bin/entry.js', () => {
-  it('accepts a build stamped with the digest of today\'s src/ and refuses a missing or stale one', () => {
+  it("accepts a build stamped with the digest of today's src/ and refuses a missing or stale one", () => {
     mkdirSync(join(root, 'src', 'cli'), { recursive: true });
     writeFileSync(join(root, 'src', 'cli', 'a.ts'), 'one');
     writeFileSync(join(root, 'src', 'b.ts'), '');
@@ -43,6 +43,8 @@ describe('bin/entry.js', () => {
     const stale = runBin(copy);
     expect(stale.status).toBe(1);
     expect(stale.stdout).toBe('');
-    expect(stale.stderr).toBe(`update-engine: the compiled build in ${join(copy, 'dist')} is older than the sources in ${join(copy, 'src')}: run \`npm run build\` (or \`npm run dev -- ARGS\` to run from the sources)\n`);
+    expect(stale.stderr).toBe(
+      `update-engine: the compiled build in ${join(copy, 'dist')} is older than the sources in ${join(copy, 'src')}: run \`npm run build\` (or \`npm run dev -- ARGS\` to run from the sources)\n`,
+    );
   });
 });

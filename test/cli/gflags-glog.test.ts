@@ -17,10 +17,19 @@ describe('gflags spellings', () => {
     [['-status', 'false', '-update'], ['--update']],
     [['-status=0', '-update=yes'], ['--update']],
     [['-nostatus', '-update'], ['--update']],
-    [['-socket', '/s', '-status'], ['--socket', '/s', '--status']],
-    [['-socket=/s', '-status'], ['--socket=/s', '--status']],
+    [
+      ['-socket', '/s', '-status'],
+      ['--socket', '/s', '--status'],
+    ],
+    [
+      ['-socket=/s', '-status'],
+      ['--socket=/s', '--status'],
+    ],
     [['-h'], ['-h']],
-    [['--', '-status'], ['--', '-status']],
+    [
+      ['--', '-status'],
+      ['--', '-status'],
+    ],
   ])('%j -> %j', (argv, expected) => {
     expect(normalizeArgv(argv)).toEqual(expected);
   });
@@ -34,14 +43,27 @@ describe('gflags spellings', () => {
 describe('glog output of -watch_for_updates', () => {
   it('formats doubles as C++ ostream does', () => {
     expect([0, 1, 0.5, 0.25, 0.123456789, 0.999999, 0.9999999, 1e-7, 0.0001, 0.00001234].map(formatCppDouble)).toEqual([
-      '0', '1', '0.5', '0.25', '0.123457', '0.999999', '1', '1e-07', '0.0001', '1.234e-05',
+      '0',
+      '1',
+      '0.5',
+      '0.25',
+      '0.123457',
+      '0.999999',
+      '1',
+      '1e-07',
+      '0.0001',
+      '1.234e-05',
     ]);
   });
 
   it('writes glog prefixes and the six lines of StatusUpdateSignalHandler', () => {
     const date = new Date(2026, 11, 6, 9, 5, 7, 123);
     expect(glogPrefix(date, 42, 79)).toBe('I1206 09:05:07.123000    42 update_engine_client.cc:79] ');
-    const lines = glogStatusLines({ ...IDLE_SNAPSHOT, status: 'UPDATE_STATUS_DOWNLOADING', progress: 0.25, newVersion: '2.0.0', newSizeBytes: 4096, lastCheckedTimeSeconds: 1556272591 }, date, 42);
+    const lines = glogStatusLines(
+      { ...IDLE_SNAPSHOT, status: 'UPDATE_STATUS_DOWNLOADING', progress: 0.25, newVersion: '2.0.0', newSizeBytes: 4096, lastCheckedTimeSeconds: 1556272591 },
+      date,
+      42,
+    );
     expect(lines.map((l) => l.slice(l.indexOf('cc:')))).toEqual([
       'cc:79] Got status update:',
       'cc:80]   last_checked_time: 1556272591',

@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe('locksmithctl reboot', () => {
-  it('takes this machine\'s slot, then runs REBOOT_COMMAND; with the slot taken it fails as locksmith does', async () => {
+  it("takes this machine's slot, then runs REBOOT_COMMAND; with the slot taken it fails as locksmith does", async () => {
     const marker = join(dir, 'rebooted');
     const conf = join(dir, 'reboot.conf');
     writeFileSync(conf, `REBOOT_COMMAND=touch ${marker}\n`);
@@ -58,7 +58,14 @@ describe('locksmithctl send-need-reboot', () => {
     const rebooter = new RecordingRebooter();
     let engine: UpdateEngine | undefined;
     const settings = lab.settings({ rebootStrategy: 'reboot' });
-    const daemon = runDaemon(settings, { once: false, logger: silentLogger(), signal: stop.signal, identityPaths: lab.identityPaths(), onEngine: (e) => (engine = e), overrides: { rebooter } });
+    const daemon = runDaemon(settings, {
+      once: false,
+      logger: silentLogger(),
+      signal: stop.signal,
+      identityPaths: lab.identityPaths(),
+      onEngine: (e) => (engine = e),
+      overrides: { rebooter },
+    });
     try {
       for (let i = 0; i < 100 && !existsSync(settings.controlSocket); i++) await new Promise((r) => setTimeout(r, 20));
       const env = cleanEnv({ UPDATE_ENGINE_CONTROL_SOCKET: settings.controlSocket });

@@ -26,7 +26,7 @@ describe('locksmithctl', () => {
     expect(r).toEqual({ code: 0, stdout: 'Available: 1\nMax: 1\n', stderr: '' });
   });
 
-  it('locks, unlocks and sets the max with locksmith\'s output and errors', async () => {
+  it("locks, unlocks and sets the max with locksmith's output and errors", async () => {
     expect(await ctl('ops', 'lock', 'machine-b')).toEqual({ code: 0, stdout: '', stderr: '' });
     expect(await ctl('ops', 'lock', 'machine-a')).toEqual({ code: 1, stdout: '', stderr: 'Error locking: semaphore is at 0\n' });
     expect(await ctl('ops', 'set-max', '4')).toEqual({ code: 0, stdout: 'Old-Max: 1\nMax: 4\n', stderr: '' });
@@ -83,13 +83,17 @@ describe('locksmithctl', () => {
     const r = await runCli('locksmithctl', args);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('Available: 1\nMax: 1\n');
-    expect(r.stderr).toMatch(/^Warning: an etcd v2 reboot semaphore exists \(.*held by legacy-node\)\. locksmith \(v2 API\) and update-engine \(v3 API\) keep separate semaphores/);
+    expect(r.stderr).toMatch(
+      /^Warning: an etcd v2 reboot semaphore exists \(.*held by legacy-node\)\. locksmith \(v2 API\) and update-engine \(v3 API\) keep separate semaphores/,
+    );
   });
 
   it('says what failed in one line when etcd cannot be reached', async () => {
     const r = await runCli('locksmithctl', ['--endpoint', 'http://127.0.0.1:1', 'lock', 'x']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^Error locking: Cannot read the keys under "coreos.com\/updateengine\/rebootlock\/semaphore" on etcd at "http:\/\/127.0.0.1:1": .*ECONNREFUSED.*\n$/);
+    expect(r.stderr).toMatch(
+      /^Error locking: Cannot read the keys under "coreos.com\/updateengine\/rebootlock\/semaphore" on etcd at "http:\/\/127.0.0.1:1": .*ECONNREFUSED.*\n$/,
+    );
     expect(r.stderr.split('\n')).toHaveLength(2);
   });
 

@@ -28,7 +28,23 @@ const cli = (...args: string[]) => runCli('update-engine', ['payload', ...args])
 describe('update-engine payload', () => {
   it('create, inspect and verify a payload', async () => {
     const out = join(dir, 'a.payload');
-    const created = await cli('create', '--image', join(dir, 'usr.img'), '--private-key', keyPath('test-only-ed25519.pem'), '--version', '3374.2.0', '--out', out, '--block-size', '64K', '--app-id', '{app}', '--board', 'amd64-usr');
+    const created = await cli(
+      'create',
+      '--image',
+      join(dir, 'usr.img'),
+      '--private-key',
+      keyPath('test-only-ed25519.pem'),
+      '--version',
+      '3374.2.0',
+      '--out',
+      out,
+      '--block-size',
+      '64K',
+      '--app-id',
+      '{app}',
+      '--board',
+      'amd64-usr',
+    );
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     const bytes = await readFile(out);
@@ -39,11 +55,22 @@ describe('update-engine payload', () => {
 
     const inspected = await cli('inspect', out);
     expect(inspected.code).toBe(0);
-    expect(JSON.parse(inspected.stdout)).toMatchObject({ formatVersion: 1, version: '3374.2.0', appId: '{app}', board: 'amd64-usr', imageSize: 300_000, blockSize: 65536, blockCount: 5, compression: 'none' });
+    expect(JSON.parse(inspected.stdout)).toMatchObject({
+      formatVersion: 1,
+      version: '3374.2.0',
+      appId: '{app}',
+      board: 'amd64-usr',
+      imageSize: 300_000,
+      blockSize: 65536,
+      blockCount: 5,
+      compression: 'none',
+    });
 
     const verified = await cli('verify', '--public-key', keyPath('test-only-ed25519.pub.pem'), out);
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toContain(`OK: "${out}" version 3374.2.0, signed by key ${ED_ID}\npayload ${bytes.byteLength} bytes, sha256 ${sha}; image 300000 bytes, sha256 `);
+    expect(verified.stdout).toContain(
+      `OK: "${out}" version 3374.2.0, signed by key ${ED_ID}\npayload ${bytes.byteLength} bytes, sha256 ${sha}; image 300000 bytes, sha256 `,
+    );
 
     const wrongBoard = await cli('verify', '--public-key', keyPath('test-only-ed25519.pub.pem'), '--app-id', '{app}', '--board', 'arm64-usr', out);
     expect(wrongBoard).toMatchObject({ code: 4, stdout: '', stderr: 'update-engine: Payload is for board "amd64-usr", this machine is "arm64-usr"\n' });
@@ -51,9 +78,28 @@ describe('update-engine payload', () => {
 
   it('verify exits 4 with one line for an untrusted key and for a damaged block', async () => {
     const out = join(dir, 'b.payload');
-    expect((await cli('create', '--image', join(dir, 'usr.img'), '--private-key', keyPath('test-only-ed25519.pem'), '--version', '1.0.0', '--out', out, '--compression', 'gzip')).code).toBe(0);
+    expect(
+      (
+        await cli(
+          'create',
+          '--image',
+          join(dir, 'usr.img'),
+          '--private-key',
+          keyPath('test-only-ed25519.pem'),
+          '--version',
+          '1.0.0',
+          '--out',
+          out,
+          '--compression',
+          'gzip',
+        )
+      ).code,
+    ).toBe(0);
     const untrusted = await cli('verify', '--public-key', keyPath('test-only-rsa.pub.pem'), out);
-    expect(untrusted).toMatchObject({ code: 4, stderr: `update-engine: No signature on the payload is by a trusted key (signed by "${ED_ID}"; trusted: "${RSA_ID}")\n` });
+    expect(untrusted).toMatchObject({
+      code: 4,
+      stderr: `update-engine: No signature on the payload is by a trusted key (signed by "${ED_ID}"; trusted: "${RSA_ID}")\n`,
+    });
     const bytes = await readFile(out);
     const damaged = join(dir, 'b-damaged.payload');
     bytes.writeUInt8((bytes[bytes.byteLength - 1024 - 600] ?? 0) ^ 0x01, bytes.byteLength - 1024 - 600);
@@ -86,7 +132,10 @@ describe('update-engine payload', () => {
     expect((await cli('verify', '--public-key', keyPath('test-only-rsa.pub.pem'), second)).code).toBe(0);
 
     const wrong = await cli('attach-signature', out, '--signature', sig, '--public-key', keyPath('test-only-rsa.pub.pem'));
-    expect(wrong).toMatchObject({ code: 4, stderr: `update-engine: The signature does not verify over the manifest with key "${RSA_ID}" (rsa-pkcs1-sha256)\n` });
+    expect(wrong).toMatchObject({
+      code: 4,
+      stderr: `update-engine: The signature does not verify over the manifest with key "${RSA_ID}" (rsa-pkcs1-sha256)\n`,
+    });
   });
 
   it('explains usage errors in one line (the binary)', async () => {
@@ -113,14 +162,27 @@ describe('update-engine payload', () => {
       code: 2,
       stderr: 'update-engine: --version "latest" is not a semver-like version (e.g. 3374.2.0)\nTry \'update-engine --help\'.\n',
     });
-    expect((await call('create', '--image', join(dir, 'usr.img'), '--unsigned', '--version', '1.0.0', '--block-size', '3000', '--out', join(dir, 'x.payload'))).stderr).toBe(
-      "update-engine: Cannot create the payload: blockSize: Too small: expected number to be >=4096\nTry 'update-engine --help'.\n",
+    expect(
+      (await call('create', '--image', join(dir, 'usr.img'), '--unsigned', '--version', '1.0.0', '--block-size', '3000', '--out', join(dir, 'x.payload')))
+        .stderr,
+    ).toBe("update-engine: Cannot create the payload: blockSize: Too small: expected number to be >=4096\nTry 'update-engine --help'.\n");
+    expect(
+      (await call('create', '--image', join(dir, 'usr.img'), '--unsigned', '--version', '1.0.0', '--block-size', 'big', '--out', join(dir, 'x.payload')))
+        .stderr,
+    ).toMatch(/^update-engine: --block-size "big": expected a size in bytes/);
+    expect(await call('inspect', join(dir, 'missing.payload'))).toEqual({
+      code: 2,
+      stderr: `update-engine: Cannot read payload "${join(dir, 'missing.payload')}": no such file\nTry 'update-engine --help'.\n`,
+    });
+    expect((await call('frobnicate')).stderr).toBe(
+      'update-engine: Unknown payload command "frobnicate" (expected create, inspect, verify, manifest, attach-signature, sign)\nTry \'update-engine --help\'.\n',
     );
-    expect((await call('create', '--image', join(dir, 'usr.img'), '--unsigned', '--version', '1.0.0', '--block-size', 'big', '--out', join(dir, 'x.payload'))).stderr).toMatch(/^update-engine: --block-size "big": expected a size in bytes/);
-    expect(await call('inspect', join(dir, 'missing.payload'))).toEqual({ code: 2, stderr: `update-engine: Cannot read payload "${join(dir, 'missing.payload')}": no such file\nTry 'update-engine --help'.\n` });
-    expect((await call('frobnicate')).stderr).toBe("update-engine: Unknown payload command \"frobnicate\" (expected create, inspect, verify, manifest, attach-signature, sign)\nTry 'update-engine --help'.\n");
-    expect((await call('attach-signature', join(dir, 'usr.img'), '--signature', join(dir, 'none.sig'), '--public-key', keyPath('test-only-ed25519.pub.pem'))).stderr).toMatch(/^update-engine: Cannot read signature ".*none.sig": ENOENT\n/);
-    expect((await call('sign', join(dir, 'usr.img'), '--private-key', keyPath('test-only-ed25519.pem'), '--algorithm', 'md5')).stderr).toMatch(/^update-engine: Unknown --algorithm "md5" \(expected ed25519, /);
+    expect(
+      (await call('attach-signature', join(dir, 'usr.img'), '--signature', join(dir, 'none.sig'), '--public-key', keyPath('test-only-ed25519.pub.pem'))).stderr,
+    ).toMatch(/^update-engine: Cannot read signature ".*none.sig": ENOENT\n/);
+    expect((await call('sign', join(dir, 'usr.img'), '--private-key', keyPath('test-only-ed25519.pem'), '--algorithm', 'md5')).stderr).toMatch(
+      /^update-engine: Unknown --algorithm "md5" \(expected ed25519, /,
+    );
     const noKeys = await call('verify', '--public-key', join(dir, 'nokeys'), join(dir, 'usr.img'));
     expect(noKeys).toMatchObject({ code: 4, stderr: expect.stringMatching(/^update-engine: Cannot read PUBLIC_KEYS ".*nokeys": .*\n$/) });
     expect(await call('inspect')).toMatchObject({ code: 2, stderr: expect.stringContaining('Missing the payload FILE') });

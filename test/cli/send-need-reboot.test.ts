@@ -33,7 +33,9 @@ describe('locksmithctl send-need-reboot', () => {
     monitor.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
       for (let i = 0; i < 200 && !out.includes('NameLost'); i++) await new Promise((r) => setTimeout(r, 25));
-      const r = await runCli('locksmithctl', ['send-need-reboot'], { env: cleanEnv({ DBUS_SYSTEM_BUS_ADDRESS: bus.address, UPDATE_ENGINE_CONTROL_SOCKET: join(dir, 'no-daemon.sock') }) });
+      const r = await runCli('locksmithctl', ['send-need-reboot'], {
+        env: cleanEnv({ DBUS_SYSTEM_BUS_ADDRESS: bus.address, UPDATE_ENGINE_CONTROL_SOCKET: join(dir, 'no-daemon.sock') }),
+      });
       expect(r).toMatchObject({ code: 0, stderr: '' });
       for (let i = 0; i < 200 && !out.includes('UPDATE_STATUS_UPDATED_NEED_REBOOT'); i++) await new Promise((r) => setTimeout(r, 25));
     } finally {
@@ -41,13 +43,20 @@ describe('locksmithctl send-need-reboot', () => {
     }
     const signal = out.slice(out.lastIndexOf('signal '));
     expect(signal).toMatch(/path=\/com\/coreos\/update1; interface=com\.coreos\.update1\.Manager; member=StatusUpdate/);
-    expect(signal.split('\n').slice(1, 6).map((l) => l.trim())).toEqual(['int64 0', 'double 0', 'string "UPDATE_STATUS_UPDATED_NEED_REBOOT"', 'string ""', 'int64 0']);
+    expect(
+      signal
+        .split('\n')
+        .slice(1, 6)
+        .map((l) => l.trim()),
+    ).toEqual(['int64 0', 'double 0', 'string "UPDATE_STATUS_UPDATED_NEED_REBOOT"', 'string ""', 'int64 0']);
   });
 
   it('fails with one clear line naming both channels when there is neither a daemon nor a bus', async () => {
     const env = cleanEnv({ DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(dir, 'none')}`, UPDATE_ENGINE_CONTROL_SOCKET: join(dir, 'no-daemon.sock') });
     const r = await runCli('locksmithctl', ['send-need-reboot'], { env });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error sending need-reboot: Cannot connect to the update daemon at ".*no-daemon\.sock": .*; error connecting to system dbus: connect ENOENT .*none\n$/);
+    expect(r.stderr).toMatch(
+      /^error sending need-reboot: Cannot connect to the update daemon at ".*no-daemon\.sock": .*; error connecting to system dbus: connect ENOENT .*none\n$/,
+    );
   });
 });

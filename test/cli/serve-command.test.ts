@@ -53,11 +53,21 @@ describe('update-engine serve', () => {
     try {
       expect(firstLine).toMatch(/^listening http:\/\/127\.0\.0\.1:\d+\/v1\/update\/$/);
       const client = new OmahaClient({ serverUrl: firstLine.slice('listening '.length), transport, retry: { attempts: 1 } });
-      const identity = { appId: '{any-app}', version: '4.9.0', track: 'stable', machineId: 'feedfeedfeedfeedfeedfeedfeedfeed', bootId: '{b}', alephVersion: '4.0.0' };
+      const identity = {
+        appId: '{any-app}',
+        version: '4.9.0',
+        track: 'stable',
+        machineId: 'feedfeedfeedfeedfeedfeedfeedfeed',
+        bootId: '{b}',
+        alephVersion: '4.0.0',
+      };
       const offer = await client.checkForUpdate({ ...identity, previousVersion: '4.8.0' });
       expect(offer).toMatchObject({ kind: 'update', version: '5.1.0', sizeBytes: newer.payloadSizeBytes, sha256Base64: newer.payloadSha256Base64 });
       await client.sendEvent({ ...identity, event: omahaEvents.downloadStarted() });
-      const lines = readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown);
+      const lines = readFileSync(events, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown);
       expect(lines).toEqual([
         { machineid: identity.machineId, version: '4.9.0', eventtype: 3, eventresult: 2, errorcode: null, previousversion: '4.8.0' },
         { machineid: identity.machineId, version: '4.9.0', eventtype: 13, eventresult: 1, errorcode: null, previousversion: null },
@@ -95,10 +105,15 @@ describe('update-engine serve', () => {
   const errors: Array<[string, () => string[], number, RegExp]> = [
     ['no --payload', () => [], 2, /needs at least one --payload/],
     ['a missing payload', () => ['--payload', join(dir, 'nope.payload')], 2, /Cannot read payload ".*nope.payload"/],
-    ['a file that is not a payload', () => {
-      writeFileSync(junk, 'x'.repeat(2000));
-      return ['--payload', junk];
-    }, 4, /./],
+    [
+      'a file that is not a payload',
+      () => {
+        writeFileSync(junk, 'x'.repeat(2000));
+        return ['--payload', junk];
+      },
+      4,
+      /./,
+    ],
     ['a bad port', () => ['--payload', newer.path, '--port', '99999'], 2, /--port "99999"/],
     ['an unknown option', () => ['--payload', newer.path, '--bogus'], 2, /bogus/],
     ['two payloads of one version', () => ['--payload', newer.path, '--payload', newer.path], 2, /both hold version "5.1.0"/],

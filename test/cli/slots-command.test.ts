@@ -23,7 +23,11 @@ function oneLine(stderr: string): string {
 
 describe('update-engine slots', () => {
   it('has --help, and exits 2 without a subcommand', async () => {
-    const [help, sub, none] = await Promise.all([runCli('update-engine', ['slots', '--help']), runCli('update-engine', ['slots', 'show', '--help']), runCli('update-engine', ['slots'])]);
+    const [help, sub, none] = await Promise.all([
+      runCli('update-engine', ['slots', '--help']),
+      runCli('update-engine', ['slots', 'show', '--help']),
+      runCli('update-engine', ['slots']),
+    ]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: update-engine slots show --disk DISK [--json]');
     expect(help.stdout).toContain('update-engine slots mark-good --disk DISK --partition N');
@@ -33,7 +37,10 @@ describe('update-engine slots', () => {
 
   it('shows the slots as a table and as the JSON of the contract', async () => {
     const disk = await image(4096);
-    const [text, json] = await Promise.all([runCli('update-engine', ['slots', 'show', '--disk', disk]), runCli('update-engine', ['slots', 'show', '--disk', disk, '--json'])]);
+    const [text, json] = await Promise.all([
+      runCli('update-engine', ['slots', 'show', '--disk', disk]),
+      runCli('update-engine', ['slots', 'show', '--disk', disk, '--json']),
+    ]);
     expect(text.code).toBe(0);
     const lines = text.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^PART\s+LABEL\s+PRIORITY\s+TRIES\s+SUCCESSFUL\s+FIRST_LBA\s+LAST_LBA\s+UUID$/);
@@ -42,7 +49,18 @@ describe('update-engine slots', () => {
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
     const slots = (await listUsrSlots(disk)).usrSlots;
-    expect(parsed).toEqual(slots.map((s) => ({ partition: s.partition, label: s.label, priority: s.priority, tries: s.tries, successful: s.successful, uuid: s.uuid, firstLba: s.firstLba, lastLba: s.lastLba })));
+    expect(parsed).toEqual(
+      slots.map((s) => ({
+        partition: s.partition,
+        label: s.label,
+        priority: s.priority,
+        tries: s.tries,
+        successful: s.successful,
+        uuid: s.uuid,
+        firstLba: s.firstLba,
+        lastLba: s.lastLba,
+      })),
+    );
     expect(Object.keys(parsed[0] ?? {})).toEqual(['partition', 'label', 'priority', 'tries', 'successful', 'uuid', 'firstLba', 'lastLba']);
   });
 
@@ -71,9 +89,21 @@ describe('update-engine slots', () => {
     writeFileSync(plain, Buffer.alloc(1024 * 1024, 7));
     const before = { disk: fingerprint(disk), plain: fingerprint(plain) };
     const cases: Array<[string[], number, string | RegExp]> = [
-      [['slots', 'mark-good', '--disk', plain, '--partition', '3'], 5, `update-engine: "${plain}" is not a GPT disk: no "EFI PART" header at LBA 1 or at LBA 2047 (sector size 512)`],
-      [['slots', 'prioritize', '--disk', disk, '--partition', '129'], 5, `update-engine: Partition 129 is out of range on "${disk}" (its GPT has partitions 1..128)`],
-      [['slots', 'mark-good', '--disk', disk, '--partition', '9'], 5, /^update-engine: Partition 9 \("ROOT"\) on ".*" is not a USR slot: its type is 3884dd41-8582-4404-b9a8-e9b84f2df50e, not 5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6$/],
+      [
+        ['slots', 'mark-good', '--disk', plain, '--partition', '3'],
+        5,
+        `update-engine: "${plain}" is not a GPT disk: no "EFI PART" header at LBA 1 or at LBA 2047 (sector size 512)`,
+      ],
+      [
+        ['slots', 'prioritize', '--disk', disk, '--partition', '129'],
+        5,
+        `update-engine: Partition 129 is out of range on "${disk}" (its GPT has partitions 1..128)`,
+      ],
+      [
+        ['slots', 'mark-good', '--disk', disk, '--partition', '9'],
+        5,
+        /^update-engine: Partition 9 \("ROOT"\) on ".*" is not a USR slot: its type is 3884dd41-8582-4404-b9a8-e9b84f2df50e, not 5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6$/,
+      ],
       [['slots', 'prioritize', '--disk', disk, '--partition', '7'], 5, `update-engine: Partition 7 does not exist on "${disk}"`],
       [['slots', 'prioritize', '--disk', disk, '--partition', 'B'], 2, 'update-engine: --partition must be a positive whole number, got "B"'],
       [['slots', 'prioritize', '--disk', disk], 2, 'update-engine: slots prioritize needs --partition N'],
@@ -103,7 +133,9 @@ describe('update-engine slots', () => {
     const show = await runCli('update-engine', ['slots', 'show', '--disk', disk, '--json']);
     expect(show.code).toBe(0);
     expect(JSON.parse(show.stdout)).toHaveLength(2);
-    expect(show.stderr).toMatch(/^warning: the primary GPT at LBA 1 is damaged: header CRC32 .*; the next change repairs it \(or run 'update-engine slots repair'\)\n$/);
+    expect(show.stderr).toMatch(
+      /^warning: the primary GPT at LBA 1 is damaged: header CRC32 .*; the next change repairs it \(or run 'update-engine slots repair'\)\n$/,
+    );
     const repair = await runCli('update-engine', ['slots', 'repair', '--disk', disk]);
     expect(repair.code).toBe(0);
     expect(repair.stdout).toMatch(/^Repaired ".*": the primary GPT at LBA 1 is damaged/);

@@ -76,7 +76,9 @@ describe('update_engine_client: arguments', () => {
     const socketPath = join(dir, 'none.sock');
     const r = await client(['--socket', socketPath, '-status']);
     expect(r.code).toBe(6);
-    expect(r.stderr).toBe(`update_engine_client: Cannot connect to the update daemon at "${socketPath}": the socket does not exist (is the update-engine daemon running?)\n`);
+    expect(r.stderr).toBe(
+      `update_engine_client: Cannot connect to the update daemon at "${socketPath}": the socket does not exist (is the update-engine daemon running?)\n`,
+    );
     // -update has update_engine_client's codes only: 0, or 1 for every failure.
     const update = await client(['--socket', socketPath, '-update']);
     expect([update.code, update.stderr]).toEqual([1, r.stderr]);
@@ -84,7 +86,7 @@ describe('update_engine_client: arguments', () => {
 });
 
 describe('update_engine_client: commands', () => {
-  it('-status and --status print update_engine\'s format exactly; the socket may come from the settings', async () => {
+  it("-status and --status print update_engine's format exactly; the socket may come from the settings", async () => {
     const handler = new FakeControlHandler({
       status: 'UPDATE_STATUS_UPDATED_NEED_REBOOT',
       lastCheckedTimeSeconds: 1556272591,
@@ -92,7 +94,8 @@ describe('update_engine_client: commands', () => {
       newSizeBytes: 399568805,
     });
     const { socketPath } = await daemon(handler);
-    const expected = 'LAST_CHECKED_TIME=1556272591\nPROGRESS=0.000000\nCURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT\nNEW_VERSION=2079.3.2\nNEW_SIZE=399568805\n';
+    const expected =
+      'LAST_CHECKED_TIME=1556272591\nPROGRESS=0.000000\nCURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT\nNEW_VERSION=2079.3.2\nNEW_SIZE=399568805\n';
     const runs = await Promise.all([
       client(['-socket', socketPath, '-status']),
       client([`--socket=${socketPath}`, '--status']),
@@ -153,7 +156,7 @@ describe('update_engine_client: commands', () => {
     expect([r.code, r.stdout.trimEnd().split('\n').at(-1), r.stderr]).toEqual([0, 'No update available', '']);
   });
 
-  it('-update exits 1 (update_engine_client\'s code) with the reason when the cycle fails', async () => {
+  it("-update exits 1 (update_engine_client's code) with the reason when the cycle fails", async () => {
     const { socketPath } = await daemon(undefined, 'error');
     const r = await client(['--socket', socketPath, '-update']);
     expect(r.code).toBe(1);
@@ -174,7 +177,13 @@ describe('update_engine_client: commands', () => {
     const glog = watcher.stderr().trimEnd().split('\n');
     expect(glog.length % 6).toBe(0);
     expect(glog[0]).toMatch(/^I\d{4} \d{2}:\d{2}:\d{2}\.\d{6} +\d+ update_engine_client\.cc:79\] Got status update:$/);
-    expect(glog.slice(1, 6).map((l) => l.replace(/^.*\] /, ''))).toEqual(['  last_checked_time: 0', '  progress: 0', '  current_operation: UPDATE_STATUS_IDLE', '  new_version: 0.0.0', '  new_size: 0']);
+    expect(glog.slice(1, 6).map((l) => l.replace(/^.*\] /, ''))).toEqual([
+      '  last_checked_time: 0',
+      '  progress: 0',
+      '  current_operation: UPDATE_STATUS_IDLE',
+      '  new_version: 0.0.0',
+      '  new_size: 0',
+    ]);
     expect(glog.map((l) => l.replace(/^.*\] /, ''))).toContain('  progress: 0.5');
 
     const again = spawnClient(['--socket', socketPath, '-watch_for_updates']);
@@ -208,13 +217,19 @@ describe('update_engine_client: commands', () => {
     requireRoot('running the client as nobody');
     requireTool('setpriv');
     const { socketPath } = await daemon();
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, `${REPO_ROOT}bin/update_engine_client.js`, '--socket', socketPath, '-status'], {
-      encoding: 'utf8',
-      env: cleanEnv({ HOME: '/nonexistent' }),
-      cwd: REPO_ROOT,
-      timeout: 30_000,
-    });
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, `${REPO_ROOT}bin/update_engine_client.js`, '--socket', socketPath, '-status'],
+      {
+        encoding: 'utf8',
+        env: cleanEnv({ HOME: '/nonexistent' }),
+        cwd: REPO_ROOT,
+        timeout: 30_000,
+      },
+    );
     expect(r.status).toBe(6);
-    expect(r.stderr).toBe(`update_engine_client: Cannot connect to the update daemon at "${socketPath}": permission denied (only root and members of CONTROL_GROUP may use it)\n`);
+    expect(r.stderr).toBe(
+      `update_engine_client: Cannot connect to the update daemon at "${socketPath}": permission denied (only root and members of CONTROL_GROUP may use it)\n`,
+    );
   });
 });

@@ -11,7 +11,10 @@ describe('update.conf.example', () => {
   });
   it('documents every key, and every uncommented line would parse', () => {
     for (const spec of KEY_SPECS) expect(text).toContain(`#${spec.key}=`);
-    const uncommented = text.split('\n').map((l) => l.replace(/^#(?=[A-Z_]+=)/, '')).join('\n');
+    const uncommented = text
+      .split('\n')
+      .map((l) => l.replace(/^#(?=[A-Z_]+=)/, ''))
+      .join('\n');
     expect(parseKeyValueText(uncommented, 'x').problems).toEqual([]);
   });
 });
@@ -21,7 +24,9 @@ describe('docs/settings.md', () => {
     expect(readFileSync(new URL('../../docs/settings.md', import.meta.url), 'utf8')).toBe(renderSettingsDoc());
   });
   it('has one row per key', () => {
-    const rows = renderSettingsDoc().split('\n').filter((l) => l.startsWith('| `'));
+    const rows = renderSettingsDoc()
+      .split('\n')
+      .filter((l) => l.startsWith('| `'));
     expect(rows.map((r) => /^\| `(\w+)`/.exec(r)?.[1])).toEqual(KEY_SPECS.map((s) => s.key));
   });
 });

@@ -101,12 +101,18 @@ describe('layers', () => {
   });
 
   it('a stock Flatcar host: vendor SERVER and APP_ID ignored, VERSION/BOARD/GROUP kept; the operator sets SERVER and APP_ID', async () => {
-    await put(paths.releaseFile, 'FLATCAR_RELEASE_VERSION=3975.2.1\nFLATCAR_RELEASE_BOARD=amd64-usr\nFLATCAR_RELEASE_APPID={e96281a6-d1af-4bde-9a0a-97b76e56dc57}\n');
+    await put(
+      paths.releaseFile,
+      'FLATCAR_RELEASE_VERSION=3975.2.1\nFLATCAR_RELEASE_BOARD=amd64-usr\nFLATCAR_RELEASE_APPID={e96281a6-d1af-4bde-9a0a-97b76e56dc57}\n',
+    );
     await put(paths.usrShareConf, 'SERVER=https://public.update.flatcar-linux.net/v1/update/\nGROUP=stable\n');
     const stock = await loadSettings({ paths, env: {} });
     expect(stock.settings).toMatchObject({ version: '3975.2.1', board: 'amd64-usr', group: 'stable', server: 'disabled', appId: DEFAULT_APP_ID });
     expect(stock.ignored.map((i) => i.key)).toEqual(['APP_ID', 'SERVER']);
-    await put(paths.etcConf, 'SERVER="https://nebraska.example/v1/update/"\nFLATCAR_RELEASE_APPID={1111}\nFLATCAR_RELEASE_VERSION=3975.2.2\nFLATCAR_RELEASE_BOARD=arm64-usr\n');
+    await put(
+      paths.etcConf,
+      'SERVER="https://nebraska.example/v1/update/"\nFLATCAR_RELEASE_APPID={1111}\nFLATCAR_RELEASE_VERSION=3975.2.2\nFLATCAR_RELEASE_BOARD=arm64-usr\n',
+    );
     const operated = await loadSettings({ paths, env: {} });
     expect(operated.settings).toMatchObject({ server: 'https://nebraska.example/v1/update/', appId: '{1111}', version: '3975.2.2', board: 'arm64-usr' });
   });
@@ -153,7 +159,10 @@ describe('layers', () => {
   });
 
   it('combines the locksmith window with REBOOT_WINDOWS; REBOOT_WINDOW_* are aliases', async () => {
-    const f = await put(join(root, 'w.conf'), 'REBOOT_WINDOW_START=Sun 03:00\nREBOOT_WINDOW_LENGTH=2h\nREBOOT_WINDOWS=Mon-Fri 01:00 30m\nREBOOT_TIMEZONE=America/New_York\n');
+    const f = await put(
+      join(root, 'w.conf'),
+      'REBOOT_WINDOW_START=Sun 03:00\nREBOOT_WINDOW_LENGTH=2h\nREBOOT_WINDOWS=Mon-Fri 01:00 30m\nREBOOT_TIMEZONE=America/New_York\n',
+    );
     const { settings } = await loadSettings({ paths, configFiles: [f], env: {} });
     expect(settings.rebootWindows.map((w) => [w.days, w.startMinute, w.durationMs])).toEqual([
       [[0], 180, 7_200_000],
@@ -177,10 +186,30 @@ describe('bad input: one clear error naming file:line, key, value and expectatio
     ['a size', 'IO_WRITE_BPS=40X', /:1: IO_WRITE_BPS="40X": expected a size in bytes/, 'ERR_CONFIG_VALUE'],
     ['a duration', 'HEALTH_TIMEOUT=10 minutes', /:1: HEALTH_TIMEOUT="10 minutes": expected a duration in Go syntax/, 'ERR_CONFIG_VALUE'],
     ['a version', 'VERSION=v1.2', /:1: VERSION="v1.2": expected a semver-like version/, 'ERR_CONFIG_VALUE'],
-    ['a strategy', 'REBOOT_STRATEGY=sometimes', /:1: REBOOT_STRATEGY="sometimes": expected one of reboot, etcd-lock, best-effort, off, fleet-lock/, 'ERR_CONFIG_VALUE'],
-    ['a window start', 'LOCKSMITHD_REBOOT_WINDOW_START=Thu 4pm\nLOCKSMITHD_REBOOT_WINDOW_LENGTH=1h', /:1: LOCKSMITHD_REBOOT_WINDOW_START="Thu 4pm": expected a time HH:MM/, 'ERR_CONFIG_VALUE'],
-    ['a window start without length', 'LOCKSMITHD_REBOOT_WINDOW_START=Thu 04:00', /:1: LOCKSMITHD_REBOOT_WINDOW_START="Thu 04:00": a reboot window needs both a start and a length, as in locksmith: LOCKSMITHD_REBOOT_WINDOW_LENGTH is not set/, 'ERR_CONFIG_VALUE'],
-    ['a window length without start', '\nLOCKSMITHD_REBOOT_WINDOW_LENGTH=1h', /:2: LOCKSMITHD_REBOOT_WINDOW_LENGTH="1h": .*LOCKSMITHD_REBOOT_WINDOW_START is not set/, 'ERR_CONFIG_VALUE'],
+    [
+      'a strategy',
+      'REBOOT_STRATEGY=sometimes',
+      /:1: REBOOT_STRATEGY="sometimes": expected one of reboot, etcd-lock, best-effort, off, fleet-lock/,
+      'ERR_CONFIG_VALUE',
+    ],
+    [
+      'a window start',
+      'LOCKSMITHD_REBOOT_WINDOW_START=Thu 4pm\nLOCKSMITHD_REBOOT_WINDOW_LENGTH=1h',
+      /:1: LOCKSMITHD_REBOOT_WINDOW_START="Thu 4pm": expected a time HH:MM/,
+      'ERR_CONFIG_VALUE',
+    ],
+    [
+      'a window start without length',
+      'LOCKSMITHD_REBOOT_WINDOW_START=Thu 04:00',
+      /:1: LOCKSMITHD_REBOOT_WINDOW_START="Thu 04:00": a reboot window needs both a start and a length, as in locksmith: LOCKSMITHD_REBOOT_WINDOW_LENGTH is not set/,
+      'ERR_CONFIG_VALUE',
+    ],
+    [
+      'a window length without start',
+      '\nLOCKSMITHD_REBOOT_WINDOW_LENGTH=1h',
+      /:2: LOCKSMITHD_REBOOT_WINDOW_LENGTH="1h": .*LOCKSMITHD_REBOOT_WINDOW_START is not set/,
+      'ERR_CONFIG_VALUE',
+    ],
     ['a time zone', 'REBOOT_TIMEZONE=Berlin/Europe', /REBOOT_TIMEZONE="Berlin\/Europe": expected an IANA time zone/, 'ERR_CONFIG_VALUE'],
     ['a server URL', 'SERVER=update.example.net', /SERVER="update.example.net": expected an http:\/\/ or https:\/\/ URL/, 'ERR_CONFIG_VALUE'],
     ['an endpoint list', 'LOCKSMITHD_ENDPOINT=http://ok:2379,not a url', /LOCKSMITHD_ENDPOINT=.*"not a url" is not a URL/, 'ERR_CONFIG_VALUE'],
@@ -188,11 +217,31 @@ describe('bad input: one clear error naming file:line, key, value and expectatio
     ['equal slots', 'SLOT_A_PARTITION=4', /SLOT_B_PARTITION.*different partitions|SLOT_B_PARTITION: slot A and slot B/, 'ERR_CONFIG_VALUE'],
     ['a boolean', 'ALLOW_DOWNGRADE=maybe', /ALLOW_DOWNGRADE="maybe": expected true or false/, 'ERR_CONFIG_VALUE'],
     ['a cron expression', 'CHECK_SCHEDULE=every hour', /CHECK_SCHEDULE="every hour": expected a cron expression/, 'ERR_CONFIG_VALUE'],
-    ['a cron expression that can match', 'CHECK_SCHEDULE=0 0 30 2 *', /CHECK_SCHEDULE="0 0 30 2 \*": expected a cron expression that matches some time/, 'ERR_CONFIG_VALUE'],
-    ['fleet-lock without URL', 'REBOOT_STRATEGY=fleet-lock', /REBOOT_STRATEGY="fleet-lock": REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL/, 'ERR_CONFIG_VALUE'],
-    ['a client cert without key', 'LOCKSMITHD_ETCD_CERTFILE=/c.pem', /LOCKSMITHD_ETCD_CERTFILE="\/c.pem": .*LOCKSMITHD_ETCD_KEYFILE is not set/, 'ERR_CONFIG_VALUE'],
+    [
+      'a cron expression that can match',
+      'CHECK_SCHEDULE=0 0 30 2 *',
+      /CHECK_SCHEDULE="0 0 30 2 \*": expected a cron expression that matches some time/,
+      'ERR_CONFIG_VALUE',
+    ],
+    [
+      'fleet-lock without URL',
+      'REBOOT_STRATEGY=fleet-lock',
+      /REBOOT_STRATEGY="fleet-lock": REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL/,
+      'ERR_CONFIG_VALUE',
+    ],
+    [
+      'a client cert without key',
+      'LOCKSMITHD_ETCD_CERTFILE=/c.pem',
+      /LOCKSMITHD_ETCD_CERTFILE="\/c.pem": .*LOCKSMITHD_ETCD_KEYFILE is not set/,
+      'ERR_CONFIG_VALUE',
+    ],
     ['a failure threshold of 0', 'FLEET_FAILURE_THRESHOLD=0', /:1: FLEET_FAILURE_THRESHOLD="0": expected a whole number of at least 1/, 'ERR_CONFIG_VALUE'],
-    ['a failure threshold that is no number', 'FLEET_FAILURE_THRESHOLD=two', /FLEET_FAILURE_THRESHOLD="two": expected a whole number of at least 1/, 'ERR_CONFIG_VALUE'],
+    [
+      'a failure threshold that is no number',
+      'FLEET_FAILURE_THRESHOLD=two',
+      /FLEET_FAILURE_THRESHOLD="two": expected a whole number of at least 1/,
+      'ERR_CONFIG_VALUE',
+    ],
     ['a metrics address', 'METRICS_LISTEN=0.0.0.0', /METRICS_LISTEN="0.0.0.0": expected HOST:PORT/, 'ERR_CONFIG_VALUE'],
     ['an unterminated quote', 'GROUP="stable', /:1: unterminated double quote/, 'ERR_CONFIG_SYNTAX'],
   ];
@@ -229,7 +278,10 @@ describe('bad input: one clear error naming file:line, key, value and expectatio
   it('reports every syntax problem, each with its line', async () => {
     const f = await put(join(root, 'm.conf'), 'A B\nGROUP=x\n=y\nC D\n=z\n');
     const e = await loadError({ paths, configFiles: [f], env: {} });
-    expect(e.message.split('\n')).toEqual([`${f}:3: invalid key "" (letters, digits and _ only): "=y"`, `${f}:5: invalid key "" (letters, digits and _ only): "=z"`]);
+    expect(e.message.split('\n')).toEqual([
+      `${f}:3: invalid key "" (letters, digits and _ only): "=y"`,
+      `${f}:5: invalid key "" (letters, digits and _ only): "=z"`,
+    ]);
   });
 
   it('a line without "=" is skipped with a warning naming file:line, as update_engine skips it', async () => {

@@ -90,7 +90,14 @@ describe('reboot windows', () => {
 });
 
 describe('booleans and time zones', () => {
-  it.each([['true', true], ['YES', true], ['1', true], ['false', false], ['no', false], ['0', false]])('%s', (t, v) => expect(parseBoolean(t)).toBe(v));
+  it.each([
+    ['true', true],
+    ['YES', true],
+    ['1', true],
+    ['false', false],
+    ['no', false],
+    ['0', false],
+  ])('%s', (t, v) => expect(parseBoolean(t)).toBe(v));
   it('rejects other words', () => expect(() => parseBoolean('maybe')).toThrow(/true or false/));
   it('checks IANA names', () => {
     expect(parseTimeZone('Europe/Berlin')).toBe('Europe/Berlin');

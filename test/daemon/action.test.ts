@@ -26,19 +26,30 @@ function context(options: { signal?: AbortSignal } = {}) {
   return { ctx, lines, progress, steps };
 }
 
-const parse = action('parse', async (text: string) => Number.parseInt(text, 10), (n) => ({ value: n }));
+const parse = action(
+  'parse',
+  async (text: string) => Number.parseInt(text, 10),
+  (n) => ({ value: n }),
+);
 const double = action('double', async (n: number, ctx) => {
   ctx.progress(0.5, 'half way');
   return n * 2;
 });
-const describeNumber = action('describe', async (n: number) => ({ text: `n=${n}`, bytes: n }), (o) => ({ bytes: o.bytes }));
+const describeNumber = action(
+  'describe',
+  async (n: number) => ({ text: `n=${n}`, bytes: n }),
+  (o) => ({ bytes: o.bytes }),
+);
 
 describe('runAction', () => {
   it('passes the feeder value through one action to the collector and logs start and end with figures', async () => {
     const { ctx, lines, steps } = context();
     const out = await runAction(parse, '42', ctx);
     expect(out).toBe(42);
-    expect(lines.map((l) => [l.msg, l.action])).toEqual([['action started', 'parse'], ['action finished', 'parse']]);
+    expect(lines.map((l) => [l.msg, l.action])).toEqual([
+      ['action started', 'parse'],
+      ['action finished', 'parse'],
+    ]);
     expect(lines[1]).toMatchObject({ value: 42 });
     expect(typeof lines[1]?.durationMs).toBe('number');
     expect(steps.map((s) => s.phase)).toEqual(['start', 'end']);
@@ -66,7 +77,10 @@ describe('runAction', () => {
     const buggy = action('buggy', async () => {
       throw new TypeError('x is undefined');
     });
-    await expect(runAction(buggy, undefined, ctx)).rejects.toMatchObject({ code: 'ERR_INTERNAL', message: 'Action "buggy" failed unexpectedly: x is undefined' });
+    await expect(runAction(buggy, undefined, ctx)).rejects.toMatchObject({
+      code: 'ERR_INTERNAL',
+      message: 'Action "buggy" failed unexpectedly: x is undefined',
+    });
     expect(lines.filter((l) => l.msg === 'action failed').map((l) => [l.action, l.code])).toEqual([
       ['verify', 'ERR_PAYLOAD_SIGNATURE'],
       ['buggy', 'ERR_INTERNAL'],

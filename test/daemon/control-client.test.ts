@@ -80,7 +80,10 @@ describe('ControlClient', () => {
     expect((await client.reset()).message).toBe('Nothing to reset: no update is pending');
     await client.check();
     // The fake cycle may already have taken its first step when the reset arrives (a loaded machine).
-    await expect(client.reset()).rejects.toMatchObject({ code: 'ERR_UPDATE_IN_PROGRESS', message: expect.stringMatching(/^Cannot reset while an update runs \(status UPDATE_STATUS_(IDLE|CHECKING_FOR_UPDATE)\)$/) });
+    await expect(client.reset()).rejects.toMatchObject({
+      code: 'ERR_UPDATE_IN_PROGRESS',
+      message: expect.stringMatching(/^Cannot reset while an update runs \(status UPDATE_STATUS_(IDLE|CHECKING_FOR_UPDATE)\)$/),
+    });
   });
 
   it('says the daemon is not running when the socket is missing or stale, quoting the path', async () => {

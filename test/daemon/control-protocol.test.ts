@@ -1,15 +1,7 @@
 // Tests of the control protocol's framing and validation (pure).
 
 import { describe, expect, it } from 'vitest';
-import {
-  LineDecoder,
-  MAX_LINE_BYTES,
-  encodeLine,
-  errorResponse,
-  parseLine,
-  requestSchema,
-  responseSchema,
-} from '../../src/daemon/control-protocol.ts';
+import { LineDecoder, MAX_LINE_BYTES, encodeLine, errorResponse, parseLine, requestSchema, responseSchema } from '../../src/daemon/control-protocol.ts';
 import { IDLE_SNAPSHOT } from '../../src/daemon/status.ts';
 import { UpdateEngineError } from '../../src/errors.ts';
 
@@ -53,7 +45,15 @@ describe('messages', () => {
   });
 
   it('turns errors into error responses, keeping the code of an UpdateEngineError', () => {
-    expect(errorResponse(3, new UpdateEngineError('ERR_USAGE', 'No pending update'))).toEqual({ id: 3, ok: false, error: { code: 'ERR_USAGE', message: 'No pending update' } });
-    expect(errorResponse(null, new TypeError('x is undefined'))).toEqual({ id: null, ok: false, error: { code: 'ERR_INTERNAL', message: 'The daemon failed: x is undefined' } });
+    expect(errorResponse(3, new UpdateEngineError('ERR_USAGE', 'No pending update'))).toEqual({
+      id: 3,
+      ok: false,
+      error: { code: 'ERR_USAGE', message: 'No pending update' },
+    });
+    expect(errorResponse(null, new TypeError('x is undefined'))).toEqual({
+      id: null,
+      ok: false,
+      error: { code: 'ERR_INTERNAL', message: 'The daemon failed: x is undefined' },
+    });
   });
 });

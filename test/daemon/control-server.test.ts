@@ -44,7 +44,8 @@ async function serve(handler = new FakeControlHandler(), socketPath = join(dir, 
 
 /** Tries to connect as uid/gid 65534 (nobody), with the given supplementary groups. */
 function connectAsNobody(socketPath: string, groups: number[]): string {
-  const script = "require('net').createConnection(process.argv[1]).on('connect',()=>{console.log('connected');process.exit(0)}).on('error',(e)=>{console.log(e.code);process.exit(1)})";
+  const script =
+    "require('net').createConnection(process.argv[1]).on('connect',()=>{console.log('connected');process.exit(0)}).on('error',(e)=>{console.log(e.code);process.exit(1)})";
   const groupArgs = groups.length > 0 ? [`--groups=${groups.join(',')}`] : ['--clear-groups'];
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', ...groupArgs, process.execPath, '-e', script, socketPath], { encoding: 'utf8' });
   return r.stdout.trim();
@@ -112,7 +113,10 @@ describe('ControlServer: the socket file', () => {
     const groupFile = join(dir, 'group');
     writeFileSync(groupFile, 'root:x:0:\nops:x:1234:alice,bob\n');
     expect(await lookupGroupId('ops', groupFile)).toBe(1234);
-    await expect(lookupGroupId('nope', groupFile)).rejects.toMatchObject({ code: 'ERR_CONFIG_VALUE', message: `CONTROL_GROUP "nope" is not a group in "${groupFile}"` });
+    await expect(lookupGroupId('nope', groupFile)).rejects.toMatchObject({
+      code: 'ERR_CONFIG_VALUE',
+      message: `CONTROL_GROUP "nope" is not a group in "${groupFile}"`,
+    });
   });
 });
 
@@ -152,7 +156,15 @@ describe('ControlServer: the protocol', () => {
     });
     socket.write('{"id":1,"method":"watch"}\n');
     await finished;
-    expect(statuses.map((s) => s.slice(14))).toEqual(['IDLE', 'CHECKING_FOR_UPDATE', 'UPDATE_AVAILABLE', 'DOWNLOADING', 'VERIFYING', 'FINALIZING', 'UPDATED_NEED_REBOOT']);
+    expect(statuses.map((s) => s.slice(14))).toEqual([
+      'IDLE',
+      'CHECKING_FOR_UPDATE',
+      'UPDATE_AVAILABLE',
+      'DOWNLOADING',
+      'VERIFYING',
+      'FINALIZING',
+      'UPDATED_NEED_REBOOT',
+    ]);
     expect(handler.listeners).toBe(1);
     socket.destroy();
     await vi.waitFor(() => expect(handler.listeners).toBe(0), { timeout: 10_000 });
@@ -161,12 +173,20 @@ describe('ControlServer: the protocol', () => {
   it('reports handler errors with their code, bugs as ERR_INTERNAL, and bad requests with id null', async () => {
     const { socketPath, handler } = await serve();
     const replies = await exchange(socketPath, ['{"id":0,"method":"check"}\n{"id":1,"method":"reset"}\n', 'hello\n', '{"id":3,"method":"reboot"}\n'], 4);
-    expect(replies).toContainEqual({ id: 1, ok: false, error: { code: 'ERR_UPDATE_IN_PROGRESS', message: 'Cannot reset while an update runs (status UPDATE_STATUS_IDLE)' } });
+    expect(replies).toContainEqual({
+      id: 1,
+      ok: false,
+      error: { code: 'ERR_UPDATE_IN_PROGRESS', message: 'Cannot reset while an update runs (status UPDATE_STATUS_IDLE)' },
+    });
     expect(replies.filter((r) => r.id === null).map((r) => (r.error as { code: string }).code)).toEqual(['ERR_CONTROL_SOCKET', 'ERR_CONTROL_SOCKET']);
     handler.statusError = new TypeError('boom');
-    expect(await exchange(socketPath, ['{"id":4,"method":"status"}\n'], 1)).toEqual([{ id: 4, ok: false, error: { code: 'ERR_INTERNAL', message: 'The daemon failed: boom' } }]);
+    expect(await exchange(socketPath, ['{"id":4,"method":"status"}\n'], 1)).toEqual([
+      { id: 4, ok: false, error: { code: 'ERR_INTERNAL', message: 'The daemon failed: boom' } },
+    ]);
     handler.statusError = new UpdateEngineError('ERR_STATE', 'State unreadable');
-    expect(await exchange(socketPath, ['{"id":5,"method":"watch"}\n'], 1)).toEqual([{ id: 5, ok: false, error: { code: 'ERR_STATE', message: 'State unreadable' } }]);
+    expect(await exchange(socketPath, ['{"id":5,"method":"watch"}\n'], 1)).toEqual([
+      { id: 5, ok: false, error: { code: 'ERR_STATE', message: 'State unreadable' } },
+    ]);
   });
 
   it('answers an endless line with an error and closes the connection', async () => {

@@ -32,7 +32,12 @@ beforeEach(async () => {
   await lab.addPayload('2.0.0');
   await lab.serve();
   stop = new AbortController();
-  daemon = runDaemon(lab.settings({ metricsListen: join(lab.runDir, 'metrics.sock') }), { once: false, logger: silentLogger(), signal: stop.signal, identityPaths: lab.identityPaths() });
+  daemon = runDaemon(lab.settings({ metricsListen: join(lab.runDir, 'metrics.sock') }), {
+    once: false,
+    logger: silentLogger(),
+    signal: stop.signal,
+    identityPaths: lab.identityPaths(),
+  });
   await waitFor(() => existsSync(join(lab.runDir, 'control.sock')), 'the control socket');
 });
 afterEach(async () => {
@@ -58,8 +63,15 @@ describe('daemon + update_engine_client', () => {
 
     const payloadSize = (await stat(lab.payloads[0]!.path)).size;
     const after = await runCli('update_engine_client', ['--socket', socket, '--status']);
-    expect(after.stdout).toMatch(new RegExp(`^LAST_CHECKED_TIME=\\d{10}\\nPROGRESS=0\\.000000\\nCURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT\\nNEW_VERSION=2\\.0\\.0\\nNEW_SIZE=${payloadSize}\\n$`));
-    expect((await lab.slots()).map((s) => [s.label, s.priority, s.tries])).toEqual([['USR-A', 1, 0], ['USR-B', 2, 1]]);
+    expect(after.stdout).toMatch(
+      new RegExp(
+        `^LAST_CHECKED_TIME=\\d{10}\\nPROGRESS=0\\.000000\\nCURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT\\nNEW_VERSION=2\\.0\\.0\\nNEW_SIZE=${payloadSize}\\n$`,
+      ),
+    );
+    expect((await lab.slots()).map((s) => [s.label, s.priority, s.tries])).toEqual([
+      ['USR-A', 1, 0],
+      ['USR-B', 2, 1],
+    ]);
     const scrape = await httpRequest(join(lab.runDir, 'metrics.sock'));
     expect(scrape.status).toBe(200);
     expect(scrape.body).toMatch(/^update_engine_status\{status="UPDATE_STATUS_UPDATED_NEED_REBOOT"\} 1$/m);
@@ -69,7 +81,10 @@ describe('daemon + update_engine_client', () => {
     const reset = await runCli('update_engine_client', ['--socket', socket, '-reset_status']);
     expect(reset.code).toBe(0);
     expect(reset.stdout).toContain('Pending update to 2.0.0 undone; slot USR-A stays active');
-    expect((await lab.slots()).map((s) => [s.label, s.priority, s.tries, s.successful])).toEqual([['USR-A', 1, 0, true], ['USR-B', 0, 0, false]]);
+    expect((await lab.slots()).map((s) => [s.label, s.priority, s.tries, s.successful])).toEqual([
+      ['USR-A', 1, 0, true],
+      ['USR-B', 0, 0, false],
+    ]);
     const final = await runCli('update_engine_client', ['--socket', socket, '-status']);
     expect(final.stdout).toMatch(/CURRENT_OP=UPDATE_STATUS_IDLE\nNEW_VERSION=0\.0\.0\n/);
     expect((await lab.reboot()).partition).toBe(3);

@@ -58,9 +58,23 @@ function startDaemon(extra: Record<string, string> = {}, address = bus.address):
   const settings = lab.settings({ dbus: 'true', controlGroup: CONTROL_GID, rebootStrategy: 'off', ...extra });
   const sink = new PassThrough();
   logLines = [];
-  sink.on('data', (c: Buffer) => logLines.push(...c.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string })));
+  sink.on('data', (c: Buffer) =>
+    logLines.push(
+      ...c
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { level: number; msg: string }),
+    ),
+  );
   const logger = createLogger({ level: 'info', pretty: false, destination: sink });
-  daemon = runDaemon(settings, { once: false, logger, signal: stop.signal, identityPaths: lab.identityPaths(), system: { dbusAddress: address, dbusRetryMs: 200 } });
+  daemon = runDaemon(settings, {
+    once: false,
+    logger,
+    signal: stop.signal,
+    identityPaths: lab.identityPaths(),
+    system: { dbusAddress: address, dbusRetryMs: 200 },
+  });
 }
 
 const onBus = async () => (await run('busctl', ['--system', 'list', '--acquired', '--no-legend'])).stdout.includes('com.coreos.update1');
@@ -90,8 +104,19 @@ describe('com.coreos.update1 on the system bus', () => {
     await waitFor(onBus, 'the name on the bus');
     const xml = (await run('gdbus', ['introspect', '--system', ...DEST, '--xml'])).stdout;
     const manager = /<interface name="com\.coreos\.update1\.Manager">[\s\S]*?<\/interface>/.exec(xml)?.[0] ?? '';
-    expect(manager.match(/<(method|signal) name="(\w+)"/g)).toEqual(['<method name="AttemptUpdate"', '<method name="ResetStatus"', '<method name="GetStatus"', '<signal name="StatusUpdate"']);
-    for (const [name, type] of [['last_checked_time', 'x'], ['progress', 'd'], ['current_operation', 's'], ['new_version', 's'], ['new_size', 'x']]) {
+    expect(manager.match(/<(method|signal) name="(\w+)"/g)).toEqual([
+      '<method name="AttemptUpdate"',
+      '<method name="ResetStatus"',
+      '<method name="GetStatus"',
+      '<signal name="StatusUpdate"',
+    ]);
+    for (const [name, type] of [
+      ['last_checked_time', 'x'],
+      ['progress', 'd'],
+      ['current_operation', 's'],
+      ['new_version', 's'],
+      ['new_size', 'x'],
+    ]) {
       expect(manager).toContain(`<arg name="${name}" type="${type}" direction="out"/>`);
       expect(manager).toContain(`<arg name="${name}" type="${type}"/>`);
     }
@@ -134,7 +159,16 @@ describe('com.coreos.update1 on the system bus', () => {
     const bodies: unknown[][] = [];
     listener.on('message', (m: Message) => (m.member === 'StatusUpdate' && m.interface === 'com.coreos.update1.Manager' ? bodies.push(m.body) : undefined));
     try {
-      await listener.call(new Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch', signature: 's', body: [rule] }));
+      await listener.call(
+        new Message({
+          destination: 'org.freedesktop.DBus',
+          path: '/org/freedesktop/DBus',
+          interface: 'org.freedesktop.DBus',
+          member: 'AddMatch',
+          signature: 's',
+          body: [rule],
+        }),
+      );
       await waitFor(() => monitored.includes('member=NameAcquired') || monitored.length > 0, 'dbus-monitor to start');
       await new Promise((r) => setTimeout(r, 300));
       expect((await run('gdbus', ['call', '--system', ...DEST, '--method', 'com.coreos.update1.Manager.AttemptUpdate'])).stdout.trim()).toBe('()');
@@ -147,12 +181,25 @@ describe('com.coreos.update1 on the system bus', () => {
     // Any IDLE before the check (the status sent when the name was taken) is not part of the update.
     const seen = [...monitored.matchAll(/string "(UPDATE_STATUS_\w+)"/g)].map((m) => m[1]);
     while (seen[0] === 'UPDATE_STATUS_IDLE') seen.shift();
-    const order = ['UPDATE_STATUS_CHECKING_FOR_UPDATE', 'UPDATE_STATUS_UPDATE_AVAILABLE', 'UPDATE_STATUS_DOWNLOADING', 'UPDATE_STATUS_VERIFYING', 'UPDATE_STATUS_FINALIZING', 'UPDATE_STATUS_UPDATED_NEED_REBOOT'];
+    const order = [
+      'UPDATE_STATUS_CHECKING_FOR_UPDATE',
+      'UPDATE_STATUS_UPDATE_AVAILABLE',
+      'UPDATE_STATUS_DOWNLOADING',
+      'UPDATE_STATUS_VERIFYING',
+      'UPDATE_STATUS_FINALIZING',
+      'UPDATE_STATUS_UPDATED_NEED_REBOOT',
+    ];
     expect([...new Set(seen)]).toEqual(order);
     expect(monitored).toMatch(/signal .*path=\/com\/coreos\/update1; interface=com\.coreos\.update1\.Manager; member=StatusUpdate/);
     // locksmith's NewStatus: body[0].(int64), body[1].(float64), body[2..3].(string), body[4].(int64).
     const last = bodies.at(-1) as unknown[];
-    expect([typeof last[0], typeof last[1], last[2], last[3], typeof last[4]]).toEqual(['bigint', 'number', 'UPDATE_STATUS_UPDATED_NEED_REBOOT', '2.0.0', 'bigint']);
+    expect([typeof last[0], typeof last[1], last[2], last[3], typeof last[4]]).toEqual([
+      'bigint',
+      'number',
+      'UPDATE_STATUS_UPDATED_NEED_REBOOT',
+      '2.0.0',
+      'bigint',
+    ]);
     expect(last[1]).toBe(1);
     expect(Number(last[4])).toBeGreaterThan(0);
     const progress = bodies.filter((b) => b[2] === 'UPDATE_STATUS_DOWNLOADING').map((b) => b[1] as number);
@@ -174,7 +221,11 @@ describe('com.coreos.update1 on the system bus', () => {
     expect((await run('busctl', ['--system', 'call', ...BUSCTL, 'GetStatus'], nobody)).stdout).toMatch(/^xdssx 0 0 "UPDATE_STATUS_IDLE" "0.0.0" 0/);
     expect((await run('busctl', ['--system', 'introspect', 'com.coreos.update1', '/com/coreos/update1'], nobody)).stdout).toContain('.StatusUpdate');
     // The policy file: only root may own the name.
-    const own = await run('busctl', ['--system', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'RequestName', 'su', 'com.coreos.update1', '4'], nobody);
+    const own = await run(
+      'busctl',
+      ['--system', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'RequestName', 'su', 'com.coreos.update1', '4'],
+      nobody,
+    );
     expect(own.stderr).toMatch(/not allowed to own the service "com\.coreos\.update1"|Access denied/);
     const member = ['--reuid=65534', '--regid=65534', `--groups=${CONTROL_GID}`];
     expect((await run('gdbus', ['call', '--system', ...DEST, '--method', 'com.coreos.update1.Manager.ResetStatus'], member)).stdout.trim()).toBe('()');

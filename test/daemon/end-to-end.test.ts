@@ -29,7 +29,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function daemonOnce(extra: Record<string, string> = {}, hooks: { onEngine?: (e: UpdateEngine) => void; signal?: AbortSignal; rebooter?: RecordingRebooter } = {}): Promise<number> {
+async function daemonOnce(
+  extra: Record<string, string> = {},
+  hooks: { onEngine?: (e: UpdateEngine) => void; signal?: AbortSignal; rebooter?: RecordingRebooter } = {},
+): Promise<number> {
   return runDaemon(lab.settings(extra), {
     once: true,
     logger: silentLogger(),
@@ -135,13 +138,16 @@ describe('the update cycle on an image file', () => {
     const v2 = await lab.addPayload('2.0.0');
     await lab.serve();
     const stop = new AbortController();
-    const first = await daemonOnce({ downloadBytesPerSecond: '4M' }, {
-      signal: stop.signal,
-      onEngine: (engine) =>
-        engine.machine.onChange((s) => {
-          if (s.status === 'UPDATE_STATUS_DOWNLOADING' && s.progress > 0.3) stop.abort(new UpdateEngineError('ERR_ABORTED', 'test stop'));
-        }),
-    }).then(
+    const first = await daemonOnce(
+      { downloadBytesPerSecond: '4M' },
+      {
+        signal: stop.signal,
+        onEngine: (engine) =>
+          engine.machine.onChange((s) => {
+            if (s.status === 'UPDATE_STATUS_DOWNLOADING' && s.progress > 0.3) stop.abort(new UpdateEngineError('ERR_ABORTED', 'test stop'));
+          }),
+      },
+    ).then(
       () => 'finished',
       (e: unknown) => (e as UpdateEngineError).code,
     );
@@ -157,10 +163,18 @@ describe('the update cycle on an image file', () => {
   it('writes through the IO_WRITE_BPS throttle and removes its cgroup afterwards', async () => {
     const v2 = await lab.addPayload('2.0.0');
     await lab.serve();
-    const cgroups = () => (existsSync('/sys/fs/cgroup/blkio') ? readdirSync('/sys/fs/cgroup/blkio').filter((n) => n.startsWith(`update-engine-io.${process.pid}.`)) : []);
+    const cgroups = () =>
+      existsSync('/sys/fs/cgroup/blkio') ? readdirSync('/sys/fs/cgroup/blkio').filter((n) => n.startsWith(`update-engine-io.${process.pid}.`)) : [];
     const written: number[] = [];
     const mechanisms: string[] = [];
-    const metrics = { checkFinished() {}, bytesDownloaded() {}, error() {}, phase() {}, bytesWritten: (n: number) => written.push(n), writeThrottle: (m: string) => mechanisms.push(m) };
+    const metrics = {
+      checkFinished() {},
+      bytesDownloaded() {},
+      error() {},
+      phase() {},
+      bytesWritten: (n: number) => written.push(n),
+      writeThrottle: (m: string) => mechanisms.push(m),
+    };
     const code = await runDaemon(lab.settings({ ioWriteBytesPerSecond: '16M' }), {
       once: true,
       logger: silentLogger(),

@@ -66,7 +66,11 @@ export class FakeControlHandler implements ControlHandler {
     const checkedAt = 1_700_000_000;
     await this.#step(S('CHECKING_FOR_UPDATE'));
     if (this.script === 'refused') {
-      await this.#step(S('IDLE'), { lastCheckedTimeSeconds: checkedAt, checkNote: 'The server holds the update back (error-maxConcurrentUpdatesLimitReached): the group\'s limit of concurrent updates is reached; the next check comes at the normal time' });
+      await this.#step(S('IDLE'), {
+        lastCheckedTimeSeconds: checkedAt,
+        checkNote:
+          "The server holds the update back (error-maxConcurrentUpdatesLimitReached): the group's limit of concurrent updates is reached; the next check comes at the normal time",
+      });
       return;
     }
     if (this.script === 'no-update') {
@@ -81,7 +85,9 @@ export class FakeControlHandler implements ControlHandler {
       this.machine.update({ progress, currentOperation: `downloading ${progress * 4096} of 4096 bytes` });
     }
     if (this.script === 'error') {
-      await this.#step(S('REPORTING_ERROR_EVENT'), { lastError: { code: 'ERR_PAYLOAD_SIGNATURE', message: 'No signature of the payload verifies with a trusted key' } });
+      await this.#step(S('REPORTING_ERROR_EVENT'), {
+        lastError: { code: 'ERR_PAYLOAD_SIGNATURE', message: 'No signature of the payload verifies with a trusted key' },
+      });
       await this.#step(S('IDLE'));
       return;
     }

@@ -96,7 +96,13 @@ describe('the reboot lock through an update', () => {
   });
 
   it('a daemon restart while the reboot is pending keeps the lock', async () => {
-    await runDaemon(lab.settings({ ...lockSettings(), rebootStrategy: 'off' }), { once: true, logger: silentLogger(), signal: new AbortController().signal, identityPaths: lab.identityPaths(), overrides: { rebooter: new RecordingRebooter() } });
+    await runDaemon(lab.settings({ ...lockSettings(), rebootStrategy: 'off' }), {
+      once: true,
+      logger: silentLogger(),
+      signal: new AbortController().signal,
+      identityPaths: lab.identityPaths(),
+      overrides: { rebooter: new RecordingRebooter() },
+    });
     const lock = await runCli('locksmithctl', ['--endpoint', etcd.endpoints.join(','), '--group', group, 'lock', machineId]);
     expect(lock.code).toBe(0);
     const again = await once(); // marker present: reboot-pending; the lock we hold is ours to reboot with

@@ -57,7 +57,11 @@ describe('metrics after a demo cycle', () => {
     expect(sampleValue(e, 'update_engine_bytes_written_total')).toBe((await readFile(v2.imagePath)).length);
     expect(sampleValue(e, 'update_engine_bytes_written_total')).toBe(IMAGE_BYTES);
     expect(sampleValue(e, 'update_engine_bytes_downloaded_total')).toBe((await stat(v2.path)).size);
-    expect(samplesOf(e, 'update_engine_status').filter((s) => s.value === 1).map((s) => s.labels.status)).toEqual(['UPDATE_STATUS_UPDATED_NEED_REBOOT']);
+    expect(
+      samplesOf(e, 'update_engine_status')
+        .filter((s) => s.value === 1)
+        .map((s) => s.labels.status),
+    ).toEqual(['UPDATE_STATUS_UPDATED_NEED_REBOOT']);
     expect(sampleValue(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
     expect(sampleValue(e, 'update_engine_offered_version_info', { version: '2.0.0' })).toBe(1);
     expect(sampleValue(e, 'update_engine_last_check_timestamp_seconds')).toBeGreaterThanOrEqual(before);
@@ -75,8 +79,16 @@ describe('metrics after a demo cycle', () => {
     const { outcome, scrape: read } = await cycleWithMetrics(join(dir, 'metrics.sock'));
     expect(outcome).toBe('ERR_PAYLOAD_SIGNATURE');
     const e = await read();
-    expect(samplesOf(e, 'update_engine_errors_total').filter((s) => s.value !== 0).map((s) => [s.labels.code, s.value])).toEqual([['ERR_PAYLOAD_SIGNATURE', 1]]);
-    expect(samplesOf(e, 'update_engine_status').filter((s) => s.value === 1).map((s) => s.labels.status)).toEqual(['UPDATE_STATUS_IDLE']);
+    expect(
+      samplesOf(e, 'update_engine_errors_total')
+        .filter((s) => s.value !== 0)
+        .map((s) => [s.labels.code, s.value]),
+    ).toEqual([['ERR_PAYLOAD_SIGNATURE', 1]]);
+    expect(
+      samplesOf(e, 'update_engine_status')
+        .filter((s) => s.value === 1)
+        .map((s) => s.labels.status),
+    ).toEqual(['UPDATE_STATUS_IDLE']);
     expect(sampleValue(e, 'update_engine_bytes_written_total')).toBe(0);
     expect(sampleValue(e, 'update_engine_last_check_result', { result: 'update' })).toBe(1);
   });
@@ -89,6 +101,10 @@ describe('metrics after a demo cycle', () => {
     expect(sampleValue(e, 'update_engine_last_check_result', { result: 'noupdate' })).toBe(1);
     expect(sampleValue(e, 'update_engine_checks_total', { result: 'noupdate' })).toBe(1);
     expect(samplesOf(e, 'update_engine_offered_version_info')).toEqual([]);
-    expect(samplesOf(e, 'update_engine_status').filter((s) => s.value === 1).map((s) => s.labels.status)).toEqual(['UPDATE_STATUS_IDLE']);
+    expect(
+      samplesOf(e, 'update_engine_status')
+        .filter((s) => s.value === 1)
+        .map((s) => s.labels.status),
+    ).toEqual(['UPDATE_STATUS_IDLE']);
   });
 });

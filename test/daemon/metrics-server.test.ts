@@ -39,7 +39,10 @@ async function start(listen: string, registry = engineMetrics().registry): Promi
 }
 
 async function rejection(p: Promise<unknown>): Promise<UpdateEngineError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(UpdateEngineError);
   return e as UpdateEngineError;
 }
@@ -55,7 +58,9 @@ describe('parseMetricsListen', () => {
   });
 
   it.each(['0.0.0.0', '127.0.0.1:70000', 'metrics.sock', 'example.com:9105'])('refuses %s with ERR_CONFIG_VALUE', (text) => {
-    expect(() => parseMetricsListen(text)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: expect.stringContaining(`METRICS_LISTEN "${text}"`) }));
+    expect(() => parseMetricsListen(text)).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: expect.stringContaining(`METRICS_LISTEN "${text}"`) }),
+    );
   });
 });
 
@@ -107,7 +112,9 @@ describe('startMetricsServer over TCP', () => {
     const server = await startMetricsServer({ listen: '127.0.0.1:0', registry: engineMetrics().registry, logger });
     const agent = new Agent({ keepAlive: true });
     const [host, port] = [server.address.split(':')[0], Number(server.address.split(':')[1])];
-    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => get({ host, port, path: '/metrics', agent }, resolve).on('error', reject));
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) =>
+      get({ host, port, path: '/metrics', agent }, resolve).on('error', reject),
+    );
     res.resume();
     await once(res, 'end');
     await server.close();

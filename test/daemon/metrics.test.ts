@@ -38,7 +38,10 @@ const DOCUMENTED = [
   'update_engine_fleet_halted',
 ];
 
-const statusOnes = (e: Exposition) => samplesOf(e, 'update_engine_status').filter((s) => s.value === 1).map((s) => s.labels.status);
+const statusOnes = (e: Exposition) =>
+  samplesOf(e, 'update_engine_status')
+    .filter((s) => s.value === 1)
+    .map((s) => s.labels.status);
 
 describe('createEngineMetrics', () => {
   it('declares every documented series with a HELP text, on its own registry', async () => {
@@ -55,8 +58,16 @@ describe('createEngineMetrics', () => {
   it('starts with the info labels, zeros for every error code and status, and the throttle limit', async () => {
     const e = await make().read();
     expect(sampleValue(e, 'update_engine_info', { version: '1.2.3', app_id: '{app-under-test}', group: 'beta' })).toBe(1);
-    expect(samplesOf(e, 'update_engine_errors_total').map((s) => s.labels.code).sort()).toEqual([...ERROR_CODES].sort());
-    expect(samplesOf(e, 'update_engine_status').map((s) => s.labels.status).sort()).toEqual([...UPDATE_STATUSES].sort());
+    expect(
+      samplesOf(e, 'update_engine_errors_total')
+        .map((s) => s.labels.code)
+        .sort(),
+    ).toEqual([...ERROR_CODES].sort());
+    expect(
+      samplesOf(e, 'update_engine_status')
+        .map((s) => s.labels.status)
+        .sort(),
+    ).toEqual([...UPDATE_STATUSES].sort());
     expect(samplesOf(e, 'update_engine_offered_version_info')).toEqual([]);
     expect(sampleValue(e, 'update_engine_io_write_limit_bytes_per_second')).toBe(20 * 1024 * 1024);
     // IO_WRITE_BPS is set but no write has chosen a mechanism yet: no mechanism is 1.
@@ -163,7 +174,11 @@ describe('createEngineMetrics', () => {
     metrics.lockWaitStarted();
     await clock.advance(4000);
     let e = await read();
-    expect(samplesOf(e, 'update_engine_io_throttle_info').filter((s) => s.value === 1).map((s) => s.labels.mechanism)).toEqual(['cgroup-v1']);
+    expect(
+      samplesOf(e, 'update_engine_io_throttle_info')
+        .filter((s) => s.value === 1)
+        .map((s) => s.labels.mechanism),
+    ).toEqual(['cgroup-v1']);
     expect(sampleValue(e, 'update_engine_io_write_limit_bytes_per_second')).toBe(10 * 1024 * 1024);
     expect(sampleValue(e, 'update_engine_lock_holders')).toBe(2);
     expect(sampleValue(e, 'update_engine_lock_max')).toBe(3);

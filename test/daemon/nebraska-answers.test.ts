@@ -28,7 +28,14 @@ let server: DevServer | undefined;
 let model: NebraskaModel;
 let machineId: string;
 const requests: ReceivedApp[] = [];
-const policy = (p: Partial<GroupPolicy> = {}): GroupPolicy => ({ updatesEnabled: true, safeMode: false, maxUpdatesPerPeriod: 900000, periodMs: 3_600_000, updateTimeoutMs: 3_600_000, ...p });
+const policy = (p: Partial<GroupPolicy> = {}): GroupPolicy => ({
+  updatesEnabled: true,
+  safeMode: false,
+  maxUpdatesPerPeriod: 900000,
+  periodMs: 3_600_000,
+  updateTimeoutMs: 3_600_000,
+  ...p,
+});
 
 async function serveNebraska(p: GroupPolicy, appId = FLEET_APP_ID): Promise<void> {
   await server?.close();
@@ -57,7 +64,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function once(extra: Record<string, string> = {}, hooks: { metrics?: ReturnType<typeof createEngineMetrics>; signal?: AbortSignal; onEngine?: (e: UpdateEngine) => void; appId?: string } = {}): Promise<{ code: number | string; engine: UpdateEngine | undefined }> {
+async function once(
+  extra: Record<string, string> = {},
+  hooks: { metrics?: ReturnType<typeof createEngineMetrics>; signal?: AbortSignal; onEngine?: (e: UpdateEngine) => void; appId?: string } = {},
+): Promise<{ code: number | string; engine: UpdateEngine | undefined }> {
   let engine: UpdateEngine | undefined;
   const code = await runDaemon(lab.settings({ server: server!.updateUrl, appId: hooks.appId ?? FLEET_APP_ID, ...extra }), {
     once: true,
@@ -81,7 +91,11 @@ describe('a rollout refusal is "no update now"', () => {
     const metrics = createEngineMetrics({ settings: lab.settings(), processMetrics: false });
     const run = await once({}, { metrics });
     expect(run.code).toBe(0);
-    expect(run.engine?.machine.snapshot()).toMatchObject({ status: 'UPDATE_STATUS_IDLE', lastError: null, checkNote: expect.stringContaining('error-updatesDisabled') });
+    expect(run.engine?.machine.snapshot()).toMatchObject({
+      status: 'UPDATE_STATUS_IDLE',
+      lastError: null,
+      checkNote: expect.stringContaining('error-updatesDisabled'),
+    });
     expect(await state()).toMatchObject({ failureCount: 0, failedVersions: {}, pendingEvents: [] });
     expect((await state()).backoffUntilMs).toBeUndefined();
     expect(requests.flatMap((a) => a.events)).toEqual([]);
@@ -118,13 +132,16 @@ describe('no grant is left in progress on the server', () => {
   it('a restart during the download: the server still says "downloading"; the daemon ends it with 3/0 and the next check is granted again', async () => {
     await serveNebraska(policy());
     const stop = new AbortController();
-    const first = await once({ downloadBytesPerSecond: '1M' }, {
-      signal: stop.signal,
-      onEngine: (e) =>
-        e.machine.onChange((s) => {
-          if (s.status === 'UPDATE_STATUS_DOWNLOADING' && s.progress > 0.2) stop.abort(new UpdateEngineError('ERR_ABORTED', 'test stop'));
-        }),
-    });
+    const first = await once(
+      { downloadBytesPerSecond: '1M' },
+      {
+        signal: stop.signal,
+        onEngine: (e) =>
+          e.machine.onChange((s) => {
+            if (s.status === 'UPDATE_STATUS_DOWNLOADING' && s.progress > 0.2) stop.abort(new UpdateEngineError('ERR_ABORTED', 'test stop'));
+          }),
+      },
+    );
     expect(first.code).toBe('ERR_ABORTED');
     expect(model.instance(machineId)?.status).toBe(STATUS.downloading);
     expect((await once()).code).toBe(0); // in progress on the server, not here: 3/0 ends it
@@ -155,7 +172,10 @@ describe('events for a Flatcar app id too', () => {
     expect(model.instance(machineId, FLATCAR_APP_ID)?.status).toBe(STATUS.installed);
     await lab.reboot();
     expect((await once({}, { appId: `{${FLATCAR_APP_ID}}` })).code).toBe(0);
-    expect(model.timeline(machineId)).toEqual({ events: ['13/1', '14/1', '800/1', '3/2'], statuses: ['updateGranted', 'downloading', 'downloaded', 'installed', 'complete'] });
+    expect(model.timeline(machineId)).toEqual({
+      events: ['13/1', '14/1', '800/1', '3/2'],
+      statuses: ['updateGranted', 'downloading', 'downloaded', 'installed', 'complete'],
+    });
   });
 });
 
@@ -181,7 +201,13 @@ it('with no SERVER the daemon says in one line where to set it', async () => {
   const { Writable } = await import('node:stream');
   const { createLogger } = await import('../../src/platform/logger.ts');
   const logger = createLogger({ pretty: false, destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
-  const code = await runDaemon(lab.settings({ server: 'disabled' }), { once: true, logger, signal: new AbortController().signal, identityPaths: lab.identityPaths(), overrides: { rebooter: new RecordingRebooter() } });
+  const code = await runDaemon(lab.settings({ server: 'disabled' }), {
+    once: true,
+    logger,
+    signal: new AbortController().signal,
+    identityPaths: lab.identityPaths(),
+    overrides: { rebooter: new RecordingRebooter() },
+  });
   expect(code).toBe(0);
   expect(lines.map((l) => JSON.parse(l) as { msg: string; level: number }).filter((l) => l.msg.startsWith('SERVER is not set'))).toEqual([
     expect.objectContaining({ level: 40, msg: expect.stringContaining('set SERVER=https://HOST/v1/update/ (your Nebraska) in /etc/flatcar/update.conf') }),

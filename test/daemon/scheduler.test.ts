@@ -103,7 +103,9 @@ describe('CronMatcher', () => {
     expect(never.nextAfter(at(1, 0, 0))).toBeUndefined();
     never.dispose();
     expect(() => new CronMatcher('* * * * * * 2030')).toThrow(/expected 5 fields \(or 6 with seconds first\), got 7/);
-    expect(() => new CronMatcher('every day')).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: expect.stringContaining('CHECK_SCHEDULE "every day"') }));
+    expect(() => new CronMatcher('every day')).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: expect.stringContaining('CHECK_SCHEDULE "every day"') }),
+    );
   });
 });
 
@@ -167,10 +169,12 @@ describe('CheckScheduler', () => {
     await h.scheduler.stop();
   });
 
-  it("a rollout refusal keeps the 45 min cadence; a server or configuration error (an error-* status) doubles it", async () => {
+  it('a rollout refusal keeps the 45 min cadence; a server or configuration error (an error-* status) doubles it', async () => {
     const refused: CycleOutcome = { kind: 'refused', reason: 'error-maxConcurrentUpdatesLimitReached', explanation: '' };
     const configError: CycleOutcome = { kind: 'failed', error: new UpdateEngineError('ERR_OMAHA_SERVER_ERROR', 'unknown app'), checkFailed: true };
-    const h = harness({ outcomes: [checkOutcomeOf(refused), checkOutcomeOf(refused), checkOutcomeOf(configError), checkOutcomeOf(configError), checkOutcomeOf(refused)] });
+    const h = harness({
+      outcomes: [checkOutcomeOf(refused), checkOutcomeOf(refused), checkOutcomeOf(configError), checkOutcomeOf(configError), checkOutcomeOf(refused)],
+    });
     h.scheduler.start();
     await h.clock.advance(7 * MIN + 45 * MIN + 45 * MIN + 90 * MIN + 180 * MIN);
     expect(h.clock.sleepLog.map((ms) => ms / MIN)).toEqual([7, 45, 45, 90, 180, 45]);

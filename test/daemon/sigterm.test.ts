@@ -47,7 +47,10 @@ async function writeConf(extra = ''): Promise<string> {
 describe('SIGTERM during a download', () => {
   it('stops after a checkpoint, exits, and the next start resumes', async () => {
     const conf = await writeConf('DOWNLOAD_BPS=4M');
-    const child = spawn(process.execPath, [`${REPO_ROOT}bin/update-engine.js`, 'daemon', '--once', '--sysroot', dir, '--config', conf], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`${REPO_ROOT}bin/update-engine.js`, 'daemon', '--once', '--sysroot', dir, '--config', conf], {
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     let signalledAt = 0;
     let scheduled = false;

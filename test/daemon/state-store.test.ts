@@ -6,14 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  NeedRebootMarkerFile,
-  StateStore,
-  freshState,
-  recordFailedVersion,
-  writeFileAtomic,
-  type PersistedState,
-} from '../../src/daemon/state-store.ts';
+import { NeedRebootMarkerFile, StateStore, freshState, recordFailedVersion, writeFileAtomic, type PersistedState } from '../../src/daemon/state-store.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
 
@@ -83,10 +76,15 @@ describe('StateStore', () => {
   it('load() moves a corrupt file aside, warns, and starts fresh', async () => {
     const clock = new FakeClock(1_700_000_000_000);
     const lines: string[] = [];
-    const logger = createLogger({ pretty: false, destination: new Writable({ write: (c, _e, cb) => {
-      lines.push(String(c));
-      cb();
-    } }) });
+    const logger = createLogger({
+      pretty: false,
+      destination: new Writable({
+        write: (c, _e, cb) => {
+          lines.push(String(c));
+          cb();
+        },
+      }),
+    });
     const store = new StateStore({ stateDir: dir, clock, logger });
     writeFileSync(store.path, 'garbage');
     const { state, movedAsideTo } = await store.load();

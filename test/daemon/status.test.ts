@@ -1,14 +1,7 @@
 // Tests of the status table, StatusMachine (assertions, field resets, listeners) and the -status text.
 
 import { describe, expect, it } from 'vitest';
-import {
-  ALLOWED_TRANSITIONS,
-  StatusMachine,
-  UPDATE_STATUSES,
-  formatStatusText,
-  isAllowedTransition,
-  type UpdateStatus,
-} from '../../src/daemon/status.ts';
+import { ALLOWED_TRANSITIONS, StatusMachine, UPDATE_STATUSES, formatStatusText, isAllowedTransition, type UpdateStatus } from '../../src/daemon/status.ts';
 
 const S = (name: string) => `UPDATE_STATUS_${name}` as UpdateStatus;
 
@@ -76,10 +69,12 @@ describe('StatusMachine', () => {
   it('throws ERR_INTERNAL on an illegal transition and changes nothing', () => {
     const m = new StatusMachine();
     const before = m.snapshot();
-    expect(() => m.transition(S('DOWNLOADING'))).toThrow(expect.objectContaining({
-      code: 'ERR_INTERNAL',
-      message: 'Illegal status transition from UPDATE_STATUS_IDLE to UPDATE_STATUS_DOWNLOADING',
-    }));
+    expect(() => m.transition(S('DOWNLOADING'))).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INTERNAL',
+        message: 'Illegal status transition from UPDATE_STATUS_IDLE to UPDATE_STATUS_DOWNLOADING',
+      }),
+    );
     expect(m.snapshot()).toBe(before);
     expect(m.canTransition(S('DOWNLOADING'))).toBe(false);
     expect(m.canTransition(S('CHECKING_FOR_UPDATE'))).toBe(true);

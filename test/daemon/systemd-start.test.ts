@@ -51,7 +51,7 @@ describe('update-engine daemon under a systemd-like start', () => {
     { capabilities: 'all', sysAdmin: true },
     // The unit's CapabilityBoundingSet= has no CAP_SYS_ADMIN: systemd-notify cannot send in the
     // daemon's pid and sends in its own, which NotifyAccess=all accepts (its barrier waits for systemd).
-    { capabilities: 'the unit\'s (no CAP_SYS_ADMIN)', sysAdmin: false },
+    { capabilities: "the unit's (no CAP_SYS_ADMIN)", sysAdmin: false },
   ])('READY=1, watchdog pings, com.coreos.update1 on the bus, STOPPING=1 and exit 0 on SIGTERM, with $capabilities capabilities', async ({ sysAdmin }) => {
     if (!isRoot()) throw new Error('This test needs root (systemd starts the daemon as root; CI runs as root)');
     const conf = join(dir, 'update.conf');
@@ -73,7 +73,13 @@ describe('update-engine daemon under a systemd-like start', () => {
       if (sysAdmin) expect(ready.pid).toBe(child.pid);
       else expect(ready.pid).not.toBe(child.pid);
       expect(ready.text.split('\n')).toContain(`MAINPID=${child.pid}`);
-      const getStatus = () => exec('busctl', ['--system', 'call', 'com.coreos.update1', '/com/coreos/update1', 'com.coreos.update1.Manager', 'GetStatus'], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address } }).then((r) => r.stdout, () => '');
+      const getStatus = () =>
+        exec('busctl', ['--system', 'call', 'com.coreos.update1', '/com/coreos/update1', 'com.coreos.update1.Manager', 'GetStatus'], {
+          env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+        }).then(
+          (r) => r.stdout,
+          () => '',
+        );
       await waitFor(async () => (await getStatus()).startsWith('xdssx 0 0 "UPDATE_STATUS_IDLE"'), 'GetStatus on the bus');
       await waitFor(() => received.filter((d) => d.text.split('\n').includes('WATCHDOG=1')).length >= 2, 'two watchdog pings');
     } finally {

@@ -30,11 +30,19 @@ describe('doctor: d-bus', () => {
     bus = await PrivateSystemBus.start(dir);
     const paths = { policyDirs: [join(dir, 'none'), dirname(POLICY_FILE)], busAddress: bus.address };
     const before = await checkDbus(settings('true'), paths);
-    expect(before.map((r) => [r.name, r.status])).toEqual([['d-bus policy', 'ok'], ['d-bus', 'ok']]);
+    expect(before.map((r) => [r.name, r.status])).toEqual([
+      ['d-bus policy', 'ok'],
+      ['d-bus', 'ok'],
+    ]);
     expect(before[0]?.detail).toBe(`"${POLICY_FILE}"`);
     expect(before[1]?.detail).toContain('com.coreos.update1 not owned now');
     const machine = new StatusMachine();
-    const handler = { status: () => machine.snapshot(), check: () => ({ started: true, message: '' }), reset: () => ({ message: '', snapshot: machine.snapshot() }), watch: () => () => {} };
+    const handler = {
+      status: () => machine.snapshot(),
+      check: () => ({ started: true, message: '' }),
+      reset: () => ({ message: '', snapshot: machine.snapshot() }),
+      watch: () => () => {},
+    };
     const service = DbusService.start({ handler, groupName: 'root', busAddress: bus.address, retryMs: 200 });
     try {
       await service.whenConnected();
@@ -46,7 +54,10 @@ describe('doctor: d-bus', () => {
 
   it('warns, with the fix, without the policy file or the bus; DBUS=false is fine', async () => {
     const results = await checkDbus(settings('true'), { policyDirs: [dir], busAddress: `unix:path=${join(dir, 'no-bus')}` }, 1000);
-    expect(results.map((r) => [r.name, r.status])).toEqual([['d-bus policy', 'warn'], ['d-bus', 'warn']]);
+    expect(results.map((r) => [r.name, r.status])).toEqual([
+      ['d-bus policy', 'warn'],
+      ['d-bus', 'warn'],
+    ]);
     expect(results[0]?.fix).toBe('install -m 0644 systemd/dbus/com.coreos.update1.conf /usr/share/dbus-1/system.d/ && systemctl reload dbus');
     expect(results[1]?.detail).toContain('ENOENT');
     expect(await checkDbus(settings('false'))).toEqual([{ name: 'd-bus', status: 'ok', detail: expect.stringContaining('off (DBUS=false)') }]);

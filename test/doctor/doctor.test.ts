@@ -47,7 +47,12 @@ async function doctor(lines: Record<string, string>): Promise<DoctorResult[]> {
     REBOOT_COMMAND: 'true',
     HEALTH_CHECK: 'true',
   };
-  await writeFile(conf, Object.entries({ ...base, ...lines }).map(([k, v]) => `${k}=${v}`).join('\n'));
+  await writeFile(
+    conf,
+    Object.entries({ ...base, ...lines })
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+  );
   const loaded = await loadSettings({ paths: systemConfigPaths(dir), configFiles: [conf], env: {} });
   return runDoctor(loaded, { identityPaths: lab.identityPaths(), timeoutMs: 2000 });
 }
@@ -112,7 +117,10 @@ describe('update-engine doctor', () => {
     const { startDevServer } = await import('../../src/omaha/dev-server.ts');
     const nebraska = await startDevServer({
       payloads: [],
-      decide: (app) => ({ kind: 'error', reason: app.track === 'stable' ? 'error-failedToRetrieveUpdatePackageInfo' : 'error-maxConcurrentUpdatesLimitReached' }),
+      decide: (app) => ({
+        kind: 'error',
+        reason: app.track === 'stable' ? 'error-failedToRetrieveUpdatePackageInfo' : 'error-maxConcurrentUpdatesLimitReached',
+      }),
     });
     try {
       const unknown = byName(await doctor({ SERVER: nebraska.updateUrl }), 'server');
@@ -133,7 +141,9 @@ describe('update-engine doctor', () => {
     await writeFile(release, 'FLATCAR_RELEASE_APPID={e96281a6-d1af-4bde-9a0a-97b76e56dc57}\n');
     try {
       const r = byName(await doctor({}), 'vendor values');
-      expect(r?.detail).toBe(`ignored APP_ID="{e96281a6-d1af-4bde-9a0a-97b76e56dc57}" (${release}:1): SERVER and APP_ID come only from /etc/flatcar/update.conf, --config or the environment`);
+      expect(r?.detail).toBe(
+        `ignored APP_ID="{e96281a6-d1af-4bde-9a0a-97b76e56dc57}" (${release}:1): SERVER and APP_ID come only from /etc/flatcar/update.conf, --config or the environment`,
+      );
     } finally {
       await rm(release);
     }
@@ -146,7 +156,10 @@ describe('update-engine doctor', () => {
 
   it('prints one line per check, exits 1 on a problem, with no stack trace', async () => {
     const conf = join(dir, 'cli.conf');
-    await writeFile(conf, `DISK=${join(dir, 'nope.img')}\nBOOTED_PARTITION=3\nSERVER=disabled\nREBOOT_STRATEGY=off\nPUBLIC_KEYS=${TEST_PUBLIC_KEY}\nSTATE_DIR=${lab.stateDir}\nRUN_DIR=${lab.runDir}\n`);
+    await writeFile(
+      conf,
+      `DISK=${join(dir, 'nope.img')}\nBOOTED_PARTITION=3\nSERVER=disabled\nREBOOT_STRATEGY=off\nPUBLIC_KEYS=${TEST_PUBLIC_KEY}\nSTATE_DIR=${lab.stateDir}\nRUN_DIR=${lab.runDir}\n`,
+    );
     const r = await runCli('update-engine', ['doctor', '--sysroot', dir, '--config', conf]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL +slots +.*nope\.img/m);

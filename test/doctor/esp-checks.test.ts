@@ -28,7 +28,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const settings = (onDisk: string, booted: number) => settingsSchema.parse({ disk: onDisk, bootedPartition: String(booted), kernelDir: join(dir, 'esp', 'flatcar') });
+const settings = (onDisk: string, booted: number) =>
+  settingsSchema.parse({ disk: onDisk, bootedPartition: String(booted), kernelDir: join(dir, 'esp', 'flatcar') });
 
 async function withEsp<T>(options: string[], use: (loopDisk: string) => Promise<T>): Promise<T> {
   return withLoopDevice(disk, {}, async (loop) => {
@@ -42,9 +43,12 @@ async function withEsp<T>(options: string[], use: (loopDisk: string) => Promise<
 }
 
 describe('doctor: ESP and kernel', () => {
-  it('a writable FUSE-mounted ESP with the running slot\'s kernel passes', async () => {
+  it("a writable FUSE-mounted ESP with the running slot's kernel passes", async () => {
     const results = await withEsp(['-o', 'rw+'], (d) => checkEsp(settings(d, 3)));
-    expect(results.map((r) => [r.name, r.status])).toEqual([['ESP', 'ok'], ['kernel', 'ok']]);
+    expect(results.map((r) => [r.name, r.status])).toEqual([
+      ['ESP', 'ok'],
+      ['kernel', 'ok'],
+    ]);
     expect(results[0]?.detail).toContain('fuse');
     expect(results[1]?.detail).toContain('vmlinuz-a');
   });

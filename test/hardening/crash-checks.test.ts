@@ -43,7 +43,13 @@ async function writeImage(m: CrashMachine, partition: number, lengthBytes: numbe
 }
 
 async function recordPending(m: CrashMachine, version: string): Promise<void> {
-  const state = { formatVersion: 1, failedVersions: {}, failureCount: 0, pendingEvents: [], pendingUpdate: { version, sizeBytes: 1, partition: 4, appliedAtMs: 0 } };
+  const state = {
+    formatVersion: 1,
+    failedVersions: {},
+    failureCount: 0,
+    pendingEvents: [],
+    pendingUpdate: { version, sizeBytes: 1, partition: 4, appliedAtMs: 0 },
+  };
   await writeFile(join(m.stateDir, 'state.json'), JSON.stringify(state));
 }
 
@@ -77,7 +83,11 @@ describe('checkBootAfterKill', () => {
     expect(await checkBootAfterKill(damaged, lab)).toMatchObject({ valid: false, problem: expect.stringContaining('running slot 3') });
     const dead = await machine();
     await disableSlot(dead.disk, 3);
-    expect(await checkBootAfterKill(dead, lab)).toMatchObject({ bootedPartition: undefined, valid: false, problem: expect.stringContaining('nothing bootable') });
+    expect(await checkBootAfterKill(dead, lab)).toMatchObject({
+      bootedPartition: undefined,
+      valid: false,
+      problem: expect.stringContaining('nothing bootable'),
+    });
   });
 });
 

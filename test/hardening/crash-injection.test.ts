@@ -43,11 +43,15 @@ afterAll(async () => {
 function failures(records: KillRecord[]): string[] {
   return records
     .filter((r) => r.dataLost || r.manualHelp || !r.convergence.tableCleanAfterRestart)
-    .map((r) => `${r.scenario} ${r.label}: ${[r.boot.problem, ...r.convergence.problems].filter(Boolean).join('; ') || 'sgdisk -v not clean after the restart'} (seed ${SEED})`);
+    .map(
+      (r) =>
+        `${r.scenario} ${r.label}: ${[r.boot.problem, ...r.convergence.problems].filter(Boolean).join('; ') || 'sgdisk -v not clean after the restart'} (seed ${SEED})`,
+    );
 }
 
 /** Partition booted right after the kill, per event label. */
-const bootedAt = (records: KillRecord[], kind: KillPoint['kind']) => Object.fromEntries(records.filter((r) => r.point.kind === kind).map((r) => [r.label, r.boot.bootedPartition]));
+const bootedAt = (records: KillRecord[], kind: KillPoint['kind']) =>
+  Object.fromEntries(records.filter((r) => r.point.kind === kind).map((r) => [r.label, r.boot.bootedPartition]));
 
 const FRESH_STATUSES = [
   'UPDATE_STATUS_CHECKING_FOR_UPDATE',

@@ -24,7 +24,18 @@ async function run(point: InstallKillPoint) {
   }
 }
 
-const survivor = { problems: [], killed: true, bootedPartition: 3, kernelAIntact: true, espClean: true, loopsLeft: 0, postinstLeft: 0, converged: true, kernelBExact: true, bootedAfter: 4 };
+const survivor = {
+  problems: [],
+  killed: true,
+  bootedPartition: 3,
+  kernelAIntact: true,
+  espClean: true,
+  loopsLeft: 0,
+  postinstLeft: 0,
+  converged: true,
+  kernelBExact: true,
+  bootedAfter: 4,
+};
 
 describe('a crash in the post-install step', () => {
   it('during the kernel copy (after its first MiB) leaves A booting with vmlinuz-a; the restart completes on B', { timeout: 60_000 }, async () => {

@@ -61,9 +61,12 @@ async function expectSafeFailure(machine: CrashMachine): Promise<void> {
 /** The next run with a healthy target: it writes only what the checkpoint lacks, then the update completes. */
 async function expectResume(machine: CrashMachine, nextBlock: number): Promise<void> {
   let observed: ObservedTarget | undefined;
-  const result = await machine.daemonOnce({}, {
-    openTarget: async (disk, slot) => (observed = new ObservedTarget(new FileRegionTarget(disk, slot.byteOffset, slot.byteLength))),
-  });
+  const result = await machine.daemonOnce(
+    {},
+    {
+      openTarget: async (disk, slot) => (observed = new ObservedTarget(new FileRegionTarget(disk, slot.byteOffset, slot.byteLength))),
+    },
+  );
   expect(result).toEqual({ exitCode: 0 });
   expect(observed?.bytesWritten).toBe(lab.imageSizeBytes - nextBlock * BLOCK_BYTES);
   expect(await machine.slotSha256(4, lab.imageSizeBytes)).toBe(lab.images.get('2.0.0'));
@@ -86,9 +89,12 @@ async function zeroSlot(machine: CrashMachine, partition: number): Promise<void>
 
 async function runWithFault(machine: CrashMachine, fault: IoFault): Promise<{ result: DaemonResult; fired: number }> {
   let target: FaultInjectingTarget | undefined;
-  const result = await machine.daemonOnce({}, {
-    openTarget: async (disk, slot) => (target = new FaultInjectingTarget(disk, slot.byteOffset, slot.byteLength, fault)),
-  });
+  const result = await machine.daemonOnce(
+    {},
+    {
+      openTarget: async (disk, slot) => (target = new FaultInjectingTarget(disk, slot.byteOffset, slot.byteLength, fault)),
+    },
+  );
   return { result, fired: target?.faultsFired ?? 0 };
 }
 
@@ -180,7 +186,9 @@ describe('a disk image on a tiny file system', () => {
       const cli = await runCli('update-engine', ['daemon', '--once', '--sysroot', sysroot, '--config', conf], { env: cleanEnv() });
       expect(cli.code).toBe(EXIT_CODES.io);
       const description = await slotBDescription(machine);
-      const line = new RegExp(`^update-engine: Cannot write to "${description.replace(/[[\]+.]/g, '\\$&')}" at offset (\\d+): ENOSPC: no space left on device, write\\n$`);
+      const line = new RegExp(
+        `^update-engine: Cannot write to "${description.replace(/[[\]+.]/g, '\\$&')}" at offset (\\d+): ENOSPC: no space left on device, write\\n$`,
+      );
       expect(cli.stderr).toMatch(line);
       const offset = Number(line.exec(cli.stderr)?.[1]);
       // Where the file system runs out depends on what else it counted (page-sized metadata): at most

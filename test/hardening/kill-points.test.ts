@@ -18,7 +18,14 @@ describe('seededRandom', () => {
 describe('planKillPoints', () => {
   it('aims at every GPT write and every distinct status once, then alternates time and bytes', () => {
     const plan = planKillPoints({ seed: 1, count: 12, profile });
-    expect(plan.slice(0, 6).map(describeKillPoint)).toEqual(['gpt-write #1', 'gpt-write #2', 'gpt-write #3', 'gpt-write #4', 'status CHECKING', 'status DOWNLOADING']);
+    expect(plan.slice(0, 6).map(describeKillPoint)).toEqual([
+      'gpt-write #1',
+      'gpt-write #2',
+      'gpt-write #3',
+      'gpt-write #4',
+      'status CHECKING',
+      'status DOWNLOADING',
+    ]);
     expect(plan.slice(6).map((p) => p.kind)).toEqual(['time', 'bytes', 'time', 'bytes', 'time', 'bytes']);
     expect(plan).toHaveLength(12);
   });

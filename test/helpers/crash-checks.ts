@@ -63,7 +63,12 @@ export async function checkBootAfterKill(machine: CrashMachine, lab: CrashLab): 
     const hash = await machine.slotSha256(partition, lab.imageSizeBytes, copy);
     const holds = [...lab.images].find(([, h]) => h === hash)?.[0];
     if (holds === undefined || !allowed.includes(holds)) {
-      return { bootedPartition: partition, tableTorn, valid: false, problem: `boots partition ${partition}, which holds ${holds ?? 'no complete image'} (allowed: ${allowed.join(', ') || 'nothing'})` };
+      return {
+        bootedPartition: partition,
+        tableTorn,
+        valid: false,
+        problem: `boots partition ${partition}, which holds ${holds ?? 'no complete image'} (allowed: ${allowed.join(', ') || 'nothing'})`,
+      };
     }
     return { bootedPartition: partition, tableTorn, valid: true };
   } finally {
@@ -123,7 +128,8 @@ export async function convergeMachine(
   if (end === 'stuck') problems.push(`not on ${targetVersion} marked good after ${steps.join(', ')}`);
   if (!(await sgdiskClean(machine.disk))) problems.push('sgdisk -v reports problems at the end');
   for (const [partition, version] of Object.entries(machine.meta.slotVersions)) {
-    if ((await machine.slotSha256(Number(partition), lab.imageSizeBytes)) !== lab.images.get(version)) problems.push(`partition ${partition} does not hold ${version}`);
+    if ((await machine.slotSha256(Number(partition), lab.imageSizeBytes)) !== lab.images.get(version))
+      problems.push(`partition ${partition} does not hold ${version}`);
   }
   if (await machine.checkpoint()) problems.push('a payload resume point was left behind');
   return { converged: end !== 'stuck' && problems.length === 0, end, steps, tableCleanAfterRestart, failedRuns, problems };

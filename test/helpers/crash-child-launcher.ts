@@ -88,7 +88,9 @@ export class CrashChildLauncher {
     const proc = fork(this.bundlePath, [], { execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '';
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      proc.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     const ready = new Promise<void>((resolve, reject) => {
       const onMessage = (m: ChildMessage) => {
         if (m.type !== 'ready') return;

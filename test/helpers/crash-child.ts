@@ -97,7 +97,12 @@ async function runOnce(spec: ChildRunSpec): Promise<void> {
 
 process.once('message', (message: ChildRunSpec) => {
   runOnce(message).catch(async (e: unknown) => {
-    await send({ type: 'done', exitCode: 70, errorMessage: `crash child: ${String(e)}`, stats: { durationMs: 0, statuses: [], gptWrites: 0, bytesWritten: 0 } });
+    await send({
+      type: 'done',
+      exitCode: 70,
+      errorMessage: `crash child: ${String(e)}`,
+      stats: { durationMs: 0, statuses: [], gptWrites: 0, bytesWritten: 0 },
+    });
     process.exit(70);
   });
 });

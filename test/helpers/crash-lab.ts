@@ -66,13 +66,23 @@ export class CrashLab {
     const v2 = await lab.addPayload('2.0.0');
     const v3 = await lab.addPayload('3.0.0');
     for (const p of [v2, v3]) {
-      this.images.set(p.version, createHash('sha256').update(await readFile(p.imagePath)).digest('hex'));
+      this.images.set(
+        p.version,
+        createHash('sha256')
+          .update(await readFile(p.imagePath))
+          .digest('hex'),
+      );
       this.imagePaths.set(p.version, p.imagePath);
     }
     const slotA = (await lab.slots()).find((s) => s.partition === 3);
     if (!slotA) throw new Error('The template disk has no USR-A');
     const disk = await readFile(lab.disk);
-    this.images.set('1.0.0', createHash('sha256').update(disk.subarray(slotA.byteOffset, slotA.byteOffset + this.imageSizeBytes)).digest('hex'));
+    this.images.set(
+      '1.0.0',
+      createHash('sha256')
+        .update(disk.subarray(slotA.byteOffset, slotA.byteOffset + this.imageSizeBytes))
+        .digest('hex'),
+    );
     const serve = async (paths: string[]): Promise<string> => {
       const server = await startDevServer({ payloads: await loadDevPayloads(paths) });
       this.servers.push(server);
@@ -96,7 +106,13 @@ export class CrashLab {
       case 'replace': {
         const m = await CrashMachine.clone((await this.scenario('fresh')).dir, dir, this.offerV2);
         await expectExit0(m, 'preparing a pending 2.0.0');
-        scenario = { name, dir, serverUrl: this.offerV3, targetVersion: '3.0.0', description: '2.0.0 flipped and pending, 3.0.0 offered: undo the flip, apply over it' };
+        scenario = {
+          name,
+          dir,
+          serverUrl: this.offerV3,
+          targetVersion: '3.0.0',
+          description: '2.0.0 flipped and pending, 3.0.0 offered: undo the flip, apply over it',
+        };
         break;
       }
       case 'post-boot': {

@@ -96,7 +96,10 @@ export class CrashMachine {
 
   /** Settings input (field -> text) for this machine, as booted now. */
   settingsInput(extra: Record<string, string> = {}): Record<string, string> {
-    return labSettingsInput({ server: this.serverUrl, version: this.version, disk: this.disk, booted: this.meta.booted, stateDir: this.stateDir, runDir: this.runDir }, extra);
+    return labSettingsInput(
+      { server: this.serverUrl, version: this.version, disk: this.disk, booted: this.meta.booted, stateDir: this.stateDir, runDir: this.runDir },
+      extra,
+    );
   }
 
   identityPaths(): IdentityPaths {

@@ -14,7 +14,14 @@ export const POLICY_FILE = join(REPO_ROOT, 'systemd', 'dbus', 'com.coreos.update
 
 /** Debian's system.conf, made to run unprivileged-in-place in `dir` with only `policyFile` added. */
 export function systemBusConfig(systemConf: string, socketPath: string, policyFile: string): string {
-  const drop = [/<user>[^<]*<\/user>/g, /<fork\/>/g, /<pidfile>[^<]*<\/pidfile>/g, /<syslog\/>/g, /<servicehelper>[^<]*<\/servicehelper>/g, /<standard_system_servicedirs\/>/g];
+  const drop = [
+    /<user>[^<]*<\/user>/g,
+    /<fork\/>/g,
+    /<pidfile>[^<]*<\/pidfile>/g,
+    /<syslog\/>/g,
+    /<servicehelper>[^<]*<\/servicehelper>/g,
+    /<standard_system_servicedirs\/>/g,
+  ];
   let text = systemConf;
   for (const re of drop) text = text.replace(re, '');
   text = text.replace(/<listen>[^<]*<\/listen>/, `<listen>unix:path=${socketPath}</listen>`);

@@ -92,7 +92,8 @@ export function makeFakeSystem(root: string, image: string, partitions: number[]
   const sysBlock = join(root, 'sys/class/block');
   const devices = join(root, 'sys/devices/virtual/block');
   const dev = join(root, 'dev');
-  for (const d of [sysBlock, join(devices, 'fakedisk/queue'), join(devices, 'dm-0/slaves'), join(dev, 'mapper'), join(root, 'proc')]) mkdirSync(d, { recursive: true });
+  for (const d of [sysBlock, join(devices, 'fakedisk/queue'), join(devices, 'dm-0/slaves'), join(dev, 'mapper'), join(root, 'proc')])
+    mkdirSync(d, { recursive: true });
   writeFileSync(join(devices, 'fakedisk/size'), '81920\n');
   writeFileSync(join(devices, 'fakedisk/queue/logical_block_size'), '512\n');
   symlinkSync(join(devices, 'fakedisk'), join(sysBlock, 'fakedisk'));

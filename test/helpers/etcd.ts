@@ -114,11 +114,26 @@ export async function startEtcd(options: EtcdStartOptions = {}): Promise<EtcdClu
   for (const [i, spec] of specs.entries()) {
     const dataDir = join(dir, spec.name);
     const args = [
-      '--name', spec.name, '--data-dir', dataDir,
-      '--listen-client-urls', spec.clientUrl, '--advertise-client-urls', spec.clientUrl,
-      '--listen-peer-urls', spec.peerUrl, '--initial-advertise-peer-urls', spec.peerUrl,
-      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `ue-${process.pid}-${dir.slice(-6)}`,
-      '--logger=zap', '--log-level=error',
+      '--name',
+      spec.name,
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      spec.clientUrl,
+      '--advertise-client-urls',
+      spec.clientUrl,
+      '--listen-peer-urls',
+      spec.peerUrl,
+      '--initial-advertise-peer-urls',
+      spec.peerUrl,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      `ue-${process.pid}-${dir.slice(-6)}`,
+      '--logger=zap',
+      '--log-level=error',
       // Fast for one member; a cluster gets more slack so that a loaded test machine does not flap leaders.
       ...(count === 1 ? ['--heartbeat-interval=10', '--election-timeout=100'] : ['--heartbeat-interval=25', '--election-timeout=250']),
     ];
@@ -172,13 +187,64 @@ export function makeEtcdCertificates(dir: string): EtcdTlsFiles {
   requireTool('openssl');
   const f = (name: string) => join(dir, name);
   const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=update-engine test CA']);
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=update-engine test CA',
+  ]);
   const issue = (name: string, subject: string, extensions: string) => {
-    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', subject]);
+    run([
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.csr`),
+      '-subj',
+      subject,
+    ]);
     writeFileSync(f(`${name}.ext`), `${extensions}\n`);
-    run(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-extfile', f(`${name}.ext`)]);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f(`${name}.pem`),
+      '-days',
+      '2',
+      '-extfile',
+      f(`${name}.ext`),
+    ]);
   };
   issue('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth');
   issue('client', '/CN=update-engine test client', 'extendedKeyUsage=clientAuth');
-  return { caFile: f('ca.pem'), serverCertFile: f('server.pem'), serverKeyFile: f('server.key'), clientCertFile: f('client.pem'), clientKeyFile: f('client.key') };
+  return {
+    caFile: f('ca.pem'),
+    serverCertFile: f('server.pem'),
+    serverKeyFile: f('server.key'),
+    clientCertFile: f('client.pem'),
+    clientKeyFile: f('client.key'),
+  };
 }

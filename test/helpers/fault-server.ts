@@ -86,7 +86,14 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const record: RecordedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), fault: 'ok', bytesSent: 0 };
+      const record: RecordedRequest = {
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        fault: 'ok',
+        bytesSent: 0,
+      };
       const fault = options.plan ? options.plan(record, requests.length) : (queue.shift() ?? { kind: 'ok' });
       record.fault = fault.kind;
       requests.push(record);
@@ -150,7 +157,9 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     let status = 200;
     let start = 0;
     let end = data.length - 1;
-    const headers: http.OutgoingHttpHeaders = isPost ? { 'content-type': 'text/xml' } : { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
+    const headers: http.OutgoingHttpHeaders = isPost
+      ? { 'content-type': 'text/xml' }
+      : { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
     if (range) {
       if (range.start >= data.length) {
         res.writeHead(416, { 'content-range': `bytes */${data.length}` });

@@ -87,7 +87,11 @@ export class InstallCrashMachine {
 
   /** Runs a child daemon; resolves with how it ended. */
   runChild(point?: InstallKillPoint): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const child = spawn(process.execPath, [join(PROJECT, 'bin', 'run-ts.js'), join(PROJECT, 'test', 'helpers', 'install-crash-child.ts'), JSON.stringify(this.spec(point))], { stdio: 'ignore', cwd: PROJECT });
+    const child = spawn(
+      process.execPath,
+      [join(PROJECT, 'bin', 'run-ts.js'), join(PROJECT, 'test', 'helpers', 'install-crash-child.ts'), JSON.stringify(this.spec(point))],
+      { stdio: 'ignore', cwd: PROJECT },
+    );
     return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
@@ -96,13 +100,15 @@ export class InstallCrashMachine {
   }
 
   private postinstsLeft(): number {
-    return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(MARK);
-      } catch {
-        return false;
-      }
-    }).length;
+    return readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(MARK);
+        } catch {
+          return false;
+        }
+      }).length;
   }
 
   /** fsck.fat -n on a copy of the ESP's bytes: clean, or only the dirty bit set. */
@@ -116,7 +122,16 @@ export class InstallCrashMachine {
       if (r.status === 0) return true;
       // The dirty bit (FAT's "not unmounted cleanly", as after any power loss) and a stale FAT32
       // FSInfo free-cluster count (a hint the spec says not to trust) are no damage.
-      const complaints = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^fsck\.fat |^Dirty bit is set|Automatically removing dirty bit|^Leaving filesystem unchanged|^Free cluster summary wrong|^Auto-correcting\.$|: \d+ files, \d+\/\d+ clusters$/.test(l));
+      const complaints = `${r.stdout}\n${r.stderr}`
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(
+          (l) =>
+            l !== '' &&
+            !/^fsck\.fat |^Dirty bit is set|Automatically removing dirty bit|^Leaving filesystem unchanged|^Free cluster summary wrong|^Auto-correcting\.$|: \d+ files, \d+\/\d+ clusters$/.test(
+              l,
+            ),
+        );
       if (complaints.length === 0) {
         this.dirtyBitRuns += 1;
         return true;
@@ -165,5 +180,15 @@ export class InstallCrashMachine {
 
 /** A run survived: killed, A booted with its kernel, the ESP checks clean, nothing left behind, and the restart finished the update on B. */
 export function installKillSurvived(r: InstallKillRecord): boolean {
-  return r.killed && r.bootedPartition === 3 && r.kernelAIntact && r.espClean && r.loopsLeft === 0 && r.postinstLeft === 0 && r.converged && r.kernelBExact && r.bootedAfter === 4;
+  return (
+    r.killed &&
+    r.bootedPartition === 3 &&
+    r.kernelAIntact &&
+    r.espClean &&
+    r.loopsLeft === 0 &&
+    r.postinstLeft === 0 &&
+    r.converged &&
+    r.kernelBExact &&
+    r.bootedAfter === 4
+  );
 }

@@ -56,7 +56,11 @@ export interface StatusRecord {
   version: string | undefined;
 }
 
-const normalize = (appId: string) => appId.trim().replace(/^\{|\}$/g, '').toLowerCase();
+const normalize = (appId: string) =>
+  appId
+    .trim()
+    .replace(/^\{|\}$/g, '')
+    .toLowerCase();
 const lt = (a: string, b: string) => isVersion(a) && isVersion(b) && compareVersions(a, b) < 0;
 
 export class NebraskaModel {
@@ -69,9 +73,7 @@ export class NebraskaModel {
   /** The most instances with update_in_progress at any moment. */
   maxInProgressSeen = 0;
 
-  constructor(
-    readonly options: { appId: string; track: string; packageVersion: () => string | undefined; policy: GroupPolicy; now?: () => number },
-  ) {}
+  constructor(readonly options: { appId: string; track: string; packageVersion: () => string | undefined; policy: GroupPolicy; now?: () => number }) {}
 
   private now(): number {
     return this.options.now?.() ?? Date.now();
@@ -108,7 +110,15 @@ export class NebraskaModel {
       existing.version = version;
       return existing;
     }
-    const created: InstanceApp = { machineId, appId, version, status: undefined, lastUpdateVersion: undefined, lastUpdateGrantedMs: undefined, updateInProgress: false };
+    const created: InstanceApp = {
+      machineId,
+      appId,
+      version,
+      status: undefined,
+      lastUpdateVersion: undefined,
+      lastUpdateGrantedMs: undefined,
+      updateInProgress: false,
+    };
     this.instances.set(key, created);
     return created;
   }
@@ -127,7 +137,13 @@ export class NebraskaModel {
   /** RegisterEvent + triggerEventConsequences. */
   private registerEvent(machineId: string, appId: string, e: ReceivedEvent): void {
     const event = `${e.eventType}/${e.eventResult}`;
-    const record: EventRecord = { machineId, appId, event, ...(e.previousVersion !== undefined ? { previousVersion: e.previousVersion } : {}), ...(e.errorCode !== undefined ? { errorCode: e.errorCode } : {}) };
+    const record: EventRecord = {
+      machineId,
+      appId,
+      event,
+      ...(e.previousVersion !== undefined ? { previousVersion: e.previousVersion } : {}),
+      ...(e.errorCode !== undefined ? { errorCode: e.errorCode } : {}),
+    };
     this.events.push(record);
     const inst = this.instances.get(`${machineId}|${appId}`);
     if (!inst) return void (record.rejected = 'ErrInvalidInstance');
@@ -212,7 +228,9 @@ export class NebraskaModel {
   /** The recorded events and statuses of one machine, e.g. ["13/1", "14/1", "800/1", "3/2"] and ["updateGranted", ...]. */
   timeline(machineId: string): { events: string[]; statuses: string[] } {
     return {
-      events: this.events.filter((e) => e.machineId === machineId && e.rejected === undefined).map((e) => (e.errorCode !== undefined ? `${e.event}(${e.errorCode})` : e.event)),
+      events: this.events
+        .filter((e) => e.machineId === machineId && e.rejected === undefined)
+        .map((e) => (e.errorCode !== undefined ? `${e.event}(${e.errorCode})` : e.event)),
       statuses: this.history.filter((h) => h.machineId === machineId).map((h) => h.status),
     };
   }

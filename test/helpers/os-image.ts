@@ -74,7 +74,7 @@ export function readFrom(file: string, offset: number, length: number): Buffer {
 }
 
 /**
-* Formats the disk's ESP as FAT32 (mkfs.vfat -F 32; fusefat 0.1a corrupts FAT16 on write,
+ * Formats the disk's ESP as FAT32 (mkfs.vfat -F 32; fusefat 0.1a corrupts FAT16 on write,
  * so the ESP must be at least 33 MiB) and puts `files` (paths like flatcar/vmlinuz-a) on it with mtools. */
 export async function makeEsp(disk: string, files: Record<string, Buffer>, workDir: string): Promise<{ offset: number; size: number }> {
   requireTool('mkfs.vfat');
@@ -102,7 +102,10 @@ export async function readEspFile(disk: string, path: string): Promise<Buffer | 
   const esp = await findEspPartition(disk);
   if (!esp) throw new Error(`No ESP on "${disk}"`);
   try {
-    return execFileSync('mcopy', ['-n', '-i', `${disk}@@${esp.byteOffset}`, `::/${path}`, '-'], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+    return execFileSync('mcopy', ['-n', '-i', `${disk}@@${esp.byteOffset}`, `::/${path}`, '-'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 256 * 1024 * 1024,
+    });
   } catch {
     return undefined;
   }
@@ -113,7 +116,11 @@ async function listEspDir(disk: string, path: string): Promise<string[]> {
   const esp = await findEspPartition(disk);
   if (!esp) throw new Error(`No ESP on "${disk}"`);
   const out = execFileSync('mdir', ['-b', '-i', `${disk}@@${esp.byteOffset}`, `::/${path}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return out.split('\n').map((l) => l.trim().split('/').pop() ?? '').filter((n) => n !== '').sort();
+  return out
+    .split('\n')
+    .map((l) => l.trim().split('/').pop() ?? '')
+    .filter((n) => n !== '')
+    .sort();
 }
 
 export function fileSize(path: string): number {

@@ -61,7 +61,11 @@ describe('the daemon cycle with the post-install step', () => {
   it('copies the kernel and runs /postinst before the flip; B boots with vmlinuz-b beside an untouched vmlinuz-a', async () => {
     const kernel = await payloadOf('2.0.0', '#!/bin/sh\necho "postinst for $UPDATE_ENGINE_NEW_VERSION on $1"\n');
     expect(await daemonOnce()).toBe(0);
-    expect(events()).toEqual([[13, 1, null], [14, 1, null], [800, 1, null]]);
+    expect(events()).toEqual([
+      [13, 1, null],
+      [14, 1, null],
+      [800, 1, null],
+    ]);
     expect((await readEspFile(lab.disk, 'flatcar/vmlinuz-b'))?.equals(kernel)).toBe(true);
     expect((await readEspFile(lab.disk, 'flatcar/vmlinuz-a'))?.equals(kernelA)).toBe(true);
     expect((await lab.reboot()).partition).toBe(4);
@@ -81,10 +85,17 @@ describe('the daemon cycle with the post-install step', () => {
 
   it('a /postinst that exits 1 reports 3/0 with error code 5: no flip, A boots, vmlinuz-a intact, no vmlinuz-b', async () => {
     await payloadOf('2.0.0', '#!/bin/sh\necho refusing\nexit 1\n');
-    const error = await daemonOnce().then(() => undefined, (e: unknown) => e);
+    const error = await daemonOnce().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(UpdateEngineError);
     expect((error as UpdateEngineError).code).toBe('ERR_POSTINSTALL');
-    expect(events()).toEqual([[13, 1, null], [14, 1, null], [3, 0, 5]]);
+    expect(events()).toEqual([
+      [13, 1, null],
+      [14, 1, null],
+      [3, 0, 5],
+    ]);
     const b = (await lab.slots()).find((s) => s.partition === 4)!;
     expect({ priority: b.priority, tries: b.tries, successful: b.successful }).toEqual({ priority: 0, tries: 0, successful: false });
     expect((await lab.reboot()).partition).toBe(3);

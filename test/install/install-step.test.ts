@@ -50,7 +50,14 @@ function input(extra: Partial<InstallStepInput['settings']> = {}, hooks?: Instal
     slot: { disk: onDisk, partition: 4, byteOffset: slotB.byteOffset, byteLength: slotB.byteLength },
     letter: 'b',
     version: '2.0.0',
-    settings: { kernelPath: '/boot/vmlinuz', kernelDir: join(dir, 'boot', 'flatcar'), postinstall: true, postinstallTimeoutMs: 60_000, runDir: join(dir, 'run'), ...extra },
+    settings: {
+      kernelPath: '/boot/vmlinuz',
+      kernelDir: join(dir, 'boot', 'flatcar'),
+      postinstall: true,
+      postinstallTimeoutMs: 60_000,
+      runDir: join(dir, 'run'),
+      ...extra,
+    },
     signal: new AbortController().signal,
     logger: silentLogger(),
     ...(hooks ? { hooks } : {}),
@@ -58,7 +65,10 @@ function input(extra: Partial<InstallStepInput['settings']> = {}, hooks?: Instal
 }
 
 async function failure(p: Promise<unknown>): Promise<UpdateEngineError> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   expect(e).toBeInstanceOf(UpdateEngineError);
   return e as UpdateEngineError;
 }
@@ -80,12 +90,15 @@ describe('the post-install step on an image file (ESP mounted by the step with f
       const lines: string[] = [];
       let hostSawMount = true;
       const report = await runInstallStep(
-        input({}, {
-          onPostinstLine: (_s, line) => {
-            lines.push(line);
-            hostSawMount &&= readFileSync('/proc/self/mountinfo', 'utf8').includes(join(dir, 'run'));
+        input(
+          {},
+          {
+            onPostinstLine: (_s, line) => {
+              lines.push(line);
+              hostSawMount &&= readFileSync('/proc/self/mountinfo', 'utf8').includes(join(dir, 'run'));
+            },
           },
-        }),
+        ),
       );
       delete process.env.UE_TEST_SECRET;
       expect(report).toMatchObject({ filesystem: fs, postinst: 'ran', kernel: { bytes: kernel.length } });
@@ -139,13 +152,15 @@ describe('the post-install step on an image file (ESP mounted by the step with f
     expect(e.code).toBe('ERR_POSTINSTALL');
     expect(e.message).toContain('POSTINSTALL_TIMEOUT');
     expect(performance.now() - started).toBeLessThan(10_000);
-    const sleepers = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('611.');
-      } catch {
-        return false;
-      }
-    });
+    const sleepers = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('611.');
+        } catch {
+          return false;
+        }
+      });
     expect(sleepers).toEqual([]);
     expect(await readEspFile(disk, 'flatcar/vmlinuz-b')).toBeUndefined();
     nothingLeft();

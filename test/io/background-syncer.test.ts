@@ -49,10 +49,13 @@ describe('BackgroundSyncer', () => {
   it('flush() waits for the running sync and syncs the rest', async () => {
     let syncs = 0;
     const gate = deferred();
-    const s = new BackgroundSyncer(async () => {
-      syncs++;
-      if (syncs === 1) await gate.promise;
-    }, { syncEveryBytes: 10 });
+    const s = new BackgroundSyncer(
+      async () => {
+        syncs++;
+        if (syncs === 1) await gate.promise;
+      },
+      { syncEveryBytes: 10 },
+    );
     await s.written(10);
     await s.written(5);
     const flushed = s.flush();

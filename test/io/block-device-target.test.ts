@@ -20,7 +20,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ue-io-bdt-'));
 });
 afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.().catch(() => {});
+  while (cleanups.length > 0)
+    await cleanups
+      .pop()?.()
+      .catch(() => {});
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

@@ -5,15 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  blockDeviceOf,
-  diskHolding,
-  parseMajorMinor,
-  probeSizeByReading,
-  splitDevT,
-  sysfsSizeBytes,
-  wholeDiskOf,
-} from '../../src/io/block-device.ts';
+import { blockDeviceOf, diskHolding, parseMajorMinor, probeSizeByReading, splitDevT, sysfsSizeBytes, wholeDiskOf } from '../../src/io/block-device.ts';
 import { requireRoot, requireTool } from '../helpers/tools.ts';
 import { addPartitions, attachLoop, deletePartitions, detachLoop, runTool } from '../helpers/loop-device.ts';
 import { mountTmpfs } from '../helpers/tmpfs.ts';

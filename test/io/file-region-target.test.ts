@@ -51,7 +51,7 @@ describe('FileRegionTarget', () => {
     expect(file.subarray(8192, 8192 + 16384).equals(Buffer.concat([a, b, c]))).toBe(true);
   });
 
-  it('reads into a caller\'s buffer (reused for each read-back), clipped at the end of the region', async () => {
+  it("reads into a caller's buffer (reused for each read-back), clipped at the end of the region", async () => {
     const path = join(dir, 'read-into.img');
     const content = randomBytes(32 * 1024);
     await writeFile(path, content);

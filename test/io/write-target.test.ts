@@ -59,7 +59,7 @@ describe('writeChunks', () => {
 });
 
 describe('readIntoBuffer', () => {
-  it('uses the target\'s readInto when it has one', async () => {
+  it("uses the target's readInto when it has one", async () => {
     const { target, data, calls } = memoryTarget({ readInto: true });
     data.write('hello', 20);
     const buffer = Buffer.alloc(5);

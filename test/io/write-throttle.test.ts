@@ -27,7 +27,15 @@ function capturingLogger(): { logger: Logger; lines: () => { level: number; msg:
     },
   });
   const logger = createLogger({ destination, pretty: false, level: 'debug' });
-  return { logger, lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string }) };
+  return {
+    logger,
+    lines: () =>
+      out
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { level: number; msg: string }),
+  };
 }
 
 let dir: string;
@@ -106,7 +114,10 @@ describe('createWriteThrottle with real cgroups (root)', () => {
     const fakeV2 = join(dir, 'v2');
     await mkdir(fakeV2, { recursive: true });
     await writeFile(join(fakeV2, 'cgroup.controllers'), 'hugetlb\n');
-    const environment = { mounts: { ...real.mounts, v2: fakeV2 }, cgroups: [...real.cgroups.filter((c) => c.hierarchyId !== 0), { hierarchyId: 0, controllers: [], path: '/' }] };
+    const environment = {
+      mounts: { ...real.mounts, v2: fakeV2 },
+      cgroups: [...real.cgroups.filter((c) => c.hierarchyId !== 0), { hierarchyId: 0, controllers: [], path: '/' }],
+    };
     const { logger, lines } = capturingLogger();
     const throttle = await createWriteThrottle({ bytesPerSecond: 8 * MiB, targetDevice: device, logger, environment });
     const cgroupDir = throttle.cgroupDir as string;
@@ -135,7 +146,12 @@ describe('createWriteThrottle with real cgroups (root)', () => {
     } finally {
       await throttle.dispose();
     }
-    expect(await stat(cgroupDir).then(() => 'exists', () => 'gone')).toBe('gone');
+    expect(
+      await stat(cgroupDir).then(
+        () => 'exists',
+        () => 'gone',
+      ),
+    ).toBe('gone');
     expect(lines().at(-1)?.msg).toBe('IO write throttle: left and removed the cgroup');
   });
 });

@@ -46,7 +46,10 @@ describe('the fleet circuit breaker on etcd', () => {
     const b = node('txn', 'b');
     await a.manager.acquire();
     const waiting = b.manager.acquire(undefined, vetoFor('2.0.0', 'txn'));
-    const outcome = waiting.then(() => 'took', (e: { code?: string }) => e.code);
+    const outcome = waiting.then(
+      () => 'took',
+      (e: { code?: string }) => e.code,
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(await a.manager.releaseWithFailure({ machineId: 'a', version: '2.0.0', code: 'ERR_HEALTH_CHECK', failedAtMs: Date.now() })).toBe(true);
     expect(await outcome).toBe('ERR_FLEET_HALTED');
@@ -65,7 +68,10 @@ describe('the fleet circuit breaker on etcd', () => {
     expect((await ctl('ops', 'set-max', '0')).code).toBe(0);
     const w = node('ops', 'w');
     const waiting = w.manager.acquire(undefined, vetoFor('3.0.0', 'ops'));
-    const outcome = waiting.then(() => 'took', (e: { code?: string }) => e.code);
+    const outcome = waiting.then(
+      () => 'took',
+      (e: { code?: string }) => e.code,
+    );
     await new Promise((r) => setTimeout(r, 300));
     const halted = await ctl('ops', 'halt', '3.0.0');
     expect(halted).toMatchObject({ code: 0, stderr: '' });
@@ -106,7 +112,10 @@ describe('the fleet circuit breaker on etcd', () => {
       expect((await ctl('outage', 'halt', '4.0.0')).code).toBe(0);
       await etcd.members[0]!.stop();
       let decided: string | undefined;
-      const decision = strategy.beforeReboot({ signal: new AbortController().signal, version: '4.0.0' }).then((d) => (decided = d), (e: { code?: string }) => (decided = e.code));
+      const decision = strategy.beforeReboot({ signal: new AbortController().signal, version: '4.0.0' }).then(
+        (d) => (decided = d),
+        (e: { code?: string }) => (decided = e.code),
+      );
       await new Promise((r) => setTimeout(r, 4000));
       expect(decided).toBeUndefined();
       await etcd.members[0]!.restart();
@@ -140,7 +149,7 @@ describe('the fleet circuit breaker on etcd', () => {
     try {
       expect(await a.beforeReboot({ signal, version: '5.0.0' })).toBe('reboot');
       await a.afterRollback({ signal, failure });
-      expect((await b.fleetHalt('5.0.0'))).toBeUndefined();
+      expect(await b.fleetHalt('5.0.0')).toBeUndefined();
       expect(await b.beforeReboot({ signal, version: '5.0.0' })).toBe('reboot');
       await b.afterRollback({ signal, failure });
       expect((await c.fleetHalt('5.0.0'))?.failures.map((f) => f.machineId)).toEqual(['a', 'b']);

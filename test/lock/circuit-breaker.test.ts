@@ -70,7 +70,14 @@ describe('the fleet circuit breaker (pure)', () => {
 
   it("shows the breaker's table for locksmithctl status, nothing when it is empty", () => {
     expect(formatBreakerStatus(new Map(), 1)).toEqual([]);
-    const view = parseBreaker(read(failure('2.0.0', 'a'), failure('1.5.0', 'c', 'ERR_ROLLBACK'), kv(keys.halt('3.0.0'), formatHaltRecord({ version: '3.0.0', haltedAtMs: at, by: 'ops' }))), keys);
+    const view = parseBreaker(
+      read(
+        failure('2.0.0', 'a'),
+        failure('1.5.0', 'c', 'ERR_ROLLBACK'),
+        kv(keys.halt('3.0.0'), formatHaltRecord({ version: '3.0.0', haltedAtMs: at, by: 'ops' })),
+      ),
+      keys,
+    );
     expect(formatBreakerStatus(view, 2)).toEqual([
       '',
       'FLEET CIRCUIT BREAKER (FLEET_FAILURE_THRESHOLD=2)',

@@ -35,15 +35,29 @@ describe('EtcdLockStore on a real etcd', () => {
       const a = await store.get('t1/a');
       expect(a).toMatchObject({ key: 't1/a', value: 'one', leased: false });
       expect(a?.modRevision).toMatch(/^\d+$/);
-      const ok = await store.commit([{ key: 't1/a', modRevision: a?.modRevision as string }], [
-        { op: 'put', key: 't1/a', value: 'three' },
-        { op: 'put', key: 't1/b', value: 'b' },
-      ]);
+      const ok = await store.commit(
+        [{ key: 't1/a', modRevision: a?.modRevision as string }],
+        [
+          { op: 'put', key: 't1/a', value: 'three' },
+          { op: 'put', key: 't1/b', value: 'b' },
+        ],
+      );
       expect(ok).toBe(true);
       // The old revision no longer matches: nothing of this commit is applied.
-      expect(await store.commit([{ key: 't1/a', modRevision: a?.modRevision as string }], [{ op: 'delete', key: 't1/b' }, { op: 'put', key: 't1/a', value: 'lost' }])).toBe(false);
+      expect(
+        await store.commit(
+          [{ key: 't1/a', modRevision: a?.modRevision as string }],
+          [
+            { op: 'delete', key: 't1/b' },
+            { op: 'put', key: 't1/a', value: 'lost' },
+          ],
+        ),
+      ).toBe(false);
       const all = await store.getPrefix('t1/');
-      expect(all.values.map((v) => [v.key, v.value])).toEqual([['t1/a', 'three'], ['t1/b', 'b']]);
+      expect(all.values.map((v) => [v.key, v.value])).toEqual([
+        ['t1/a', 'three'],
+        ['t1/b', 'b'],
+      ]);
       expect(BigInt(all.revision)).toBeGreaterThanOrEqual(BigInt(all.values[0]?.modRevision as string));
       expect(await store.commit([], [{ op: 'delete', key: 't1/b' }])).toBe(true);
       expect(await store.get('t1/b')).toBeUndefined();
@@ -101,7 +115,8 @@ describe('EtcdLockStore on a real etcd', () => {
     requireTool('etcdctl');
     const authEtcd = await startEtcd();
     try {
-      const ctl = (...args: string[]) => execFileSync('etcdctl', ['--endpoints', authEtcd.endpoints[0] as string, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: 'pipe' });
+      const ctl = (...args: string[]) =>
+        execFileSync('etcdctl', ['--endpoints', authEtcd.endpoints[0] as string, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: 'pipe' });
       ctl('user', 'add', 'root', '--new-user-password=rootpw');
       ctl('auth', 'enable');
       const good = new EtcdLockStore(await loadEtcdOptions({ etcdEndpoints: authEtcd.endpoints, etcdUsername: 'root', etcdPassword: 'rootpw' }));
@@ -144,7 +159,9 @@ describe('EtcdLockStore over TLS (certificates made with openssl here)', () => {
     const tls = makeEtcdCertificates(dir);
     const server = await startEtcd({ tls: { ...tls, clientCertAuth: true } });
     try {
-      const withCert = new EtcdLockStore(await loadEtcdOptions({ etcdEndpoints: server.endpoints, etcdCaFile: tls.caFile, etcdCertFile: tls.clientCertFile, etcdKeyFile: tls.clientKeyFile }));
+      const withCert = new EtcdLockStore(
+        await loadEtcdOptions({ etcdEndpoints: server.endpoints, etcdCaFile: tls.caFile, etcdCertFile: tls.clientCertFile, etcdKeyFile: tls.clientKeyFile }),
+      );
       expect(await withCert.commit([], [{ op: 'put', key: 'mtls/a', value: 'ok' }])).toBe(true);
       await withCert.close();
       const caOnly = new EtcdLockStore({ ...(await loadEtcdOptions({ etcdEndpoints: server.endpoints, etcdCaFile: tls.caFile })), callTimeoutMs: 2000 });
@@ -175,7 +192,9 @@ describe('EtcdLockStore on a 3-member cluster', () => {
           const before = calls;
           const cur = await writer.get('ha/x');
           written += 1;
-          expect(await writer.commit([{ key: 'ha/x', modRevision: cur?.modRevision as string }], [{ op: 'put', key: 'ha/x', value: String(written) }])).toBe(true);
+          expect(await writer.commit([{ key: 'ha/x', modRevision: cur?.modRevision as string }], [{ op: 'put', key: 'ha/x', value: String(written) }])).toBe(
+            true,
+          );
           await until(() => calls > before, `the watch event of write ${written}`);
         }
         await member.restart();

@@ -15,7 +15,11 @@ describe('FleetLockClient against a FleetLock server', () => {
   it('speaks the protocol: header, client_params, group "default" for the default lock', async () => {
     const a = new FleetLockClient({ baseUrl: server.url, id: 'machine-a', group: '' });
     await a.preReboot();
-    expect(server.requests.at(-1)).toEqual({ path: '/v1/pre-reboot', body: { client_params: { id: 'machine-a', node_uuid: 'machine-a', group: 'default' } }, protocolHeader: 'true' });
+    expect(server.requests.at(-1)).toEqual({
+      path: '/v1/pre-reboot',
+      body: { client_params: { id: 'machine-a', node_uuid: 'machine-a', group: 'default' } },
+      protocolHeader: 'true',
+    });
     expect([...(server.holders.get('default') ?? [])]).toEqual(['machine-a']);
     await a.preReboot(); // taking a slot it holds again is fine
     await a.steadyState();
@@ -55,7 +59,12 @@ describe('FleetLockClient against a FleetLock server', () => {
   });
 
   it('takes any 2xx as success, as zincati does (204, 202), and not 3xx', async () => {
-    for (const [status, ok] of [[204, true], [202, true], [299, true], [304, false]] as const) {
+    for (const [status, ok] of [
+      [204, true],
+      [202, true],
+      [299, true],
+      [304, false],
+    ] as const) {
       const srv = createServer((_req, res) => res.writeHead(status).end());
       await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
       const address = srv.address();
@@ -73,7 +82,9 @@ describe('FleetLockClient against a FleetLock server', () => {
   it("checks the group against FleetLock's rule ^[a-zA-Z0-9.-]+$ before asking anything", () => {
     for (const group of ['workers', 'zone-a.rack1', 'A9']) expect(() => new FleetLockClient({ baseUrl: server.url, id: 'a', group })).not.toThrow();
     for (const group of ['has space', 'under_score', 'slash/x', 'ümlaut']) {
-      expect(() => new FleetLockClient({ baseUrl: server.url, id: 'a', group })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: expect.stringContaining(`LOCKSMITHD_GROUP "${group}"`) }));
+      expect(() => new FleetLockClient({ baseUrl: server.url, id: 'a', group })).toThrow(
+        expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: expect.stringContaining(`LOCKSMITHD_GROUP "${group}"`) }),
+      );
     }
   });
 });

@@ -30,7 +30,12 @@ function node(group: string, id: string, extra: Partial<LockManagerOptions> & { 
 
 function captureLogger() {
   const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   return { logger: createLogger({ destination: sink, pretty: false, level: 'debug' }), lines };
 }
 

@@ -4,7 +4,13 @@ import { formatHolderRecord, parseHolderRecord, parseLockSnapshot } from '../../
 import type { StoredValue } from '../../src/lock/lock-store.ts';
 
 const keys = lockKeys('g');
-const kv = (key: string, value: string, createRevision = '5', modRevision = createRevision, leased = false): StoredValue => ({ key, value, createRevision, modRevision, leased });
+const kv = (key: string, value: string, createRevision = '5', modRevision = createRevision, leased = false): StoredValue => ({
+  key,
+  value,
+  createRevision,
+  modRevision,
+  leased,
+});
 
 describe('parseLockSnapshot', () => {
   it('reads a missing semaphore as the initial value, with no revision', () => {
@@ -45,7 +51,9 @@ describe('parseLockSnapshot', () => {
   });
 
   it('names the key of an unreadable semaphore', () => {
-    expect(() => parseLockSnapshot({ revision: '1', values: [kv(keys.semaphore, 'garbage')] }, keys)).toThrow(/key "coreos.com\/updateengine\/rebootlock\/groups\/g\/semaphore"/);
+    expect(() => parseLockSnapshot({ revision: '1', values: [kv(keys.semaphore, 'garbage')] }, keys)).toThrow(
+      /key "coreos.com\/updateengine\/rebootlock\/groups\/g\/semaphore"/,
+    );
   });
 
   it('treats an unreadable holder record as no record', () => {

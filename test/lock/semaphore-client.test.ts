@@ -82,7 +82,9 @@ describe('SemaphoreClient against etcd', () => {
   it('uses the escaped group key', async () => {
     const client = new SemaphoreClient({ store: newStore(), group: 'db west', clock: systemClock });
     await client.lock('x');
-    expect(await newStore().get('coreos.com/updateengine/rebootlock/groups/db+west/semaphore')).toMatchObject({ value: '{"semaphore":0,"max":1,"holders":["x"]}' });
+    expect(await newStore().get('coreos.com/updateengine/rebootlock/groups/db+west/semaphore')).toMatchObject({
+      value: '{"semaphore":0,"max":1,"holders":["x"]}',
+    });
   });
 
   it('lets exactly max of many concurrent nodes in, each on its own connection', async () => {
@@ -115,7 +117,15 @@ describe('SemaphoreClient against etcd', () => {
       },
     });
     const clock = recordingClock();
-    const client = new SemaphoreClient({ store: hostile, group: 'conflict', clock, random: () => 0.5, maxAttempts: 6, conflictBaseDelayMs: 10, conflictBackoffCeilingMs: 100 });
+    const client = new SemaphoreClient({
+      store: hostile,
+      group: 'conflict',
+      clock,
+      random: () => 0.5,
+      maxAttempts: 6,
+      conflictBaseDelayMs: 10,
+      conflictBackoffCeilingMs: 100,
+    });
     await expect(client.lock('a')).rejects.toMatchObject({ code: 'ERR_LOCK_CONFLICT', message: expect.stringContaining('6 attempts') });
     expect(clock.sleeps).toEqual([5, 10, 20, 40, 50]);
     expect(client.conflicts).toBe(6);

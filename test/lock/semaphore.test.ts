@@ -81,9 +81,27 @@ describe('lock, unlock, set-max', () => {
 
   it.each([
     ['no free slot', sem(0, 1, ['a']), 'b', 'ERR_LOCK_UNAVAILABLE', 'semaphore is at 0'],
-    ['negative free count (corrupt: issue 14)', sem(-2, 1, ['a', 'b', 'c']), 'd', 'ERR_LOCK_VALUE', 'The reboot semaphore is corrupt (its free count is -2); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)'],
-    ['more holders than max (corrupt)', sem(0, 1, ['a', 'b']), 'd', 'ERR_LOCK_VALUE', 'The reboot semaphore is corrupt (2 holders exceed its max of 1); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)'],
-    ['more free slots than max allows (forged)', sem(5, 1, []), 'd', 'ERR_LOCK_VALUE', 'The reboot semaphore is corrupt (free count 5 + 0 holders exceed its max of 1); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)'],
+    [
+      'negative free count (corrupt: issue 14)',
+      sem(-2, 1, ['a', 'b', 'c']),
+      'd',
+      'ERR_LOCK_VALUE',
+      'The reboot semaphore is corrupt (its free count is -2); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)',
+    ],
+    [
+      'more holders than max (corrupt)',
+      sem(0, 1, ['a', 'b']),
+      'd',
+      'ERR_LOCK_VALUE',
+      'The reboot semaphore is corrupt (2 holders exceed its max of 1); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)',
+    ],
+    [
+      'more free slots than max allows (forged)',
+      sem(5, 1, []),
+      'd',
+      'ERR_LOCK_VALUE',
+      'The reboot semaphore is corrupt (free count 5 + 0 holders exceed its max of 1); no slot is taken until it is repaired with "locksmithctl set-max N" (after unlocking holders beyond N)',
+    ],
     ['holder twice', sem(1, 2, ['a']), 'a', 'ERR_LOCK_DUPLICATE_HOLDER', 'holder exists'],
   ])('lock fails: %s', (_name, before, holder, code, message) => {
     expect(errorOf(() => lockSemaphore(before, holder))).toEqual({ code, message });

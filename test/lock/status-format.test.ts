@@ -15,14 +15,14 @@ const now = Date.UTC(2024, 0, 1, 12);
 describe('locksmithctl output', () => {
   it("prints locksmith's status lines exactly", () => {
     expect(formatLocksmithStatus(snap(1, 1, []))).toEqual(['Available: 1', 'Max: 1']);
-    expect(formatLocksmithStatus(snap(-1, 1, [{ id: 'a', record: undefined, alive: false }, { id: 'b', record: undefined, alive: false }]))).toEqual([
-      'Available: -1',
-      'Max: 1',
-      '',
-      'MACHINE ID',
-      'a',
-      'b',
-    ]);
+    expect(
+      formatLocksmithStatus(
+        snap(-1, 1, [
+          { id: 'a', record: undefined, alive: false },
+          { id: 'b', record: undefined, alive: false },
+        ]),
+      ),
+    ).toEqual(['Available: -1', 'Max: 1', '', 'MACHINE ID', 'a', 'b']);
   });
 
   it('adds a table of holder ages and liveness after a blank line', () => {
@@ -46,7 +46,7 @@ describe('locksmithctl output', () => {
     expect(formatHolderDetails(snap(1, 1, []), now)).toEqual([]);
   });
 
-  it("prints set-max as locksmith does", () => {
+  it('prints set-max as locksmith does', () => {
     expect(formatSetMax(1, 4)).toEqual(['Old-Max: 1', 'Max: 4']);
   });
 });

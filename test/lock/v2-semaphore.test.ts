@@ -14,7 +14,11 @@ afterAll(async () => {
 
 /** Writes a v2 key the way the released locksmith does (form-encoded PUT /v2/keys/...). */
 async function putV2(endpoint: string, key: string, value: string): Promise<void> {
-  const res = await fetch(`${endpoint}/v2/keys/${key}`, { method: 'PUT', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ value }) });
+  const res = await fetch(`${endpoint}/v2/keys/${key}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ value }),
+  });
   expect(res.status).toBeLessThan(300);
 }
 
@@ -31,11 +35,21 @@ describe('findV2Semaphore', () => {
     const endpoint = withV2.endpoints[0] as string;
     await putV2(endpoint, 'coreos.com/updateengine/rebootlock/semaphore', '{"semaphore":0,"max":1,"holders":["m1"]}');
     const found = await findV2Semaphore({ endpoints: withV2.endpoints }, '');
-    expect(found).toEqual({ kind: 'present', endpoint, value: '{"semaphore":0,"max":1,"holders":["m1"]}', semaphore: { semaphore: 0, max: 1, holders: ['m1'] } });
-    expect(v2Warning(found, '')).toMatch(/^Warning: an etcd v2 reboot semaphore exists \(.*\/v2\/keys\/coreos.com\/updateengine\/rebootlock\/semaphore, held by m1\)\. .*twice "max"/);
+    expect(found).toEqual({
+      kind: 'present',
+      endpoint,
+      value: '{"semaphore":0,"max":1,"holders":["m1"]}',
+      semaphore: { semaphore: 0, max: 1, holders: ['m1'] },
+    });
+    expect(v2Warning(found, '')).toMatch(
+      /^Warning: an etcd v2 reboot semaphore exists \(.*\/v2\/keys\/coreos.com\/updateengine\/rebootlock\/semaphore, held by m1\)\. .*twice "max"/,
+    );
     // A group name that needs escaping: locksmith's key holds "db%2Fwest", which the URL must carry as "db%252Fwest".
     await putV2(endpoint, 'coreos.com/updateengine/rebootlock/groups/db%252Fwest/semaphore', '{"semaphore":1,"max":1,"holders":null}');
-    expect(await findV2Semaphore({ endpoints: withV2.endpoints }, 'db/west')).toMatchObject({ kind: 'present', semaphore: { semaphore: 1, max: 1, holders: [] } });
+    expect(await findV2Semaphore({ endpoints: withV2.endpoints }, 'db/west')).toMatchObject({
+      kind: 'present',
+      semaphore: { semaphore: 1, max: 1, holders: [] },
+    });
     expect(v2Warning({ kind: 'absent', endpoint }, '')).toBeUndefined();
   });
 

@@ -42,7 +42,10 @@ describe('resolveRangeRequest', () => {
 
 describe('normalizeRanges', () => {
   it('fills in the end and refuses ranges outside the payload', () => {
-    expect(normalizeRanges([{ start: 0, end: 10 }, { start: 50 }], 100)).toEqual([{ start: 0, end: 10 }, { start: 50, end: 100 }]);
+    expect(normalizeRanges([{ start: 0, end: 10 }, { start: 50 }], 100)).toEqual([
+      { start: 0, end: 10 },
+      { start: 50, end: 100 },
+    ]);
     expect(() => normalizeRanges([{ start: 0, end: 101 }], 100)).toThrow(/Invalid byte range \[0, 101\)/);
     expect(() => normalizeRanges([{ start: -1 }], 100)).toThrow(RangeError);
     expect(() => normalizeRanges([{ start: 20, end: 10 }], 100)).toThrow(RangeError);

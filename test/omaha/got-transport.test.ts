@@ -122,10 +122,50 @@ function makeCertificates(): { ca: string; key: string; cert: string; caFile: st
   requireTool('openssl');
   const f = (name: string) => join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=update-engine test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=keyCertSign'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      f('ca.key'),
+      '-out',
+      f('ca.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=update-engine test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=keyCertSign',
+    ],
+    { stdio: 'ignore' },
+  );
   execFileSync('openssl', ['req', ...ec, '-keyout', f('srv.key'), '-out', f('srv.csr'), '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
   writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  execFileSync('openssl', ['x509', '-req', '-in', f('srv.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('srv.pem'), '-days', '2', '-extfile', f('ext.cnf')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      f('srv.csr'),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f('srv.pem'),
+      '-days',
+      '2',
+      '-extfile',
+      f('ext.cnf'),
+    ],
+    { stdio: 'ignore' },
+  );
   return { ca: readFileSync(f('ca.pem'), 'utf8'), key: readFileSync(f('srv.key'), 'utf8'), cert: readFileSync(f('srv.pem'), 'utf8'), caFile: f('ca.pem') };
 }
 
@@ -218,10 +258,7 @@ describe('GotTransport over HTTPS and proxies', () => {
       seen.length = 0;
       const r = await t.get(`${tlsUrl}/to-http`, { credentials: { username: 'user', password: 'secret' } });
       expect((await readAll(r.body)).toString()).toBe('hello /landed');
-      expect(seen).toEqual([
-        { url: '/to-http', authorization: `Basic ${Buffer.from('user:secret').toString('base64')}` },
-        { url: '/landed' },
-      ]);
+      expect(seen).toEqual([{ url: '/to-http', authorization: `Basic ${Buffer.from('user:secret').toString('base64')}` }, { url: '/landed' }]);
     } finally {
       t.close();
     }

@@ -62,9 +62,23 @@ describe('createHttpPayloadSource', () => {
   // [name, faults after the header request, failed attempts expected]
   const resumed: Array<[string, Fault[], number]> = [
     ['a reset mid-body', [{ kind: 'reset-after', bytes: 1_000_000 }], 1],
-    ['two resets in a row', [{ kind: 'reset-after', bytes: 10 }, { kind: 'reset-after', bytes: 100_000 }], 2],
+    [
+      'two resets in a row',
+      [
+        { kind: 'reset-after', bytes: 10 },
+        { kind: 'reset-after', bytes: 100_000 },
+      ],
+      2,
+    ],
     ['a stall (low-speed abort)', [{ kind: 'stall-after', bytes: 500_000 }], 1],
-    ['a 503, then a 500', [{ kind: 'status', status: 503 }, { kind: 'status', status: 500 }], 2],
+    [
+      'a 503, then a 500',
+      [
+        { kind: 'status', status: 503 },
+        { kind: 'status', status: 500 },
+      ],
+      2,
+    ],
     ['a Content-Length smaller than the body', [{ kind: 'wrong-length', delta: -700_000 }], 1],
     ['headers that never come', [{ kind: 'no-headers' }], 1],
     // The announced extra bytes are never needed: the asked range is complete before the close.
@@ -172,17 +186,21 @@ describe('createHttpPayloadSource', () => {
     const ranges = [{ start: 0, end: 1_000_000 }];
     await readAll(await source({ clock, maxBytesPerSecond: 250_000 }).open(ranges, never));
     expect(nowMs).toBeGreaterThanOrEqual(3990);
-    expect(nowMs).toBeLessThanOrEqual(4000.001) // float sums of the per-chunk reservations;
+    expect(nowMs).toBeLessThanOrEqual(4000.001); // float sums of the per-chunk reservations;
   });
 
   it('delivers the exact bytes whatever resets hit it (seeded random offsets)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 1_500_000 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: content.length - 1 }), async (resetAfter, resume) => {
-        server.setFaults(resetAfter.map((bytes) => ({ kind: 'reset-after' as const, bytes })));
-        const ranges = [{ start: 0, end: 512 }, { start: resume }];
-        const got = await readAll(await source().open(ranges, never));
-        expect(got.equals(expected(ranges))).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 1_500_000 }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: content.length - 1 }),
+        async (resetAfter, resume) => {
+          server.setFaults(resetAfter.map((bytes) => ({ kind: 'reset-after' as const, bytes })));
+          const ranges = [{ start: 0, end: 512 }, { start: resume }];
+          const got = await readAll(await source().open(ranges, never));
+          expect(got.equals(expected(ranges))).toBe(true);
+        },
+      ),
       { numRuns: 12, seed: 20240611 },
     );
     server.setFaults([]);

@@ -37,7 +37,14 @@ describe('OmahaClient', () => {
   let server: FaultServer;
   let transport: GotTransport;
   const client = (extra: Partial<OmahaClientOptions> = {}) =>
-    new OmahaClient({ serverUrl: `${server.url}/v1/update/`, transport, clock: recordingClock(), random: () => 0.5, retry: { attempts: 3, baseDelayMs: 1000 }, ...extra });
+    new OmahaClient({
+      serverUrl: `${server.url}/v1/update/`,
+      transport,
+      clock: recordingClock(),
+      random: () => 0.5,
+      retry: { attempts: 3, baseDelayMs: 1000 },
+      ...extra,
+    });
 
   beforeAll(async () => {
     server = await startFaultServer();
@@ -143,7 +150,10 @@ describe('OmahaClient', () => {
   });
 
   it('sends an event once and reports a failure', async () => {
-    server.setFaults([{ kind: 'status', status: 503 }, { kind: 'status', status: 503 }]);
+    server.setFaults([
+      { kind: 'status', status: 503 },
+      { kind: 'status', status: 503 },
+    ]);
     const before = server.requests.length;
     const e = await failure(client().sendEvent({ ...params, event: omahaEvents.installed() }));
     expect(e.code).toBe('ERR_OMAHA_HTTP');

@@ -82,9 +82,22 @@ async function onlyVerifiedBlocks(): Promise<{ written: number; untouched: numbe
 
 describe('download into the apply, through faults', () => {
   const recovered: Array<[string, Fault[]]> = [
-    ['resets at three points', [{ kind: 'reset-after', bytes: 100_000 }, { kind: 'reset-after', bytes: 2_000_000 }, { kind: 'reset-after', bytes: 7 }]],
+    [
+      'resets at three points',
+      [
+        { kind: 'reset-after', bytes: 100_000 },
+        { kind: 'reset-after', bytes: 2_000_000 },
+        { kind: 'reset-after', bytes: 7 },
+      ],
+    ],
     ['a stall', [{ kind: 'stall-after', bytes: 3_000_000 }]],
-    ['503 twice', [{ kind: 'status', status: 503 }, { kind: 'status', status: 503 }]],
+    [
+      '503 twice',
+      [
+        { kind: 'status', status: 503 },
+        { kind: 'status', status: 503 },
+      ],
+    ],
     ['a short Content-Length', [{ kind: 'wrong-length', delta: -1_000_000 }]],
     ['a reset, then a server that ignores Range', [{ kind: 'reset-after', bytes: 4_000_000 }, { kind: 'ignore-range' }]],
   ];
@@ -94,7 +107,12 @@ describe('download into the apply, through faults', () => {
       server.setFaults(faults);
       const s = source();
       const result = await apply(s.open);
-      expect(checkPayloadAgainstOffer({ version: '2.0.0', sizeBytes: bytes.length, sha256Base64: payload.payloadSha256Base64 }, { sizeBytes: result.payloadSizeBytes, sha256Base64: result.payloadSha256Base64 })).toBe(true);
+      expect(
+        checkPayloadAgainstOffer(
+          { version: '2.0.0', sizeBytes: bytes.length, sha256Base64: payload.payloadSha256Base64 },
+          { sizeBytes: result.payloadSizeBytes, sha256Base64: result.payloadSha256Base64 },
+        ),
+      ).toBe(true);
       expect((await readFile(disk)).equals(payload.image)).toBe(true);
       const stats = s.stats();
       expect(stats.bytesDelivered).toBe(bytes.length);

@@ -50,10 +50,12 @@ const auth = `Basic ${Buffer.from('user:pa ss').toString('base64')}`;
 function body(res: http.IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
     let text = '';
-    res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text));
+    res
+      .setEncoding('utf8')
+      .on('data', (d: string) => (text += d))
+      .on('end', () => resolve(text));
   });
 }
-
 
 describe('ProxyTunnelAgent', () => {
   it('opens a CONNECT tunnel with credentials and starts TLS inside it', async () => {

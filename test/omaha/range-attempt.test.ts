@@ -111,10 +111,12 @@ describe('fetchRange', () => {
         statusCode: 206,
         headers: { 'content-range': 'bytes 0-25/26' },
         url,
-        body: Readable.from((async function* () {
-          yield file.subarray(0, 3);
-          throw new Error('socket hang up');
-        })()),
+        body: Readable.from(
+          (async function* () {
+            yield file.subarray(0, 3);
+            throw new Error('socket hang up');
+          })(),
+        ),
       }),
     };
     const e = await attemptError(options(broken, 0, 26));

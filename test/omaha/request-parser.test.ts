@@ -52,7 +52,14 @@ describe('parseOmahaRequest', () => {
     const check = parseOmahaRequest(buildUpdateCheckRequest({ ...info, installSource: 'ondemandupdate', previousVersion: '', rollback: true }));
     expect(check.installSource).toBe('ondemandupdate');
     const { bootId: _b, alephVersion: _a, ...identity } = info;
-    expect(check.apps[0]).toEqual({ ...identity, oem: '', oemVersion: '', ping: true, updateCheck: true, events: [{ eventType: 3, eventResult: 0, errorCode: 44 }] });
+    expect(check.apps[0]).toEqual({
+      ...identity,
+      oem: '',
+      oemVersion: '',
+      ping: true,
+      updateCheck: true,
+      events: [{ eventType: 3, eventResult: 0, errorCode: 44 }],
+    });
     const withOem = parseOmahaRequest(buildUpdateCheckRequest({ ...info, oem: 'azure', oemVersion: '2.1' }));
     expect(withOem.apps[0]).toMatchObject({ oem: 'azure', oemVersion: '2.1', events: [] });
     const event = parseOmahaRequest(buildEventRequest({ ...info, event: omahaEvents.downloadFinished() }));
@@ -65,6 +72,8 @@ describe('parseOmahaRequest', () => {
     expect(codeOf(() => parseOmahaRequest('<response/>'))).toBe('ERR_OMAHA_RESPONSE_INVALID');
     expect(codeOf(() => parseOmahaRequest('<request/>'))).toBe('ERR_OMAHA_RESPONSE_INVALID');
     expect(codeOf(() => parseOmahaRequest('<request><app version="1"/></request>'))).toBe('ERR_OMAHA_RESPONSE_INVALID');
-    expect(codeOf(() => parseOmahaRequest('<request><app appid="a"><event eventtype="x" eventresult="1"/></app></request>'))).toBe('ERR_OMAHA_RESPONSE_INVALID');
+    expect(codeOf(() => parseOmahaRequest('<request><app appid="a"><event eventtype="x" eventresult="1"/></app></request>'))).toBe(
+      'ERR_OMAHA_RESPONSE_INVALID',
+    );
   });
 });

@@ -36,7 +36,10 @@ describe('buildOmahaResponse', () => {
 
   it('writes noupdate, and errors with the reason as app status', () => {
     expect(parseUpdateCheckResponse(buildOmahaResponse([{ appId: '{a}', ping: true, events: 0, updateCheck: { kind: 'noupdate' } }])).kind).toBe('noupdate');
-    const root = parseXmlDocument(buildOmahaResponse([{ appId: '{a}', ping: false, events: 0, updateCheck: { kind: 'error', reason: 'error-noPackageFound' } }]), 1e6);
+    const root = parseXmlDocument(
+      buildOmahaResponse([{ appId: '{a}', ping: false, events: 0, updateCheck: { kind: 'error', reason: 'error-noPackageFound' } }]),
+      1e6,
+    );
     expect(childOf(root, 'app')?.attributes.get('status')).toBe('error-noPackageFound');
     expect(childOf(childOf(root, 'app'), 'updatecheck')?.attributes.get('status')).toBe('error-internal');
   });

@@ -106,10 +106,21 @@ describe('parseUpdateCheckResponse tolerance', () => {
 
 describe("Nebraska's rollout refusals are answers, not errors", () => {
   // Nebraska writes them as <app status="error-..."><updatecheck status="error-internal"/></app> (omaha.go).
-  const refusal = (status: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<response protocol="3.0" server="nebraska"><daystart elapsed_seconds="0"></daystart><app appid="${APP}" status="${status}"><ping status="ok"></ping><updatecheck status="error-internal"></updatecheck></app></response>`;
-  for (const status of ['error-maxConcurrentUpdatesLimitReached', 'error-maxUpdatesPerPeriodLimitReached', 'error-maxTimedOutUpdatesLimitReached', 'error-updatesDisabled']) {
+  const refusal = (status: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<response protocol="3.0" server="nebraska"><daystart elapsed_seconds="0"></daystart><app appid="${APP}" status="${status}"><ping status="ok"></ping><updatecheck status="error-internal"></updatecheck></app></response>`;
+  for (const status of [
+    'error-maxConcurrentUpdatesLimitReached',
+    'error-maxUpdatesPerPeriodLimitReached',
+    'error-maxTimedOutUpdatesLimitReached',
+    'error-updatesDisabled',
+  ]) {
     it(`${status}: refused by policy`, () => {
-      expect(parseUpdateCheckResponse(refusal(status), { appId: APP })).toMatchObject({ kind: 'refused', refusal: 'policy', reason: status, server: 'nebraska' });
+      expect(parseUpdateCheckResponse(refusal(status), { appId: APP })).toMatchObject({
+        kind: 'refused',
+        refusal: 'policy',
+        reason: status,
+        server: 'nebraska',
+      });
     });
   }
   it('error-updateInProgressOnInstance: refused, in progress', () => {
@@ -129,7 +140,13 @@ describe('parseUpdateCheckResponse errors', () => {
     ['an unknown updatecheck status', offerXml({ updatecheck: 'status="maybe"' }), 'ERR_OMAHA_RESPONSE_INVALID', /"maybe"/, 34],
     ['an empty <urls>', offerXml({ urls: '<urls></urls>' }), 'ERR_OMAHA_RESPONSE_INVALID', /no <url/, 34],
     ['no manifest', offerXml({ manifest: '' }), 'ERR_OMAHA_RESPONSE_INVALID', /no <manifest>/, 34],
-    ['a manifest without version', offerXml({ manifest: '<manifest><packages><package name="p" size="1"/></packages></manifest>' }), 'ERR_OMAHA_RESPONSE_INVALID', /no version/, 34],
+    [
+      'a manifest without version',
+      offerXml({ manifest: '<manifest><packages><package name="p" size="1"/></packages></manifest>' }),
+      'ERR_OMAHA_RESPONSE_INVALID',
+      /no version/,
+      34,
+    ],
     ['no package', offerXml({ pkg: '' }), 'ERR_OMAHA_RESPONSE_INVALID', /no <package>/, 34],
     ['a package without name', offerXml({ pkg: '<package size="5"/>' }), 'ERR_OMAHA_RESPONSE_INVALID', /no name/, 34],
     ['a package name with a slash', offerXml({ pkg: '<package name="../x" size="5"/>' }), 'ERR_OMAHA_RESPONSE_INVALID', /not a file name/, 34],
@@ -139,8 +156,20 @@ describe('parseUpdateCheckResponse errors', () => {
     ['no postinstall sha256', offerXml({ action: '<action event="postinstall"/>' }), 'ERR_OMAHA_RESPONSE_INVALID', /SHA-256 is required/, 34],
     ['a sha256 that is not one', offerXml({ action: '<action event="postinstall" sha256="abc"/>' }), 'ERR_OMAHA_RESPONSE_INVALID', /not a base64 SHA-256/, 34],
     ['no app for our appid', offerXml().replace(APP, '{someone-else}'), 'ERR_OMAHA_RESPONSE_INVALID', /no <app> for appid/, 34],
-    ['app status error-unknownApplicationOrGroup', offerXml({ appStatus: 'error-unknownApplicationOrGroup' }), 'ERR_OMAHA_SERVER_ERROR', /check APP_ID and GROUP/, 37],
-    ['app status error-failedToRetrieveUpdatePackageInfo', offerXml({ appStatus: 'error-failedToRetrieveUpdatePackageInfo' }), 'ERR_OMAHA_SERVER_ERROR', /unknown app id or track/, 37],
+    [
+      'app status error-unknownApplicationOrGroup',
+      offerXml({ appStatus: 'error-unknownApplicationOrGroup' }),
+      'ERR_OMAHA_SERVER_ERROR',
+      /check APP_ID and GROUP/,
+      37,
+    ],
+    [
+      'app status error-failedToRetrieveUpdatePackageInfo',
+      offerXml({ appStatus: 'error-failedToRetrieveUpdatePackageInfo' }),
+      'ERR_OMAHA_SERVER_ERROR',
+      /unknown app id or track/,
+      37,
+    ],
     ['app status error-couldNotCheckUpdatesStats', offerXml({ appStatus: 'error-couldNotCheckUpdatesStats' }), 'ERR_OMAHA_SERVER_ERROR', /statistics/, 37],
     ['app status error-noPackageFound', offerXml({ appStatus: 'error-noPackageFound' }), 'ERR_OMAHA_SERVER_ERROR', /no channel or no package/, 37],
     ['updatecheck status error-internal', offerXml({ updatecheck: 'status="error-internal"' }), 'ERR_OMAHA_SERVER_ERROR', /"error-internal"/, 37],
@@ -171,7 +200,12 @@ describe('parseUpdateCheckResponse errors', () => {
 
 describe('parseEventResponse', () => {
   it("accepts Nebraska's acknowledgement", () => {
-    expect(() => parseEventResponse(`<response protocol="3.0" server="nebraska"><daystart elapsed_seconds="0"></daystart><app appid="${APP}" status="ok"><event status="ok"></event></app></response>`, { appId: APP })).not.toThrow();
+    expect(() =>
+      parseEventResponse(
+        `<response protocol="3.0" server="nebraska"><daystart elapsed_seconds="0"></daystart><app appid="${APP}" status="ok"><event status="ok"></event></app></response>`,
+        { appId: APP },
+      ),
+    ).not.toThrow();
   });
 
   it('reports an app error', () => {

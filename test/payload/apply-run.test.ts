@@ -13,7 +13,22 @@ import { applyPayload, openFilePayload } from '../../src/payload/apply.ts';
 import { keyringFromPems } from '../../src/payload/keyring.ts';
 import type { PayloadExpectation } from '../../src/payload/manifest.ts';
 import { keyIdOf } from '../../src/payload/signature.ts';
-import { ED2_PRIVATE, ED2_PUBLIC, ED_PRIVATE, ED_PUBLIC, buildPayload, checkRegion, flipBit, makeDisk, seededBytes, setTarSize, tarEntries, tempDir, trustEd, writeTar } from './helpers.ts';
+import {
+  ED2_PRIVATE,
+  ED2_PUBLIC,
+  ED_PRIVATE,
+  ED_PUBLIC,
+  buildPayload,
+  checkRegion,
+  flipBit,
+  makeDisk,
+  seededBytes,
+  setTarSize,
+  tarEntries,
+  tempDir,
+  trustEd,
+  writeTar,
+} from './helpers.ts';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -36,7 +51,10 @@ afterAll(() => cleanup());
 
 let serial = 0;
 /** Copies the good payload, lets `bend` damage it, applies it; returns the error and the blocks found written. */
-async function applyBad(bend: (path: string) => Promise<void> | void, options: { expect?: Partial<PayloadExpectation>; keyring?: ReturnType<typeof trustEd>; regionSize?: number } = {}) {
+async function applyBad(
+  bend: (path: string) => Promise<void> | void,
+  options: { expect?: Partial<PayloadExpectation>; keyring?: ReturnType<typeof trustEd>; regionSize?: number } = {},
+) {
   serial += 1;
   const path = join(dir, `bad-${serial}.payload`);
   const disk = join(dir, `disk-${serial}.img`);
@@ -76,7 +94,18 @@ describe('bad payloads are refused', () => {
 
   it('truncated at seeded random offsets, each in the right place of the message', async () => {
     let seed = 2024;
-    const offsets = [0, 100, 512, 700, dataOffset - 1, dataOffset, dataOffset + 5000, dataOffset + 20 * BLOCK, dataOffset + IMAGE.byteLength, dataOffset + IMAGE.byteLength + 600];
+    const offsets = [
+      0,
+      100,
+      512,
+      700,
+      dataOffset - 1,
+      dataOffset,
+      dataOffset + 5000,
+      dataOffset + 20 * BLOCK,
+      dataOffset + IMAGE.byteLength,
+      dataOffset + IMAGE.byteLength + 600,
+    ];
     for (let i = 0; i < 6; i++) {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       offsets.push(seed % (dataOffset + IMAGE.byteLength + 1024));
@@ -85,7 +114,14 @@ describe('bad payloads are refused', () => {
     for (const cut of offsets) {
       const r = await applyBad(async (p) => writeFile(p, (await readFile(p)).subarray(0, cut)));
       expect(r.error?.code, `cut at ${cut} of ${size}`).toBe('ERR_PAYLOAD_FORMAT');
-      const where = cut === 0 ? 'the tar header of entry 1' : cut >= dataOffset + IMAGE.byteLength ? /padding after the image data|end-of-archive marker/ : cut >= dataOffset ? `block ${Math.floor((cut - dataOffset) / BLOCK)}` : /entry|padding|tar header/;
+      const where =
+        cut === 0
+          ? 'the tar header of entry 1'
+          : cut >= dataOffset + IMAGE.byteLength
+            ? /padding after the image data|end-of-archive marker/
+            : cut >= dataOffset
+              ? `block ${Math.floor((cut - dataOffset) / BLOCK)}`
+              : /entry|padding|tar header/;
       expect(r.error?.message).toMatch(/^Payload is truncated: it ends at offset \d+ inside /);
       if (typeof where === 'string') expect(r.error?.message).toContain(`inside ${where}`);
       else expect(r.error?.message).toMatch(where);
@@ -109,13 +145,19 @@ describe('bad payloads are refused', () => {
 
   it('a flipped bit in the block table', async () => {
     const r = await applyBad((p) => flipBit(p, dataOffset - 512 - 512 - 100, 3));
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_HASH_MISMATCH', message: expect.stringMatching(/^Block table SHA-256 is [0-9a-f]{64}, the manifest says [0-9a-f]{64}$/) });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_HASH_MISMATCH',
+      message: expect.stringMatching(/^Block table SHA-256 is [0-9a-f]{64}, the manifest says [0-9a-f]{64}$/),
+    });
     expect(r.blocksWritten).toBe(0);
   });
 
   it('a flipped bit in a block: that block is never written', async () => {
     const r = await applyBad((p) => flipBit(p, dataOffset + 17 * BLOCK + 99, 5));
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_HASH_MISMATCH', message: expect.stringMatching(/^Block 17 SHA-256 is [0-9a-f]{64}, the block table says [0-9a-f]{64}$/) });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_HASH_MISMATCH',
+      message: expect.stringMatching(/^Block 17 SHA-256 is [0-9a-f]{64}, the block table says [0-9a-f]{64}$/),
+    });
     const disk = await readFile(join(dir, `disk-${serial}.img`));
     expect(disk.subarray(REGION_OFFSET + 17 * BLOCK, REGION_OFFSET + 18 * BLOCK).every((b) => b === 0xa5)).toBe(true);
   });
@@ -128,7 +170,10 @@ describe('bad payloads are refused', () => {
 
   it('a signature by an untrusted key only', async () => {
     const r = await applyBad((p) => buildPayload(p, { image: IMAGE, blockSize: BLOCK, signWith: [ED2_PRIVATE] }).then(() => undefined));
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_SIGNATURE', message: `No signature on the payload is by a trusted key (signed by "${ED2_ID}"; trusted: "${ED_ID}")` });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_SIGNATURE',
+      message: `No signature on the payload is by a trusted key (signed by "${ED2_ID}"; trusted: "${ED_ID}")`,
+    });
   });
 
   it('no signature at all', async () => {
@@ -144,7 +189,9 @@ describe('bad payloads are refused', () => {
 
   it('a revoked signature does not block a second, trusted one', async () => {
     const keyring = keyringFromPems([ED_PUBLIC, ED2_PUBLIC], [ED_ID]);
-    const r = await applyBad((p) => buildPayload(p, { image: IMAGE, blockSize: BLOCK, signWith: [ED_PRIVATE, ED2_PRIVATE] }).then(() => undefined), { keyring });
+    const r = await applyBad((p) => buildPayload(p, { image: IMAGE, blockSize: BLOCK, signWith: [ED_PRIVATE, ED2_PRIVATE] }).then(() => undefined), {
+      keyring,
+    });
     expect(r.error).toBeUndefined();
   });
 
@@ -160,13 +207,19 @@ describe('bad payloads are refused', () => {
 
   it('an older version', async () => {
     const r = await applyBad(() => undefined, { expect: { runningVersion: '2.1.0' } });
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_DOWNGRADE', message: 'Payload version "2.0.0" is not newer than the running version "2.1.0" (set ALLOW_DOWNGRADE=true to accept it)' });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_DOWNGRADE',
+      message: 'Payload version "2.0.0" is not newer than the running version "2.1.0" (set ALLOW_DOWNGRADE=true to accept it)',
+    });
     expect(r.blocksWritten).toBe(0);
   });
 
   it('an equal version', async () => {
     const r = await applyBad(() => undefined, { expect: { runningVersion: '2.0.0' } });
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_DOWNGRADE', message: 'Payload version "2.0.0" is not newer than the running version "2.0.0" (set ALLOW_DOWNGRADE=true to accept it)' });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_DOWNGRADE',
+      message: 'Payload version "2.0.0" is not newer than the running version "2.0.0" (set ALLOW_DOWNGRADE=true to accept it)',
+    });
   });
 
   it('an older version is applied when downgrades are allowed', async () => {
@@ -177,7 +230,10 @@ describe('bad payloads are refused', () => {
 
   it('an image larger than the slot (the target is not even opened)', async () => {
     const r = await applyBad(() => undefined, { regionSize: IMAGE.byteLength - 1 });
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_TOO_LARGE', message: `Image of ${IMAGE.byteLength} bytes does not fit write target "${join(dir, `disk-${serial}.img`)} [+${REGION_OFFSET}, ${IMAGE.byteLength - 1} bytes]" (${IMAGE.byteLength - 1} bytes)` });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_TOO_LARGE',
+      message: `Image of ${IMAGE.byteLength} bytes does not fit write target "${join(dir, `disk-${serial}.img`)} [+${REGION_OFFSET}, ${IMAGE.byteLength - 1} bytes]" (${IMAGE.byteLength - 1} bytes)`,
+    });
     expect(r.blocksWritten).toBe(0);
   });
 
@@ -196,14 +252,26 @@ describe('bad payloads are refused', () => {
 
   it('a block that decompresses past the block size (zip bomb)', async () => {
     const r = await applyBad((p) =>
-      buildPayload(p, { image: IMAGE, blockSize: BLOCK, compression: 'gzip', storedOverride: (i, s) => (i === 3 ? gzipSync(Buffer.alloc(2 * 1024 * 1024)) : s) }).then(() => undefined),
+      buildPayload(p, {
+        image: IMAGE,
+        blockSize: BLOCK,
+        compression: 'gzip',
+        storedOverride: (i, s) => (i === 3 ? gzipSync(Buffer.alloc(2 * 1024 * 1024)) : s),
+      }).then(() => undefined),
     );
     expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: 'Block 3 decompresses past the block length of 4096 bytes (gzip)' });
     expect(r.blocksWritten).toBeLessThanOrEqual(3);
   });
 
   it('a compressed block with a damaged checksum', async () => {
-    const r = await applyBad((p) => buildPayload(p, { image: IMAGE, blockSize: BLOCK, compression: 'gzip', storedOverride: (i, s) => (i === 5 ? Buffer.from(s.map((b, j) => (j === s.byteLength - 6 ? b ^ 1 : b))) : s) }).then(() => undefined));
+    const r = await applyBad((p) =>
+      buildPayload(p, {
+        image: IMAGE,
+        blockSize: BLOCK,
+        compression: 'gzip',
+        storedOverride: (i, s) => (i === 5 ? Buffer.from(s.map((b, j) => (j === s.byteLength - 6 ? b ^ 1 : b))) : s),
+      }).then(() => undefined),
+    );
     expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: 'Block 5 does not decompress (gzip): incorrect data check' });
   });
 
@@ -213,23 +281,40 @@ describe('bad payloads are refused', () => {
       entries.splice(1, 0, { name: 'extra.txt', body: Buffer.from('hi') });
       await writeTar(p, entries);
     });
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringMatching(/^Tar entry 2 at offset \d+ is "extra.txt" \(unexpected\), expected "signatures.json"$/) });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: expect.stringMatching(/^Tar entry 2 at offset \d+ is "extra.txt" \(unexpected\), expected "signatures.json"$/),
+    });
   });
 
   it('an extra entry after the image data', async () => {
     const r = await applyBad(async (p) => writeTar(p, [...(await entriesOf(p)), { name: 'extra.txt', body: Buffer.from('hi') }]));
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringMatching(/^Unexpected data after the image data at offset \d+: a payload has exactly 4 entries$/) });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: expect.stringMatching(/^Unexpected data after the image data at offset \d+: a payload has exactly 4 entries$/),
+    });
     expect(r.blocksWritten).toBeLessThanOrEqual(41);
   });
 
   it('a missing entry (no signatures)', async () => {
-    const r = await applyBad(async (p) => writeTar(p, (await entriesOf(p)).filter((e) => e.name !== 'signatures.json')));
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringMatching(/^Tar entry 2 at offset \d+ is "block-table.bin" \(out of order\), expected "signatures.json"$/) });
+    const r = await applyBad(async (p) =>
+      writeTar(
+        p,
+        (await entriesOf(p)).filter((e) => e.name !== 'signatures.json'),
+      ),
+    );
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: expect.stringMatching(/^Tar entry 2 at offset \d+ is "block-table.bin" \(out of order\), expected "signatures.json"$/),
+    });
   });
 
   it('a missing image data entry', async () => {
     const r = await applyBad(async (p) => writeTar(p, (await entriesOf(p)).slice(0, 3)));
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringMatching(/^Payload ends \(end-of-archive marker\) at offset \d+, where an entry was expected$/) });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: expect.stringMatching(/^Payload ends \(end-of-archive marker\) at offset \d+, where an entry was expected$/),
+    });
   });
 
   it('reordered entries', async () => {
@@ -237,7 +322,10 @@ describe('bad payloads are refused', () => {
       const [a, b, ...rest] = await entriesOf(p);
       await writeTar(p, [b!, a!, ...rest]);
     });
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: 'Tar entry 1 at offset 0 is "signatures.json" (out of order), expected "manifest.json"' });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: 'Tar entry 1 at offset 0 is "signatures.json" (out of order), expected "manifest.json"',
+    });
   });
 
   it('entry names with path traversal', async () => {
@@ -253,18 +341,27 @@ describe('bad payloads are refused', () => {
 
   it('a link instead of a file', async () => {
     const r = await applyBad(async (p) => writeTar(p, [{ name: 'manifest.json', type: 'symlink', linkname: '/etc/passwd' }, ...(await entriesOf(p)).slice(1)]));
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: 'Tar entry "manifest.json" at offset 0 is a symlink; only regular files are allowed' });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: 'Tar entry "manifest.json" at offset 0 is a symlink; only regular files are allowed',
+    });
   });
 
   it('a header that lies about its size (image data)', async () => {
     const r = await applyBad((p) => setTarSize(p, dataOffset - 512, IMAGE.byteLength + 4096));
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: `Entry "image-data.bin" at offset ${dataOffset - 512} says ${IMAGE.byteLength + 4096} bytes, but the block table adds up to ${IMAGE.byteLength}` });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: `Entry "image-data.bin" at offset ${dataOffset - 512} says ${IMAGE.byteLength + 4096} bytes, but the block table adds up to ${IMAGE.byteLength}`,
+    });
   });
 
   it('a header that lies about its size (block table)', async () => {
     const tableHeaderAt = dataOffset - 512 - Math.ceil((41 * 36) / 512) * 512 - 512;
     const r = await applyBad((p) => setTarSize(p, tableHeaderAt, 41 * 36 - 36));
-    expect(r.error).toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: `Entry "block-table.bin" at offset ${tableHeaderAt} says ${40 * 36} bytes, but 41 blocks take ${41 * 36}` });
+    expect(r.error).toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: `Entry "block-table.bin" at offset ${tableHeaderAt} says ${40 * 36} bytes, but 41 blocks take ${41 * 36}`,
+    });
   });
 });
 
@@ -310,7 +407,10 @@ describe('a slot that fails or does not hold what was written', () => {
     await makeDisk(disk, REGION_OFFSET + REGION_SIZE + 65536);
     const target = new CorruptingTarget(disk, REGION_OFFSET, REGION_SIZE);
     const error = await applyPayload(openFilePayload(good), { target, keyring: trustEd(), expect: MACHINE }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'ERR_IMAGE_VERIFICATION', message: `Block 7 read back from "${target.description}" differs from its verified bytes at offset ${7 * BLOCK + 10}` });
+    expect(error).toMatchObject({
+      code: 'ERR_IMAGE_VERIFICATION',
+      message: `Block 7 read back from "${target.description}" differs from its verified bytes at offset ${7 * BLOCK + 10}`,
+    });
   });
 
   it('the same through a target without readInto (read() is used)', async () => {
@@ -318,12 +418,17 @@ describe('a slot that fails or does not hold what was written', () => {
     await makeDisk(disk, REGION_OFFSET + REGION_SIZE + 65536);
     const target = new ReadOnlyApiTarget(new FileRegionTarget(disk, REGION_OFFSET, REGION_SIZE));
     const error = await applyPayload(openFilePayload(good), { target, keyring: trustEd(), expect: MACHINE }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'ERR_IMAGE_VERIFICATION', message: `Block 3 read back from "${target.description}" differs from its verified bytes at offset ${4 * BLOCK - 1}` });
+    expect(error).toMatchObject({
+      code: 'ERR_IMAGE_VERIFICATION',
+      message: `Block 3 read back from "${target.description}" differs from its verified bytes at offset ${4 * BLOCK - 1}`,
+    });
   });
 
   it('the slot cannot be opened: ERR_INSTALL_DEVICE', async () => {
     const missing = join(dir, 'no-such-disk.img');
-    await expect(applyPayload(openFilePayload(good), { target: new FileRegionTarget(missing, 0, REGION_SIZE), keyring: trustEd(), expect: MACHINE })).rejects.toMatchObject({
+    await expect(
+      applyPayload(openFilePayload(good), { target: new FileRegionTarget(missing, 0, REGION_SIZE), keyring: trustEd(), expect: MACHINE }),
+    ).rejects.toMatchObject({
       code: 'ERR_INSTALL_DEVICE',
       message: expect.stringContaining(`Cannot open write target "${missing}"`),
     });
@@ -338,7 +443,9 @@ describe('a slot that fails or does not hold what was written', () => {
     }
     const disk = join(dir, 'full.img');
     await makeDisk(disk, REGION_OFFSET + REGION_SIZE + 65536);
-    await expect(applyPayload(openFilePayload(good), { target: new FullTarget(disk, REGION_OFFSET, REGION_SIZE), keyring: trustEd(), expect: MACHINE })).rejects.toMatchObject({
+    await expect(
+      applyPayload(openFilePayload(good), { target: new FullTarget(disk, REGION_OFFSET, REGION_SIZE), keyring: trustEd(), expect: MACHINE }),
+    ).rejects.toMatchObject({
       code: 'ERR_INSTALL_DEVICE_SPACE',
       message: expect.stringMatching(/^No space left on device at \d+$/),
     });

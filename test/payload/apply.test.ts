@@ -30,7 +30,16 @@ describe('applyPayload round trip', () => {
         const payloadPath = join(dir, `p-${compression}-${readBack}.payload`);
         const diskPath = join(dir, `disk-${compression}-${readBack}.img`);
         await writeFile(imagePath, image);
-        const created = await createPayload({ imagePath, out: payloadPath, version: '1.0.1', privateKeyPem: ED_PRIVATE, blockSizeBytes: 65536, compression, appId: expectMachine.appId, board: 'amd64-usr' });
+        const created = await createPayload({
+          imagePath,
+          out: payloadPath,
+          version: '1.0.1',
+          privateKeyPem: ED_PRIVATE,
+          blockSizeBytes: 65536,
+          compression,
+          appId: expectMachine.appId,
+          board: 'amd64-usr',
+        });
         await makeDisk(diskPath, REGION_OFFSET + REGION_SIZE + (1 << 20));
         const progress: ApplyProgress[] = [];
         const requested: ByteRange[][] = [];
@@ -40,7 +49,14 @@ describe('applyPayload round trip', () => {
             requested.push(ranges);
             return open(ranges, signal);
           },
-          { target: new FileRegionTarget(diskPath, REGION_OFFSET, REGION_SIZE), keyring: trustEd(), expect: expectMachine, readBack, syncEveryBytes: 256 * 1024, onProgress: (p) => progress.push(p) },
+          {
+            target: new FileRegionTarget(diskPath, REGION_OFFSET, REGION_SIZE),
+            keyring: trustEd(),
+            expect: expectMachine,
+            readBack,
+            syncEveryBytes: 256 * 1024,
+            onProgress: (p) => progress.push(p),
+          },
         );
         const payload = await readFile(payloadPath);
         expect(requested).toEqual([[{ start: 0 }]]);
@@ -95,7 +111,14 @@ describe('applyPayload resume', () => {
     const imagePath = join(dir, 'resume.bin');
     payloadPath = join(dir, 'resume.payload');
     await writeFile(imagePath, image);
-    const created = await createPayload({ imagePath, out: payloadPath, version: '2.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: BLOCK, compression: 'gzip' });
+    const created = await createPayload({
+      imagePath,
+      out: payloadPath,
+      version: '2.0.0',
+      privateKeyPem: ED_PRIVATE,
+      blockSizeBytes: BLOCK,
+      compression: 'gzip',
+    });
     payloadSize = created.payloadSizeBytes;
     dataOffset = created.dataOffset;
   });
@@ -128,7 +151,13 @@ describe('applyPayload resume', () => {
     await makeDisk(diskPath, regionOffset + regionSize + 32768);
     const store = new FileCheckpointStore(join(dir, `${name}-state`));
     const target = () => new FileRegionTarget(diskPath, regionOffset, regionSize);
-    const options = () => ({ target: target(), keyring: trustEd(), expect: { appId: 'a', allowDowngrade: false }, checkpoint: { store, everyBlocks: 3 }, syncEveryBytes: 2 * BLOCK });
+    const options = () => ({
+      target: target(),
+      keyring: trustEd(),
+      expect: { appId: 'a', allowDowngrade: false },
+      checkpoint: { store, everyBlocks: 3 },
+      syncEveryBytes: 2 * BLOCK,
+    });
     return { diskPath, store, options };
   }
 
@@ -143,7 +172,10 @@ describe('applyPayload resume', () => {
       const cut = nextOffset();
       const { diskPath, store, options } = await setup(`resume-${round}`);
       const log: ByteRange[][] = [];
-      await expect(applyPayload(source(log, cut), options())).rejects.toMatchObject({ code: 'ERR_DOWNLOAD_TRANSFER', message: 'Reading the payload failed: connection reset by peer' });
+      await expect(applyPayload(source(log, cut), options())).rejects.toMatchObject({
+        code: 'ERR_DOWNLOAD_TRANSFER',
+        message: 'Reading the payload failed: connection reset by peer',
+      });
       const cp = await store.load();
       expect(cp).toBeDefined();
       expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBeGreaterThanOrEqual(cp?.nextBlock ?? 0);
@@ -170,7 +202,10 @@ describe('applyPayload resume', () => {
         if (p.blocksDone >= 20) controller.abort(new Error('SIGTERM'));
       },
     }).catch((e: unknown) => e as Error & { code: string });
-    expect(error).toMatchObject({ code: 'ERR_ABORTED', message: expect.stringMatching(/^Payload apply stopped with blocks \[0, \d+\) on the target \(resume point saved\)$/) });
+    expect(error).toMatchObject({
+      code: 'ERR_ABORTED',
+      message: expect.stringMatching(/^Payload apply stopped with blocks \[0, \d+\) on the target \(resume point saved\)$/),
+    });
     const cp = await store.load();
     expect(cp?.nextBlock).toBeGreaterThanOrEqual(20);
     expect(await checkRegion(diskPath, regionOffset, regionSize, image, BLOCK)).toBeGreaterThanOrEqual(cp?.nextBlock ?? 0);
@@ -222,7 +257,15 @@ describe('applyPayload resume', () => {
 
   it('starts over when the resume point belongs to another payload', async () => {
     const { diskPath, store, options } = await setup('other');
-    await store.save({ formatVersion: 1, manifestSha256: 'f'.repeat(64), targetDescription: options().target.description, dataOffset, nextBlock: 10, resumeOffset: dataOffset + 4000, savedAt: 'x' });
+    await store.save({
+      formatVersion: 1,
+      manifestSha256: 'f'.repeat(64),
+      targetDescription: options().target.description,
+      dataOffset,
+      nextBlock: 10,
+      resumeOffset: dataOffset + 4000,
+      savedAt: 'x',
+    });
     const log: ByteRange[][] = [];
     const result = await applyPayload(source(log), options());
     expect(log).toEqual([[{ start: 0, end: dataOffset }, { start: dataOffset + 4000 }], [{ start: 0 }]]);
@@ -232,7 +275,15 @@ describe('applyPayload resume', () => {
 
   it('ignores a resume point saved for another target', async () => {
     const { store, options } = await setup('elsewhere');
-    await store.save({ formatVersion: 1, manifestSha256: 'f'.repeat(64), targetDescription: '/dev/other', dataOffset, nextBlock: 10, resumeOffset: dataOffset + 4000, savedAt: 'x' });
+    await store.save({
+      formatVersion: 1,
+      manifestSha256: 'f'.repeat(64),
+      targetDescription: '/dev/other',
+      dataOffset,
+      nextBlock: 10,
+      resumeOffset: dataOffset + 4000,
+      savedAt: 'x',
+    });
     const log: ByteRange[][] = [];
     expect((await applyPayload(source(log), options())).resumed).toBe(false);
     expect(log).toEqual([[{ start: 0 }]]);
@@ -263,7 +314,14 @@ describe('applyPayload memory and the image hash', () => {
     const imagePath = join(dir, 'mem.bin');
     const payloadPath = join(dir, 'mem.payload');
     await writeFile(imagePath, image);
-    const { dataOffset } = await createPayload({ imagePath, out: payloadPath, version: '2.0.0', privateKeyPem: ED_PRIVATE, blockSizeBytes: BLOCK, compression: 'none' });
+    const { dataOffset } = await createPayload({
+      imagePath,
+      out: payloadPath,
+      version: '2.0.0',
+      privateKeyPem: ED_PRIVATE,
+      blockSizeBytes: BLOCK,
+      compression: 'none',
+    });
     const diskPath = join(dir, 'mem.img');
     await makeDisk(diskPath, regionSize + 4096);
     const target = new SlowObservedTarget(diskPath, 0, regionSize);
@@ -284,7 +342,13 @@ describe('applyPayload memory and the image hash', () => {
       );
     };
     const maxInFlightBytes = 6 * BLOCK;
-    const result = await applyPayload(watched, { target, keyring: trustEd(), expect: { appId: 'a', allowDowngrade: false }, maxInFlightBytes, syncEveryBytes: 2 * BLOCK });
+    const result = await applyPayload(watched, {
+      target,
+      keyring: trustEd(),
+      expect: { appId: 'a', allowDowngrade: false },
+      maxInFlightBytes,
+      syncEveryBytes: 2 * BLOCK,
+    });
     expect(result.blocksWritten).toBe(97);
     expect(await checkRegion(diskPath, 0, regionSize, image, BLOCK)).toBe(97);
     // The pool's blocks, plus what the stream and the reader hold (a few 4 KiB chunks).
@@ -299,7 +363,9 @@ describe('applyPayload memory and the image hash', () => {
     const diskPath = join(dir, 'wrong-image-hash.img');
     await makeDisk(diskPath, regionSize + 4096);
     const options = { keyring: trustEd(), expect: { appId: 'a', allowDowngrade: false } };
-    await expect(applyPayload(openFilePayload(path), { ...options, target: new FileRegionTarget(diskPath, 0, regionSize), readBack: false })).rejects.toMatchObject({
+    await expect(
+      applyPayload(openFilePayload(path), { ...options, target: new FileRegionTarget(diskPath, 0, regionSize), readBack: false }),
+    ).rejects.toMatchObject({
       code: 'ERR_PAYLOAD_HASH_MISMATCH',
       message: `Image SHA-256 from the payload is ${sha256Hex(image)}, the manifest says ${'e'.repeat(64)}`,
     });

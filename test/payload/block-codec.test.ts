@@ -23,17 +23,25 @@ describe('decodeBlock', () => {
 
     it(`${compression}: stops at the block length (zip bomb)`, async () => {
       const bomb = compression === 'gzip' ? gzipSync(Buffer.alloc(4 * 1024 * 1024)) : brotliCompressSync(Buffer.alloc(4 * 1024 * 1024));
-      await expect(decodeBlock(compression, bomb, 65536, 9)).rejects.toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: `Block 9 decompresses past the block length of 65536 bytes (${compression})` });
+      await expect(decodeBlock(compression, bomb, 65536, 9)).rejects.toMatchObject({
+        code: 'ERR_PAYLOAD_FORMAT',
+        message: `Block 9 decompresses past the block length of 65536 bytes (${compression})`,
+      });
     });
 
     it(`${compression}: refuses a block that comes out short`, async () => {
       const stored = await compressBlock(compression, block.subarray(0, 1000));
-      await expect(decodeBlock(compression, stored, 65536, 2)).rejects.toMatchObject({ message: `Block 2 decompresses to 1000 bytes, expected 65536 (${compression})` });
+      await expect(decodeBlock(compression, stored, 65536, 2)).rejects.toMatchObject({
+        message: `Block 2 decompresses to 1000 bytes, expected 65536 (${compression})`,
+      });
     });
   }
 
   it('refuses bytes that are not compressed data', async () => {
-    await expect(decodeBlock('gzip', Buffer.from('plain text'), 10, 4)).rejects.toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: 'Block 4 does not decompress (gzip): incorrect header check' });
+    await expect(decodeBlock('gzip', Buffer.from('plain text'), 10, 4)).rejects.toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: 'Block 4 does not decompress (gzip): incorrect header check',
+    });
   });
 
   it('compresses deterministically (the generator relies on it)', async () => {

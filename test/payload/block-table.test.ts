@@ -40,7 +40,9 @@ describe('block table', () => {
     expect(() => decodeBlockTable(encodeBlockTable(hashes, [5185, 1, 1]), manifest('brotli'))).toThrow(
       expect.objectContaining({ message: 'Block table entry 0 has a stored length of 5185 bytes, expected 1 to 5184' }),
     );
-    expect(() => decodeBlockTable(encodeBlockTable(hashes, [1, 0, 1]), manifest('gzip'))).toThrow(expect.objectContaining({ message: 'Block table entry 1 has a stored length of 0 bytes, expected 1 to 5184' }));
+    expect(() => decodeBlockTable(encodeBlockTable(hashes, [1, 0, 1]), manifest('gzip'))).toThrow(
+      expect.objectContaining({ message: 'Block table entry 1 has a stored length of 0 bytes, expected 1 to 5184' }),
+    );
   });
 
   it('refuses a table of the wrong size', () => {

@@ -17,11 +17,26 @@ afterAll(() => hashes.close());
 const BLOCK = 4096;
 const image = seededBytes(6 * BLOCK, 5);
 const blocks = Array.from({ length: 6 }, (_, i) => image.subarray(i * BLOCK, (i + 1) * BLOCK));
-const manifest: PayloadManifest = { formatVersion: 1, version: '1.0.0', imageSize: image.byteLength, blockSize: BLOCK, blockCount: 6, compression: 'none', imageSha256: sha256Hex(image), blockTableSha256: '0'.repeat(64) };
-const table = decodeBlockTable(encodeBlockTable(blocks.map((b) => createHash('sha256').update(b).digest()), blocks.map((b) => b.byteLength)), manifest);
+const manifest: PayloadManifest = {
+  formatVersion: 1,
+  version: '1.0.0',
+  imageSize: image.byteLength,
+  blockSize: BLOCK,
+  blockCount: 6,
+  compression: 'none',
+  imageSha256: sha256Hex(image),
+  blockTableSha256: '0'.repeat(64),
+};
+const table = decodeBlockTable(
+  encodeBlockTable(
+    blocks.map((b) => createHash('sha256').update(b).digest()),
+    blocks.map((b) => b.byteLength),
+  ),
+  manifest,
+);
 
 describe('BlockVerifier', () => {
-  it('accepts the table\'s blocks from shared memory and refuses a changed one with both hashes in the message', async () => {
+  it("accepts the table's blocks from shared memory and refuses a changed one with both hashes in the message", async () => {
     const verifier = new BlockVerifier(hashes, table);
     const shared = Buffer.from(new SharedArrayBuffer(BLOCK));
     shared.set(blocks[2] as Buffer);
@@ -31,7 +46,9 @@ describe('BlockVerifier', () => {
     expect(await verifier.matches(2, shared)).toBe(false);
     await expect(verifier.check(2, shared)).rejects.toMatchObject({
       code: 'ERR_PAYLOAD_HASH_MISMATCH',
-      message: `Block 2 SHA-256 is ${sha256Hex(shared)}, the block table says ${createHash('sha256').update(blocks[2] as Buffer).digest('hex')}`,
+      message: `Block 2 SHA-256 is ${sha256Hex(shared)}, the block table says ${createHash('sha256')
+        .update(blocks[2] as Buffer)
+        .digest('hex')}`,
     });
     expect(await verifier.imageDigestHex()).toBeUndefined();
   });

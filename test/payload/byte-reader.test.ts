@@ -38,7 +38,10 @@ describe('ByteReader', () => {
   it('says where the stream ended and what was being read', async () => {
     const r = new ByteReader(Readable.from(chunks()));
     await r.read(10, 'x');
-    await expect(r.read(5, 'block 3')).rejects.toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: 'Payload is truncated: it ends at offset 12 inside block 3 (3 more bytes expected)' });
+    await expect(r.read(5, 'block 3')).rejects.toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: 'Payload is truncated: it ends at offset 12 inside block 3 (3 more bytes expected)',
+    });
   });
 
   it('moves the offset on a jump without counting bytes', async () => {

@@ -11,7 +11,15 @@ let cleanup: () => Promise<void>;
 beforeAll(async () => ({ dir, cleanup } = await tempDir('checkpoint-')));
 afterAll(() => cleanup());
 
-const CP: ApplyCheckpoint = { formatVersion: 1, manifestSha256: 'c'.repeat(64), targetDescription: '/dev/vda4', dataOffset: 4096, nextBlock: 12, resumeOffset: 4096 + 12 * 1048576, savedAt: '2026-01-01T00:00:00.000Z' };
+const CP: ApplyCheckpoint = {
+  formatVersion: 1,
+  manifestSha256: 'c'.repeat(64),
+  targetDescription: '/dev/vda4',
+  dataOffset: 4096,
+  nextBlock: 12,
+  resumeOffset: 4096 + 12 * 1048576,
+  savedAt: '2026-01-01T00:00:00.000Z',
+};
 
 function warnings() {
   const list: string[] = [];
@@ -43,7 +51,9 @@ describe('FileCheckpointStore', () => {
     await writeFile(join(stateDir, 'payload-checkpoint.json'), '{"formatVersion": 1, "nextBl');
     const w = warnings();
     expect(await new FileCheckpointStore(stateDir, w.logger).load()).toBeUndefined();
-    expect(w.list).toEqual([expect.stringMatching(new RegExp(`^Resume point "${join(stateDir, 'payload-checkpoint.json')}" is invalid \\(.*\\); starting from the beginning$`))]);
+    expect(w.list).toEqual([
+      expect.stringMatching(new RegExp(`^Resume point "${join(stateDir, 'payload-checkpoint.json')}" is invalid \\(.*\\); starting from the beginning$`)),
+    ]);
   });
 
   it('refuses a checkpoint of the wrong shape on save', async () => {
@@ -54,6 +64,9 @@ describe('FileCheckpointStore', () => {
     const blocker = join(dir, 'a-file');
     await writeFile(blocker, 'not a directory');
     const store = new FileCheckpointStore(join(blocker, 'state'));
-    await expect(store.save(CP)).rejects.toMatchObject({ code: 'ERR_DOWNLOAD_STATE', message: expect.stringMatching(new RegExp(`^Cannot save the resume point "${join(blocker, 'state', 'payload-checkpoint.json')}": .*ENOTDIR`)) });
+    await expect(store.save(CP)).rejects.toMatchObject({
+      code: 'ERR_DOWNLOAD_STATE',
+      message: expect.stringMatching(new RegExp(`^Cannot save the resume point "${join(blocker, 'state', 'payload-checkpoint.json')}": .*ENOTDIR`)),
+    });
   });
 });

@@ -24,9 +24,24 @@ afterAll(async () => {
 
 const BLOCK = 4096;
 const image = seededBytes(8 * BLOCK, 3);
-const manifest: PayloadManifest = { formatVersion: 1, version: '1.0.0', imageSize: image.byteLength, blockSize: BLOCK, blockCount: 8, compression: 'none', imageSha256: sha256Hex(image), blockTableSha256: '0'.repeat(64) };
+const manifest: PayloadManifest = {
+  formatVersion: 1,
+  version: '1.0.0',
+  imageSize: image.byteLength,
+  blockSize: BLOCK,
+  blockCount: 8,
+  compression: 'none',
+  imageSha256: sha256Hex(image),
+  blockTableSha256: '0'.repeat(64),
+};
 const blocks = Array.from({ length: 8 }, (_, i) => image.subarray(i * BLOCK, (i + 1) * BLOCK));
-const table = decodeBlockTable(encodeBlockTable(blocks.map((b) => createHash('sha256').update(b).digest()), blocks.map((b) => b.byteLength)), manifest);
+const table = decodeBlockTable(
+  encodeBlockTable(
+    blocks.map((b) => createHash('sha256').update(b).digest()),
+    blocks.map((b) => b.byteLength),
+  ),
+  manifest,
+);
 
 async function check(disk: Buffer, count: number) {
   const path = join(dir, `disk-${count}-${disk[0]}.img`);
@@ -35,7 +50,14 @@ async function check(disk: Buffer, count: number) {
   await target.open();
   const imageHash = pool.stream(1);
   try {
-    const changed = await findChangedBlock({ target, manifest, count, verifier: new BlockVerifier(pool, table, imageHash), pool: new BlockPool(4, BLOCK), signal: new AbortController().signal });
+    const changed = await findChangedBlock({
+      target,
+      manifest,
+      count,
+      verifier: new BlockVerifier(pool, table, imageHash),
+      pool: new BlockPool(4, BLOCK),
+      signal: new AbortController().signal,
+    });
     return { changed, prefixSha256: (await imageHash.digest()).toString('hex') };
   } finally {
     await target.close();

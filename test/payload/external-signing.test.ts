@@ -63,13 +63,18 @@ describe('external signing', () => {
       code: 'ERR_PAYLOAD_SIGNATURE',
       message: 'The signature does not verify over the manifest with key "c294301c54239f02563588a7244fab0e" (ed25519)',
     });
-    await expect(attachSignature(unsigned, { signature: Buffer.alloc(256, 1), publicKeyPem: RSA_PUBLIC })).rejects.toMatchObject({ code: 'ERR_PAYLOAD_SIGNATURE' });
+    await expect(attachSignature(unsigned, { signature: Buffer.alloc(256, 1), publicKeyPem: RSA_PUBLIC })).rejects.toMatchObject({
+      code: 'ERR_PAYLOAD_SIGNATURE',
+    });
     expect((await readFile(unsigned)).equals(before)).toBe(true);
   });
 
   it('refuses to sign a file that is not a payload', async () => {
     const junk = join(dir, 'junk');
     await writeFile(junk, seededBytes(2048, 1));
-    await expect(addSignature(junk, { privateKeyPem: ED_PRIVATE })).rejects.toMatchObject({ code: 'ERR_PAYLOAD_FORMAT', message: 'Not a payload archive: the first 512 bytes are not a tar header (bad checksum)' });
+    await expect(addSignature(junk, { privateKeyPem: ED_PRIVATE })).rejects.toMatchObject({
+      code: 'ERR_PAYLOAD_FORMAT',
+      message: 'Not a payload archive: the first 512 bytes are not a tar header (bad checksum)',
+    });
   });
 });

@@ -26,7 +26,7 @@ describe('openFilePayload', () => {
   it('streams one range to the end of the file', async () => {
     const chunks = await collect([{ start: 0 }]);
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
-    expect(chunks.every((c) => c.byteOffset === 0 && c.buffer.byteLength === c.byteLength || c.byteLength < 4096)).toBe(true);
+    expect(chunks.every((c) => (c.byteOffset === 0 && c.buffer.byteLength === c.byteLength) || c.byteLength < 4096)).toBe(true);
   });
 
   it('concatenates ranges (header, then from the resume offset)', async () => {
@@ -44,14 +44,19 @@ describe('openFilePayload', () => {
     const it = stream[Symbol.asyncIterator]();
     await it.next();
     controller.abort(new Error('stop'));
-    await expect((async () => {
-      for (;;) if ((await it.next()).done) return;
-    })()).rejects.toThrow('stop');
+    await expect(
+      (async () => {
+        for (;;) if ((await it.next()).done) return;
+      })(),
+    ).rejects.toThrow('stop');
   });
 
   it('refuses a bad range and a missing file', async () => {
     await expect(openFilePayload(join(dir, 'p'))([{ start: 10, end: 5 }], new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_INTERNAL' });
     const stream = await openFilePayload(join(dir, 'missing'))([{ start: 0 }], new AbortController().signal);
-    await expect(stream.toArray()).rejects.toMatchObject({ code: 'ERR_DOWNLOAD_TRANSFER', message: expect.stringContaining(`Cannot open payload file "${join(dir, 'missing')}"`) });
+    await expect(stream.toArray()).rejects.toMatchObject({
+      code: 'ERR_DOWNLOAD_TRANSFER',
+      message: expect.stringContaining(`Cannot open payload file "${join(dir, 'missing')}"`),
+    });
   });
 });

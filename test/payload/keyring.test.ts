@@ -47,7 +47,10 @@ describe('loadKeyring', () => {
     const { warnings, logger } = collectingLogger();
     const ring = await loadKeyring(root, { logger });
     expect(new Set(ring.keys.keys())).toEqual(new Set([idOf(ED_PUBLIC), idOf(RSA_PUBLIC)]));
-    expect(warnings).toEqual([`Skipping "${join(root, 'README.txt')}" in the trusted keys: not a *.pem file`, `Skipping "${join(root, 'old.pem.bak')}" in the trusted keys: not a *.pem file`]);
+    expect(warnings).toEqual([
+      `Skipping "${join(root, 'README.txt')}" in the trusted keys: not a *.pem file`,
+      `Skipping "${join(root, 'old.pem.bak')}" in the trusted keys: not a *.pem file`,
+    ]);
   });
 
   it('revokes the keys in revoked/', async () => {
@@ -64,7 +67,10 @@ describe('loadKeyring', () => {
 
   it('refuses a revoked.list line that is not a key id', async () => {
     const root = await keyDir('revoked-bad', { 'a.pem': ED_PUBLIC, 'revoked.list': 'not-a-key-id\n' });
-    await expect(loadKeyring(root)).rejects.toMatchObject({ code: 'ERR_KEYRING', message: `Line 1 of "${join(root, 'revoked.list')}" is not a key id (32 hex digits): "not-a-key-id"` });
+    await expect(loadKeyring(root)).rejects.toMatchObject({
+      code: 'ERR_KEYRING',
+      message: `Line 1 of "${join(root, 'revoked.list')}" is not a key id (32 hex digits): "not-a-key-id"`,
+    });
   });
 
   it('refuses a missing path', async () => {
@@ -79,17 +85,26 @@ describe('loadKeyring', () => {
 
   it('refuses a *.pem that holds no public key', async () => {
     const root = await keyDir('junk', { 'a.pem': 'just text' });
-    await expect(loadKeyring(root)).rejects.toMatchObject({ code: 'ERR_KEYRING', message: `Trusted key file "${join(root, 'a.pem')}" holds no PEM public key` });
+    await expect(loadKeyring(root)).rejects.toMatchObject({
+      code: 'ERR_KEYRING',
+      message: `Trusted key file "${join(root, 'a.pem')}" holds no PEM public key`,
+    });
   });
 
   it('refuses a private key in the trusted keys', async () => {
     const root = await keyDir('private', { 'a.pem': ED_PRIVATE });
-    await expect(loadKeyring(root)).rejects.toMatchObject({ code: 'ERR_KEYRING', message: `Trusted key file "${join(root, 'a.pem')}" holds a private key; give machines only the public key` });
+    await expect(loadKeyring(root)).rejects.toMatchObject({
+      code: 'ERR_KEYRING',
+      message: `Trusted key file "${join(root, 'a.pem')}" holds a private key; give machines only the public key`,
+    });
   });
 
   it('refuses a corrupt PEM block', async () => {
     const root = await keyDir('corrupt', { 'a.pem': ED_PUBLIC.replace(/[A-Za-z]{8}/, 'AAAAAAAA') });
-    await expect(loadKeyring(root)).rejects.toMatchObject({ code: 'ERR_KEYRING', message: expect.stringContaining(`Cannot read a public key from "${join(root, 'a.pem')}"`) });
+    await expect(loadKeyring(root)).rejects.toMatchObject({
+      code: 'ERR_KEYRING',
+      message: expect.stringContaining(`Cannot read a public key from "${join(root, 'a.pem')}"`),
+    });
   });
 
   it('warns when every trusted key is revoked', async () => {

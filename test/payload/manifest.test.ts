@@ -1,7 +1,15 @@
 // The manifest schema (table-driven), its serialization, and the pure checks against a machine.
 
 import { describe, expect, it } from 'vitest';
-import { checkExpectation, checkFits, imageBlockLength, MANIFEST_MAX_BYTES, parseManifest, serializeManifest, type PayloadManifest } from '../../src/payload/manifest.ts';
+import {
+  checkExpectation,
+  checkFits,
+  imageBlockLength,
+  MANIFEST_MAX_BYTES,
+  parseManifest,
+  serializeManifest,
+  type PayloadManifest,
+} from '../../src/payload/manifest.ts';
 
 const GOOD: PayloadManifest = {
   formatVersion: 1,
@@ -45,12 +53,16 @@ describe('parseManifest', () => {
   ];
   for (const [what, change, message] of bad) {
     it(`refuses ${what}`, () => {
-      expect(() => parseManifest(bytes({ ...GOOD, ...change }))).toThrow(expect.objectContaining({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringContaining(message) }));
+      expect(() => parseManifest(bytes({ ...GOOD, ...change }))).toThrow(
+        expect.objectContaining({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringContaining(message) }),
+      );
     });
   }
 
   it('refuses text that is not JSON', () => {
-    expect(() => parseManifest(Buffer.from('{"formatVersion": 1,'))).toThrow(expect.objectContaining({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringMatching(/^Payload manifest is not valid JSON: /) }));
+    expect(() => parseManifest(Buffer.from('{"formatVersion": 1,'))).toThrow(
+      expect.objectContaining({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringMatching(/^Payload manifest is not valid JSON: /) }),
+    );
   });
 
   it('refuses to serialize a manifest over the cap', () => {
@@ -69,12 +81,17 @@ describe('checkExpectation', () => {
   });
   it('says so when the running version itself is malformed', () => {
     expect(() => checkExpectation(GOOD, { ...machine, runningVersion: 'abc' })).toThrow(
-      expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: 'The running version "abc" is not semver-like: cannot compare it with the payload\'s "3374.2.0"' }),
+      expect.objectContaining({
+        code: 'ERR_CONFIG_VALUE',
+        message: 'The running version "abc" is not semver-like: cannot compare it with the payload\'s "3374.2.0"',
+      }),
     );
   });
   it('refuses a board when the machine has none', () => {
     const { board: _b, ...noBoard } = machine;
-    expect(() => checkExpectation(GOOD, noBoard)).toThrow(expect.objectContaining({ code: 'ERR_PAYLOAD_TARGET', message: 'Payload is for board "amd64-usr", this machine has no BOARD set' }));
+    expect(() => checkExpectation(GOOD, noBoard)).toThrow(
+      expect.objectContaining({ code: 'ERR_PAYLOAD_TARGET', message: 'Payload is for board "amd64-usr", this machine has no BOARD set' }),
+    );
   });
   const versions: Array<[string, boolean]> = [
     ['3374.2.0', false],
@@ -87,7 +104,11 @@ describe('checkExpectation', () => {
       const call = () => checkExpectation(GOOD, { ...machine, runningVersion: running });
       if (newer) expect(call()).toEqual({ downgradeAllowed: false, versionUnchecked: false });
       else expect(call).toThrow(expect.objectContaining({ code: 'ERR_PAYLOAD_DOWNGRADE' }));
-      if (!newer) expect(checkExpectation(GOOD, { ...machine, runningVersion: running, allowDowngrade: true })).toEqual({ downgradeAllowed: true, versionUnchecked: false });
+      if (!newer)
+        expect(checkExpectation(GOOD, { ...machine, runningVersion: running, allowDowngrade: true })).toEqual({
+          downgradeAllowed: true,
+          versionUnchecked: false,
+        });
     });
   }
 });
@@ -95,7 +116,9 @@ describe('checkExpectation', () => {
 describe('checkFits and imageBlockLength', () => {
   it('accepts an image of exactly the slot size and refuses one byte more', () => {
     expect(() => checkFits(GOOD, GOOD.imageSize, 'slot')).not.toThrow();
-    expect(() => checkFits(GOOD, GOOD.imageSize - 1, 'slot')).toThrow(expect.objectContaining({ code: 'ERR_PAYLOAD_TOO_LARGE', message: 'Image of 12289 bytes does not fit write target "slot" (12288 bytes)' }));
+    expect(() => checkFits(GOOD, GOOD.imageSize - 1, 'slot')).toThrow(
+      expect.objectContaining({ code: 'ERR_PAYLOAD_TOO_LARGE', message: 'Image of 12289 bytes does not fit write target "slot" (12288 bytes)' }),
+    );
   });
   it('gives the last block its remainder', () => {
     expect([0, 1, 2, 3].map((i) => imageBlockLength(GOOD, i))).toEqual([4096, 4096, 4096, 1]);

@@ -44,13 +44,18 @@ describe('writePayloadArchive', () => {
     const out = join(dir, 'b.payload');
     await writeFile(out, 'old');
     const failing = { ...parts([]), dataSizeBytes: 10, writeData: async () => Promise.reject(new Error('image vanished')) };
-    await expect(writePayloadArchive(out, failing)).rejects.toMatchObject({ code: 'ERR_INTERNAL', message: `Cannot write payload file "${out}": image vanished` });
+    await expect(writePayloadArchive(out, failing)).rejects.toMatchObject({
+      code: 'ERR_INTERNAL',
+      message: `Cannot write payload file "${out}": image vanished`,
+    });
     expect(await readFile(out, 'utf8')).toBe('old');
     expect((await readdir(dir)).filter((n) => n.includes('partial'))).toEqual([]);
   });
 
   it('refuses a producer that writes more than announced', async () => {
     const out = join(dir, 'c.payload');
-    await expect(writePayloadArchive(out, { ...parts([Buffer.alloc(10)]), dataSizeBytes: 5 })).rejects.toMatchObject({ message: expect.stringContaining('Image data exceeds the 5 bytes announced') });
+    await expect(writePayloadArchive(out, { ...parts([Buffer.alloc(10)]), dataSizeBytes: 5 })).rejects.toMatchObject({
+      message: expect.stringContaining('Image data exceeds the 5 bytes announced'),
+    });
   });
 });

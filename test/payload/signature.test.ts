@@ -5,7 +5,17 @@ import { execFileSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { algorithmForKey, keyIdOf, parseSignatures, privateKeyFromPem, publicKeyFromPem, serializeSignatures, signBytes, verifyBytes, type SignatureAlgorithm } from '../../src/payload/signature.ts';
+import {
+  algorithmForKey,
+  keyIdOf,
+  parseSignatures,
+  privateKeyFromPem,
+  publicKeyFromPem,
+  serializeSignatures,
+  signBytes,
+  verifyBytes,
+  type SignatureAlgorithm,
+} from '../../src/payload/signature.ts';
 import { requireTool } from '../helpers/tools.ts';
 import { ED_PRIVATE, ED_PUBLIC, RSA_PRIVATE, RSA_PUBLIC, keyPath, tempDir } from './helpers.ts';
 
@@ -35,7 +45,9 @@ describe('sign and verify', () => {
     expect(algorithmForKey(publicKeyFromPem(ED_PUBLIC))).toBe('ed25519');
     expect(algorithmForKey(publicKeyFromPem(RSA_PUBLIC))).toBe('rsa-pkcs1-sha256');
     const other = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey;
-    expect(() => algorithmForKey(other)).toThrow(expect.objectContaining({ code: 'ERR_KEYRING', message: 'Unsupported key type "ec (secp384r1)": use Ed25519, RSA or ECDSA P-256' }));
+    expect(() => algorithmForKey(other)).toThrow(
+      expect.objectContaining({ code: 'ERR_KEYRING', message: 'Unsupported key type "ec (secp384r1)": use Ed25519, RSA or ECDSA P-256' }),
+    );
   });
 
   it('verifies signatures made by openssl (Ed25519 raw, RSA PKCS#1 v1.5 and PSS)', async () => {
@@ -47,7 +59,19 @@ describe('sign and verify', () => {
       const run = (args: string[]) => execFileSync('openssl', args);
       run(['pkeyutl', '-sign', '-inkey', keyPath('test-only-ed25519.pem'), '-rawin', '-in', msg, '-out', join(dir, 'ed.sig')]);
       run(['dgst', '-sha256', '-sign', keyPath('test-only-rsa.pem'), '-out', join(dir, 'rsa.sig'), msg]);
-      run(['dgst', '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:-2', '-sign', keyPath('test-only-rsa.pem'), '-out', join(dir, 'pss.sig'), msg]);
+      run([
+        'dgst',
+        '-sha256',
+        '-sigopt',
+        'rsa_padding_mode:pss',
+        '-sigopt',
+        'rsa_pss_saltlen:-2',
+        '-sign',
+        keyPath('test-only-rsa.pem'),
+        '-out',
+        join(dir, 'pss.sig'),
+        msg,
+      ]);
       expect(verifyBytes(data, await readFile(join(dir, 'ed.sig')), publicKeyFromPem(ED_PUBLIC), 'ed25519')).toBe(true);
       expect(verifyBytes(data, await readFile(join(dir, 'rsa.sig')), publicKeyFromPem(RSA_PUBLIC), 'rsa-pkcs1-sha256')).toBe(true);
       expect(verifyBytes(data, await readFile(join(dir, 'pss.sig')), publicKeyFromPem(RSA_PUBLIC), 'rsa-pss-sha256')).toBe(true);
@@ -63,7 +87,9 @@ describe('sign and verify', () => {
   });
 
   it('refuses text that is not a key', () => {
-    expect(() => privateKeyFromPem('nope', '"k.pem"')).toThrow(expect.objectContaining({ code: 'ERR_KEYRING', message: expect.stringMatching(/^Cannot read a private key from "k.pem": /) }));
+    expect(() => privateKeyFromPem('nope', '"k.pem"')).toThrow(
+      expect.objectContaining({ code: 'ERR_KEYRING', message: expect.stringMatching(/^Cannot read a private key from "k.pem": /) }),
+    );
   });
 });
 
@@ -74,13 +100,23 @@ describe('signatures entry', () => {
   });
   const bad: Array<[string, string, string]> = [
     ['not JSON', '{"signatures": [', 'Payload signatures entry is not valid JSON'],
-    ['a bad key id', JSON.stringify({ signatures: [{ keyId: 'xyz', algorithm: 'ed25519', signature: '' }] }), 'Payload signatures entry is invalid: "signatures.0.keyId": expected 32 lowercase hex digits'],
+    [
+      'a bad key id',
+      JSON.stringify({ signatures: [{ keyId: 'xyz', algorithm: 'ed25519', signature: '' }] }),
+      'Payload signatures entry is invalid: "signatures.0.keyId": expected 32 lowercase hex digits',
+    ],
     ['an unknown key', JSON.stringify({ signatures: [], more: 1 }), 'Payload signatures entry is invalid'],
-    ['too many signatures', JSON.stringify({ signatures: Array.from({ length: 33 }, () => ({ keyId: 'a'.repeat(32), algorithm: 'ed25519', signature: '' })) }), 'Payload signatures entry is invalid: "signatures"'],
+    [
+      'too many signatures',
+      JSON.stringify({ signatures: Array.from({ length: 33 }, () => ({ keyId: 'a'.repeat(32), algorithm: 'ed25519', signature: '' })) }),
+      'Payload signatures entry is invalid: "signatures"',
+    ],
   ];
   for (const [what, text, message] of bad) {
     it(`refuses ${what}`, () => {
-      expect(() => parseSignatures(Buffer.from(text))).toThrow(expect.objectContaining({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringContaining(message) }));
+      expect(() => parseSignatures(Buffer.from(text))).toThrow(
+        expect.objectContaining({ code: 'ERR_PAYLOAD_FORMAT', message: expect.stringContaining(message) }),
+      );
     });
   }
 });

@@ -9,7 +9,11 @@ const manifest = Buffer.from('{"formatVersion": 1}\n');
 
 describe('makeSignatures', () => {
   it('signs with each private key, then each signer, in order', async () => {
-    const hsm = { publicKeyPem: RSA_PUBLIC, algorithm: 'rsa-pss-sha256' as const, sign: async (d: Uint8Array) => sign('sha256', d, { key: createPrivateKey(RSA_PRIVATE), padding: 6, saltLength: 32 }) };
+    const hsm = {
+      publicKeyPem: RSA_PUBLIC,
+      algorithm: 'rsa-pss-sha256' as const,
+      sign: async (d: Uint8Array) => sign('sha256', d, { key: createPrivateKey(RSA_PRIVATE), padding: 6, saltLength: 32 }),
+    };
     const sigs = await makeSignatures(manifest, [ED_PRIVATE], hsm);
     expect(sigs.map((s) => [s.keyId, s.algorithm])).toEqual([
       ['c294301c54239f02563588a7244fab0e', 'ed25519'],
@@ -26,6 +30,8 @@ describe('makeSignatures', () => {
   });
 
   it('refuses an algorithm that does not fit the key', () => {
-    expect(() => checkedSignature(manifest, Buffer.alloc(64), ED_PUBLIC, 'rsa-pkcs1-sha256')).toThrow(expect.objectContaining({ code: 'ERR_USAGE', message: 'Algorithm "rsa-pkcs1-sha256" does not fit a ed25519 key' }));
+    expect(() => checkedSignature(manifest, Buffer.alloc(64), ED_PUBLIC, 'rsa-pkcs1-sha256')).toThrow(
+      expect.objectContaining({ code: 'ERR_USAGE', message: 'Algorithm "rsa-pkcs1-sha256" does not fit a ed25519 key' }),
+    );
   });
 });

@@ -44,8 +44,16 @@ describe('CheckpointStage', () => {
 
   it('a save that fails: ERR_DOWNLOAD_STATE, reported at once', async () => {
     const failures: unknown[] = [];
-    const stage = new CheckpointStage({ firstBlock: 0, everyBlocks: 2, save: () => Promise.reject(new Error('EROFS: read-only file system')), onFailure: (e) => failures.push(e) });
-    await expect(stage.consume(durable([2, 4]))).rejects.toMatchObject({ code: 'ERR_DOWNLOAD_STATE', message: 'Cannot save the resume point: EROFS: read-only file system' });
+    const stage = new CheckpointStage({
+      firstBlock: 0,
+      everyBlocks: 2,
+      save: () => Promise.reject(new Error('EROFS: read-only file system')),
+      onFailure: (e) => failures.push(e),
+    });
+    await expect(stage.consume(durable([2, 4]))).rejects.toMatchObject({
+      code: 'ERR_DOWNLOAD_STATE',
+      message: 'Cannot save the resume point: EROFS: read-only file system',
+    });
     expect(failures).toHaveLength(1);
   });
 });
@@ -55,6 +63,13 @@ describe('resumePointSaver', () => {
     const store = new FileCheckpointStore(join(dir, 'state'));
     const header = { manifestSha256Hex: 'a'.repeat(64), dataOffset: 3072, blockTable: { storedOffsets: [0, 100, 250, 400] } } as unknown as PayloadHeader;
     await resumePointSaver(store, header, '/dev/vda4')(2);
-    expect(await store.load()).toMatchObject({ formatVersion: 1, manifestSha256: 'a'.repeat(64), targetDescription: '/dev/vda4', dataOffset: 3072, nextBlock: 2, resumeOffset: 3072 + 250 });
+    expect(await store.load()).toMatchObject({
+      formatVersion: 1,
+      manifestSha256: 'a'.repeat(64),
+      targetDescription: '/dev/vda4',
+      dataOffset: 3072,
+      nextBlock: 2,
+      resumeOffset: 3072 + 250,
+    });
   });
 });

@@ -23,14 +23,16 @@ async function* items(pool: BlockPool, n: number, pulled: number[], failAfter?: 
 }
 
 /** Work that finishes in reverse order of a few ms, or fails for item `failAt`. */
-const work = (failAt?: number) => async (item: Item): Promise<Item> => {
-  await sleep(10 - (item.index % 5) * 2);
-  if (item.index === failAt) {
-    item.lease.release();
-    throw new Error(`item ${item.index} failed`);
-  }
-  return item;
-};
+const work =
+  (failAt?: number) =>
+  async (item: Item): Promise<Item> => {
+    await sleep(10 - (item.index % 5) * 2);
+    if (item.index === failAt) {
+      item.lease.release();
+      throw new Error(`item ${item.index} failed`);
+    }
+    return item;
+  };
 
 describe('mapOrdered', () => {
   it('yields in source order with at most `limit` items between source and consumer', async () => {

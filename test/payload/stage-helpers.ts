@@ -73,7 +73,15 @@ export async function* verifiedBlocks(image: Buffer, blockSize: number, pool: Bl
 }
 
 /** Written blocks [from, to) (already on `target`), kept for the read-back when `keep`. */
-export async function* writtenBlocks(image: Buffer, blockSize: number, pool: BlockPool, target: RecordingTarget, from: number, to: number, keep = true): AsyncGenerator<WrittenBlock> {
+export async function* writtenBlocks(
+  image: Buffer,
+  blockSize: number,
+  pool: BlockPool,
+  target: RecordingTarget,
+  from: number,
+  to: number,
+  keep = true,
+): AsyncGenerator<WrittenBlock> {
   for await (const block of verifiedBlocks(image, blockSize, pool, from, to)) {
     await target.write(block.image, block.index * blockSize);
     if (keep) yield { index: block.index, kept: { image: block.image, lease: block.lease } };

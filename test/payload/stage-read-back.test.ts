@@ -50,7 +50,10 @@ describe('readBackRuns', () => {
       const synced = syncBlocks(writtenBlocks(image, BLOCK, pool, target, 0, 11), { target, everyBlocks: 4 });
       for await (const upTo of readBackRuns(synced, { target, blockSizeBytes: BLOCK, onFailure: (e) => failures.push(e) })) verified.push(upTo);
     };
-    await expect(run()).rejects.toMatchObject({ code: 'ERR_IMAGE_VERIFICATION', message: `Block 6 read back from "${target.description}" differs from its verified bytes at offset ${6 * BLOCK + 123}` });
+    await expect(run()).rejects.toMatchObject({
+      code: 'ERR_IMAGE_VERIFICATION',
+      message: `Block 6 read back from "${target.description}" differs from its verified bytes at offset ${6 * BLOCK + 123}`,
+    });
     expect(verified[0]).toBe(4);
     expect(verified.at(-1)).toBeGreaterThan(6); // durable (synced), so a resume point may cover it: a resume re-checks it
     expect(failures).toHaveLength(1);

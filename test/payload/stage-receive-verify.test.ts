@@ -56,7 +56,13 @@ describe('receiveBlocks and verifyBlocks', () => {
     }
     expect(Buffer.concat(images).equals(image)).toBe(true);
     expect(pool.leased).toBe(0);
-    expect((await payloadHash.digest()).equals(createHash('sha256').update(await readFile(path)).digest())).toBe(true);
+    expect(
+      (await payloadHash.digest()).equals(
+        createHash('sha256')
+          .update(await readFile(path))
+          .digest(),
+      ),
+    ).toBe(true);
   });
 
   it('a block that does not match the table is never passed on; the blocks before it are', async () => {
@@ -66,12 +72,20 @@ describe('receiveBlocks and verifyBlocks', () => {
     const passed: number[] = [];
     const failures: unknown[] = [];
     const run = async () => {
-      for await (const block of verifyBlocks(received, { manifest: header.manifest, verifier: new BlockVerifier(hashes, header.blockTable), limit: 2, onFailure: (e) => failures.push(e) })) {
+      for await (const block of verifyBlocks(received, {
+        manifest: header.manifest,
+        verifier: new BlockVerifier(hashes, header.blockTable),
+        limit: 2,
+        onFailure: (e) => failures.push(e),
+      })) {
         passed.push(block.index);
         block.lease.release();
       }
     };
-    await expect(run()).rejects.toMatchObject({ code: 'ERR_PAYLOAD_HASH_MISMATCH', message: expect.stringMatching(/^Block 5 SHA-256 is [0-9a-f]{64}, the block table says [0-9a-f]{64}$/) });
+    await expect(run()).rejects.toMatchObject({
+      code: 'ERR_PAYLOAD_HASH_MISMATCH',
+      message: expect.stringMatching(/^Block 5 SHA-256 is [0-9a-f]{64}, the block table says [0-9a-f]{64}$/),
+    });
     expect(passed).toEqual([0, 1, 2, 3, 4]);
     expect(failures).toHaveLength(1);
     expect(pool.leased).toBe(0);
@@ -80,7 +94,15 @@ describe('receiveBlocks and verifyBlocks', () => {
   it('receive holds no more blocks than the pool has buffers: it waits for a release', async () => {
     const { header, reader, signal } = await open('backpressure', 'none');
     const pool = new BlockPool(2, BLOCK);
-    const received = receiveBlocks({ reader, table: header.blockTable, pool, firstBlock: 0, dataSizeBytes: header.dataSizeBytes, payloadHash: undefined, signal });
+    const received = receiveBlocks({
+      reader,
+      table: header.blockTable,
+      pool,
+      firstBlock: 0,
+      dataSizeBytes: header.dataSizeBytes,
+      payloadHash: undefined,
+      signal,
+    });
     const first = await received.next();
     const second = await received.next();
     let third: unknown;

@@ -80,7 +80,8 @@ describe('syncBlocks', () => {
     const failures: unknown[] = [];
     const runs: number[] = [];
     const run = async () => {
-      for await (const r of syncBlocks(writtenBlocks(image, BLOCK, pool, target, 0, 11), { target, everyBlocks: 4, onFailure: (e) => failures.push(e) })) runs.push(consume(target, r));
+      for await (const r of syncBlocks(writtenBlocks(image, BLOCK, pool, target, 0, 11), { target, everyBlocks: 4, onFailure: (e) => failures.push(e) }))
+        runs.push(consume(target, r));
     };
     await expect(run()).rejects.toMatchObject({ code: 'ERR_DOWNLOAD_WRITE', message: `Cannot sync "${target.description}": EIO: i/o error, fdatasync` });
     expect(runs).toEqual([4]);

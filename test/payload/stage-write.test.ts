@@ -22,7 +22,13 @@ describe('writeBlocks', () => {
     const pool = new BlockPool(4, BLOCK);
     const progress: number[] = [];
     const indexes: number[] = [];
-    for await (const w of writeBlocks(verifiedBlocks(image, BLOCK, pool, 0, 11), { target, blockSizeBytes: BLOCK, keepForReadBack: keep, limit: 3, onWritten: (n) => progress.push(n) })) {
+    for await (const w of writeBlocks(verifiedBlocks(image, BLOCK, pool, 0, 11), {
+      target,
+      blockSizeBytes: BLOCK,
+      keepForReadBack: keep,
+      limit: 3,
+      onWritten: (n) => progress.push(n),
+    })) {
       indexes.push(w.index);
       expect(w.kept !== undefined).toBe(keep);
       if (w.kept) expect(Buffer.from(w.kept.image).equals(image.subarray(w.index * BLOCK, (w.index + 1) * BLOCK))).toBe(true);
@@ -42,12 +48,21 @@ describe('writeBlocks', () => {
     const failures: unknown[] = [];
     const passed: number[] = [];
     const run = async () => {
-      for await (const w of writeBlocks(verifiedBlocks(image, BLOCK, pool, 0, 11), { target, blockSizeBytes: BLOCK, keepForReadBack: true, limit: 3, onFailure: (e) => failures.push(e) })) {
+      for await (const w of writeBlocks(verifiedBlocks(image, BLOCK, pool, 0, 11), {
+        target,
+        blockSizeBytes: BLOCK,
+        keepForReadBack: true,
+        limit: 3,
+        onFailure: (e) => failures.push(e),
+      })) {
         passed.push(w.index);
         w.kept?.lease.release();
       }
     };
-    await expect(run()).rejects.toMatchObject({ code: 'ERR_DOWNLOAD_WRITE', message: `Cannot write block 5 to "${target.description}": EIO: i/o error, write` });
+    await expect(run()).rejects.toMatchObject({
+      code: 'ERR_DOWNLOAD_WRITE',
+      message: `Cannot write block 5 to "${target.description}": EIO: i/o error, write`,
+    });
     expect(failures).toHaveLength(1);
     expect(passed).toEqual([0, 1, 2, 3, 4]);
     expect(pool.leased).toBe(0);

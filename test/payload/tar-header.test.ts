@@ -62,10 +62,30 @@ describe('decodeTarHeader', () => {
   });
 
   const refused: Array<[string, () => Promise<Buffer>, string]> = [
-    ['a bad checksum', async () => { const b = await headerOf({ name: 'manifest.json' }); b.writeUInt8(0x4e, 0); return b; }, 'Tar header at offset 512 has a bad checksum'],
-    ['a symlink', () => headerOf({ name: 'manifest.json', type: 'symlink', linkname: '/etc/shadow' }), 'Tar entry "manifest.json" at offset 512 is a symlink; only regular files are allowed'],
-    ['a hard link', () => headerOf({ name: 'manifest.json', type: 'link', linkname: 'x' }), 'Tar entry "manifest.json" at offset 512 is a hard link; only regular files are allowed'],
-    ['a directory', () => headerOf({ name: 'manifest.json', type: 'directory' }), 'Tar entry "manifest.json" at offset 512 is a directory; only regular files are allowed'],
+    [
+      'a bad checksum',
+      async () => {
+        const b = await headerOf({ name: 'manifest.json' });
+        b.writeUInt8(0x4e, 0);
+        return b;
+      },
+      'Tar header at offset 512 has a bad checksum',
+    ],
+    [
+      'a symlink',
+      () => headerOf({ name: 'manifest.json', type: 'symlink', linkname: '/etc/shadow' }),
+      'Tar entry "manifest.json" at offset 512 is a symlink; only regular files are allowed',
+    ],
+    [
+      'a hard link',
+      () => headerOf({ name: 'manifest.json', type: 'link', linkname: 'x' }),
+      'Tar entry "manifest.json" at offset 512 is a hard link; only regular files are allowed',
+    ],
+    [
+      'a directory',
+      () => headerOf({ name: 'manifest.json', type: 'directory' }),
+      'Tar entry "manifest.json" at offset 512 is a directory; only regular files are allowed',
+    ],
     ['a path with a slash', () => headerOf({ name: 'a/manifest.json' }), 'Tar entry name "a/manifest.json" at offset 512 is not allowed (no "/" or "..")'],
     ['a parent reference', () => headerOf({ name: '..' }), 'Tar entry name ".." at offset 512 is not allowed (no "/" or "..")'],
     ['an empty block', async () => Buffer.alloc(512), 'Payload ends (end-of-archive marker) at offset 512, where an entry was expected'],
@@ -80,7 +100,9 @@ describe('decodeTarHeader', () => {
   it('refuses a pax header', async () => {
     const b = Buffer.from(await headerOf({ name: 'PaxHeader' }));
     b[156] = 'x'.charCodeAt(0);
-    expect(() => decodeTarHeader(withSize(b, 30), 0)).toThrow(expect.objectContaining({ message: 'Tar entry "PaxHeader" at offset 0 is a pax extended header; only regular files are allowed' }));
+    expect(() => decodeTarHeader(withSize(b, 30), 0)).toThrow(
+      expect.objectContaining({ message: 'Tar entry "PaxHeader" at offset 0 is a pax extended header; only regular files are allowed' }),
+    );
   });
 
   it('refuses a header without ustar magic', async () => {
@@ -93,8 +115,12 @@ describe('decodeTarHeader', () => {
 describe('expectEntry and tarPadding', () => {
   it('names what it found and what it expected', () => {
     expect(expectEntry({ name: 'block-table.bin', sizeBytes: 36 }, 2, 1024)).toBe('block-table.bin');
-    expect(() => expectEntry({ name: 'image-data.bin', sizeBytes: 1 }, 0, 0)).toThrow(expect.objectContaining({ message: 'Tar entry 1 at offset 0 is "image-data.bin" (out of order), expected "manifest.json"' }));
-    expect(() => expectEntry({ name: 'x', sizeBytes: 1 }, 4, 9000)).toThrow(expect.objectContaining({ message: 'Unexpected tar entry "x" at offset 9000: a payload has exactly 4 entries' }));
+    expect(() => expectEntry({ name: 'image-data.bin', sizeBytes: 1 }, 0, 0)).toThrow(
+      expect.objectContaining({ message: 'Tar entry 1 at offset 0 is "image-data.bin" (out of order), expected "manifest.json"' }),
+    );
+    expect(() => expectEntry({ name: 'x', sizeBytes: 1 }, 4, 9000)).toThrow(
+      expect.objectContaining({ message: 'Unexpected tar entry "x" at offset 9000: a payload has exactly 4 entries' }),
+    );
   });
   it('pads to 512 bytes', () => {
     expect([0, 1, 511, 512, 513].map(tarPadding)).toEqual([0, 511, 1, 0, 511]);

@@ -17,7 +17,19 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function create(image: string, extra: string[] = []) {
-  return runCli('update-engine', ['payload', 'create', '--image', image, '--private-key', TEST_PRIVATE_KEY, '--version', '2.0.0', '--out', join(dir, 'out.payload'), ...extra]);
+  return runCli('update-engine', [
+    'payload',
+    'create',
+    '--image',
+    image,
+    '--private-key',
+    TEST_PRIVATE_KEY,
+    '--version',
+    '2.0.0',
+    '--out',
+    join(dir, 'out.payload'),
+    ...extra,
+  ]);
 }
 
 async function contents(): Promise<unknown> {

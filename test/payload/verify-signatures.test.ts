@@ -31,15 +31,21 @@ describe('verifyManifestSignatures', () => {
 
   it('refuses when the only good signature is by a revoked key, accepts when another trusted key signed too', () => {
     const ring = keyringFromPems([ED_PUBLIC, ED2_PUBLIC], [ed.keyId]);
-    expect(() => verifyManifestSignatures(manifest, [ed], ring)).toThrow(expect.objectContaining({ message: `Payload is signed by revoked key "${ed.keyId}" and by no other trusted key` }));
+    expect(() => verifyManifestSignatures(manifest, [ed], ring)).toThrow(
+      expect.objectContaining({ message: `Payload is signed by revoked key "${ed.keyId}" and by no other trusted key` }),
+    );
     expect(verifyManifestSignatures(manifest, [ed, ed2], ring).keyId).toBe(ed2.keyId);
   });
 
   it('refuses signatures over other bytes', () => {
-    expect(() => verifyManifestSignatures(Buffer.from(`${manifest.toString()} `), [ed], keyringFromPems([ED_PUBLIC]))).toThrow(expect.objectContaining({ code: 'ERR_PAYLOAD_SIGNATURE' }));
+    expect(() => verifyManifestSignatures(Buffer.from(`${manifest.toString()} `), [ed], keyringFromPems([ED_PUBLIC]))).toThrow(
+      expect.objectContaining({ code: 'ERR_PAYLOAD_SIGNATURE' }),
+    );
   });
 
   it('refuses no signatures', () => {
-    expect(() => verifyManifestSignatures(manifest, [], keyringFromPems([ED_PUBLIC]))).toThrow(expect.objectContaining({ message: 'Payload has no signatures' }));
+    expect(() => verifyManifestSignatures(manifest, [], keyringFromPems([ED_PUBLIC]))).toThrow(
+      expect.objectContaining({ message: 'Payload has no signatures' }),
+    );
   });
 });

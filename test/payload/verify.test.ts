@@ -22,16 +22,28 @@ afterAll(() => cleanup());
 describe('verifyPayloadFile', () => {
   it('verifies everything and reports the hashes', async () => {
     const r = await verifyPayloadFile(path, { keyring: trustEd() });
-    expect(r).toMatchObject({ imageSha256Hex: sha256Hex(image), payloadSha256Base64: createHash('sha256').update(await readFile(path)).digest('base64'), resumed: false, blocksWritten: 25 });
+    expect(r).toMatchObject({
+      imageSha256Hex: sha256Hex(image),
+      payloadSha256Base64: createHash('sha256')
+        .update(await readFile(path))
+        .digest('base64'),
+      resumed: false,
+      blocksWritten: 25,
+    });
   });
 
   it('checks the machine when asked', async () => {
-    await expect(verifyPayloadFile(path, { keyring: trustEd(), expect: { appId: 'a', board: 'arm64-usr', allowDowngrade: false } })).rejects.toMatchObject({ code: 'ERR_PAYLOAD_TARGET' });
+    await expect(verifyPayloadFile(path, { keyring: trustEd(), expect: { appId: 'a', board: 'arm64-usr', allowDowngrade: false } })).rejects.toMatchObject({
+      code: 'ERR_PAYLOAD_TARGET',
+    });
   });
 
   it('finds a damaged block', async () => {
     await flipBit(path, dataOffset + 4096 * 3 + 1);
-    await expect(verifyPayloadFile(path, { keyring: trustEd() })).rejects.toMatchObject({ code: 'ERR_PAYLOAD_HASH_MISMATCH', message: expect.stringContaining('Block 3 SHA-256 is') });
+    await expect(verifyPayloadFile(path, { keyring: trustEd() })).rejects.toMatchObject({
+      code: 'ERR_PAYLOAD_HASH_MISMATCH',
+      message: expect.stringContaining('Block 3 SHA-256 is'),
+    });
   });
 
   it('DiscardTarget keeps nothing and cannot be read back', async () => {

@@ -54,7 +54,12 @@ describe('clock and logger', () => {
   });
   it('writes JSON lines and redacts passwords', () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
     const log = createLogger({ destination: sink, pretty: false });
     log.info({ password: 'hunter2', phase: 'download' }, 'started');
     const rec = JSON.parse(lines[0] as string);

@@ -43,7 +43,7 @@ afterEach(async () => {
 });
 
 describe('sd_notify', () => {
-  it('READY=1 once serving, WATCHDOG=1 pings, STATUS= changes and STOPPING=1, in the daemon pid\'s name', async () => {
+  it("READY=1 once serving, WATCHDOG=1 pings, STATUS= changes and STOPPING=1, in the daemon pid's name", async () => {
     const socketPath = join(dir, 'notify.sock');
     await startReceiver(socketPath);
     const lab = new UpdateLab({ dir, initialVersion: '1.0.0', usrSizeBytes: 8 * 1024 * 1024, imageSizeBytes: 4 * 1024 * 1024 });
@@ -69,7 +69,15 @@ describe('sd_notify', () => {
   it('warns once, and goes on, when systemd-notify cannot be run', async () => {
     const sink = new PassThrough();
     const lines: Array<{ level: number; msg: string }> = [];
-    sink.on('data', (c: Buffer) => lines.push(...c.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string })));
+    sink.on('data', (c: Buffer) =>
+      lines.push(
+        ...c
+          .toString('utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { level: number; msg: string }),
+      ),
+    );
     const logger = createLogger({ level: 'debug', pretty: false, destination: sink });
     const notifier = SystemdNotifier.fromEnvironment({ env: { NOTIFY_SOCKET: join(dir, 'none') }, logger, command: join(dir, 'no-systemd-notify') });
     expect(notifier).toBeDefined();

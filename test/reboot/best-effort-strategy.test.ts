@@ -21,15 +21,31 @@ afterAll(async () => {
 
 function bestEffort(endpoints: string[], machineId: string) {
   const lines: { level: number; msg: string }[] = [];
-  const sink = new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   const logger = createLogger({ destination: sink, pretty: false });
   const schedule = { windows: [], timeZone: 'UTC' };
   const etcdStrategy = new EtcdLockStrategy({
-    schedule, clock: systemClock, logger, machineId, group: 'best', staleAfterMs: 0,
+    schedule,
+    clock: systemClock,
+    logger,
+    machineId,
+    group: 'best',
+    staleAfterMs: 0,
     openStore: async () => new EtcdLockStore({ endpoints, callTimeoutMs: 1000 }),
     storeDescription: endpoints.join(','),
   });
-  const s = new BestEffortStrategy({ etcd: etcdStrategy, immediate: new ImmediateRebootStrategy({ schedule, clock: systemClock, logger }), logger, storeDescription: endpoints.join(','), probeTimeoutMs: 1000 });
+  const s = new BestEffortStrategy({
+    etcd: etcdStrategy,
+    immediate: new ImmediateRebootStrategy({ schedule, clock: systemClock, logger }),
+    logger,
+    storeDescription: endpoints.join(','),
+    probeTimeoutMs: 1000,
+  });
   closers.push(() => s.close());
   return { s, lines };
 }

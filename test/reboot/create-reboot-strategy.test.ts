@@ -38,17 +38,27 @@ describe('createRebootStrategy', () => {
     expect(s).toBeInstanceOf(FleetLockStrategy);
     expect(s.label).toContain('http://127.0.0.1:3333/');
     const noUrl = { ...settings({}), rebootStrategy: 'fleet-lock' as const };
-    expect(() => createRebootStrategy(noUrl, deps)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: 'REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL' }));
+    expect(() => createRebootStrategy(noUrl, deps)).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: 'REBOOT_STRATEGY=fleet-lock needs FLEET_LOCK_URL' }),
+    );
   });
 
   it('refuses an unknown strategy (settings that bypassed the schema)', () => {
     const bad = { ...settings({}), rebootStrategy: 'sometimes' as unknown as 'off' };
-    expect(() => createRebootStrategy(bad, deps)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: expect.stringContaining('"sometimes"') }));
+    expect(() => createRebootStrategy(bad, deps)).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_VALUE', message: expect.stringContaining('"sometimes"') }),
+    );
   });
 
   it('labels the etcd strategy with its group, endpoints and windows, and reaches etcd with the settings', async () => {
     const s = createRebootStrategy(
-      settings({ rebootStrategy: 'etcd-lock', etcdEndpoints: etcd.endpoints.join(','), lockGroup: 'web', rebootWindowsExtra: 'Sat 04:00 2h', rebootTimeZone: 'Europe/Berlin' }),
+      settings({
+        rebootStrategy: 'etcd-lock',
+        etcdEndpoints: etcd.endpoints.join(','),
+        lockGroup: 'web',
+        rebootWindowsExtra: 'Sat 04:00 2h',
+        rebootTimeZone: 'Europe/Berlin',
+      }),
       deps,
     );
     expect(s.label).toBe(`etcd-lock (group "web" at ${etcd.endpoints[0]}; windows: Sat 04:00 for 2h (Europe/Berlin))`);

@@ -98,7 +98,7 @@ describe('etcd-lock strategy against etcd', () => {
     expect((await view.snapshot()).semaphore).toEqual({ semaphore: 1, max: 1, holders: [] });
   });
 
-  it("releases at start a lock held while no reboot is due (Flatcar#408), and keeps it otherwise", async () => {
+  it('releases at start a lock held while no reboot is due (Flatcar#408), and keeps it otherwise', async () => {
     const view = observer('408');
     await view.lock('m', { liveness: false }); // e.g. the node locked, then was rebooted by hand before its update finished
     const s = strategy('408', 'm');

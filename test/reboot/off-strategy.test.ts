@@ -6,7 +6,15 @@ import { createLogger } from '../../src/platform/logger.ts';
 describe('off strategy', () => {
   it('never reboots and says how to finish the update', async () => {
     const lines: string[] = [];
-    const logger = createLogger({ destination: new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }), pretty: false });
+    const logger = createLogger({
+      destination: new Writable({
+        write(c, _e, cb) {
+          lines.push(String(c));
+          cb();
+        },
+      }),
+      pretty: false,
+    });
     const s = new OffStrategy(logger);
     const ctx = { signal: new AbortController().signal };
     await s.atStart(ctx, 'idle');

@@ -12,14 +12,22 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** An executable script: appends its name and argv (one per line) to `log`, stdin to `<log>.stdin`, then exits with `code`. */
 function script(name: string, log: string, code = 0, stderr = ''): string {
   const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\necho "${name}" >> "${log}"\nfor a in "$@"; do printf '%s\\n' "$a" >> "${log}"; done\ncat >> "${log}.stdin"\n${stderr ? `echo "${stderr}" >&2\n` : ''}exit ${code}\n`);
+  writeFileSync(
+    path,
+    `#!/bin/sh\necho "${name}" >> "${log}"\nfor a in "$@"; do printf '%s\\n' "$a" >> "${log}"; done\ncat >> "${log}.stdin"\n${stderr ? `echo "${stderr}" >&2\n` : ''}exit ${code}\n`,
+  );
   chmodSync(path, 0o755);
   return path;
 }
 
 function captureLogger() {
   const lines: { level: number; msg: string }[] = [];
-  const sink = new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   return { logger: createLogger({ destination: sink, pretty: false }), lines };
 }
 

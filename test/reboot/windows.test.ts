@@ -79,17 +79,27 @@ describe('nextWindowStart and currentWindowEnd', () => {
   it('msUntilWindow always lands inside a window, and the wait is never inside one', () => {
     const zones = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu'];
     const windowText = fc
-      .record({ day: fc.constantFrom('', 'Mon ', 'Sat-Sun ', 'Tue-Thu '), h: fc.integer({ min: 0, max: 23 }), m: fc.integer({ min: 0, max: 59 }), len: fc.constantFrom('15m', '1h', '2h30m', '25h') })
+      .record({
+        day: fc.constantFrom('', 'Mon ', 'Sat-Sun ', 'Tue-Thu '),
+        h: fc.integer({ min: 0, max: 23 }),
+        m: fc.integer({ min: 0, max: 59 }),
+        len: fc.constantFrom('15m', '1h', '2h30m', '25h'),
+      })
       .map((r) => `${r.day}${String(r.h).padStart(2, '0')}:${String(r.m).padStart(2, '0')} ${r.len}`);
     fc.assert(
-      fc.property(fc.array(windowText, { minLength: 1, maxLength: 3 }), fc.constantFrom(...zones), fc.integer({ min: utc('2023-01-01T00:00:00'), max: utc('2026-01-01T00:00:00') }), (texts, zone, now) => {
-        const ws = windows(texts.join('; '));
-        const wait = msUntilWindow(ws, zone, now);
-        expect(wait).toBeGreaterThanOrEqual(0);
-        expect(wait).toBeLessThanOrEqual(8 * 24 * H);
-        expect(isInWindow(ws, zone, now + wait)).toBe(true);
-        if (wait > 0) expect(isInWindow(ws, zone, now + wait - 1)).toBe(false);
-      }),
+      fc.property(
+        fc.array(windowText, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom(...zones),
+        fc.integer({ min: utc('2023-01-01T00:00:00'), max: utc('2026-01-01T00:00:00') }),
+        (texts, zone, now) => {
+          const ws = windows(texts.join('; '));
+          const wait = msUntilWindow(ws, zone, now);
+          expect(wait).toBeGreaterThanOrEqual(0);
+          expect(wait).toBeLessThanOrEqual(8 * 24 * H);
+          expect(isInWindow(ws, zone, now + wait)).toBe(true);
+          if (wait > 0) expect(isInWindow(ws, zone, now + wait - 1)).toBe(false);
+        },
+      ),
       { numRuns: 300 },
     );
   });

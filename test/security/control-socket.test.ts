@@ -48,7 +48,9 @@ async function requestAsNobody(socketPath: string, groups: number[], method: str
     "const s=require('net').createConnection(process.argv[1]);s.on('connect',()=>s.write(JSON.stringify({id:1,method:process.argv[2]})+'\\n'));" +
     "let b='';s.on('data',(d)=>{b+=d;if(b.includes('\\n')){console.log(b.split('\\n')[0]);process.exit(0)}});s.on('error',(e)=>{console.log(e.code);process.exit(1)})";
   const groupArgs = groups.length > 0 ? [`--groups=${groups.join(',')}`] : ['--clear-groups'];
-  const r = await run('setpriv', ['--reuid=65534', '--regid=65534', ...groupArgs, process.execPath, '-e', script, socketPath, method]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+  const r = await run('setpriv', ['--reuid=65534', '--regid=65534', ...groupArgs, process.execPath, '-e', script, socketPath, method]).catch(
+    (e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }),
+  );
   return r.stdout.trim();
 }
 
@@ -76,7 +78,8 @@ describe("the daemon's control socket and CONTROL_GROUP", () => {
       expect((await lab.slots()).find((s) => s.partition === 4)).toMatchObject({ priority: 0, tries: 0 });
 
       expect(JSON.parse(await requestAsNobody(settings.controlSocket, [gid], 'check'))).toMatchObject({ id: 1, ok: true });
-      for (let i = 0; i < 1200 && !lab.events.some((e) => e.eventtype === 800 && e.eventresult === 1); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let i = 0; i < 1200 && !lab.events.some((e) => e.eventtype === 800 && e.eventresult === 1); i++)
+        await new Promise((resolve) => setTimeout(resolve, 50));
       expect((await lab.slots()).find((s) => s.partition === 4)).toMatchObject({ priority: 2, tries: 1 });
     } finally {
       stop.abort(new UpdateEngineError('ERR_ABORTED', 'test done'));

@@ -116,7 +116,7 @@ describe('credentials go only to hosts the operator named (point 1)', () => {
     expect(seen.stranger).toEqual([]);
   });
 
-  it('a password embedded in the answer\'s URL is not sent to a host the operator did not name', async () => {
+  it("a password embedded in the answer's URL is not sent to a host the operator did not name", async () => {
     codebase = `https://fleet:hunter2@${stranger}`;
     expect(await daemonOnce({})).toBe(0);
     expect(seen.stranger).toEqual([]);
@@ -147,7 +147,11 @@ describe('the update check itself', () => {
 });
 
 describe('CredentialPolicy (pure)', () => {
-  const policy = new CredentialPolicy({ server: 'https://update.example.net/v1/update/', downloadHosts: ['dl.example.net', 'mirror.example.net:8443'], credentials: { username: 'u', password: 'p' } });
+  const policy = new CredentialPolicy({
+    server: 'https://update.example.net/v1/update/',
+    downloadHosts: ['dl.example.net', 'mirror.example.net:8443'],
+    credentials: { username: 'u', password: 'p' },
+  });
   it.each([
     ['https://update.example.net/p', true],
     ['https://update.example.net:444/p', false],

@@ -115,7 +115,12 @@ describe('a forged offer cannot undo a verified pending update (point 3)', () =>
 
 describe('failure memory (pure)', () => {
   const day = 86_400_000;
-  const base = rememberFailure(freshState(), { version: '2.0.0', imageSha256Hex: 'a'.repeat(64), payloadSha256Base64: 'P' }, { reason: 'rolled back', code: 'ERR_ROLLBACK' }, 0);
+  const base = rememberFailure(
+    freshState(),
+    { version: '2.0.0', imageSha256Hex: 'a'.repeat(64), payloadSha256Base64: 'P' },
+    { reason: 'rolled back', code: 'ERR_ROLLBACK' },
+    0,
+  );
   it('matches an offer only with the same payload hash, a manifest only with the same image hash', () => {
     expect(failureForOffer(base, { version: '2.0.0', sha256Base64: 'P' }, 1, 7 * day)).toBeDefined();
     expect(failureForOffer(base, { version: '2.0.0', sha256Base64: 'Q' }, 1, 7 * day)).toBeUndefined();
@@ -128,7 +133,10 @@ describe('failure memory (pure)', () => {
     expect(Object.keys(forgetFailures(base, '1.9.0', 1, 7 * day).failedVersions)).toEqual(['2.0.0']);
   });
   it('ignores entries an older engine wrote for unverified failures (signature, hash)', () => {
-    const old: PersistedState = { ...freshState(), failedVersions: { '2.0.0': { reason: 'bad signature', code: 'ERR_PAYLOAD_SIGNATURE', count: 1, lastFailedAtMs: 0 } } };
+    const old: PersistedState = {
+      ...freshState(),
+      failedVersions: { '2.0.0': { reason: 'bad signature', code: 'ERR_PAYLOAD_SIGNATURE', count: 1, lastFailedAtMs: 0 } },
+    };
     expect(failureForOffer(old, { version: '2.0.0', sha256Base64: 'P' }, 1, 7 * day)).toBeUndefined();
   });
 });

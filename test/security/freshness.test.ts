@@ -29,7 +29,13 @@ afterEach(async () => {
 });
 
 const daemonOnce = (extra: Record<string, string> = {}) =>
-  runDaemon(lab.settings(extra), { once: true, logger: silentLogger(), signal: new AbortController().signal, identityPaths: lab.identityPaths(), overrides: { rebooter: new RecordingRebooter() } }).then(
+  runDaemon(lab.settings(extra), {
+    once: true,
+    logger: silentLogger(),
+    signal: new AbortController().signal,
+    identityPaths: lab.identityPaths(),
+    overrides: { rebooter: new RecordingRebooter() },
+  }).then(
     (code) => String(code),
     (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
   );
@@ -88,7 +94,9 @@ describe('http SERVER (point 8)', () => {
   afterAll(() => rm(cdir, { recursive: true, force: true }));
 
   it('REQUIRE_HTTPS=true refuses an http:// SERVER, not an https:// one', () => {
-    expect(() => settingsSchema.parse({ server: 'http://update.example.net/v1/update/', requireHttps: 'true' })).toThrow(/REQUIRE_HTTPS=true refuses an http:\/\/ SERVER/);
+    expect(() => settingsSchema.parse({ server: 'http://update.example.net/v1/update/', requireHttps: 'true' })).toThrow(
+      /REQUIRE_HTTPS=true refuses an http:\/\/ SERVER/,
+    );
     expect(settingsSchema.parse({ server: 'https://update.example.net/v1/update/', requireHttps: 'true' }).requireHttps).toBe(true);
   });
 

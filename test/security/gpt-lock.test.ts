@@ -19,7 +19,13 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const slotsOf = async (disk: string) => Object.fromEntries((await readSlots(disk, { slotAPartition: 3, slotBPartition: 4 })).usrSlots.map((s) => [s.partition, { priority: s.priority, tries: s.tries, successful: s.successful }]));
+const slotsOf = async (disk: string) =>
+  Object.fromEntries(
+    (await readSlots(disk, { slotAPartition: 3, slotBPartition: 4 })).usrSlots.map((s) => [
+      s.partition,
+      { priority: s.priority, tries: s.tries, successful: s.successful },
+    ]),
+  );
 
 describe('the GPT is edited under an exclusive lock (point 10)', () => {
   it('two concurrent flips: the second waits until the first wrote both copies, and both edits survive', async () => {

@@ -22,7 +22,21 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 /** A command setting whose program records its argv in `out`, followed by shell syntax that would touch markers. */
 function hostileCommand(out: string): { command: string; markers: string[]; tail: string[] } {
   const markers = ['m1', 'm2', 'm3', 'm4', 'm5'].map((m) => join(dir, m));
-  const tail = [';touch', markers[0], '$(touch', `${markers[1]})`, `\`touch`, `${markers[2]}\``, '|touch', markers[3], '&&', 'touch', markers[4], '>', join(dir, 'redirected')] as string[];
+  const tail = [
+    ';touch',
+    markers[0],
+    '$(touch',
+    `${markers[1]})`,
+    `\`touch`,
+    `${markers[2]}\``,
+    '|touch',
+    markers[3],
+    '&&',
+    'touch',
+    markers[4],
+    '>',
+    join(dir, 'redirected'),
+  ] as string[];
   const script = "require('fs').writeFileSync(process.argv[1],JSON.stringify(process.argv.slice(2)))";
   return { command: [process.execPath, '-e', script, out, ...tail].join(' '), markers, tail };
 }
@@ -47,7 +61,13 @@ describe('settings that become commands run without a shell', () => {
     const lines: string[] = [];
     log.on('data', (c: Buffer) => lines.push(...c.toString('utf8').split('\n').filter(Boolean)));
     // A timeout under a minute once reached spawn as a fraction of a millisecond, and every attempt failed.
-    const passed = await runHealthGate({ command, timeoutMs: 10_000, retryIntervalMs: 60_000, clock: systemClock, logger: createLogger({ level: 'debug', pretty: false, destination: log }) });
+    const passed = await runHealthGate({
+      command,
+      timeoutMs: 10_000,
+      retryIntervalMs: 60_000,
+      clock: systemClock,
+      logger: createLogger({ level: 'debug', pretty: false, destination: log }),
+    });
     expect(passed).toBe(true);
     expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['Health check passed']);
     expectNoShell(out, markers, tail);

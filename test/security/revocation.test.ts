@@ -38,38 +38,74 @@ async function keysDir(hostile: (root: string, elsewhere: string) => Promise<voi
 
 describe('revocations fail closed (point 5)', () => {
   const layouts: Array<[string, (root: string, elsewhere: string) => Promise<void>, RegExp]> = [
-    ['revoked.list is a symlink', async (root, elsewhere) => {
-      await writeFile(join(elsewhere, 'list'), `${await idOf(SECOND_PUBLIC)}\n`);
-      await symlink(join(elsewhere, 'list'), join(root, 'revoked.list'));
-    }, /revoked\.list" is a symlink/],
-    ['revoked.list is a dangling symlink', async (root, elsewhere) => {
-      await symlink(join(elsewhere, 'gone'), join(root, 'revoked.list'));
-    }, /revoked\.list" is a symlink/],
-    ['revoked.list is a directory', async (root) => {
-      await mkdir(join(root, 'revoked.list'));
-    }, /revoked\.list" is not a regular file/],
-    ['revoked/ is a symlink to a directory', async (root, elsewhere) => {
-      await copyFile(SECOND_PUBLIC, join(elsewhere, 'b.pem'));
-      await symlink(elsewhere, join(root, 'revoked'));
-    }, /revoked" is a symlink/],
-    ['revoked is a regular file', async (root) => {
-      await writeFile(join(root, 'revoked'), 'b.pem\n');
-    }, /revoked" is not a directory/],
-    ['revoked/b.pem is a symlink', async (root) => {
-      await mkdir(join(root, 'revoked'));
-      await symlink(SECOND_PUBLIC, join(root, 'revoked', 'b.pem'));
-    }, /revoked\/b\.pem" is a symlink/],
-    ['revoked/ holds a file that is not *.pem', async (root) => {
-      await mkdir(join(root, 'revoked'));
-      await copyFile(SECOND_PUBLIC, join(root, 'revoked', 'b.pem.txt'));
-    }, /b\.pem\.txt" in the revoked keys is not a \*\.pem file/],
-    ['revoked/b.pem holds no key', async (root) => {
-      await mkdir(join(root, 'revoked'));
-      await writeFile(join(root, 'revoked', 'b.pem'), 'garbage');
-    }, /holds no PEM public key/],
-    ['revoked.list has a malformed line', async (root) => {
-      await writeFile(join(root, 'revoked.list'), `${(await idOf(SECOND_PUBLIC)).slice(0, 30)}\n`);
-    }, /Line 1 of .* is not a key id/],
+    [
+      'revoked.list is a symlink',
+      async (root, elsewhere) => {
+        await writeFile(join(elsewhere, 'list'), `${await idOf(SECOND_PUBLIC)}\n`);
+        await symlink(join(elsewhere, 'list'), join(root, 'revoked.list'));
+      },
+      /revoked\.list" is a symlink/,
+    ],
+    [
+      'revoked.list is a dangling symlink',
+      async (root, elsewhere) => {
+        await symlink(join(elsewhere, 'gone'), join(root, 'revoked.list'));
+      },
+      /revoked\.list" is a symlink/,
+    ],
+    [
+      'revoked.list is a directory',
+      async (root) => {
+        await mkdir(join(root, 'revoked.list'));
+      },
+      /revoked\.list" is not a regular file/,
+    ],
+    [
+      'revoked/ is a symlink to a directory',
+      async (root, elsewhere) => {
+        await copyFile(SECOND_PUBLIC, join(elsewhere, 'b.pem'));
+        await symlink(elsewhere, join(root, 'revoked'));
+      },
+      /revoked" is a symlink/,
+    ],
+    [
+      'revoked is a regular file',
+      async (root) => {
+        await writeFile(join(root, 'revoked'), 'b.pem\n');
+      },
+      /revoked" is not a directory/,
+    ],
+    [
+      'revoked/b.pem is a symlink',
+      async (root) => {
+        await mkdir(join(root, 'revoked'));
+        await symlink(SECOND_PUBLIC, join(root, 'revoked', 'b.pem'));
+      },
+      /revoked\/b\.pem" is a symlink/,
+    ],
+    [
+      'revoked/ holds a file that is not *.pem',
+      async (root) => {
+        await mkdir(join(root, 'revoked'));
+        await copyFile(SECOND_PUBLIC, join(root, 'revoked', 'b.pem.txt'));
+      },
+      /b\.pem\.txt" in the revoked keys is not a \*\.pem file/,
+    ],
+    [
+      'revoked/b.pem holds no key',
+      async (root) => {
+        await mkdir(join(root, 'revoked'));
+        await writeFile(join(root, 'revoked', 'b.pem'), 'garbage');
+      },
+      /holds no PEM public key/,
+    ],
+    [
+      'revoked.list has a malformed line',
+      async (root) => {
+        await writeFile(join(root, 'revoked.list'), `${(await idOf(SECOND_PUBLIC)).slice(0, 30)}\n`);
+      },
+      /Line 1 of .* is not a key id/,
+    ],
   ];
 
   it.each(layouts)('%s: the keyring does not load (ERR_KEYRING)', async (_name, hostile, message) => {

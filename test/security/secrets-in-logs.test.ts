@@ -71,7 +71,12 @@ async function daemonLog(etcdPassword: string, stopWhen?: (line: string) => bool
     downloadUser: 'fleet',
     downloadPassword: DOWNLOAD_SECRET,
   });
-  const outcome = await runDaemon(settings, { once: true, logger: createLogger({ level: 'trace', pretty: false, destination: sink }), signal: stop.signal, identityPaths: lab.identityPaths() }).then(
+  const outcome = await runDaemon(settings, {
+    once: true,
+    logger: createLogger({ level: 'trace', pretty: false, destination: sink }),
+    signal: stop.signal,
+    identityPaths: lab.identityPaths(),
+  }).then(
     (code) => `exit ${code}`,
     (e: unknown) => (e instanceof UpdateEngineError ? `${e.code}: ${e.message}` : String(e)),
   );

@@ -79,7 +79,9 @@ describe('the passive slot must be free before one byte is written (point 6)', (
     execFileSync('mount', ['-o', 'ro', loop!.partitionPath(4), mnt]);
     try {
       before = { gpt: await gpt(), slot: await partitionBytes(4, 1024 * 1024) };
-      expect(await daemonOnce()).toBe(`ERR_INSTALL_DEVICE: Passive slot "${loop!.partitionPath(4)}" (${(await partitionNodeOf(loop!.path, 4)).major}:${(await partitionNodeOf(loop!.path, 4)).minor}) is mounted at "${mnt}"; nothing was written`);
+      expect(await daemonOnce()).toBe(
+        `ERR_INSTALL_DEVICE: Passive slot "${loop!.partitionPath(4)}" (${(await partitionNodeOf(loop!.path, 4)).major}:${(await partitionNodeOf(loop!.path, 4)).minor}) is mounted at "${mnt}"; nothing was written`,
+      );
       await unchanged();
     } finally {
       execFileSync('umount', [mnt]);
@@ -87,13 +89,24 @@ describe('the passive slot must be free before one byte is written (point 6)', (
   });
 
   it('held open with O_EXCL by another process: refused, naming its pid; nothing written', async () => {
-    const holder: ChildProcess = spawn(process.execPath, ['-e', `const fs=require('fs');fs.openSync(${JSON.stringify(loop!.partitionPath(4))},fs.constants.O_RDONLY|fs.constants.O_EXCL);console.log('held');setInterval(()=>{},1000)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder: ChildProcess = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs=require('fs');fs.openSync(${JSON.stringify(loop!.partitionPath(4))},fs.constants.O_RDONLY|fs.constants.O_EXCL);console.log('held');setInterval(()=>{},1000)`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         holder.stdout!.once('data', () => resolve());
         holder.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
       });
-      expect(await daemonOnce()).toMatch(new RegExp(`^ERR_INSTALL_DEVICE: Passive slot "${loop!.partitionPath(4)}" is in use by another writer \\(pid ${holder.pid} \\(node\\)\\); nothing was written$`));
+      expect(await daemonOnce()).toMatch(
+        new RegExp(
+          `^ERR_INSTALL_DEVICE: Passive slot "${loop!.partitionPath(4)}" is in use by another writer \\(pid ${holder.pid} \\(node\\)\\); nothing was written$`,
+        ),
+      );
       await unchanged();
     } finally {
       holder.kill();
@@ -104,7 +117,10 @@ describe('the passive slot must be free before one byte is written (point 6)', (
     const node = await partitionNodeOf(loop!.path, 4);
     const proc = join(dir, 'proc');
     await mkdir(join(proc, 'self'), { recursive: true });
-    await writeFile(join(proc, 'self', 'mountinfo'), `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n30 22 ${node.major}:${node.minor} / /usr ro,relatime shared:2 - ext4 ${node.path} ro\n`);
+    await writeFile(
+      join(proc, 'self', 'mountinfo'),
+      `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n30 22 ${node.major}:${node.minor} / /usr ro,relatime shared:2 - ext4 ${node.path} ro\n`,
+    );
     await expect(assertSlotFree(node, { sysRoot: '/sys', dev: '/dev', proc })).rejects.toMatchObject({
       code: 'ERR_INSTALL_DEVICE',
       message: `Passive slot "${node.path}" (${node.major}:${node.minor}) is mounted at "/usr": it is the running system (is BOOTED_PARTITION stale?); nothing was written`,
@@ -120,6 +136,8 @@ describe('the passive slot must be free before one byte is written (point 6)', (
 
 describe('parseMountinfo', () => {
   it('reads device numbers, mount points (octal escapes) and sources', () => {
-    expect(parseMountinfo('36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw\nbroken\n')).toEqual([{ major: 98, minor: 0, mountPoint: '/mnt/with space', source: '/dev/root' }]);
+    expect(parseMountinfo('36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw\nbroken\n')).toEqual([
+      { major: 98, minor: 0, mountPoint: '/mnt/with space', source: '/dev/root' },
+    ]);
   });
 });

@@ -30,7 +30,13 @@ afterEach(async () => {
 });
 
 const daemonOnce = (extra: Record<string, string> = {}) =>
-  runDaemon(lab.settings(extra), { once: true, logger: silentLogger(), signal: new AbortController().signal, identityPaths: lab.identityPaths(), overrides: { rebooter: new RecordingRebooter() } }).then(
+  runDaemon(lab.settings(extra), {
+    once: true,
+    logger: silentLogger(),
+    signal: new AbortController().signal,
+    identityPaths: lab.identityPaths(),
+    overrides: { rebooter: new RecordingRebooter() },
+  }).then(
     (code) => code,
     (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
   );
@@ -45,7 +51,7 @@ describe('a slot is accepted by its type GUID, not its label (point 7)', () => {
     expect((await readFile(lab.disk)).equals(before)).toBe(true);
   });
 
-  it('with SLOT_TYPE set to the slots\' type, the same disk updates (the setting is honoured)', async () => {
+  it("with SLOT_TYPE set to the slots' type, the same disk updates (the setting is honoured)", async () => {
     requireTool('sgdisk');
     execFileSync('sgdisk', ['--typecode=3:8300', '--typecode=4:8300', lab.disk], { stdio: 'ignore' });
     expect(await daemonOnce({ slotType: LINUX })).toBe(0);

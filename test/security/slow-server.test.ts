@@ -42,7 +42,10 @@ describe('DOWNLOAD_TIMEOUT: the whole download has a deadline', () => {
     await lab.serve();
     const trickle: FaultServer = await startFaultServer({ content: await readFile(p.path), plan: () => ({ kind: 'trickle', bytes: 4096, intervalMs: 100 }) });
     closers.push(() => trickle.close());
-    const mitm: OmahaRewriter = await startOmahaRewriter(() => lab.server!.updateUrl, (xml) => xml.replaceAll(`${lab.server!.url}/payloads/`, `${trickle.url}/payloads/`));
+    const mitm: OmahaRewriter = await startOmahaRewriter(
+      () => lab.server!.updateUrl,
+      (xml) => xml.replaceAll(`${lab.server!.url}/payloads/`, `${trickle.url}/payloads/`),
+    );
     closers.push(() => mitm.close());
     const started = Date.now();
     const error = await runDaemon(lab.settings({ server: mitm.updateUrl, downloadTimeoutMs: '2s' }), {
@@ -79,7 +82,14 @@ describe('retry limits a server cannot lift', () => {
 
   it('a trickle below 10 B/s is cut off by the low-speed guard', async () => {
     server.setFaults(Array.from({ length: 3 }, () => ({ kind: 'trickle' as const, bytes: 1, intervalMs: 200 })));
-    const s = createHttpPayloadSource({ transport, urls: [`${server.url}/p`], sizeBytes: content.length, retryDelayMs: 1, lowSpeedTimeMs: 400, maxFailureCountPerUrl: 3 });
+    const s = createHttpPayloadSource({
+      transport,
+      urls: [`${server.url}/p`],
+      sizeBytes: content.length,
+      retryDelayMs: 1,
+      lowSpeedTimeMs: 400,
+      maxFailureCountPerUrl: 3,
+    });
     const e = await failure(s.open([{ start: 0 }], new AbortController().signal).then(drain));
     expect(e.code).toBe('ERR_DOWNLOAD_TRANSFER');
     expect(e.message).toMatch(/below 10 B\/s/);
@@ -88,7 +98,14 @@ describe('retry limits a server cannot lift', () => {
   it(`MaxFailureCountPerUrl=1000000 from the server is capped at ${MAX_FAILURE_COUNT_PER_URL_CAP}`, async () => {
     server.setFaults(Array.from({ length: 200 }, () => ({ kind: 'status' as const, status: 503 })));
     const before = server.requests.length;
-    const s = createHttpPayloadSource({ transport, urls: [`${server.url}/p`], sizeBytes: content.length, retryDelayMs: 1, maxRetryDelayMs: 1, maxFailureCountPerUrl: 1_000_000 });
+    const s = createHttpPayloadSource({
+      transport,
+      urls: [`${server.url}/p`],
+      sizeBytes: content.length,
+      retryDelayMs: 1,
+      maxRetryDelayMs: 1,
+      maxFailureCountPerUrl: 1_000_000,
+    });
     const e = await failure(s.open([{ start: 0 }], new AbortController().signal).then(drain));
     expect(e.code).toBe('ERR_DOWNLOAD_TRANSFER');
     expect(server.requests.length - before).toBe(MAX_FAILURE_COUNT_PER_URL_CAP);
@@ -98,7 +115,15 @@ describe('retry limits a server cannot lift', () => {
     server.setFaults(Array.from({ length: 400 }, () => ({ kind: 'status' as const, status: 503 })));
     const before = server.requests.length;
     const urls = Array.from({ length: 20 }, (_, i) => `${server.url}/p${i}`);
-    const s = createHttpPayloadSource({ transport, urls, sizeBytes: content.length, retryDelayMs: 1, maxRetryDelayMs: 1, maxFailureCountPerUrl: 10, maxTotalFailures: 25 });
+    const s = createHttpPayloadSource({
+      transport,
+      urls,
+      sizeBytes: content.length,
+      retryDelayMs: 1,
+      maxRetryDelayMs: 1,
+      maxFailureCountPerUrl: 10,
+      maxTotalFailures: 25,
+    });
     await failure(s.open([{ start: 0 }], new AbortController().signal).then(drain));
     expect(server.requests.length - before).toBe(25);
   });

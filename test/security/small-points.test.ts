@@ -91,7 +91,17 @@ describe('answers over 1 MiB are refused while streaming', () => {
     try {
       const client = new OmahaClient({ serverUrl: `${url}/v1/update/`, transport, clock: systemClock, logger: silentLogger(), retry: { attempts: 1 } });
       const r = client.checkForUpdate(
-        { appId: '{a}', version: '1.0.0', track: 'stable', machineId: 'm', bootId: 'b', alephVersion: '1.0.0', machineAlias: '', installSource: 'ondemandupdate', previousVersion: '' },
+        {
+          appId: '{a}',
+          version: '1.0.0',
+          track: 'stable',
+          machineId: 'm',
+          bootId: 'b',
+          alephVersion: '1.0.0',
+          machineAlias: '',
+          installSource: 'ondemandupdate',
+          previousVersion: '',
+        },
         AbortSignal.timeout(20_000),
       );
       await expect(r).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_OMAHA_/) });
@@ -107,7 +117,13 @@ describe("the settings' secrets stay out of HEALTH_CHECK and REBOOT_COMMAND", ()
     await writeFile(dump, `require('fs').writeFileSync(process.argv[2], JSON.stringify(process.env));\n`);
     const saved = { ...process.env };
     // PATH without `wall`: the reboot must not broadcast to this machine's terminals.
-    Object.assign(process.env, { UPDATE_ENGINE_DOWNLOAD_PASSWORD: 's3cret-dl', LOCKSMITHD_ETCD_PASSWORD: 's3cret-etcd', SOME_COPY: 's3cret-dl', HARMLESS: 'kept', PATH: dir });
+    Object.assign(process.env, {
+      UPDATE_ENGINE_DOWNLOAD_PASSWORD: 's3cret-dl',
+      LOCKSMITHD_ETCD_PASSWORD: 's3cret-etcd',
+      SOME_COPY: 's3cret-dl',
+      HARMLESS: 'kept',
+      PATH: dir,
+    });
     try {
       const settings = settingsSchema.parse({
         downloadPassword: 's3cret-dl',

@@ -46,7 +46,14 @@ async function offerToAnyone(payloadPath: string, version: string): Promise<stri
       return;
     }
     req.resume().on('end', () => {
-      const updateCheck = { kind: 'update' as const, codebase: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/`, packageName: 'update.payload', version, sizeBytes: payload.length, sha256Base64 };
+      const updateCheck = {
+        kind: 'update' as const,
+        codebase: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/`,
+        packageName: 'update.payload',
+        version,
+        sizeBytes: payload.length,
+        sha256Base64,
+      };
       res.writeHead(200, { 'content-type': 'text/xml' }).end(buildOmahaResponse([{ appId: lab.settings().appId, ping: true, events: 1, updateCheck }]));
     });
   });
@@ -64,8 +71,21 @@ async function slotB(): Promise<{ bytes: Buffer; priority: number; tries: number
 async function cycle(extra: Record<string, string>): Promise<{ outcome: string; lines: Array<{ level: number; msg: string }> }> {
   const sink = new PassThrough();
   const lines: Array<{ level: number; msg: string }> = [];
-  sink.on('data', (c: Buffer) => lines.push(...c.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string })));
-  const outcome = await runDaemon(lab.settings(extra), { once: true, logger: createLogger({ level: 'debug', pretty: false, destination: sink }), signal: new AbortController().signal, identityPaths: lab.identityPaths() }).then(
+  sink.on('data', (c: Buffer) =>
+    lines.push(
+      ...c
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { level: number; msg: string }),
+    ),
+  );
+  const outcome = await runDaemon(lab.settings(extra), {
+    once: true,
+    logger: createLogger({ level: 'debug', pretty: false, destination: sink }),
+    signal: new AbortController().signal,
+    identityPaths: lab.identityPaths(),
+  }).then(
     (code) => `exit ${code}`,
     (e: unknown) => (e instanceof UpdateEngineError ? e.code : String(e)),
   );

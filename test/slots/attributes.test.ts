@@ -24,7 +24,7 @@ describe('boot attribute bits', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.nat(15), fc.nat(15), fc.boolean(), (attributes, priority, tries, successful) => {
         const out = encodeBootAttributes(attributes, { priority, tries, successful });
-        const owned = (0x1ffn << 48n);
+        const owned = 0x1ffn << 48n;
         expect(out & ~owned).toBe(attributes & ~owned);
         expect(decodeBootAttributes(out)).toEqual({ priority, tries, successful });
       }),

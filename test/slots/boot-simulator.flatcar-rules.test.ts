@@ -4,7 +4,16 @@
 
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bootSimulate, chooseBootEntry, repairGpt, createDiskImage, encodeBootAttributes, PARTITION_TYPE, readGptTable, type PartitionSpec } from '../../src/slots/index.ts';
+import {
+  bootSimulate,
+  chooseBootEntry,
+  repairGpt,
+  createDiskImage,
+  encodeBootAttributes,
+  PARTITION_TYPE,
+  readGptTable,
+  type PartitionSpec,
+} from '../../src/slots/index.ts';
 import { decodeGptEntries } from '../../src/slots/gpt-entry.ts';
 import { openFsDisk } from '../../src/slots/fs-disk.ts';
 import { cgptAttributes, tempDir } from '../helpers/disk-image.ts';
@@ -15,7 +24,11 @@ let n = 0;
 const MiB = 1024 * 1024;
 const bits = (priority: number, tries: number, successful: boolean) => encodeBootAttributes(0n, { priority, tries, successful });
 const usr = (partition: number, priority: number, tries: number, successful: boolean, label = `USR-${partition}`): PartitionSpec => ({
-  partition, label, typeGuid: PARTITION_TYPE.usr, sizeBytes: MiB, attributes: bits(priority, tries, successful),
+  partition,
+  label,
+  typeGuid: PARTITION_TYPE.usr,
+  sizeBytes: MiB,
+  attributes: bits(priority, tries, successful),
 });
 
 async function disk(parts: PartitionSpec[]): Promise<string> {

@@ -15,7 +15,14 @@ afterAll(tmp.cleanup);
 let n = 0;
 
 const LINUX = '0fc63daf-8483-4772-8e79-3d69d8477de4';
-const entry = (partition: number, priority: number, tries: number, successful: boolean, typeGuid = USR_PARTITION_TYPE_GUID, label = `P${partition}`): GptEntry => ({
+const entry = (
+  partition: number,
+  priority: number,
+  tries: number,
+  successful: boolean,
+  typeGuid = USR_PARTITION_TYPE_GUID,
+  label = `P${partition}`,
+): GptEntry => ({
   partition,
   typeGuid,
   uuid: USR_PARTITION_TYPE_GUID,

@@ -75,11 +75,19 @@ describe('booted slot detection', () => {
   });
 
   it('takes only the disk from the system when BOOTED_PARTITION is set without DISK', async () => {
-    expect(await detectBootedSlot({ ...AB, bootedPartition: 3, paths: system('usr=/dev/fakedisk4') })).toMatchObject({ disk: fakeDisk, bootedPartition: 3, passivePartition: 4 });
+    expect(await detectBootedSlot({ ...AB, bootedPartition: 3, paths: system('usr=/dev/fakedisk4') })).toMatchObject({
+      disk: fakeDisk,
+      bootedPartition: 3,
+      passivePartition: 4,
+    });
   });
 
   it('says everything it tried when nothing names the booted slot', async () => {
-    const err = await detectBootedSlot({ ...AB, disk: '/dev/sdq', paths: system(`usr=/dev/fakedisk3 root=PARTUUID=00000000-0000-4000-8000-000000000000 mount.usr=LABEL=USR`) }).catch((e: unknown) => e);
+    const err = await detectBootedSlot({
+      ...AB,
+      disk: '/dev/sdq',
+      paths: system(`usr=/dev/fakedisk3 root=PARTUUID=00000000-0000-4000-8000-000000000000 mount.usr=LABEL=USR`),
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_SLOT_DETECT' });
     const message = (err as Error).message;
     expect(message).toMatch(/^Cannot find the booted \/usr slot: /);
@@ -91,7 +99,9 @@ describe('booted slot detection', () => {
   });
 
   it('says when the /proc files cannot be read', async () => {
-    await expect(detectBootedSlot({ ...AB, paths: { ...paths, procCmdline: join(tmp.dir, 'no-cmdline'), procMounts: join(tmp.dir, 'no-mounts') } })).rejects.toThrow(
+    await expect(
+      detectBootedSlot({ ...AB, paths: { ...paths, procCmdline: join(tmp.dir, 'no-cmdline'), procMounts: join(tmp.dir, 'no-mounts') } }),
+    ).rejects.toThrow(
       `Cannot find the booted /usr slot: ${join(tmp.dir, 'no-cmdline')}: unreadable; ${join(tmp.dir, 'no-mounts')}: unreadable; set BOOTED_PARTITION and DISK`,
     );
   });
@@ -105,7 +115,9 @@ describe('booted slot detection', () => {
       const r = await detectBootedSlot({ ...AB, paths: { procCmdline: join(tmp.dir, 'empty-cmdline'), procMounts: mounts } });
       expect(r).toMatchObject({ disk: loop.path, bootedPartition: 4, passivePartition: 3 });
       // and with DISK set to the loop device
-      expect(await detectBootedSlot({ ...AB, disk: loop.path, paths: { procCmdline: join(tmp.dir, 'empty-cmdline'), procMounts: mounts } })).toMatchObject({ bootedPartition: 4 });
+      expect(await detectBootedSlot({ ...AB, disk: loop.path, paths: { procCmdline: join(tmp.dir, 'empty-cmdline'), procMounts: mounts } })).toMatchObject({
+        bootedPartition: 4,
+      });
     });
   });
 });

@@ -22,7 +22,13 @@ describe('createDiskImage', () => {
     const image = await createDiskImage(path);
     expect(sgdiskVerify(path)).toMatchObject({ ok: true });
     const table = sgdisk(path, ['-p']);
-    for (const [num, code, name] of [[1, 'EF00', 'EFI-SYSTEM'], [2, 'EF02', 'BIOS-BOOT'], [3, '8500', 'USR-A'], [4, '8500', 'USR-B'], [9, '8501', 'ROOT']]) {
+    for (const [num, code, name] of [
+      [1, 'EF00', 'EFI-SYSTEM'],
+      [2, 'EF02', 'BIOS-BOOT'],
+      [3, '8500', 'USR-A'],
+      [4, '8500', 'USR-B'],
+      [9, '8501', 'ROOT'],
+    ]) {
       expect(table).toMatch(new RegExp(`^\\s+${num}\\s+\\d+\\s+\\d+\\s+[\\d.]+ [KM]iB\\s+${code}\\s+${name}$`, 'm'));
     }
     expect(cgptAttributes(path, 3)).toEqual({ priority: 1, tries: 0, successful: 1 });
@@ -37,7 +43,12 @@ describe('createDiskImage', () => {
 
   it('takes sizes, a total size and a disk GUID', async () => {
     const path = next();
-    const image = await createDiskImage(path, { usrSizeBytes: 3 * MIB, rootSizeBytes: MIB, sizeBytes: 64 * MIB, diskGuid: '11111111-2222-4333-8444-555555555555' });
+    const image = await createDiskImage(path, {
+      usrSizeBytes: 3 * MIB,
+      rootSizeBytes: MIB,
+      sizeBytes: 64 * MIB,
+      diskGuid: '11111111-2222-4333-8444-555555555555',
+    });
     expect(image.sizeBytes).toBe(64 * MIB);
     expect(image.partitions.filter((p) => p.typeGuid === PARTITION_TYPE.usr).map((p) => p.byteLength)).toEqual([3 * MIB, 3 * MIB]);
     expect(sgdisk(path, ['-p'])).toContain('Disk identifier (GUID): 11111111-2222-4333-8444-555555555555');
@@ -50,7 +61,13 @@ describe('createDiskImage', () => {
     await createDiskImage(path, {
       entryCount: 256,
       partitions: [
-        { partition: 5, label: 'USR-A', typeGuid: usr, sizeBytes: MIB, attributes: encodeBootAttributes(1n << 60n, { priority: 1, tries: 0, successful: true }) },
+        {
+          partition: 5,
+          label: 'USR-A',
+          typeGuid: usr,
+          sizeBytes: MIB,
+          attributes: encodeBootAttributes(1n << 60n, { priority: 1, tries: 0, successful: true }),
+        },
         { partition: 6, label: 'USR-B', typeGuid: usr, sizeBytes: MIB },
         { partition: 200, label: 'DATA', typeGuid: PARTITION_TYPE.root, sizeBytes: MIB },
       ],
@@ -95,7 +112,10 @@ describe('createDiskImage', () => {
   });
 
   it('refuses a size that cannot hold the partitions', async () => {
-    await expect(createDiskImage(next(), { sizeBytes: 8 * MIB })).rejects.toMatchObject({ code: 'ERR_USAGE', message: expect.stringMatching(/^Disk image size 8388608 is too small for its partitions \(at least \d+ bytes/) });
+    await expect(createDiskImage(next(), { sizeBytes: 8 * MIB })).rejects.toMatchObject({
+      code: 'ERR_USAGE',
+      message: expect.stringMatching(/^Disk image size 8388608 is too small for its partitions \(at least \d+ bytes/),
+    });
   });
 
   it('describes the default layout', () => {

@@ -64,17 +64,26 @@ describe('FsDisk on image files', () => {
   });
 
   it('says clearly what is wrong with a path that is not a disk', async () => {
-    await expect(openFsDisk(join(tmp.dir, 'missing.img'))).rejects.toMatchObject({ code: 'ERR_GPT_IO', message: `Cannot open disk "${join(tmp.dir, 'missing.img')}": no such file or device` });
+    await expect(openFsDisk(join(tmp.dir, 'missing.img'))).rejects.toMatchObject({
+      code: 'ERR_GPT_IO',
+      message: `Cannot open disk "${join(tmp.dir, 'missing.img')}": no such file or device`,
+    });
     const dir = join(tmp.dir, 'a-dir');
     mkdirSync(dir);
-    await expect(openFsDisk(dir)).rejects.toMatchObject({ code: 'ERR_GPT_IO', message: `Cannot use "${dir}" as a disk: it is neither an image file nor a block device` });
+    await expect(openFsDisk(dir)).rejects.toMatchObject({
+      code: 'ERR_GPT_IO',
+      message: `Cannot use "${dir}" as a disk: it is neither an image file nor a block device`,
+    });
   });
 
   it('refuses writes on a disk opened read-only', async () => {
     const path = join(tmp.dir, 'ro.bin');
     writeFileSync(path, Buffer.alloc(1024));
     const disk = await openFsDisk(path);
-    await expect(disk.write(Buffer.from('x'), 0)).rejects.toMatchObject({ code: 'ERR_GPT_IO', message: expect.stringMatching(/^Cannot write disk ".*ro\.bin" at byte 0/) });
+    await expect(disk.write(Buffer.from('x'), 0)).rejects.toMatchObject({
+      code: 'ERR_GPT_IO',
+      message: expect.stringMatching(/^Cannot write disk ".*ro\.bin" at byte 0/),
+    });
     await disk.close();
   });
 });

@@ -8,7 +8,15 @@ describe('GPT entries', () => {
   it('encodes and decodes an entry (type, uuid, LBAs, attributes, UTF-16 name)', () => {
     const shape = { entryCount: 8, entrySizeBytes: 128 };
     const entries = Buffer.alloc(8 * 128);
-    const entry = { partition: 3, typeGuid: usr, uuid: '7130c94a-213a-4e5a-8e26-6cce9662f132', firstLba: 4096, lastLba: 266239, attributes: 0x0101000000000000n, label: 'USR-A' };
+    const entry = {
+      partition: 3,
+      typeGuid: usr,
+      uuid: '7130c94a-213a-4e5a-8e26-6cce9662f132',
+      firstLba: 4096,
+      lastLba: 266239,
+      attributes: 0x0101000000000000n,
+      label: 'USR-A',
+    };
     encodeGptEntry(entries, shape, entry);
     expect(entries.readBigUInt64LE(2 * 128 + 32)).toBe(4096n);
     expect(entries.toString('utf16le', 2 * 128 + 56, 2 * 128 + 66)).toBe('USR-A');
@@ -26,7 +34,9 @@ describe('GPT entries', () => {
     encodeGptEntry(entries, shape, { partition: 2, typeGuid: usr, uuid: usr, firstLba: 3, lastLba: 4, attributes: 0n, label: 'Données' });
     expect(decodeGptEntry(entries, shape, 1)?.label).toBe(long);
     expect(decodeGptEntry(entries, shape, 2)?.label).toBe('Données');
-    expect(() => encodeGptEntry(entries, shape, { partition: 1, typeGuid: usr, uuid: usr, firstLba: 1, lastLba: 2, attributes: 0n, label: 'y'.repeat(37) })).toThrow(/longer than 36/);
+    expect(() =>
+      encodeGptEntry(entries, shape, { partition: 1, typeGuid: usr, uuid: usr, firstLba: 1, lastLba: 2, attributes: 0n, label: 'y'.repeat(37) }),
+    ).toThrow(/longer than 36/);
   });
 
   it('changes only the eight attribute bytes of one entry, with larger entries too', () => {

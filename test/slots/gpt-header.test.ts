@@ -1,14 +1,7 @@
 // GPT header codec: layout, CRC32, kept reserved bytes, and each validation failure.
 import { describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
-import {
-  checkGptHeader,
-  computeEntriesCrc32,
-  decodeGptHeader,
-  encodeGptHeader,
-  entriesSectorCount,
-  type GptHeaderFields,
-} from '../../src/slots/gpt-header.ts';
+import { checkGptHeader, computeEntriesCrc32, decodeGptHeader, encodeGptHeader, entriesSectorCount, type GptHeaderFields } from '../../src/slots/gpt-header.ts';
 
 const fields = (over: Partial<GptHeaderFields> = {}): GptHeaderFields => ({
   revision: 0x00010000,

@@ -43,7 +43,14 @@ describe('reading the GPT', () => {
     expect(table.problems).toEqual([]);
     expect(table.source).toBe('primary');
     const entries = decodeGptEntries(table.entries, table.primary);
-    expect(entries.map((e) => [e.partition, e.label])).toEqual([[1, 'EFI-SYSTEM'], [2, 'BIOS-BOOT'], [3, 'USR-A'], [4, 'USR-B'], [6, 'OEM'], [9, 'ROOT']]);
+    expect(entries.map((e) => [e.partition, e.label])).toEqual([
+      [1, 'EFI-SYSTEM'],
+      [2, 'BIOS-BOOT'],
+      [3, 'USR-A'],
+      [4, 'USR-B'],
+      [6, 'OEM'],
+      [9, 'ROOT'],
+    ]);
     for (const e of entries) {
       const info = sgdisk(path, ['-i', String(e.partition)]);
       expect(info).toContain(`Partition unique GUID: ${e.uuid.toUpperCase()}`);
@@ -99,7 +106,10 @@ describe('reading the GPT', () => {
     const path = join(tmp.dir, 'zeros.img');
     writeFileSync(path, '');
     truncateSync(path, 1024 * 1024);
-    await expect(read(path)).rejects.toMatchObject({ code: 'ERR_GPT_INVALID', message: `"${path}" is not a GPT disk: no "EFI PART" header at LBA 1 or at LBA 2047 (sector size 512)` });
+    await expect(read(path)).rejects.toMatchObject({
+      code: 'ERR_GPT_INVALID',
+      message: `"${path}" is not a GPT disk: no "EFI PART" header at LBA 1 or at LBA 2047 (sector size 512)`,
+    });
   });
 
   it('says both copies are damaged, and why, when they are', async () => {
@@ -115,7 +125,10 @@ describe('reading the GPT', () => {
   it('rejects a truncated image (the backup and the end of the disk are gone)', async () => {
     const { path, image } = await fresh();
     truncateSync(path, image.sizeBytes - 1024 * 1024);
-    await expect(read(path)).rejects.toMatchObject({ code: 'ERR_GPT_INVALID', message: expect.stringMatching(/primary: alternate header LBA \d+ is not on the disk/) });
+    await expect(read(path)).rejects.toMatchObject({
+      code: 'ERR_GPT_INVALID',
+      message: expect.stringMatching(/primary: alternate header LBA \d+ is not on the disk/),
+    });
   });
 
   it('rejects a file too small to hold a GPT', async () => {

@@ -4,7 +4,9 @@ import { parseKernelCmdline, usrMountSource } from '../../src/slots/proc-parsers
 
 describe('kernel command line', () => {
   it('reads KEY=VALUE parameters, the last one winning, up to --', () => {
-    const p = parseKernelCmdline('BOOT_IMAGE=/vmlinuz mount.usr=/dev/mapper/usr verity.usr=PARTUUID=7130C94A-213A-4E5A-8E26-6CCE9662F132 rootflags=rw quiet root=/dev/vda9 root=LABEL=ROOT -- usr=/dev/sdz3\n');
+    const p = parseKernelCmdline(
+      'BOOT_IMAGE=/vmlinuz mount.usr=/dev/mapper/usr verity.usr=PARTUUID=7130C94A-213A-4E5A-8E26-6CCE9662F132 rootflags=rw quiet root=/dev/vda9 root=LABEL=ROOT -- usr=/dev/sdz3\n',
+    );
     expect(p.get('mount.usr')).toBe('/dev/mapper/usr');
     expect(p.get('verity.usr')).toBe('PARTUUID=7130C94A-213A-4E5A-8E26-6CCE9662F132');
     expect(p.get('root')).toBe('LABEL=ROOT');

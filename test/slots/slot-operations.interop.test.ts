@@ -8,15 +8,7 @@ import { join } from 'node:path';
 import { listUsrSlots, markGood, prepareForTry, prioritize, readSlots, disableSlot, restoreBooted } from '../../src/slots/slot-operations.ts';
 import { bootSimulate } from '../../src/slots/boot-simulator.ts';
 import { prioritizePartitions } from '../../src/slots/slot-priority.ts';
-import {
-  cgptAttributes,
-  cgptSetAttributes,
-  createOwnImage,
-  createSgdiskImage,
-  sgdisk,
-  sgdiskVerify,
-  tempDir,
-} from '../helpers/disk-image.ts';
+import { cgptAttributes, cgptSetAttributes, createOwnImage, createSgdiskImage, sgdisk, sgdiskVerify, tempDir } from '../helpers/disk-image.ts';
 import { withLoopDevice } from '../helpers/loop-device.ts';
 
 const tmp = tempDir();

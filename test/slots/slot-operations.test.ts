@@ -2,16 +2,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { closeSync, openSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import {
-  disableSlot,
-  listUsrSlots,
-  markGood,
-  prepareForTry,
-  prioritize,
-  readSlots,
-  repairGpt,
-  restoreBooted,
-} from '../../src/slots/slot-operations.ts';
+import { disableSlot, listUsrSlots, markGood, prepareForTry, prioritize, readSlots, repairGpt, restoreBooted } from '../../src/slots/slot-operations.ts';
 import { bootSimulate } from '../../src/slots/boot-simulator.ts';
 import { createOwnImage, fingerprint, sgdiskVerify, tempDir } from '../helpers/disk-image.ts';
 
@@ -135,7 +126,10 @@ describe('bad input leaves the disk byte-identical', () => {
     xorByte(disk, 512 + 30);
     xorByte(disk, size - 512 + 30);
     const before = fingerprint(disk);
-    await expect(prepareForTry(disk, 4)).rejects.toMatchObject({ code: 'ERR_GPT_INVALID', message: expect.stringMatching(/^No valid GPT on ".*": primary: header CRC32 .*; backup: header CRC32/) });
+    await expect(prepareForTry(disk, 4)).rejects.toMatchObject({
+      code: 'ERR_GPT_INVALID',
+      message: expect.stringMatching(/^No valid GPT on ".*": primary: header CRC32 .*; backup: header CRC32/),
+    });
     await expect(repairGpt(disk)).rejects.toMatchObject({ code: 'ERR_GPT_INVALID' });
     expect(fingerprint(disk)).toBe(before);
   });
@@ -144,12 +138,18 @@ describe('bad input leaves the disk byte-identical', () => {
     const disk = await fresh();
     truncateSync(disk, 3 * 1024 * 1024);
     const before = fingerprint(disk);
-    await expect(prepareForTry(disk, 4)).rejects.toMatchObject({ code: 'ERR_GPT_INVALID', message: expect.stringMatching(/alternate header LBA \d+ is not on the disk/) });
+    await expect(prepareForTry(disk, 4)).rejects.toMatchObject({
+      code: 'ERR_GPT_INVALID',
+      message: expect.stringMatching(/alternate header LBA \d+ is not on the disk/),
+    });
     expect(fingerprint(disk)).toBe(before);
   });
 
   it('a missing disk', async () => {
-    await expect(prioritize(join(tmp.dir, 'nope.img'), 3)).rejects.toMatchObject({ code: 'ERR_GPT_IO', message: expect.stringMatching(/^Cannot open disk ".*nope.img": no such file or device$/) });
+    await expect(prioritize(join(tmp.dir, 'nope.img'), 3)).rejects.toMatchObject({
+      code: 'ERR_GPT_IO',
+      message: expect.stringMatching(/^Cannot open disk ".*nope.img": no such file or device$/),
+    });
   });
 });
 

@@ -83,7 +83,10 @@ function verify(path: string, extraDropIn?: string): { status: number | null; co
     mkdirSync(join(dir, 'update-engine.service.d'), { recursive: true });
     copyFileSync(extraDropIn, join(dir, 'update-engine.service.d', basename(extraDropIn)));
   }
-  const r = spawnSync('systemd-analyze', ['verify', '--user', path], { encoding: 'utf8', env: { ...process.env, SYSTEMD_LOG_COLOR: '0', XDG_RUNTIME_DIR: runtime } });
+  const r = spawnSync('systemd-analyze', ['verify', '--user', path], {
+    encoding: 'utf8',
+    env: { ...process.env, SYSTEMD_LOG_COLOR: '0', XDG_RUNTIME_DIR: runtime },
+  });
   const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes(dir) || l.includes('update-engine'));
   return { status: r.status, complaints: lines };
 }
@@ -102,10 +105,17 @@ describe('systemd/update-engine.service', () => {
   it('keeps DelegateSubgroup= (systemd 254+) in its own drop-in: clean on 254+, the one known warning before', async () => {
     requireTool('systemd-analyze');
     expect(await readFile(UNIT, 'utf8')).not.toMatch(/^\s*DelegateSubgroup\s*=/m);
-    expect(parseUnit(await readFile(DELEGATE_SUBGROUP, 'utf8')).get('Service')?.get('DelegateSubgroup')).toEqual(['main']);
+    expect(
+      parseUnit(await readFile(DELEGATE_SUBGROUP, 'utf8'))
+        .get('Service')
+        ?.get('DelegateSubgroup'),
+    ).toEqual(['main']);
     const result = verify(await renderUnit(false), DELEGATE_SUBGROUP);
     if (systemdVersion() >= 254) expect(result).toEqual({ status: 0, complaints: [] });
-    else expect(result.complaints.map((l) => l.replace(/^.*?: /, ''))).toEqual([expect.stringMatching(/Unknown key '?DelegateSubgroup'? in section \[Service\], ignoring/)]);
+    else
+      expect(result.complaints.map((l) => l.replace(/^.*?: /, ''))).toEqual([
+        expect.stringMatching(/Unknown key '?DelegateSubgroup'? in section \[Service\], ignoring/),
+      ]);
   });
 
   it('verify fails on a broken unit (the check itself works)', async () => {
@@ -159,7 +169,10 @@ describe('systemd/update-engine.service', () => {
     requireTool('systemd-analyze');
     const runtime = join(dir, 'xdg-runtime');
     mkdirSync(runtime, { recursive: true, mode: 0o700 });
-    const r = spawnSync('systemd-analyze', ['security', '--user', '--offline=true', await renderUnit(false)], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: runtime } });
+    const r = spawnSync('systemd-analyze', ['security', '--user', '--offline=true', await renderUnit(false)], {
+      encoding: 'utf8',
+      env: { ...process.env, XDG_RUNTIME_DIR: runtime },
+    });
     const score = Number(/Overall exposure level for update-engine\.service: ([\d.]+)/.exec(r.stdout)?.[1]);
     expect(score).toBeGreaterThan(0);
     expect(score).toBeLessThanOrEqual(3.5);

@@ -56,7 +56,8 @@ export const run: Command = async (argv, ctx) => {
   const timeout = values.timeout ?? '0';
   if (!/^\d{1,4}$/.test(timeout)) throw usageError(`--timeout must be a whole number of seconds, got "${timeout}"`);
   const kernelDir = values['kernel-dir'] ?? '/flatcar';
-  if (!kernelDir.startsWith('/') || kernelDir.includes('..') || /\s/.test(kernelDir)) throw usageError(`--kernel-dir must be an absolute path on the ESP without spaces, got "${kernelDir}"`);
+  if (!kernelDir.startsWith('/') || kernelDir.includes('..') || /\s/.test(kernelDir))
+    throw usageError(`--kernel-dir must be an absolute path on the ESP without spaces, got "${kernelDir}"`);
   const cmdline = values.cmdline ?? '';
   if (/[\n"$;\\]/.test(cmdline)) throw usageError('--cmdline must not contain newlines, quotes, "$", ";" or backslashes');
   const slots = values.disk ? slotBoots(await listUsrSlots(values.disk), { slotAPartition: 3, slotBPartition: 4 }) : defaultSlots();

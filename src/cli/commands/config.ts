@@ -58,7 +58,10 @@ export const run: Command = async (argv, ctx) => {
   if (!loaded.settings.serverDisabled && loaded.settings.server.startsWith('http:')) loaded.warnings.push(PLAIN_HTTP_SERVER_WARNING);
   const rows = effectiveSettings(loaded);
   if (values.json) {
-    println(ctx.stdout, redactUrlPasswords(JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, source: r.source }])), null, 2)));
+    println(
+      ctx.stdout,
+      redactUrlPasswords(JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, source: r.source }])), null, 2)),
+    );
   } else {
     const width = Math.max(...rows.map((r) => `${r.key}=${quote(r.value ?? '')}`.length));
     for (const r of rows) {

@@ -42,7 +42,9 @@ export async function runVmDemo(values: { backend?: string; dir?: string }, ctx:
   const started = performance.now();
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   try {
-    out(`update-engine demo --vm: BOOT_BACKEND=${backend}, ${backend === 'grubenv' ? 'stock GRUB reading the GRUB environment block' : 'systemd-boot reading BLS entries with boot counting'}`);
+    out(
+      `update-engine demo --vm: BOOT_BACKEND=${backend}, ${backend === 'grubenv' ? 'stock GRUB reading the GRUB environment block' : 'systemd-boot reading BLS entries with boot counting'}`,
+    );
     out(`  work dir: ${dir}${keep ? '' : ' (removed at the end; keep it with --dir DIR)'}`);
     await vm.setUp();
     out('  disk.img: ESP (bootloader, vmlinuz-a/-b, initrd-a/-b, boot config), USR-A = ext4 holding 1.0.0, USR-B empty');
@@ -59,7 +61,9 @@ export async function runVmDemo(values: { backend?: string; dir?: string }, ctx:
     out(`4. daemon marked USR-B good; the next boot: ${b3.label}, version ${b3.version}          [${s(b3.durationMs)}]`);
     const ok = b1.slot === 'A' && b2.slot === 'B' && b3.slot === 'B';
     out();
-    out(`Summary: ${ok ? 'A -> B (try) -> B (good), as expected' : 'UNEXPECTED boot order'}; ${vm.boots.length} boots under TCG, ${s(Math.min(...vm.boots.map((b) => b.durationMs)))}-${s(Math.max(...vm.boots.map((b) => b.durationMs)))} each; demo wall time ${s(performance.now() - started)}.`);
+    out(
+      `Summary: ${ok ? 'A -> B (try) -> B (good), as expected' : 'UNEXPECTED boot order'}; ${vm.boots.length} boots under TCG, ${s(Math.min(...vm.boots.map((b) => b.durationMs)))}-${s(Math.max(...vm.boots.map((b) => b.durationMs)))} each; demo wall time ${s(performance.now() - started)}.`,
+    );
     if (keep) out(`  serial console of every boot: ${vm.serialLog}`);
     return ok ? 0 : 1;
   } finally {

@@ -40,20 +40,31 @@ const MiB = 1024 * 1024;
 
 function slotTable(slots: Slot[], versions: Map<number, string>): string[] {
   const rows = [['PART', 'LABEL', 'PRIORITY', 'TRIES', 'SUCCESSFUL', 'VERSION']];
-  for (const s of slots) rows.push([String(s.partition), s.label, String(s.priority), String(s.tries), s.successful ? 'yes' : 'no', versions.get(s.partition) ?? '-']);
+  for (const s of slots)
+    rows.push([String(s.partition), s.label, String(s.priority), String(s.tries), s.successful ? 'yes' : 'no', versions.get(s.partition) ?? '-']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => `     ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
 }
 
 export const run: Command = async (argv, ctx) => {
-  const { values } = parseCommandLine(argv, { dir: { type: 'string' }, 'image-size': { type: 'string' }, raw: { type: 'boolean' }, vm: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandLine(argv, {
+    dir: { type: 'string' },
+    'image-size': { type: 'string' },
+    raw: { type: 'boolean' },
+    vm: { type: 'boolean' },
+    backend: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.vm) {
     const vm = await import('./demo-vm.ts');
     if (values.help) {
       println(ctx.stdout, vm.VM_HELP);
       return 0;
     }
-    return vm.runVmDemo({ ...(values.backend !== undefined ? { backend: values.backend } : {}), ...(values.dir !== undefined ? { dir: values.dir } : {}) }, ctx);
+    return vm.runVmDemo(
+      { ...(values.backend !== undefined ? { backend: values.backend } : {}), ...(values.dir !== undefined ? { dir: values.dir } : {}) },
+      ctx,
+    );
   }
   if (values.backend !== undefined) throw new UpdateEngineError('ERR_USAGE', '--backend goes with --vm');
   if (values.help) {
@@ -61,19 +72,32 @@ export const run: Command = async (argv, ctx) => {
     return 0;
   }
   const imageMiB = values['image-size'] === undefined ? 64 : Number(values['image-size']);
-  if (!Number.isInteger(imageMiB) || imageMiB < 1 || imageMiB > 4096) throw new UpdateEngineError('ERR_USAGE', `--image-size must be a whole number of MiB from 1 to 4096, not "${values['image-size']}"`);
+  if (!Number.isInteger(imageMiB) || imageMiB < 1 || imageMiB > 4096)
+    throw new UpdateEngineError('ERR_USAGE', `--image-size must be a whole number of MiB from 1 to 4096, not "${values['image-size']}"`);
   const keep = values.dir !== undefined;
   const dir = keep ? resolve(values.dir as string) : await mkdtemp(`${tmpdir()}/update-engine-demo-`);
   if (keep) {
     await mkdir(dir, { recursive: true });
-    if (await stat(`${dir}/disk.img`).then(() => true, () => false)) await rm(`${dir}/state`, { recursive: true, force: true });
+    if (
+      await stat(`${dir}/disk.img`).then(
+        () => true,
+        () => false,
+      )
+    )
+      await rm(`${dir}/state`, { recursive: true, force: true });
     await rm(`${dir}/run`, { recursive: true, force: true });
   }
   const out = (line = '') => println(ctx.stdout, line);
   const wallStart = performance.now();
   const missing = values.raw ? 'raw' : await osDemoMissing();
   const wholeOs = missing === undefined;
-  const lab = new UpdateLab({ dir, initialVersion: '1.0.0', usrSizeBytes: Math.max(16, imageMiB + 16) * MiB, imageSizeBytes: imageMiB * MiB, ...(wholeOs ? { efiSizeBytes: 40 * MiB } : {}) });
+  const lab = new UpdateLab({
+    dir,
+    initialVersion: '1.0.0',
+    usrSizeBytes: Math.max(16, imageMiB + 16) * MiB,
+    imageSizeBytes: imageMiB * MiB,
+    ...(wholeOs ? { efiSizeBytes: 40 * MiB } : {}),
+  });
   const kernelDir = `${dir}/boot/flatcar`;
   const logger = createLogger({ level: 'warn', name: 'update-engine', destination: ctx.stderr, pretty: true });
   try {
@@ -87,7 +111,7 @@ export const run: Command = async (argv, ctx) => {
     if (wholeOs) {
       await mkdir(`${dir}/boot`, { recursive: true });
       await makeDemoEsp(lab.disk, fakeKernel('1.0.0', 3 * MiB), dir);
-      out('   the ESP (partition 1, FAT32 made with mkfs.vfat) holds the running slot\'s kernel:');
+      out("   the ESP (partition 1, FAT32 made with mkfs.vfat) holds the running slot's kernel:");
       for (const l of await listKernels(lab.disk)) out(`     ${l}`);
     } else if (missing !== 'raw') {
       out(`   (raw images: the whole-OS demo with kernels and /postinst needs ${missing === 'root' ? 'root' : `"${missing}"`})`);
@@ -112,7 +136,9 @@ export const run: Command = async (argv, ctx) => {
     const server = await lab.serve();
     out(`3. A development Omaha server (update-engine serve) on ${server.updateUrl}`);
     out();
-    out(`4. The daemon's update cycle: check -> download + verify + write -> ${wholeOs ? 'post-install (kernel to the ESP, /postinst) -> ' : ''}flip (update-engine daemon --once)`);
+    out(
+      `4. The daemon's update cycle: check -> download + verify + write -> ${wholeOs ? 'post-install (kernel to the ESP, /postinst) -> ' : ''}flip (update-engine daemon --once)`,
+    );
     const view = createStatusView(ctx.stdout);
     let cycleStart = 0;
     const onEngine = (engine: UpdateEngine) => {
@@ -126,10 +152,12 @@ export const run: Command = async (argv, ctx) => {
     await runDaemon(lab.settings({ kernelDir }), { ...daemonOptions, onEngine });
     view.stop();
     const cycleMs = performance.now() - (cycleStart || t0);
-    out(`   installed 2.0.0 on USR-B: ${imageMiB} MiB verified and written in ${(cycleMs / 1000).toFixed(2)} s (${(imageMiB / (cycleMs / 1000)).toFixed(0)} MiB/s); REBOOT_STRATEGY=off, so no reboot command`);
+    out(
+      `   installed 2.0.0 on USR-B: ${imageMiB} MiB verified and written in ${(cycleMs / 1000).toFixed(2)} s (${(imageMiB / (cycleMs / 1000)).toFixed(0)} MiB/s); REBOOT_STRATEGY=off, so no reboot command`,
+    );
     for (const l of slotTable(await lab.slots(), new Map([...lab.slotVersions, [4, '2.0.0']]))) out(l);
     if (wholeOs) {
-      out('   the ESP after the post-install step: the new slot\'s kernel beside the untouched running one');
+      out("   the ESP after the post-install step: the new slot's kernel beside the untouched running one");
       for (const l of await listKernels(lab.disk)) out(`     ${l}`);
     }
     out();
@@ -145,7 +173,9 @@ export const run: Command = async (argv, ctx) => {
     out(`   ${lab.events.map((e) => `${e.eventtype}/${e.eventresult}${e.previousversion ? ` (previousversion ${e.previousversion})` : ''}`).join(', ')}`);
     out();
     const wallS = (performance.now() - wallStart) / 1000;
-    out(`Summary: updated 1.0.0 -> 2.0.0; ${(payloadBytes / MiB).toFixed(1)} MiB payload applied at ${(imageMiB / (cycleMs / 1000)).toFixed(0)} MiB/s; demo wall time ${wallS.toFixed(1)} s.`);
+    out(
+      `Summary: updated 1.0.0 -> 2.0.0; ${(payloadBytes / MiB).toFixed(1)} MiB payload applied at ${(imageMiB / (cycleMs / 1000)).toFixed(0)} MiB/s; demo wall time ${wallS.toFixed(1)} s.`,
+    );
     return 0;
   } finally {
     await lab.close();

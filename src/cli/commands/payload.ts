@@ -174,7 +174,8 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
   const version = required(values.version, '--version');
   if (!isVersion(version)) throw usageError(`--version "${version}" is not a semver-like version (e.g. 3374.2.0)`);
   const compression = values.compression ?? 'none';
-  if (!(COMPRESSIONS as readonly string[]).includes(compression)) throw usageError(`Unknown --compression "${compression}" (expected ${COMPRESSIONS.join(', ')})`);
+  if (!(COMPRESSIONS as readonly string[]).includes(compression))
+    throw usageError(`Unknown --compression "${compression}" (expected ${COMPRESSIONS.join(', ')})`);
   let blockSizeBytes: number | undefined;
   if (values['block-size'] !== undefined) {
     try {
@@ -200,13 +201,19 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
   const m = result.manifest;
   if (values.json) {
     const { manifestBytes: _bytes, ...rest } = result;
-    println(ctx.stdout, JSON.stringify({ out: values.out, ...rest, ...(prepared.tree ? { filesystem: prepared.tree.fs, ...prepared.tree.contents } : {}) }, null, 2));
+    println(
+      ctx.stdout,
+      JSON.stringify({ out: values.out, ...rest, ...(prepared.tree ? { filesystem: prepared.tree.fs, ...prepared.tree.contents } : {}) }, null, 2),
+    );
     return 0;
   }
   if (prepared.tree) println(ctx.stdout, describeTree(prepared.tree));
   println(ctx.stdout, `Wrote "${values.out}": ${result.payloadSizeBytes} bytes, sha256 ${result.payloadSha256Base64}`);
   println(ctx.stdout, `version ${m.version}, image ${m.imageSize} bytes in ${m.blockCount} blocks of ${m.blockSize}, compression ${m.compression}`);
-  println(ctx.stdout, result.signatureKeyIds.length === 0 ? 'unsigned: sign it with payload manifest + attach-signature' : `signed by key ${result.signatureKeyIds.join(', ')}`);
+  println(
+    ctx.stdout,
+    result.signatureKeyIds.length === 0 ? 'unsigned: sign it with payload manifest + attach-signature' : `signed by key ${result.signatureKeyIds.join(', ')}`,
+  );
   return 0;
 }
 
@@ -254,11 +261,28 @@ async function verify(argv: string[], ctx: CommandContext): Promise<number> {
   });
   const { manifest: m } = result;
   if (values.json) {
-    println(ctx.stdout, JSON.stringify({ ok: true, signedBy: result.signedBy, payloadSizeBytes: result.payloadSizeBytes, payloadSha256Base64: result.payloadSha256Base64, imageSha256Hex: result.imageSha256Hex, manifest: m }, null, 2));
+    println(
+      ctx.stdout,
+      JSON.stringify(
+        {
+          ok: true,
+          signedBy: result.signedBy,
+          payloadSizeBytes: result.payloadSizeBytes,
+          payloadSha256Base64: result.payloadSha256Base64,
+          imageSha256Hex: result.imageSha256Hex,
+          manifest: m,
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
   println(ctx.stdout, `OK: "${path}" version ${m.version}, signed by key ${result.signedBy}`);
-  println(ctx.stdout, `payload ${result.payloadSizeBytes} bytes, sha256 ${result.payloadSha256Base64}; image ${m.imageSize} bytes, sha256 ${result.imageSha256Hex}`);
+  println(
+    ctx.stdout,
+    `payload ${result.payloadSizeBytes} bytes, sha256 ${result.payloadSha256Base64}; image ${m.imageSize} bytes, sha256 ${result.imageSha256Hex}`,
+  );
   return 0;
 }
 
@@ -307,7 +331,11 @@ async function attach(argv: string[], ctx: CommandContext): Promise<number> {
 }
 
 async function sign(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, withHelp({ 'private-key': { type: 'string' }, algorithm: { type: 'string' }, out: { type: 'string' } }), true);
+  const { values, positionals } = parseCommandLine(
+    argv,
+    withHelp({ 'private-key': { type: 'string' }, algorithm: { type: 'string' }, out: { type: 'string' } }),
+    true,
+  );
   if (values.help) return showHelp(ctx, SIGN_HELP);
   const path = onePositional(positionals, 'payload FILE');
   const privateKeyPem = await readText(required(values['private-key'], '--private-key'), 'private key');
@@ -342,6 +370,7 @@ function parseBuildTime(text: string | undefined): number | null | undefined {
   if (text === 'none') return null;
   if (/^\d+$/.test(text)) return Number(text);
   const ms = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms)) throw usageError(`--build-time "${text}" is not ISO 8601 (e.g. 2026-12-06T10:00:00Z), Unix seconds or "none"`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms))
+    throw usageError(`--build-time "${text}" is not ISO 8601 (e.g. 2026-12-06T10:00:00Z), Unix seconds or "none"`);
   return Math.floor(ms / 1000);
 }

@@ -86,7 +86,8 @@ export const run: Command = async (argv, ctx) => {
   const server = await startDevServer({ payloads, host, port, ...(values.track !== undefined ? { track: values.track } : {}), onEvent, logger });
   println(ctx.stdout, `listening ${server.updateUrl}`);
   if (!isLoopback(host)) logger.warn({ host }, 'Listening beyond loopback: anyone who can reach this address can fetch the payloads and send events');
-  for (const p of payloads) logger.info({ version: p.version, sizeBytes: p.sizeBytes, url: `${server.url}/payloads/${p.index}/${p.fileName}` }, 'Serving payload');
+  for (const p of payloads)
+    logger.info({ version: p.version, sizeBytes: p.sizeBytes, url: `${server.url}/payloads/${p.index}/${p.fileName}` }, 'Serving payload');
 
   await new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();

@@ -3,16 +3,7 @@
 
 import { UpdateEngineError } from '../../errors.ts';
 import { parseCommandLine, println, usageError, type Command, type CommandContext } from '../run.ts';
-import {
-  disableSlot,
-  listUsrSlots,
-  markGood,
-  prepareForTry,
-  prioritize,
-  repairGpt,
-  type DiskSlots,
-  type SlotOptions,
-} from '../../slots/index.ts';
+import { disableSlot, listUsrSlots, markGood, prepareForTry, prioritize, repairGpt, type DiskSlots, type SlotOptions } from '../../slots/index.ts';
 
 const HELP = `Usage: update-engine slots show --disk DISK [--json]
        update-engine slots prioritize --disk DISK --partition N
@@ -57,7 +48,16 @@ function parsePositiveInt(name: string, text: string | undefined): number | unde
 export function formatSlots(slots: DiskSlots): string {
   const rows = [
     ['PART', 'LABEL', 'PRIORITY', 'TRIES', 'SUCCESSFUL', 'FIRST_LBA', 'LAST_LBA', 'UUID'],
-    ...slots.usrSlots.map((s) => [String(s.partition), s.label, String(s.priority), String(s.tries), s.successful ? 'yes' : 'no', String(s.firstLba), String(s.lastLba), s.uuid]),
+    ...slots.usrSlots.map((s) => [
+      String(s.partition),
+      s.label,
+      String(s.priority),
+      String(s.tries),
+      s.successful ? 'yes' : 'no',
+      String(s.firstLba),
+      String(s.lastLba),
+      s.uuid,
+    ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
@@ -66,7 +66,16 @@ export function formatSlots(slots: DiskSlots): string {
 /** The --json shape of ../shared/CLI.md. */
 export function slotsJson(slots: DiskSlots): string {
   return JSON.stringify(
-    slots.usrSlots.map((s) => ({ partition: s.partition, label: s.label, priority: s.priority, tries: s.tries, successful: s.successful, uuid: s.uuid, firstLba: s.firstLba, lastLba: s.lastLba })),
+    slots.usrSlots.map((s) => ({
+      partition: s.partition,
+      label: s.label,
+      priority: s.priority,
+      tries: s.tries,
+      successful: s.successful,
+      uuid: s.uuid,
+      firstLba: s.firstLba,
+      lastLba: s.lastLba,
+    })),
   );
 }
 
@@ -107,7 +116,10 @@ export const run: Command = async (argv, ctx) => {
   }
   if (action === 'repair') {
     const problems = await repairGpt(values.disk, options);
-    println(ctx.stdout, problems.length === 0 ? `The GPT on "${values.disk}" is intact; nothing to repair` : `Repaired "${values.disk}": ${problems.join('; ')}`);
+    println(
+      ctx.stdout,
+      problems.length === 0 ? `The GPT on "${values.disk}" is intact; nothing to repair` : `Repaired "${values.disk}": ${problems.join('; ')}`,
+    );
     return 0;
   }
   if (partition === undefined) throw usageError(`slots ${action} needs --partition N`);

@@ -23,10 +23,7 @@ export function finalizeAction(deps: EngineDeps): Action<AppliedImage, FlippedSl
     async run({ plan, result }) {
       const { offer } = plan;
       if (result.manifest.version !== offer.version) {
-        throw new UpdateEngineError(
-          'ERR_PAYLOAD_TARGET',
-          `The payload is version "${result.manifest.version}" but the server offered "${offer.version}"`,
-        );
+        throw new UpdateEngineError('ERR_PAYLOAD_TARGET', `The payload is version "${result.manifest.version}" but the server offered "${offer.version}"`);
       }
       // After a resume the skipped bytes were not seen again, so there is no SHA-256 to compare; the
       // signed block table and the read-back comparison cover them (docs/payload-format.md).

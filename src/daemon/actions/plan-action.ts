@@ -19,7 +19,11 @@ export function planAction(deps: EngineDeps): Action<UpdateOffer, InstallPlan> {
     name: 'plan',
     async run(offer) {
       const { disk, bootedPartition, passivePartition } = await deps.detectSlots();
-      const table = await readSlots(disk, { slotAPartition: deps.settings.slotAPartition, slotBPartition: deps.settings.slotBPartition, slotTypeGuid: deps.settings.slotType });
+      const table = await readSlots(disk, {
+        slotAPartition: deps.settings.slotAPartition,
+        slotBPartition: deps.settings.slotBPartition,
+        slotTypeGuid: deps.settings.slotType,
+      });
       const booted = table.usrSlots.find((s) => s.partition === bootedPartition);
       const passive = table.usrSlots.find((s) => s.partition === passivePartition);
       if (!booted || !passive) {

@@ -35,20 +35,48 @@ const LINE = /UE-BOOTED slot=(\S*) label=(\S*) device=(\S*) version=(\S*)(?: ent
 
 /** Boots once; resolves with what the initramfs reported, rejects when nothing booted in time. */
 export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBootResult> {
-  const fresh = !(await stat(o.varsFile).then(() => true, () => false));
+  const fresh = !(await stat(o.varsFile).then(
+    () => true,
+    () => false,
+  ));
   // OVMF's first boot on an empty variable store takes twice as long (it builds the store and the boot
   // options); a store kept from an earlier lab's first boot starts the next lab warm.
   const warm = join(VM_CACHE_DIR, 'efivars-warm.fd');
-  if (fresh) await copyFile((await stat(warm).then(() => true, () => false)) ? warm : assets.ovmfVars, o.varsFile);
+  if (fresh)
+    await copyFile(
+      (await stat(warm).then(
+        () => true,
+        () => false,
+      ))
+        ? warm
+        : assets.ovmfVars,
+      o.varsFile,
+    );
   const bootLog = `${o.serialLog}.boot`;
   await rm(bootLog, { force: true });
   const args = [
-    '-machine', 'q35', '-accel', 'tcg', '-m', '256', '-smp', '1',
-    '-display', 'none', '-no-reboot', '-nodefaults', '-net', 'none',
-    '-serial', `file:${bootLog}`,
-    '-drive', `if=pflash,format=raw,readonly=on,file=${assets.ovmfCode}`,
-    '-drive', `if=pflash,format=raw,file=${o.varsFile}`,
-    '-drive', `file=${o.disk},format=raw,if=virtio`,
+    '-machine',
+    'q35',
+    '-accel',
+    'tcg',
+    '-m',
+    '256',
+    '-smp',
+    '1',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-nodefaults',
+    '-net',
+    'none',
+    '-serial',
+    `file:${bootLog}`,
+    '-drive',
+    `if=pflash,format=raw,readonly=on,file=${assets.ovmfCode}`,
+    '-drive',
+    `if=pflash,format=raw,file=${o.varsFile}`,
+    '-drive',
+    `file=${o.disk},format=raw,if=virtio`,
   ];
   const started = performance.now();
   const timeoutMs = o.timeoutMs ?? 120_000;
@@ -76,9 +104,17 @@ export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBoot
     const why = code === null ? `no answer within ${Math.round(timeoutMs / 1000)} s` : `QEMU exited ${code}`;
     throw new UpdateEngineError('ERR_NO_BOOTABLE_SLOT', `The VM booted no slot (${why}); see ${o.serialLog}`);
   }
-  if (fresh && !(await stat(warm).then(() => true, () => false))) {
+  if (
+    fresh &&
+    !(await stat(warm).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     const temp = `${warm}.tmp-${process.pid}`;
-    await copyFile(o.varsFile, temp).then(() => rename(temp, warm)).catch(() => undefined);
+    await copyFile(o.varsFile, temp)
+      .then(() => rename(temp, warm))
+      .catch(() => undefined);
   }
   return { slot: m[1] ?? '', label: m[2] ?? '', device: m[3] ?? '', version: m[4] ?? '', entry: m[5] ?? 'none', durationMs };
 }

@@ -24,7 +24,15 @@ const OVMF_VARS = ['/usr/share/OVMF/OVMF_VARS_4M.fd', '/usr/share/OVMF/OVMF_VARS
 const SYSTEMD_BOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'];
 /** Loaded in this order (each after what it depends on); the rest the kernel has built in (ext4, serial). */
-const MODULES = ['fs/efivarfs/efivarfs', 'drivers/virtio/virtio_ring', 'drivers/virtio/virtio', 'drivers/virtio/virtio_pci_legacy_dev', 'drivers/virtio/virtio_pci_modern_dev', 'drivers/virtio/virtio_pci', 'drivers/block/virtio_blk'];
+const MODULES = [
+  'fs/efivarfs/efivarfs',
+  'drivers/virtio/virtio_ring',
+  'drivers/virtio/virtio',
+  'drivers/virtio/virtio_pci_legacy_dev',
+  'drivers/virtio/virtio_pci_modern_dev',
+  'drivers/virtio/virtio_pci',
+  'drivers/block/virtio_blk',
+];
 
 const need = (what: string, pkg: string): UpdateEngineError =>
   new UpdateEngineError('ERR_CONFIG_MISSING', `The VM needs ${what} (Debian package ${pkg}); run scripts/setup.sh`);
@@ -52,7 +60,11 @@ export function checkVmTools(): void {
 
 /** The kernel package's files, unpacked once into the cache. */
 function unpackKernel(): { kernel: string; modules: string } {
-  const debs = existsSync(VM_CACHE_DIR) ? readdirSync(VM_CACHE_DIR).filter((f) => /^linux-image-.*\.deb$/.test(f)).sort() : [];
+  const debs = existsSync(VM_CACHE_DIR)
+    ? readdirSync(VM_CACHE_DIR)
+        .filter((f) => /^linux-image-.*\.deb$/.test(f))
+        .sort()
+    : [];
   const deb = debs[debs.length - 1];
   if (!deb) throw need(`a Debian kernel package in ${VM_CACHE_DIR}`, 'linux-image-cloud-amd64, fetched with apt-get download');
   const root = join(VM_CACHE_DIR, deb.replace(/\.deb$/, ''));

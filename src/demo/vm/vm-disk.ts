@@ -46,7 +46,13 @@ async function stageEsp(staging: string, backend: VmBackend, assets: VmAssets): 
     copyFileSync(assets.kernel, join(staging, 'flatcar', `vmlinuz-${l}`));
     copyFileSync(assets.initrd, join(staging, 'flatcar', `initrd-${l}`));
   }
-  await installBootConfig(new DirEsp(staging), backend, { kernelDir: '/flatcar', initrd: true, cmdline: 'console=ttyS0 quiet panic=-1', slots: defaultSlots(), timeoutSeconds: 0 });
+  await installBootConfig(new DirEsp(staging), backend, {
+    kernelDir: '/flatcar',
+    initrd: true,
+    cmdline: 'console=ttyS0 quiet panic=-1',
+    slots: defaultSlots(),
+    timeoutSeconds: 0,
+  });
 }
 
 /** Formats the disk's EFI system partition as FAT and fills it for `backend`. */

@@ -40,7 +40,14 @@ export class VmLab {
   private readonly logger: Logger;
 
   constructor(readonly options: VmLabOptions) {
-    this.lab = new UpdateLab({ dir: options.dir, initialVersion: '1.0.0', usrSizeBytes: 8 * MiB, imageSizeBytes: 6 * MiB, efiSizeBytes: 40 * MiB, makeImage: makeSlotImage });
+    this.lab = new UpdateLab({
+      dir: options.dir,
+      initialVersion: '1.0.0',
+      usrSizeBytes: 8 * MiB,
+      imageSizeBytes: 6 * MiB,
+      efiSizeBytes: 40 * MiB,
+      makeImage: makeSlotImage,
+    });
     this.serialLog = join(options.dir, 'serial.log');
     this.logger = options.logger ?? createLogger({ level: 'silent', name: 'update-engine' });
   }
@@ -104,7 +111,10 @@ export class VmLab {
     }
     const expected = this.lab.slotVersions.get(partition);
     if (result.version !== expected) {
-      throw new UpdateEngineError('ERR_IMAGE_VERIFICATION', `The VM booted USR-${result.slot}, whose file system says version "${result.version}", but the engine wrote "${expected}" there`);
+      throw new UpdateEngineError(
+        'ERR_IMAGE_VERIFICATION',
+        `The VM booted USR-${result.slot}, whose file system says version "${result.version}", but the engine wrote "${expected}" there`,
+      );
     }
     this.lab.booted = partition;
     return { ...result, partition };

@@ -23,7 +23,10 @@ export const lineStyleArb: fc.Arbitrary<LineStyle> = fc.record({
 
 /** A value that a KEY=VALUE line can carry: anything without a line feed. */
 export const lineValueArb: fc.Arbitrary<string> = fc
-  .string({ unit: fc.oneof(fc.constantFrom(' ', '"', "'", '=', '#', '\t', '\r', '\\', '$'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), maxLength: 24 })
+  .string({
+    unit: fc.oneof(fc.constantFrom(' ', '"', "'", '=', '#', '\t', '\r', '\\', '$'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })),
+    maxLength: 24,
+  })
   .map((s) => s.replace(/\n/g, ''));
 
 export const keyNameArb: fc.Arbitrary<string> = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,20}$/);
@@ -54,13 +57,20 @@ export interface ValidSetting {
 const setting = (key: string, field: SettingsField, arb: fc.Arbitrary<[string, unknown]>): fc.Arbitrary<ValidSetting> =>
   arb.map(([text, expected]) => ({ key, text, field, expected }));
 
-const exact = (key: string, field: SettingsField) => setting(key, field, lineValueArb.map((v) => [v, v] as [string, unknown]));
+const exact = (key: string, field: SettingsField) =>
+  setting(
+    key,
+    field,
+    lineValueArb.map((v) => [v, v] as [string, unknown]),
+  );
 const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/);
 const path = fc.array(fc.stringMatching(/^[a-z0-9._-]{1,8}$/), { minLength: 1, maxLength: 4 }).map((p) => `/${p.join('/')}`);
-const sizeArb = fc.tuple(fc.integer({ min: 0, max: 1 << 20 }), fc.constantFrom('', 'K', 'M', 'G', 'k', 'm'), fc.constantFrom('', 'B', 'iB')).map(([n, unit, suffix]): [string, unknown] => {
-  const power = unit === '' ? 0 : 'KMG'.indexOf(unit.toUpperCase()) + 1;
-  return [`${n}${unit}${unit === '' ? '' : suffix}`, n * 1024 ** power];
-});
+const sizeArb = fc
+  .tuple(fc.integer({ min: 0, max: 1 << 20 }), fc.constantFrom('', 'K', 'M', 'G', 'k', 'm'), fc.constantFrom('', 'B', 'iB'))
+  .map(([n, unit, suffix]): [string, unknown] => {
+    const power = unit === '' ? 0 : 'KMG'.indexOf(unit.toUpperCase()) + 1;
+    return [`${n}${unit}${unit === '' ? '' : suffix}`, n * 1024 ** power];
+  });
 const durationArb = fc
   .tuple(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 200 }))
   .filter(([h, m, s]) => h + m + s > 0)
@@ -71,21 +81,33 @@ export const versionArb = fc
     const text = `${a}${b !== null ? `.${b}${c !== null ? `.${c}` : ''}` : ''}${pre !== null ? `-${pre}` : ''}`;
     return [text, text];
   });
-const booleanArb = fc.tuple(fc.constantFrom('true', 'yes', '1', 'on', 'false', 'no', '0', 'off'), fc.boolean()).map(([t, upper]): [string, unknown] => [upper ? t.toUpperCase() : t, ['true', 'yes', '1', 'on'].includes(t)]);
+const booleanArb = fc
+  .tuple(fc.constantFrom('true', 'yes', '1', 'on', 'false', 'no', '0', 'off'), fc.boolean())
+  .map(([t, upper]): [string, unknown] => [upper ? t.toUpperCase() : t, ['true', 'yes', '1', 'on'].includes(t)]);
 const serverArb = fc.oneof(
   fc.constant<[string, unknown]>(['disabled', 'disabled']),
   fc.webUrl({ validSchemes: ['http', 'https'] }).map((u): [string, unknown] => [u, new URL(u).toString()]),
 );
-const endpointsArb = fc.array(fc.tuple(fc.constantFrom('http', 'https'), fc.nat(255), fc.integer({ min: 1, max: 65535 })), { minLength: 1, maxLength: 3 }).map((list): [string, unknown] => {
-  const urls = list.map(([s, n, port]) => `${s}://10.0.0.${n}:${port}`);
-  return [urls.join(','), urls];
-});
+const endpointsArb = fc
+  .array(fc.tuple(fc.constantFrom('http', 'https'), fc.nat(255), fc.integer({ min: 1, max: 65535 })), { minLength: 1, maxLength: 3 })
+  .map((list): [string, unknown] => {
+    const urls = list.map(([s, n, port]) => `${s}://10.0.0.${n}:${port}`);
+    return [urls.join(','), urls];
+  });
 
 /** Every key a valid-settings generator may set (the two slot numbers are set together, see validSettingsArb). */
 export const VALID_SETTING_ARBS: fc.Arbitrary<ValidSetting>[] = [
-  setting('GROUP', 'group', name.map((t) => [t, t])),
+  setting(
+    'GROUP',
+    'group',
+    name.map((t) => [t, t]),
+  ),
   setting('SERVER', 'server', serverArb),
-  setting('REBOOT_STRATEGY', 'rebootStrategy', fc.constantFrom('reboot', 'etcd-lock', 'best-effort', 'off').map((t) => [t, t])),
+  setting(
+    'REBOOT_STRATEGY',
+    'rebootStrategy',
+    fc.constantFrom('reboot', 'etcd-lock', 'best-effort', 'off').map((t) => [t, t]),
+  ),
   setting('IO_WRITE_BPS', 'ioWriteBytesPerSecond', sizeArb),
   setting('DOWNLOAD_BPS', 'downloadBytesPerSecond', sizeArb),
   setting('HEALTH_TIMEOUT', 'healthTimeoutMs', durationArb),
@@ -93,12 +115,36 @@ export const VALID_SETTING_ARBS: fc.Arbitrary<ValidSetting>[] = [
   setting('VERSION', 'version', versionArb),
   setting('ALLOW_DOWNGRADE', 'allowDowngrade', booleanArb),
   setting('LOCKSMITHD_ENDPOINT', 'etcdEndpoints', endpointsArb),
-  setting('REBOOT_TIMEZONE', 'rebootTimeZone', fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York').map((t) => [t, t])),
-  setting('LOG_LEVEL', 'logLevel', fc.constantFrom('trace', 'debug', 'info', 'warn', 'error').map((t) => [t, t])),
-  setting('STATE_DIR', 'stateDir', path.map((t) => [t, t])),
-  setting('CONTROL_GROUP', 'controlGroup', name.map((t) => [t, t])),
-  setting('CHECK_SCHEDULE', 'checkSchedule', fc.integer({ min: 1, max: 59 }).map((n) => [`*/${n} * * * *`, `*/${n} * * * *`])),
-  setting('METRICS_LISTEN', 'metricsListen', fc.integer({ min: 1, max: 65535 }).map((p) => [`127.0.0.1:${p}`, `127.0.0.1:${p}`])),
+  setting(
+    'REBOOT_TIMEZONE',
+    'rebootTimeZone',
+    fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York').map((t) => [t, t]),
+  ),
+  setting(
+    'LOG_LEVEL',
+    'logLevel',
+    fc.constantFrom('trace', 'debug', 'info', 'warn', 'error').map((t) => [t, t]),
+  ),
+  setting(
+    'STATE_DIR',
+    'stateDir',
+    path.map((t) => [t, t]),
+  ),
+  setting(
+    'CONTROL_GROUP',
+    'controlGroup',
+    name.map((t) => [t, t]),
+  ),
+  setting(
+    'CHECK_SCHEDULE',
+    'checkSchedule',
+    fc.integer({ min: 1, max: 59 }).map((n) => [`*/${n} * * * *`, `*/${n} * * * *`]),
+  ),
+  setting(
+    'METRICS_LISTEN',
+    'metricsListen',
+    fc.integer({ min: 1, max: 65535 }).map((p) => [`127.0.0.1:${p}`, `127.0.0.1:${p}`]),
+  ),
   exact('MACHINE_ALIAS', 'machineAlias'),
   exact('LOCKSMITHD_GROUP', 'lockGroup'),
   exact('DOWNLOAD_USER', 'downloadUser'),
@@ -117,7 +163,12 @@ export const slotPairArb: fc.Arbitrary<ValidSetting[]> = fc.uniqueArray(fc.integ
 export const hostileValueArb: fc.Arbitrary<string> = fc.oneof(
   lineValueArb,
   fc.string({ unit: 'binary', maxLength: 40 }).map((s) => s.replace(/\n/g, ' ')),
-  fc.tuple(fc.oneof(fc.stringMatching(/^[0-9]{1,6}$/), fc.stringMatching(/^[1-9][0-9]{14,40}$/)), fc.constantFrom('', 'h', 'm', 's', 'ms', 'ns', 'K', 'M', 'G', 'T', 'h30m', '.5h', 'e9')).map(([n, u]) => `${n}${u}`),
+  fc
+    .tuple(
+      fc.oneof(fc.stringMatching(/^[0-9]{1,6}$/), fc.stringMatching(/^[1-9][0-9]{14,40}$/)),
+      fc.constantFrom('', 'h', 'm', 's', 'ms', 'ns', 'K', 'M', 'G', 'T', 'h30m', '.5h', 'e9'),
+    )
+    .map(([n, u]) => `${n}${u}`),
   fc.constantFrom('-1', '+1', '1e3', '0x10', 'NaN', 'Infinity', '1.5.2', '..', 'h', '0h', '00:00', 'Mon-Sun 23:59 168h', '*/0 * * * *', '[::1]:99999'),
 );
 
@@ -137,7 +188,10 @@ export const confTextArb: fc.Arbitrary<string> = fc
         { weight: 5, arbitrary: fc.tuple(fc.constantFrom(...KNOWN_KEY_NAMES), hostileValueArb, lineStyleArb).map(([k, v, s]) => formatEntry(k, v, s)) },
         { weight: 1, arbitrary: fc.tuple(keyNameArb, lineValueArb, lineStyleArb).map(([k, v, s]) => formatEntry(k, v, s)) },
         { weight: 1, arbitrary: fillerLineArb },
-        { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...KNOWN_KEY_NAMES), lineValueArb, fc.constantFrom('="', "='", ' ', ':')).map(([k, v, sep]) => `${k}${sep}${v}`) },
+        {
+          weight: 1,
+          arbitrary: fc.tuple(fc.constantFrom(...KNOWN_KEY_NAMES), lineValueArb, fc.constantFrom('="', "='", ' ', ':')).map(([k, v, sep]) => `${k}${sep}${v}`),
+        },
         { weight: 1, arbitrary: lineValueArb },
       ),
       { maxLength: 12 },

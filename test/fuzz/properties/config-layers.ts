@@ -42,7 +42,9 @@ const layerArb = (key: string): fc.Arbitrary<Layer> =>
 
 const placementsArb = (settingArb: fc.Arbitrary<ValidSetting>, maxLength: number): fc.Arbitrary<Placement[]> =>
   fc.array(
-    settingArb.chain((setting) => fc.record({ layer: layerArb(setting.key), setting: fc.constant(setting), style: lineStyleArb, filler: fc.option(fillerLineArb) })),
+    settingArb.chain((setting) =>
+      fc.record({ layer: layerArb(setting.key), setting: fc.constant(setting), style: lineStyleArb, filler: fc.option(fillerLineArb) }),
+    ),
     { minLength: 1, maxLength },
   );
 
@@ -99,7 +101,8 @@ export async function writeLayers(root: string, plan: LayeredPlan): Promise<{ pa
     const previous = last.get(p.setting.key);
     if (!previous || previous.rank <= rank) last.set(p.setting.key, { rank, source, setting: p.setting });
   }
-  if (!plan.etcIsCoreos) lines.set(paths.etcCoreosConf, VALID_SETTING_ARBS.map((_, i) => `# decoy ${i}`).concat(['GROUP=decoy-group', 'IO_WRITE_BPS=not-a-size']));
+  if (!plan.etcIsCoreos)
+    lines.set(paths.etcCoreosConf, VALID_SETTING_ARBS.map((_, i) => `# decoy ${i}`).concat(['GROUP=decoy-group', 'IO_WRITE_BPS=not-a-size']));
   for (const [file, text] of lines) {
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, text.join('\n'));

@@ -53,7 +53,9 @@ export function configOutputProperty(fresh: () => Promise<string>): FuzzProperty
         if (masked.downloadPassword !== undefined) masked.downloadPassword = '********';
         if (masked.etcdPassword !== undefined) masked.etcdPassword = '********';
         ensure(isDeepStrictEqual(definedOnly(after.settings), masked), () => {
-          const differing = Object.keys(masked).filter((k) => !isDeepStrictEqual((after.settings as Record<string, unknown>)[k], (masked as Record<string, unknown>)[k]));
+          const differing = Object.keys(masked).filter(
+            (k) => !isDeepStrictEqual((after.settings as Record<string, unknown>)[k], (masked as Record<string, unknown>)[k]),
+          );
           return `loading the printed settings changed ${differing.map((k) => `${k}: ${JSON.stringify((masked as Record<string, unknown>)[k])} -> ${JSON.stringify((after.settings as Record<string, unknown>)[k])}`).join(', ')}\n${printed.stdout}`;
         });
       } finally {
@@ -63,8 +65,29 @@ export function configOutputProperty(fresh: () => Promise<string>): FuzzProperty
     // Found by this property: values with a double quote or a backslash were printed JSON-escaped, and a
     // blank (so unset) DOWNLOAD_PASSWORD was printed as a masked, set one.
     [
-      [{ placements: [{ layer: 'etc', setting: { key: 'MACHINE_ALIAS', text: 'rack "7" \\ row', field: 'machineAlias', expected: 'rack "7" \\ row' }, style: PLAIN, filler: null }], etcIsCoreos: false, winners: [] }],
-      [{ placements: [{ layer: 'release', setting: { key: 'DOWNLOAD_PASSWORD', text: '', field: 'downloadPassword', expected: '' }, style: PLAIN, filler: null }], etcIsCoreos: false, winners: [] }],
+      [
+        {
+          placements: [
+            {
+              layer: 'etc',
+              setting: { key: 'MACHINE_ALIAS', text: 'rack "7" \\ row', field: 'machineAlias', expected: 'rack "7" \\ row' },
+              style: PLAIN,
+              filler: null,
+            },
+          ],
+          etcIsCoreos: false,
+          winners: [],
+        },
+      ],
+      [
+        {
+          placements: [
+            { layer: 'release', setting: { key: 'DOWNLOAD_PASSWORD', text: '', field: 'downloadPassword', expected: '' }, style: PLAIN, filler: null },
+          ],
+          etcIsCoreos: false,
+          winners: [],
+        },
+      ],
     ],
   );
 }

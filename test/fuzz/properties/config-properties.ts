@@ -59,7 +59,17 @@ export function createConfigFuzz(): FuzzSuite {
     'generated KEY=VALUE files parse back to the same entries, whatever the quoting, spacing and line ends',
     300,
     fc.property(
-      fc.array(fc.oneof(fc.tuple(keyNameArb.filter((k) => k !== 'export'), lineValueArb, lineStyleArb), fillerLineArb), { maxLength: 15 }),
+      fc.array(
+        fc.oneof(
+          fc.tuple(
+            keyNameArb.filter((k) => k !== 'export'),
+            lineValueArb,
+            lineStyleArb,
+          ),
+          fillerLineArb,
+        ),
+        { maxLength: 15 },
+      ),
       fc.constantFrom('\n', '\r\n'),
       (items, eol) => {
         const expected: Array<{ key: string; value: string; line: number }> = [];
@@ -87,8 +97,17 @@ export function createConfigFuzz(): FuzzSuite {
         etc: fc.option(confTextArb),
         coreos: fc.option(confTextArb),
         extra: fc.array(fc.option(confTextArb), { maxLength: 2 }),
-        env: fc.dictionary(fc.constantFrom(...KNOWN_KEY_NAMES.map((k) => `UPDATE_ENGINE_${k}`), 'LOCKSMITHD_ENDPOINT', 'LOCKSMITHD_REBOOT_WINDOW_START', 'UPDATE_ENGINE_NOPE'), hostileValueArb, { maxKeys: 4 }),
-        secret: fc.tuple(fc.constantFrom('DOWNLOAD_PASSWORD', 'LOCKSMITHD_ETCD_PASSWORD'), lineValueArb, fc.constantFrom('=', '="', "='", ' ', '\t=', ' := '), fc.nat(3)),
+        env: fc.dictionary(
+          fc.constantFrom(...KNOWN_KEY_NAMES.map((k) => `UPDATE_ENGINE_${k}`), 'LOCKSMITHD_ENDPOINT', 'LOCKSMITHD_REBOOT_WINDOW_START', 'UPDATE_ENGINE_NOPE'),
+          hostileValueArb,
+          { maxKeys: 4 },
+        ),
+        secret: fc.tuple(
+          fc.constantFrom('DOWNLOAD_PASSWORD', 'LOCKSMITHD_ETCD_PASSWORD'),
+          lineValueArb,
+          fc.constantFrom('=', '="', "='", ' ', '\t=', ' := '),
+          fc.nat(3),
+        ),
       }),
       async (input) => {
         const dir = await fresh();
@@ -97,7 +116,12 @@ export function createConfigFuzz(): FuzzSuite {
           const [secretKey, secretTail, separator, layerIndex] = input.secret;
           const secretLine = `${secretKey}${separator}${SECRET_MARK}${secretTail.replace(/[\r]/g, '')}`;
           const texts = [input.release, input.usrShare, input.etc, input.coreos].map((t, i) => (i === layerIndex ? `${t ?? ''}\n${secretLine}\n` : t));
-          const files: Array<[string, string | null | undefined]> = [[paths.releaseFile, texts[0]], [paths.usrShareConf, texts[1]], [paths.etcConf, texts[2]], [paths.etcCoreosConf, texts[3]]];
+          const files: Array<[string, string | null | undefined]> = [
+            [paths.releaseFile, texts[0]],
+            [paths.usrShareConf, texts[1]],
+            [paths.etcConf, texts[2]],
+            [paths.etcCoreosConf, texts[3]],
+          ];
           const configFiles = input.extra.map((_, i) => join(dir, `extra-${i}.conf`));
           input.extra.forEach((t, i) => {
             files.push([configFiles[i] as string, t]);
@@ -177,9 +201,16 @@ export function createConfigFuzz(): FuzzSuite {
           // `KEY=` (blank) on a key without a default means "not set".
           const unset = winner.setting.text.trim() === '' && KEY_SPECS.find((k) => k.key === winner.setting.key)?.defaultText === undefined;
           const expected = unset ? undefined : winner.setting.expected;
-          ensure(isDeepStrictEqual(settings[winner.setting.field], expected), () => `${winner.setting.key}: got ${JSON.stringify(settings[winner.setting.field])}, wrote ${JSON.stringify(winner.setting.text)} expecting ${JSON.stringify(expected)}`);
+          ensure(
+            isDeepStrictEqual(settings[winner.setting.field], expected),
+            () =>
+              `${winner.setting.key}: got ${JSON.stringify(settings[winner.setting.field])}, wrote ${JSON.stringify(winner.setting.text)} expecting ${JSON.stringify(expected)}`,
+          );
           const source = loaded.raw.get(winner.setting.key)?.source;
-          ensure(isDeepStrictEqual(source, winner.source), () => `${winner.setting.key} came from ${JSON.stringify(source)}, expected ${JSON.stringify(winner.source)}`);
+          ensure(
+            isDeepStrictEqual(source, winner.source),
+            () => `${winner.setting.key} came from ${JSON.stringify(source)}, expected ${JSON.stringify(winner.source)}`,
+          );
         }
       } finally {
         await rm(dir, { recursive: true, force: true });

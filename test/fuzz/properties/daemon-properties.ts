@@ -52,7 +52,14 @@ export function fastForwardClock(): Clock {
 async function cycle(lab: UpdateLab): Promise<string> {
   return withoutStrayErrors(async () => {
     try {
-      const code = await runDaemon(lab.settings(), { once: true, clock: fastForwardClock(), logger: silentLogger(), signal: new AbortController().signal, identityPaths: lab.identityPaths(), transportOptions: { env: {}, systemCaBundles: [] } });
+      const code = await runDaemon(lab.settings(), {
+        once: true,
+        clock: fastForwardClock(),
+        logger: silentLogger(),
+        signal: new AbortController().signal,
+        identityPaths: lab.identityPaths(),
+        transportOptions: { env: {}, systemCaBundles: [] },
+      });
       return code === 0 ? 'ok' : `exit ${code}`;
     } catch (e) {
       return ensureEngineError(e, { prefixes: ['ERR_'] }, 'runDaemon').code;
@@ -63,7 +70,14 @@ async function cycle(lab: UpdateLab): Promise<string> {
 /** Descriptors of this process that still point at `path`. */
 async function openDescriptors(path: string): Promise<string[]> {
   const fds = await readdir('/proc/self/fd').catch(() => []);
-  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).then((t) => [fd, t] as const, () => [fd, ''] as const)));
+  const targets = await Promise.all(
+    fds.map((fd) =>
+      readlink(`/proc/self/fd/${fd}`).then(
+        (t) => [fd, t] as const,
+        () => [fd, ''] as const,
+      ),
+    ),
+  );
   return targets.filter(([, t]) => t === path).map(([fd]) => fd);
 }
 
@@ -105,14 +119,29 @@ export function createDaemonFuzz(): FuzzSuite {
         const original = await readFile(v2.path);
         const images = new Map([['2.0.0', await readFile(v2.imagePath)]]);
         await writeFile(join(dir, 'other.bin'), randomBytes(IMAGE_BYTES));
-        await createPayload({ imagePath: join(dir, 'other.bin'), out: join(dir, 'other.payload'), version: '2.0.0', privateKeyPem: await readFile(TEST_PRIVATE_KEY, 'utf8'), blockSizeBytes: 64 * 1024 });
+        await createPayload({
+          imagePath: join(dir, 'other.bin'),
+          out: join(dir, 'other.payload'),
+          version: '2.0.0',
+          privateKeyPem: await readFile(TEST_PRIVATE_KEY, 'utf8'),
+          blockSizeBytes: 64 * 1024,
+        });
         const manifestBytes = splitTar(original)[0]?.body ?? Buffer.alloc(0);
-        const mutated = mutation.apply({ payload: original, other: await readFile(join(dir, 'other.payload')), untrustedSignatures: serializeSignatures([signWithPrivateKey(manifestBytes, ED2_PRIVATE)]) });
+        const mutated = mutation.apply({
+          payload: original,
+          other: await readFile(join(dir, 'other.payload')),
+          untrustedSignatures: serializeSignatures([signWithPrivateKey(manifestBytes, ED2_PRIVATE)]),
+        });
         await writeFile(v2.path, mutated);
         // An offer for the original file is only used when the sizes agree: the dev server would otherwise
         // promise more bytes than the file has and the client's stall guard (a minute) would end the run.
         const tryMutated = offerMatchesMutation || mutated.length !== original.length;
-        const served = tryMutated ? await lab.serve().then(() => 'mutated', () => 'original') : 'original';
+        const served = tryMutated
+          ? await lab.serve().then(
+              () => 'mutated',
+              () => 'original',
+            )
+          : 'original';
         if (served === 'original') {
           await writeFile(v2.path, original);
           await lab.serve();

@@ -86,7 +86,10 @@ export function ensureEngineError(e: unknown, allowed: { codes?: readonly ErrorC
     throw new Error(`${doing} threw something other than an UpdateEngineError: ${what}`);
   }
   const ok = (allowed.codes ?? []).includes(e.code) || (allowed.prefixes ?? []).some((p) => e.code.startsWith(p));
-  ensure(ok, () => `${doing} failed with ${e.code}, expected ${[...(allowed.codes ?? []), ...(allowed.prefixes ?? []).map((p) => `${p}*`)].join(' or ')}: ${e.message}`);
+  ensure(
+    ok,
+    () => `${doing} failed with ${e.code}, expected ${[...(allowed.codes ?? []), ...(allowed.prefixes ?? []).map((p) => `${p}*`)].join(' or ')}: ${e.message}`,
+  );
   return e;
 }
 

@@ -25,7 +25,17 @@ export function gptLayout(image: Buffer, sectorBytes: number): GptLayout {
   const entriesBytes = entryCount * entrySizeBytes;
   const backupHeader = Number(h.readBigUInt64LE(32)) * sectorBytes;
   const backupEntries = Number(image.subarray(backupHeader, backupHeader + sectorBytes).readBigUInt64LE(72)) * sectorBytes;
-  return { sectorBytes, totalBytes: image.length, primaryHeader: sectorBytes, primaryEntries: Number(h.readBigUInt64LE(72)) * sectorBytes, backupEntries, backupHeader, entriesBytes, entrySizeBytes, headerSizeBytes: h.readUInt32LE(12) };
+  return {
+    sectorBytes,
+    totalBytes: image.length,
+    primaryHeader: sectorBytes,
+    primaryEntries: Number(h.readBigUInt64LE(72)) * sectorBytes,
+    backupEntries,
+    backupHeader,
+    entriesBytes,
+    entrySizeBytes,
+    headerSizeBytes: h.readUInt32LE(12),
+  };
 }
 
 export interface Corruption {
@@ -93,13 +103,29 @@ const rawCorruptionArb: fc.Arbitrary<Corruption> = fc.oneof(
 
 /** Header fields (offset, width in bytes) a checksummed corruption may change. */
 export const HEADER_FIELDS: Array<[string, number, 4 | 8]> = [
-  ['revision', 8, 4], ['header size', 12, 4], ['my LBA', 24, 8], ['alternate LBA', 32, 8], ['first usable LBA', 40, 8], ['last usable LBA', 48, 8],
-  ['entries LBA', 72, 8], ['entry count', 80, 4], ['entry size', 84, 4],
+  ['revision', 8, 4],
+  ['header size', 12, 4],
+  ['my LBA', 24, 8],
+  ['alternate LBA', 32, 8],
+  ['first usable LBA', 40, 8],
+  ['last usable LBA', 48, 8],
+  ['entries LBA', 72, 8],
+  ['entry count', 80, 4],
+  ['entry size', 84, 4],
 ];
 /** Entry fields (offset within the entry, width). */
-export const ENTRY_FIELDS: Array<[string, number, 8 | 16]> = [['type GUID', 0, 16], ['first LBA', 32, 8], ['last LBA', 40, 8], ['attributes', 48, 8]];
+export const ENTRY_FIELDS: Array<[string, number, 8 | 16]> = [
+  ['type GUID', 0, 16],
+  ['first LBA', 32, 8],
+  ['last LBA', 40, 8],
+  ['attributes', 48, 8],
+];
 
-const fieldValueArb = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 0n, max: 70_000n }), fc.constantFrom(0n, 1n, 2n, 33n, 34n, 128n, 2048n));
+const fieldValueArb = fc.oneof(
+  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  fc.bigInt({ min: 0n, max: 70_000n }),
+  fc.constantFrom(0n, 1n, 2n, 33n, 34n, 128n, 2048n),
+);
 
 /** Rewrites the entries CRC and the header CRC of one copy (header at `header`, entries at `entries`). */
 export function resealCopy(img: Buffer, l: GptLayout, header: number, entries: number): void {
@@ -125,7 +151,12 @@ export function setHeaderField([field, offset, width]: [string, number, 4 | 8], 
 }
 
 /** Sets a field of partition entry `partition` in one or both copies to `value` and reseals them. */
-export function setEntryField([field, offset, width]: [string, number, 8 | 16], partition: number, value: bigint, copies: 'primary' | 'backup' | 'both'): Corruption {
+export function setEntryField(
+  [field, offset, width]: [string, number, 8 | 16],
+  partition: number,
+  value: bigint,
+  copies: 'primary' | 'backup' | 'both',
+): Corruption {
   return {
     name: `set partition ${partition}'s ${field} to ${value} in ${copies === 'both' ? 'both copies' : `the ${copies}`} (CRCs fixed)`,
     checksummed: true,
@@ -143,8 +174,18 @@ export function setEntryField([field, offset, width]: [string, number, 8 | 16], 
 
 const checksummedCorruptionArb: fc.Arbitrary<Corruption> = fc.oneof(
   fc.tuple(fc.constantFrom(...HEADER_FIELDS), fieldValueArb, fc.boolean()).map(([field, value, primary]) => setHeaderField(field, value, primary)),
-  fc.tuple(fc.constantFrom(...ENTRY_FIELDS), fc.integer({ min: 1, max: 10 }), fieldValueArb, fc.constantFrom('primary' as const, 'backup' as const, 'both' as const)).map(([field, partition, value, copies]) => setEntryField(field, partition, value, copies)),
+  fc
+    .tuple(
+      fc.constantFrom(...ENTRY_FIELDS),
+      fc.integer({ min: 1, max: 10 }),
+      fieldValueArb,
+      fc.constantFrom('primary' as const, 'backup' as const, 'both' as const),
+    )
+    .map(([field, partition, value, copies]) => setEntryField(field, partition, value, copies)),
 );
 
 /** One to four corruptions, raw or checksummed. */
-export const corruptionsArb: fc.Arbitrary<Corruption[]> = fc.array(fc.oneof({ weight: 3, arbitrary: rawCorruptionArb }, { weight: 2, arbitrary: checksummedCorruptionArb }), { minLength: 1, maxLength: 4 });
+export const corruptionsArb: fc.Arbitrary<Corruption[]> = fc.array(
+  fc.oneof({ weight: 3, arbitrary: rawCorruptionArb }, { weight: 2, arbitrary: checksummedCorruptionArb }),
+  { minLength: 1, maxLength: 4 },
+);

@@ -7,7 +7,20 @@ import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UpdateEngineError } from '../../../src/errors.ts';
-import { bootSimulate, createDiskImage, disableSlot, listUsrSlots, markGood, prepareForTry, prioritize, readGptTable, readSlots, repairGpt, restoreBooted, openFsDisk } from '../../../src/slots/index.ts';
+import {
+  bootSimulate,
+  createDiskImage,
+  disableSlot,
+  listUsrSlots,
+  markGood,
+  prepareForTry,
+  prioritize,
+  readGptTable,
+  readSlots,
+  repairGpt,
+  restoreBooted,
+  openFsDisk,
+} from '../../../src/slots/index.ts';
 import { createSgdiskImage, sgdiskVerify } from '../../helpers/disk-image.ts';
 import { countOutcome, ensure, ensureEngineError, fuzzProperty, type FuzzSuite } from './fuzz-suite.ts';
 import { corruptionsArb, ENTRY_FIELDS, gptLayout, HEADER_FIELDS, setEntryField, setHeaderField, type GptLayout } from './gpt-corruption.ts';
@@ -28,16 +41,28 @@ const OPS: Record<'restoreBooted' | 'listUsrSlots' | 'repairGpt' | 'bootSimulate
 
 const partitionArb = fc.oneof(fc.constantFrom(3, 4), fc.integer({ min: 0, max: 200 }));
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.constant<Op>({ name: 'readGptTable', run: async (d) => { const disk = await openFsDisk(d); try { return await readGptTable(disk); } finally { await disk.close(); } } }),
+  fc.constant<Op>({
+    name: 'readGptTable',
+    run: async (d) => {
+      const disk = await openFsDisk(d);
+      try {
+        return await readGptTable(disk);
+      } finally {
+        await disk.close();
+      }
+    },
+  }),
   fc.constant(OPS.listUsrSlots),
   fc.constant<Op>({ name: 'readSlots', run: (d) => readSlots(d, { slotAPartition: 3, slotBPartition: 4 }) }),
   fc.constant(OPS.repairGpt),
   fc.constant(OPS.bootSimulate),
   fc.constant(OPS.restoreBooted),
-  fc.tuple(fc.constantFrom('prioritize', 'markGood', 'prepareForTry', 'disableSlot'), partitionArb).map(([name, p]): Op => ({
-    name,
-    run: (d) => ({ prioritize, markGood, prepareForTry, disableSlot })[name as 'prioritize'](d, p),
-  })),
+  fc.tuple(fc.constantFrom('prioritize', 'markGood', 'prepareForTry', 'disableSlot'), partitionArb).map(
+    ([name, p]): Op => ({
+      name,
+      run: (d) => ({ prioritize, markGood, prepareForTry, disableSlot })[name as 'prioritize'](d, p),
+    }),
+  ),
 );
 
 /**
@@ -50,7 +75,10 @@ function sgdiskAccepts(output: string): boolean {
   const rest = output
     .replace(/Found valid GPT with corrupt MBR; using GPT and will write new\s+protective MBR on save\.\s*/g, '')
     .replace(/Caution: Partition \d+ doesn't end on a \d+-sector boundary\. This may\s+result in problems with some disk encryption tools\.\s*/g, '')
-    .replace(/Warning: There is a gap between the main partition table \(ending sector \d+\)\s+and the first usable sector \(\d+\)\.[\s\S]*?Using 'j' on the experts' menu can adjust this gap\.\s*/g, '');
+    .replace(
+      /Warning: There is a gap between the main partition table \(ending sector \d+\)\s+and the first usable sector \(\d+\)\.[\s\S]*?Using 'j' on the experts' menu can adjust this gap\.\s*/g,
+      '',
+    );
   return rest.includes('No problems found') && !/Warning|Problem:|Caution|MBR/i.test(rest);
 }
 
@@ -94,7 +122,12 @@ async function makeBaseImages(dir: string): Promise<BaseImage[]> {
     const path = join(dir, `own-${sectorSizeBytes}.img`);
     await createDiskImage(path, { ...small, sectorSizeBytes });
     await prepareForTry(path, 4);
-    bases.push({ name: `own codec, ${sectorSizeBytes}-byte sectors, B pending`, bytes: await readFile(path), layout: gptLayout(await readFile(path), sectorSizeBytes), workPath: join(dir, `work-${sectorSizeBytes}.img`) });
+    bases.push({
+      name: `own codec, ${sectorSizeBytes}-byte sectors, B pending`,
+      bytes: await readFile(path),
+      layout: gptLayout(await readFile(path), sectorSizeBytes),
+      workPath: join(dir, `work-${sectorSizeBytes}.img`),
+    });
   }
   const sg = join(dir, 'sgdisk.img');
   createSgdiskImage(sg, 8, [
@@ -152,7 +185,10 @@ export function createGptFuzz(): FuzzSuite {
       const verify = sgdiskVerify(base.workPath);
       ensure(verify.ok || sgdiskAccepts(verify.output), () => `sgdisk -v rejects the disk after a write (${what()}):\n${verify.output}`);
       const slots = await listUsrSlots(base.workPath).catch((e: unknown) => (e instanceof UpdateEngineError ? e : Promise.reject(e)));
-      ensure(!(slots instanceof UpdateEngineError) && slots.problems.length === 0, () => `the GPT was written but reads back with problems: ${slots instanceof UpdateEngineError ? slots.message : slots.problems.join('; ')} (${what()})`);
+      ensure(
+        !(slots instanceof UpdateEngineError) && slots.problems.length === 0,
+        () => `the GPT was written but reads back with problems: ${slots instanceof UpdateEngineError ? slots.message : slots.problems.join('; ')} (${what()})`,
+      );
     }),
     // Found by this property: a copy with valid CRCs but an entry outside the usable LBAs was trusted
     // and written over the good copy; a primary whose alternate LBA is 3 made the reader throw a RangeError.

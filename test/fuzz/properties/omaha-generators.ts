@@ -15,11 +15,55 @@ export const OMAHA_FIXTURES: ReadonlyArray<{ name: string; text: string }> = rea
 
 /** Pieces of XML that parsers trip over. */
 export const XML_TOKENS = [
-  '<', '>', '/>', '</', '"', "'", '=', '&', ';', '&amp;', '&lt;', '&quot;', '&#0;', '&#x0;', '&#xFFFF;', '&#x110000;', '&#99999999;', '&xxe;',
-  '<!DOCTYPE', '<!doctype r>', '<!ENTITY', ']]>', '<![CDATA[', '<!--', '-->', '<?xml version="1.0"?>', '<?pi x?>', '\u0000', '\uFEFF', '\uD800',
-  '<response>', '</response>', '<app appid="x">', '</app>', '<updatecheck status="ok">', '<urls>', '<url codebase="http://h/"/>',
-  '<manifest version="1.2.3">', '<package name="p" size="1"/>', '<action event="postinstall" sha256="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="/>',
-  '__proto__', 'constructor', 'prototype', 'hasOwnProperty', '<__proto__/>', '<constructor>', ' xmlns:a="b"', ' a:b="c"', 'status="noupdate"',
+  '<',
+  '>',
+  '/>',
+  '</',
+  '"',
+  "'",
+  '=',
+  '&',
+  ';',
+  '&amp;',
+  '&lt;',
+  '&quot;',
+  '&#0;',
+  '&#x0;',
+  '&#xFFFF;',
+  '&#x110000;',
+  '&#99999999;',
+  '&xxe;',
+  '<!DOCTYPE',
+  '<!doctype r>',
+  '<!ENTITY',
+  ']]>',
+  '<![CDATA[',
+  '<!--',
+  '-->',
+  '<?xml version="1.0"?>',
+  '<?pi x?>',
+  '\u0000',
+  '\uFEFF',
+  '\uD800',
+  '<response>',
+  '</response>',
+  '<app appid="x">',
+  '</app>',
+  '<updatecheck status="ok">',
+  '<urls>',
+  '<url codebase="http://h/"/>',
+  '<manifest version="1.2.3">',
+  '<package name="p" size="1"/>',
+  '<action event="postinstall" sha256="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="/>',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'hasOwnProperty',
+  '<__proto__/>',
+  '<constructor>',
+  ' xmlns:a="b"',
+  ' a:b="c"',
+  'status="noupdate"',
 ];
 
 const tokenArb = fc.oneof(fc.constantFrom(...XML_TOKENS), fc.string({ maxLength: 6 }));
@@ -39,20 +83,55 @@ const fracArb = fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true });
 
 /** One edit of a document: a character, a range, a token, an attribute value, an element. */
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.tuple(fracArb, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })).map(([f, c]): Mutation => (t) => { const i = at(t, f); return t.slice(0, i) + c + t.slice(i + 1); }),
-  fc.tuple(fracArb, fc.integer({ min: 1, max: 40 })).map(([f, n]): Mutation => (t) => { const i = at(t, f); return t.slice(0, i) + t.slice(i + n); }),
-  fc.tuple(fracArb, tokenArb).map(([f, tok]): Mutation => (t) => { const i = at(t, f); return t.slice(0, i) + tok + t.slice(i); }),
-  fc.tuple(fracArb, fracArb).map(([a, b]): Mutation => (t) => { const [i, j] = [at(t, a), at(t, b)].sort((x, y) => x - y); return t.slice(0, j) + t.slice(i, j) + t.slice(j); }),
-  fc.tuple(fracArb, fc.oneof(fc.string({ maxLength: 20 }), tokenArb, fc.constantFrom('', ' ', '0', '-1', '99999999999999999999', 'true', 'TRUE', '/', '..', 'a/b', '&xxe;'))).map(([f, value]): Mutation => (t) => {
-    const attrs = [...t.matchAll(/="[^"]*"/g)];
-    const m = attrs[Math.floor(f * attrs.length)];
-    return m?.index === undefined ? t : `${t.slice(0, m.index)}="${value}"${t.slice(m.index + m[0].length)}`;
-  }),
-  fracArb.map((f): Mutation => (t) => {
-    const elements = [...t.matchAll(/<([A-Za-z]+)\b[^>]*?(\/>|>[\s\S]*?<\/\1>)/g)];
-    const m = elements[Math.floor(f * elements.length)];
-    return m?.index === undefined ? t : t.slice(0, m.index) + t.slice(m.index + m[0].length);
-  }),
+  fc.tuple(fracArb, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })).map(
+    ([f, c]): Mutation =>
+      (t) => {
+        const i = at(t, f);
+        return t.slice(0, i) + c + t.slice(i + 1);
+      },
+  ),
+  fc.tuple(fracArb, fc.integer({ min: 1, max: 40 })).map(
+    ([f, n]): Mutation =>
+      (t) => {
+        const i = at(t, f);
+        return t.slice(0, i) + t.slice(i + n);
+      },
+  ),
+  fc.tuple(fracArb, tokenArb).map(
+    ([f, tok]): Mutation =>
+      (t) => {
+        const i = at(t, f);
+        return t.slice(0, i) + tok + t.slice(i);
+      },
+  ),
+  fc.tuple(fracArb, fracArb).map(
+    ([a, b]): Mutation =>
+      (t) => {
+        const [i, j] = [at(t, a), at(t, b)].sort((x, y) => x - y);
+        return t.slice(0, j) + t.slice(i, j) + t.slice(j);
+      },
+  ),
+  fc
+    .tuple(
+      fracArb,
+      fc.oneof(fc.string({ maxLength: 20 }), tokenArb, fc.constantFrom('', ' ', '0', '-1', '99999999999999999999', 'true', 'TRUE', '/', '..', 'a/b', '&xxe;')),
+    )
+    .map(
+      ([f, value]): Mutation =>
+        (t) => {
+          const attrs = [...t.matchAll(/="[^"]*"/g)];
+          const m = attrs[Math.floor(f * attrs.length)];
+          return m?.index === undefined ? t : `${t.slice(0, m.index)}="${value}"${t.slice(m.index + m[0].length)}`;
+        },
+    ),
+  fracArb.map(
+    (f): Mutation =>
+      (t) => {
+        const elements = [...t.matchAll(/<([A-Za-z]+)\b[^>]*?(\/>|>[\s\S]*?<\/\1>)/g)];
+        const m = elements[Math.floor(f * elements.length)];
+        return m?.index === undefined ? t : t.slice(0, m.index) + t.slice(m.index + m[0].length);
+      },
+  ),
 );
 
 /** A fixture after one to five edits. */
@@ -97,7 +176,8 @@ export const nearCapBodyArb: fc.Arbitrary<{ body: string | Buffer; bytes: number
     const room = Math.max(0, target - base);
     if (filler === 'space') body = fixture + ' '.repeat(room);
     else if (filler === 'comment') body = fixture + `<!--${'x'.repeat(Math.max(0, room - 7))}-->`.slice(0, room);
-    else if (filler === 'urls') body = fixture.replace('<urls>', `<urls>${'<url codebase="http://m/"/>'.repeat(Math.floor(room / 26))}${' '.repeat(room % 26)}`);
+    else if (filler === 'urls')
+      body = fixture.replace('<urls>', `<urls>${'<url codebase="http://m/"/>'.repeat(Math.floor(room / 26))}${' '.repeat(room % 26)}`);
     else if (filler === 'attribute') body = fixture.replace('<ping ', `<ping pad="${'p'.repeat(Math.max(0, room - 7))}" `);
     else body = `${fixture + ' '.repeat(room % 3)}<!--${'é'.repeat(Math.max(0, Math.floor((room - 7) / 2)))}-->`;
     const bytes = Buffer.byteLength(body);

@@ -18,14 +18,19 @@ const NEBRASKA_OK = OMAHA_FIXTURES.find((f) => f.name === 'nebraska-ok.xml')?.te
 /** Every field an offer promises is there and valid, and no string is longer than the body (nothing was expanded). */
 export function checkResult(result: CheckResult, bodyLength: number): void {
   ensure(typeof result.appId === 'string' && result.appId.length <= bodyLength, 'appId');
-  if (result.pollIntervalMs !== undefined) ensure(result.pollIntervalMs >= MIN_POLL_INTERVAL_MS && result.pollIntervalMs <= MAX_POLL_INTERVAL_MS, `pollIntervalMs ${result.pollIntervalMs}`);
+  if (result.pollIntervalMs !== undefined)
+    ensure(result.pollIntervalMs >= MIN_POLL_INTERVAL_MS && result.pollIntervalMs <= MAX_POLL_INTERVAL_MS, `pollIntervalMs ${result.pollIntervalMs}`);
   if (result.server !== undefined) ensure(result.server.length <= bodyLength, 'server longer than the body');
   if (result.kind === 'noupdate') return;
   ensure(result.kind === 'update', `kind ${String((result as { kind: unknown }).kind)}`);
   ensure(isVersion(result.version) && result.version.length <= bodyLength, `version "${result.version}" is not semver-like`);
-  ensure(result.packageName !== '' && !result.packageName.includes('/') && result.packageName !== '.' && result.packageName !== '..', `packageName "${result.packageName}"`);
+  ensure(
+    result.packageName !== '' && !result.packageName.includes('/') && result.packageName !== '.' && result.packageName !== '..',
+    `packageName "${result.packageName}"`,
+  );
   ensure(result.urls.length > 0, 'no urls');
-  for (const url of result.urls) ensure(url.endsWith(`/${result.packageName}`) && url.length > result.packageName.length + 1 && url.length <= bodyLength, `url "${url}"`);
+  for (const url of result.urls)
+    ensure(url.endsWith(`/${result.packageName}`) && url.length > result.packageName.length + 1 && url.length <= bodyLength, `url "${url}"`);
   ensure(Number.isSafeInteger(result.sizeBytes) && result.sizeBytes > 0, `sizeBytes ${result.sizeBytes}`);
   ensure(/^[A-Za-z0-9+/]{43}=$/.test(result.sha256Base64) && Buffer.from(result.sha256Base64, 'base64').length === 32, `sha256 "${result.sha256Base64}"`);
   ensure(Number.isSafeInteger(result.maxFailureCountPerUrl) && result.maxFailureCountPerUrl > 0, `maxFailureCountPerUrl ${result.maxFailureCountPerUrl}`);
@@ -60,7 +65,15 @@ export function createOmahaFuzz(): FuzzSuite {
     PARSER,
     'any string or byte sequence: an offer with every field, no update, or ERR_OMAHA_*',
     300,
-    fc.property(fc.oneof(xmlSoupArb, deepNestingArb, fc.string({ unit: 'binary', maxLength: 500 }), fc.uint8Array({ maxLength: 500 }).map((b) => Buffer.from(b))), (body) => parseEverywhere(body)),
+    fc.property(
+      fc.oneof(
+        xmlSoupArb,
+        deepNestingArb,
+        fc.string({ unit: 'binary', maxLength: 500 }),
+        fc.uint8Array({ maxLength: 500 }).map((b) => Buffer.from(b)),
+      ),
+      (body) => parseEverywhere(body),
+    ),
     // Found by these properties: fast-xml-parser's own errors (nesting over 100, reserved names, an
     // unclosed processing instruction) passed the validator and escaped as plain Errors.
     [
@@ -73,7 +86,9 @@ export function createOmahaFuzz(): FuzzSuite {
     PARSER,
     'mutated fixtures: an offer with every field, no update, or ERR_OMAHA_*',
     400,
-    fc.property(mutatedFixtureArb, fc.constantFrom(undefined, '{e96281a6-d1af-4bde-9a0a-97b76e56dc57}', 'other'), ({ text }, appId) => parseEverywhere(text, [appId])),
+    fc.property(mutatedFixtureArb, fc.constantFrom(undefined, '{e96281a6-d1af-4bde-9a0a-97b76e56dc57}', 'other'), ({ text }, appId) =>
+      parseEverywhere(text, [appId]),
+    ),
     // Found by the model property: an offer whose version is not semver-like ("latest") was accepted,
     // and the daemon's version comparison then failed with ERR_INTERNAL.
     [[{ fixture: 'nebraska-ok.xml', text: NEBRASKA_OK.replace('manifest version="3374.2.0"', 'manifest version="latest"') }, undefined]],
@@ -87,7 +102,10 @@ export function createOmahaFuzz(): FuzzSuite {
         try {
           parseUpdateCheckResponse(input);
         } catch (e) {
-          ensure(ensureEngineError(e, { codes: ['ERR_OMAHA_PARSE'] }, 'parseUpdateCheckResponse').message.includes('DOCTYPE'), 'refused for another reason than the DOCTYPE');
+          ensure(
+            ensureEngineError(e, { codes: ['ERR_OMAHA_PARSE'] }, 'parseUpdateCheckResponse').message.includes('DOCTYPE'),
+            'refused for another reason than the DOCTYPE',
+          );
           continue;
         }
         throw new Error('a document with entity declarations was accepted');
@@ -104,7 +122,7 @@ export function createOmahaFuzz(): FuzzSuite {
         ensure(bytes <= 1024 * 1024, `a body of ${bytes} bytes was accepted`);
       } catch (e) {
         const err = ensureEngineError(e, OMAHA, 'parseUpdateCheckResponse');
-        ensure((bytes > 1024 * 1024) === err.message.includes('larger than 1 MiB'), () => `${bytes} bytes: ${err.message}`);
+        ensure(bytes > 1024 * 1024 === err.message.includes('larger than 1 MiB'), () => `${bytes} bytes: ${err.message}`);
       }
     }),
   );

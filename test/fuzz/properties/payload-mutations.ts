@@ -96,14 +96,17 @@ export const payloadMutationArb: fc.Arbitrary<PayloadMutation> = fc.oneof(
       return out;
     },
   })),
-  fc.tuple(fc.nat(3), fc.nat(3)).filter(([a, b]) => a !== b).map(([a, b]) => ({
-    name: `swap tar entries ${a} and ${b}`,
-    apply: ({ payload }: MutationSources) => {
-      const p = splitTar(payload);
-      [p[a], p[b]] = [p[b] as TarPiece, p[a] as TarPiece];
-      return joinTar(p, true);
-    },
-  })),
+  fc
+    .tuple(fc.nat(3), fc.nat(3))
+    .filter(([a, b]) => a !== b)
+    .map(([a, b]) => ({
+      name: `swap tar entries ${a} and ${b}`,
+      apply: ({ payload }: MutationSources) => {
+        const p = splitTar(payload);
+        [p[a], p[b]] = [p[b] as TarPiece, p[a] as TarPiece];
+        return joinTar(p, true);
+      },
+    })),
   fc.tuple(fc.nat(3), fc.boolean()).map(([i, duplicate]) => ({
     name: `${duplicate ? 'duplicate' : 'drop'} tar entry ${i}`,
     apply: ({ payload }: MutationSources) => {
@@ -118,7 +121,10 @@ export const payloadMutationArb: fc.Arbitrary<PayloadMutation> = fc.oneof(
     apply: ({ payload, other }: MutationSources) => {
       const mine = splitTar(payload);
       const theirs = splitTar(other);
-      return joinTar(mine.map((piece, i) => (fromOther.includes(i) ? (theirs[i] as TarPiece) : piece)), true);
+      return joinTar(
+        mine.map((piece, i) => (fromOther.includes(i) ? (theirs[i] as TarPiece) : piece)),
+        true,
+      );
     },
   })),
   fc.tuple(fc.nat(3), fc.constantFrom('1', '2', '3', '5', 'x', 'L', 'g')).map(([i, type]) => ({
@@ -132,17 +138,19 @@ export const payloadMutationArb: fc.Arbitrary<PayloadMutation> = fc.oneof(
       return joinTar(p, true);
     },
   })),
-  fc.tuple(fc.nat(3), fc.constantFrom('../manifest.json', '/manifest.json', 'a/manifest.json', '..', '.', 'manifest.json\\x', 'MANIFEST.JSON', '')).map(([i, name]) => ({
-    name: `rename tar entry ${i} to "${name}"`,
-    apply: ({ payload }: MutationSources) => {
-      const p = splitTar(payload);
-      const h = (p[i] as TarPiece).header;
-      h.fill(0, 0, 100);
-      h.write(name, 0, 100, 'latin1');
-      fixChecksum(h);
-      return joinTar(p, true);
-    },
-  })),
+  fc
+    .tuple(fc.nat(3), fc.constantFrom('../manifest.json', '/manifest.json', 'a/manifest.json', '..', '.', 'manifest.json\\x', 'MANIFEST.JSON', ''))
+    .map(([i, name]) => ({
+      name: `rename tar entry ${i} to "${name}"`,
+      apply: ({ payload }: MutationSources) => {
+        const p = splitTar(payload);
+        const h = (p[i] as TarPiece).header;
+        h.fill(0, 0, 100);
+        h.write(name, 0, 100, 'latin1');
+        fixChecksum(h);
+        return joinTar(p, true);
+      },
+    })),
   fc.tuple(fc.nat(3), fc.integer({ min: -600, max: 600 })).map(([i, delta]) => ({
     name: `change the size of tar entry ${i} by ${delta}`,
     apply: ({ payload }: MutationSources) => {

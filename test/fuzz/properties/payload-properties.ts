@@ -110,7 +110,10 @@ export function createPayloadFuzz(): FuzzSuite {
             }
           });
           const blocks = await checkRegion(diskPath, REGION_OFFSET, REGION_BYTES, f.image, BLOCK_BYTES, FILL);
-          countOutcome(outcomes, `${mutation.name.replace(/-?\d+/g, 'N')} -> ${result ? 'applied' : failure instanceof UpdateEngineError ? failure.code : 'not an UpdateEngineError'}`);
+          countOutcome(
+            outcomes,
+            `${mutation.name.replace(/-?\d+/g, 'N')} -> ${result ? 'applied' : failure instanceof UpdateEngineError ? failure.code : 'not an UpdateEngineError'}`,
+          );
           if (result) {
             ensure(result.imageSha256Hex === sha256Hex(f.image), `${mutation.name}: applied an image with SHA-256 ${result.imageSha256Hex}`);
             ensure(blocks === Math.ceil(IMAGE_BYTES / BLOCK_BYTES), `${mutation.name}: success with ${blocks} image blocks on the region`);
