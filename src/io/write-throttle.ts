@@ -24,7 +24,7 @@ export interface WriteThrottleOptions {
   /** The limit in bytes per second; 0 = none. */
   bytesPerSecond: number;
   /** The slot's device node, or any file on the disk holding the slot (for the cgroup's MAJ:MIN). */
-  targetDevice?: string;
+  targetDevice?: string | undefined;
   logger: Logger;
   clock?: Clock;
   /** Mechanisms to try, in order (default: cgroup-v2, cgroup-v1, token-bucket). */

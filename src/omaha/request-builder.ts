@@ -28,9 +28,9 @@ export interface OmahaClientInfo {
   /** The first version this machine ever ran. */
   alephVersion: string;
   machineAlias?: string;
-  board?: string;
-  oem?: string;
-  oemVersion?: string;
+  board?: string | undefined;
+  oem?: string | undefined;
+  oemVersion?: string | undefined;
   /** Default en-US. */
   lang?: string;
   /** Default UPDATER_VERSION. */
