@@ -35,7 +35,7 @@ export interface HttpGetOptions {
   /** Time allowed from sending the request until the response headers arrive. */
   responseTimeoutMs?: number;
   /** Sent only to https: URLs, and dropped on a redirect to anything else. */
-  credentials?: BasicCredentials;
+  credentials?: BasicCredentials | undefined;
 }
 
 export interface HttpStreamResponse {
