@@ -32,7 +32,7 @@ export interface InstallStepInput {
   settings: InstallStepSettings;
   signal: AbortSignal;
   logger: Logger;
-  hooks?: { kernel?: KernelCopyHooks; onPostinstLine?(stream: 'stdout' | 'stderr', line: string): void };
+  hooks?: { kernel?: KernelCopyHooks; onPostinstLine?(stream: 'stdout' | 'stderr', line: string): void } | undefined;
 }
 
 export interface InstallReport {
@@ -127,7 +127,7 @@ export async function runInstallStep(input: InstallStepInput): Promise<InstallRe
       timeoutMs: settings.postinstallTimeoutMs,
       signal,
       logger,
-      ...(input.hooks?.onPostinstLine ? { onLine: input.hooks.onPostinstLine } : {}),
+      onLine: input.hooks?.onPostinstLine,
     });
     const figures = {
       exitCode: result.exitCode,
