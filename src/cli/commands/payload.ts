@@ -327,7 +327,7 @@ async function attach(argv: string[], ctx: CommandContext): Promise<number> {
   const publicKeyPem = await readText(required(values['public-key'], '--public-key'), 'public key');
   const algorithm = algorithmOption(values.algorithm);
   await readable(path, 'payload');
-  return printSigned(ctx, await attachSignature(path, { signature, publicKeyPem, ...(algorithm && { algorithm }), ...(values.out && { out: values.out }) }));
+  return printSigned(ctx, await attachSignature(path, { signature, publicKeyPem, algorithm, ...(values.out && { out: values.out }) }));
 }
 
 async function sign(argv: string[], ctx: CommandContext): Promise<number> {
@@ -341,7 +341,7 @@ async function sign(argv: string[], ctx: CommandContext): Promise<number> {
   const privateKeyPem = await readText(required(values['private-key'], '--private-key'), 'private key');
   const algorithm = algorithmOption(values.algorithm);
   await readable(path, 'payload');
-  return printSigned(ctx, await addSignature(path, { privateKeyPem, ...(algorithm && { algorithm }), ...(values.out && { out: values.out }) }));
+  return printSigned(ctx, await addSignature(path, { privateKeyPem, algorithm, ...(values.out && { out: values.out }) }));
 }
 
 const SUBCOMMANDS: Record<string, (argv: string[], ctx: CommandContext) => Promise<number>> = {
