@@ -37,7 +37,7 @@ export interface InstallStepInput {
 
 export interface InstallReport {
   filesystem: SlotFilesystem | 'none';
-  kernel?: KernelCopy;
+  kernel?: KernelCopy | undefined;
   postinst: 'ran' | 'absent' | 'disabled' | 'not-executable' | 'skipped';
   postinstResult?: PostinstResult;
   durationMs: number;
@@ -99,7 +99,7 @@ export async function runInstallStep(input: InstallStepInput): Promise<InstallRe
       logger.info({ kernelPath: settings.kernelPath }, 'The new image holds no kernel at KERNEL_PATH: the ESP is left as it is');
     }
     checkAbort(signal);
-    const base = { filesystem, ...(kernel ? { kernel } : {}) };
+    const base = { filesystem, kernel };
     if (!settings.postinstall) {
       logger.info("POSTINSTALL=false: the new image's /postinst is not run");
       return report({ ...base, postinst: 'disabled' });
