@@ -529,10 +529,10 @@ export interface KeySpec {
   field: SettingsField;
   doc: string;
   /** The default as written in update.conf (the schema parses it like a value). */
-  defaultText?: string;
-  example?: string;
+  defaultText?: string | undefined;
+  example?: string | undefined;
   secret?: boolean;
-  aliases?: readonly string[];
+  aliases?: readonly string[] | undefined;
 }
 
 /** Every key, in the order of SETTINGS. */
@@ -540,10 +540,10 @@ export const KEY_SPECS: readonly KeySpec[] = Object.entries(SETTINGS as Record<s
   key: spec.key,
   field: field as SettingsField,
   doc: spec.doc,
-  ...(spec.default !== undefined ? { defaultText: spec.default } : {}),
-  ...(spec.example !== undefined ? { example: spec.example } : {}),
+  defaultText: spec.default,
+  example: spec.example,
   ...(spec.secret ? { secret: true } : {}),
-  ...(spec.aliases ? { aliases: spec.aliases } : {}),
+  aliases: spec.aliases,
 }));
 
 export const KEY_BY_FIELD = new Map<string, KeySpec>(KEY_SPECS.map((s) => [s.field, s]));

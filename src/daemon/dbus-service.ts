@@ -23,9 +23,9 @@ export interface DbusServiceOptions {
   groupName: string;
   logger?: Logger;
   /** Default: DBUS_SYSTEM_BUS_ADDRESS, else the system bus socket. */
-  busAddress?: string;
+  busAddress?: string | undefined;
   /** Between attempts to reach the bus, and between liveness pings once connected (ms). */
-  retryMs?: number;
+  retryMs?: number | undefined;
   groupFile?: string;
 }
 

@@ -24,8 +24,8 @@ export interface EngineIdentity {
   machineId: string;
   bootId: string;
   /** ID and VERSION_ID of the OEM release file (/etc/oem-release, else /usr/share/oem/oem-release), as update_engine sends them. */
-  oem?: string;
-  oemVersion?: string;
+  oem?: string | undefined;
+  oemVersion?: string | undefined;
 }
 
 export interface EngineDeps {

@@ -93,7 +93,7 @@ export class UpdateEngine implements ControlHandler {
     try {
       this.deps.metrics?.lockWaitStarted?.();
       const version = (await this.deps.state.read()).pendingUpdate?.version;
-      decision = await this.deps.reboot.beforeReboot({ signal: both, logger: this.deps.logger, ...(version !== undefined ? { version } : {}) });
+      decision = await this.deps.reboot.beforeReboot({ signal: both, logger: this.deps.logger, version });
       this.deps.metrics?.lockWaitFinished?.('acquired');
       this.deps.metrics?.lockHeld?.(await this.deps.reboot.lockHeld());
     } catch (e) {

@@ -12,9 +12,9 @@ export type FailedVersion = PersistedState['failedVersions'][string];
 export interface VerifiedRelease {
   version: string;
   /** The signed manifest's imageSha256 (hex). */
-  imageSha256Hex?: string;
+  imageSha256Hex?: string | undefined;
   /** The payload file's SHA-256 (base64), when it was checked against the offer. */
-  payloadSha256Base64?: string;
+  payloadSha256Base64?: string | undefined;
 }
 
 /** Codes that may count against a release: failures seen only after its signature verified and it was flipped to. */
@@ -28,8 +28,8 @@ export function rememberFailure(state: PersistedState, release: VerifiedRelease,
     code: failure.code,
     count: (previous?.count ?? 0) + 1,
     lastFailedAtMs: nowMs,
-    ...(release.imageSha256Hex !== undefined ? { imageSha256Hex: release.imageSha256Hex } : {}),
-    ...(release.payloadSha256Base64 !== undefined ? { payloadSha256Base64: release.payloadSha256Base64 } : {}),
+    imageSha256Hex: release.imageSha256Hex,
+    payloadSha256Base64: release.payloadSha256Base64,
   };
   return { ...state, failedVersions: { ...state.failedVersions, [release.version]: entry } };
 }

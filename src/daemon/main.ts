@@ -74,8 +74,8 @@ export async function buildEngineDeps(
     identity: {
       machineId: identity.machineId,
       bootId: identity.bootId,
-      ...(identity.oem !== undefined ? { oem: identity.oem } : {}),
-      ...(identity.oemVersion !== undefined ? { oemVersion: identity.oemVersion } : {}),
+      oem: identity.oem,
+      oemVersion: identity.oemVersion,
     },
     clock,
     logger,
@@ -86,8 +86,8 @@ export async function buildEngineDeps(
     needReboot: new NeedRebootMarkerFile(settings.runDir),
     async detectSlots() {
       return boot.bootedSlot({
-        ...(settings.disk !== undefined ? { disk: settings.disk } : {}),
-        ...(settings.bootedPartition !== undefined ? { bootedPartition: settings.bootedPartition } : {}),
+        disk: settings.disk,
+        bootedPartition: settings.bootedPartition,
         slotAPartition: settings.slotAPartition,
         slotBPartition: settings.slotBPartition,
       });
@@ -130,7 +130,7 @@ function describeOutcome(outcome: CycleOutcome): string {
 export function checkOutcomeOf(outcome: CycleOutcome): CheckOutcome {
   if (outcome.kind === 'failed') {
     return {
-      ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
+      httpStatus: outcome.httpStatus,
       ...(outcome.checkFailed && classify(outcome.error.code) === 'backoff' ? { backoff: true } : {}),
     };
   }
@@ -216,7 +216,7 @@ async function runForever(
   if (!settings.serverDisabled) {
     scheduler = new CheckScheduler({
       clock: deps.clock,
-      ...(settings.checkSchedule ? { cronExpression: settings.checkSchedule } : {}),
+      cronExpression: settings.checkSchedule,
       logger: deps.logger,
       onCheck: async (reason, sig) => {
         const outcome = await engine.runCycle(reason === 'on-demand' ? 'ondemandupdate' : 'scheduler', sig);

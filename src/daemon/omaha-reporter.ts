@@ -30,9 +30,9 @@ export class OmahaReporter {
       bootId: this.deps.identity.bootId,
       alephVersion: state.alephVersion ?? version,
       machineAlias: s.machineAlias,
-      ...(s.board ? { board: s.board } : {}),
-      ...(this.deps.identity.oem ? { oem: this.deps.identity.oem } : {}),
-      ...(this.deps.identity.oemVersion ? { oemVersion: this.deps.identity.oemVersion } : {}),
+      board: s.board,
+      oem: this.deps.identity.oem,
+      oemVersion: this.deps.identity.oemVersion,
       installSource,
     };
   }
@@ -86,7 +86,7 @@ export class OmahaReporter {
         const previousVersion = this.previousVersionFor(state);
         return {
           ...this.clientInfo(state, installSource),
-          ...(previousVersion !== undefined ? { previousVersion } : {}),
+          previousVersion,
           rollback: state.reportRollback === true,
         };
       })(),

@@ -74,8 +74,8 @@ export async function runPostBoot(deps: EngineDeps, situation: BootSituation, si
       await deps.state.update((st) => {
         const release = {
           version: pending.version,
-          ...(pending.imageSha256Hex !== undefined ? { imageSha256Hex: pending.imageSha256Hex } : {}),
-          ...(pending.payloadSha256Base64 !== undefined ? { payloadSha256Base64: pending.payloadSha256Base64 } : {}),
+          imageSha256Hex: pending.imageSha256Hex,
+          payloadSha256Base64: pending.payloadSha256Base64,
         };
         const next = rememberFailure(withoutPendingUpdate(st), release, { reason: 'rolled back after reboot', code: 'ERR_ROLLBACK' }, nowMs);
         delete next.previousVersion;

@@ -103,7 +103,7 @@ export type CheckReason = 'scheduled' | 'on-demand';
 
 /** What the check callback reports back (for the cadence; ignored with a cron schedule). */
 export interface CheckOutcome {
-  httpStatus?: number;
+  httpStatus?: number | undefined;
   pollIntervalMs?: number;
   /** A failed check that should slow the checks down (a server or configuration error). */
   backoff?: boolean;

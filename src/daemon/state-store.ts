@@ -91,11 +91,11 @@ export function freshState(): PersistedState {
 export function recordFailedVersion(
   state: PersistedState,
   version: string,
-  failure: { reason: string; code?: PersistedState['failedVersions'][string]['code'] },
+  failure: { reason: string; code?: PersistedState['failedVersions'][string]['code'] | undefined },
   nowMs: number,
 ): PersistedState {
   const previous = state.failedVersions[version];
-  const entry = { reason: failure.reason, count: (previous?.count ?? 0) + 1, lastFailedAtMs: nowMs, ...(failure.code ? { code: failure.code } : {}) };
+  const entry = { reason: failure.reason, count: (previous?.count ?? 0) + 1, lastFailedAtMs: nowMs, code: failure.code };
   return { ...state, failedVersions: { ...state.failedVersions, [version]: entry } };
 }
 

@@ -26,7 +26,7 @@ export interface SystemIntegration {
 
 /** The systemd notifier (when started by systemd with NOTIFY_SOCKET), its watchdog pings running from now on. */
 export function startSystemdWatchdog(logger: Logger, options: SystemIntegrationOptions = {}): SystemdNotifier | undefined {
-  const notifier = SystemdNotifier.fromEnvironment({ logger, ...(options.env ? { env: options.env } : {}) });
+  const notifier = SystemdNotifier.fromEnvironment({ logger, env: options.env });
   notifier?.startWatchdog();
   return notifier;
 }
@@ -44,8 +44,8 @@ export async function startSystemIntegration(
         handler,
         groupName: settings.controlGroup,
         logger,
-        ...(options.dbusAddress !== undefined ? { busAddress: options.dbusAddress } : {}),
-        ...(options.dbusRetryMs !== undefined ? { retryMs: options.dbusRetryMs } : {}),
+        busAddress: options.dbusAddress,
+        retryMs: options.dbusRetryMs,
       })
     : undefined;
   if (!settings.dbus) logger.info('DBUS=false: not serving com.coreos.update1');

@@ -29,7 +29,7 @@ export type CycleOutcome =
   | { kind: 'deferred'; version: string; reason: string; pollIntervalMs?: number }
   | { kind: 'refused'; reason: string; explanation: string; pollIntervalMs?: number }
   | { kind: 'updated'; flipped: FlippedSlot; pollIntervalMs?: number }
-  | { kind: 'failed'; error: UpdateEngineError; httpStatus?: number; checkFailed?: boolean };
+  | { kind: 'failed'; error: UpdateEngineError; httpStatus?: number | undefined; checkFailed?: boolean };
 
 /** Failures of the offer itself (nothing verified yet): retried at the next check, no backoff, never remembered against the version. */
 const OFFER_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -253,7 +253,7 @@ export class UpdateCycle {
     }
     const pending = info.pendingBefore ? (await deps.state.read()).pendingUpdate : undefined;
     status.rest(pending);
-    return { kind: 'failed', error, ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}), ...(info.offer ? {} : { checkFailed: true }) };
+    return { kind: 'failed', error, httpStatus: error.httpStatus, ...(info.offer ? {} : { checkFailed: true }) };
   }
 
   private context(signal: AbortSignal): ActionContext {

@@ -145,7 +145,7 @@ export class UpdateLab {
       privateKeyPem: options.privateKeyPem ?? readFileSync(TEST_PRIVATE_KEY, 'utf8'),
       ...(this.options.blockSizeBytes ? { blockSizeBytes: this.options.blockSizeBytes } : {}),
       ...(options.appId ? { appId: options.appId } : {}),
-      ...(options.buildTimeSeconds !== undefined ? { buildTimeSeconds: options.buildTimeSeconds } : {}),
+      buildTimeSeconds: options.buildTimeSeconds,
     });
     const payload = { version, path, imagePath };
     this.payloads.push(payload);

@@ -7,11 +7,11 @@ export interface DoctorResult {
   status: DoctorStatus;
   detail: string;
   /** What to do about a WARN or FAIL. */
-  fix?: string;
+  fix?: string | undefined;
 }
 
 export const ok = (name: string, detail: string): DoctorResult => ({ name, status: 'ok', detail });
-export const warn = (name: string, detail: string, fix?: string): DoctorResult => ({ name, status: 'warn', detail, ...(fix ? { fix } : {}) });
+export const warn = (name: string, detail: string, fix?: string): DoctorResult => ({ name, status: 'warn', detail, fix });
 export const fail = (name: string, detail: string, fix: string): DoctorResult => ({ name, status: 'fail', detail, fix });
 
 /** The text report: one line per check, the fix indented below a WARN or FAIL. */

@@ -29,11 +29,11 @@ export async function checkEsp(settings: Settings, paths?: Partial<SlotDetectPat
   let booted: number | undefined;
   try {
     const detected = await detectBootedSlot({
-      ...(settings.disk !== undefined ? { disk: settings.disk } : {}),
-      ...(settings.bootedPartition !== undefined ? { bootedPartition: settings.bootedPartition } : {}),
+      disk: settings.disk,
+      bootedPartition: settings.bootedPartition,
       slotAPartition: settings.slotAPartition,
       slotBPartition: settings.slotBPartition,
-      ...(paths ? { paths } : {}),
+      paths,
     });
     disk = detected.disk;
     booted = detected.bootedPartition;

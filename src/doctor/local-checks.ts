@@ -35,11 +35,11 @@ export async function checkSlots(settings: Settings, paths?: Partial<SlotDetectP
   let detected;
   try {
     detected = await detectBootedSlot({
-      ...(settings.disk !== undefined ? { disk: settings.disk } : {}),
-      ...(settings.bootedPartition !== undefined ? { bootedPartition: settings.bootedPartition } : {}),
+      disk: settings.disk,
+      bootedPartition: settings.bootedPartition,
       slotAPartition: settings.slotAPartition,
       slotBPartition: settings.slotBPartition,
-      ...(paths ? { paths } : {}),
+      paths,
     });
   } catch (e) {
     return [fail('slots', message(e), 'set DISK and BOOTED_PARTITION in update.conf, or boot with mount.usr=PARTUUID=... on the kernel command line')];
@@ -160,7 +160,7 @@ export async function checkThrottle(settings: Settings, disk: string | undefined
   try {
     const throttle = await createWriteThrottle({
       bytesPerSecond: settings.ioWriteBytesPerSecond,
-      ...(disk ? { targetDevice: disk } : {}),
+      targetDevice: disk,
       logger: createLogger({ destination: sink, pretty: false, level: 'warn' }),
     });
     await throttle.dispose();

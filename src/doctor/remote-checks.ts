@@ -24,7 +24,7 @@ export async function checkServer(settings: Settings, identity: EngineIdentity, 
     );
   let transport: GotTransport | undefined;
   try {
-    transport = await GotTransport.create({ ...(settings.serverCaFile ? { caFile: settings.serverCaFile } : {}), connectTimeoutMs: timeoutMs });
+    transport = await GotTransport.create({ caFile: settings.serverCaFile, connectTimeoutMs: timeoutMs });
     const client = new OmahaClient({ serverUrl: settings.server, transport, retry: { attempts: 1 }, responseTimeoutMs: timeoutMs, totalTimeoutMs: timeoutMs });
     const version = settings.version ?? '0.0.0';
     const result = await client.checkForUpdate(
@@ -36,7 +36,7 @@ export async function checkServer(settings: Settings, identity: EngineIdentity, 
         bootId: identity.bootId,
         alephVersion: version,
         machineAlias: settings.machineAlias,
-        ...(settings.board ? { board: settings.board } : {}),
+        board: settings.board,
         installSource: 'ondemandupdate',
       },
       AbortSignal.timeout(timeoutMs + 1000),

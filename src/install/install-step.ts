@@ -32,12 +32,12 @@ export interface InstallStepInput {
   settings: InstallStepSettings;
   signal: AbortSignal;
   logger: Logger;
-  hooks?: { kernel?: KernelCopyHooks; onPostinstLine?(stream: 'stdout' | 'stderr', line: string): void };
+  hooks?: { kernel?: KernelCopyHooks; onPostinstLine?(stream: 'stdout' | 'stderr', line: string): void } | undefined;
 }
 
 export interface InstallReport {
   filesystem: SlotFilesystem | 'none';
-  kernel?: KernelCopy;
+  kernel?: KernelCopy | undefined;
   postinst: 'ran' | 'absent' | 'disabled' | 'not-executable' | 'skipped';
   postinstResult?: PostinstResult;
   durationMs: number;
@@ -99,7 +99,7 @@ export async function runInstallStep(input: InstallStepInput): Promise<InstallRe
       logger.info({ kernelPath: settings.kernelPath }, 'The new image holds no kernel at KERNEL_PATH: the ESP is left as it is');
     }
     checkAbort(signal);
-    const base = { filesystem, ...(kernel ? { kernel } : {}) };
+    const base = { filesystem, kernel };
     if (!settings.postinstall) {
       logger.info("POSTINSTALL=false: the new image's /postinst is not run");
       return report({ ...base, postinst: 'disabled' });
@@ -127,7 +127,7 @@ export async function runInstallStep(input: InstallStepInput): Promise<InstallRe
       timeoutMs: settings.postinstallTimeoutMs,
       signal,
       logger,
-      ...(input.hooks?.onPostinstLine ? { onLine: input.hooks.onPostinstLine } : {}),
+      onLine: input.hooks?.onPostinstLine,
     });
     const figures = {
       exitCode: result.exitCode,

@@ -19,7 +19,7 @@ export interface PostinstRun {
   signal: AbortSignal;
   logger: Logger;
   /** Called for every line of output (tests, the crash bench). */
-  onLine?(stream: 'stdout' | 'stderr', line: string): void;
+  onLine?: ((stream: 'stdout' | 'stderr', line: string) => void) | undefined;
 }
 
 export interface PostinstResult {

@@ -16,7 +16,7 @@ export interface ThrottledWriteTargetOptions {
   /** Writers wait while more than this many bytes are unsynced (default 4x syncEveryBytes). */
   maxUnsyncedBytes?: number;
   /** Aborts a write waiting for the bucket. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export class ThrottledWriteTarget implements WriteTarget {

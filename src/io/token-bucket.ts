@@ -22,7 +22,7 @@ export interface TokenBucketOptions {
   bytesPerSecond: number;
   /** Bytes that may go out ahead of the rate after an idle spell (0: none, never above the rate). */
   burstBytes?: number;
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 export class TokenBucket {

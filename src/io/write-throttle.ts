@@ -24,7 +24,7 @@ export interface WriteThrottleOptions {
   /** The limit in bytes per second; 0 = none. */
   bytesPerSecond: number;
   /** The slot's device node, or any file on the disk holding the slot (for the cgroup's MAJ:MIN). */
-  targetDevice?: string;
+  targetDevice?: string | undefined;
   logger: Logger;
   clock?: Clock;
   /** Mechanisms to try, in order (default: cgroup-v2, cgroup-v1, token-bucket). */
@@ -102,7 +102,7 @@ export async function createWriteThrottle(options: WriteThrottleOptions): Promis
     log.warn({ bytesPerSecond }, 'IO write throttle: no mechanism could be set up; writes are not limited');
     return { mechanism: 'none', bytesPerSecond: 0, wrap: (t) => t, dispose: async () => {} };
   }
-  const bucket = new TokenBucket({ bytesPerSecond, burstBytes: latenessAllowanceBytes(bytesPerSecond), ...(options.clock ? { clock: options.clock } : {}) });
+  const bucket = new TokenBucket({ bytesPerSecond, burstBytes: latenessAllowanceBytes(bytesPerSecond), clock: options.clock });
   const fallback = order[0] !== 'token-bucket';
   const message = `IO write throttle: ${formatRate(bytesPerSecond)} by token-bucket${fallback ? ' (fallback)' : ''}`;
   if (fallback) log.warn({ mechanism: 'token-bucket', bytesPerSecond }, message);
@@ -110,7 +110,7 @@ export async function createWriteThrottle(options: WriteThrottleOptions): Promis
   return {
     mechanism: 'token-bucket',
     bytesPerSecond,
-    wrap: (target, wrapOptions) => new ThrottledWriteTarget(target, { bucket, syncEveryBytes, ...(wrapOptions?.signal ? { signal: wrapOptions.signal } : {}) }),
+    wrap: (target, wrapOptions) => new ThrottledWriteTarget(target, { bucket, syncEveryBytes, signal: wrapOptions?.signal }),
     dispose: async () => {},
   };
 }

@@ -20,7 +20,7 @@ export interface FleetLockClientOptions {
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
   /** Extra CA for an https:// server. */
-  caPem?: Buffer;
+  caPem?: Buffer | undefined;
 }
 
 /** The server's refusal, e.g. {"kind":"failed_lock","value":"semaphore currently full"}. */

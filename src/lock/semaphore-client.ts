@@ -16,7 +16,7 @@ export interface SemaphoreClientOptions {
   group: string;
   clock: Clock;
   /** Uniform in [0, 1); injectable for tests. */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /** Attempts of one read-modify-write before ERR_LOCK_CONFLICT; default 30. */
   maxAttempts?: number;
   /** Ceiling of the first retry's random delay; doubled per conflict up to conflictBackoffCeilingMs. Default 10 ms. */

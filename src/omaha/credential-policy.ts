@@ -11,7 +11,7 @@ export interface CredentialPolicyInput {
   /** DOWNLOAD_HOSTS: "host" (any port) or "host:port". */
   downloadHosts: readonly string[];
   /** DOWNLOAD_USER / DOWNLOAD_PASSWORD, when set. */
-  credentials?: BasicCredentials;
+  credentials?: BasicCredentials | undefined;
 }
 
 /** "host:port" of a URL with the scheme's default port filled in, lower case; undefined for a non-URL. */
@@ -77,7 +77,7 @@ export class CredentialPolicy {
    * What to request and with which credentials: the URL never keeps an embedded user:password (got
    * would send it anywhere); the embedded pair or DOWNLOAD_USER/PASSWORD go only where allows() says.
    */
-  forRequest(url: string): { url: string; credentials?: BasicCredentials; refused?: 'not-https' | 'host' } {
+  forRequest(url: string): { url: string; credentials?: BasicCredentials | undefined; refused?: 'not-https' | 'host' } {
     const { url: clean, embedded } = splitUrlCredentials(url);
     const credentials = embedded ?? this.input.credentials;
     if (!credentials) return { url: clean };

@@ -12,8 +12,8 @@ export interface DevPayload {
   fileName: string;
   /** From the payload's manifest. */
   version: string;
-  appId?: string;
-  board?: string;
+  appId?: string | undefined;
+  board?: string | undefined;
   sizeBytes: number;
   sha256Base64: string;
   sha1Base64: string;

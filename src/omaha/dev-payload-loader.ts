@@ -36,8 +36,8 @@ export async function loadDevPayload(path: string, index: number): Promise<DevPa
     path,
     fileName: basename(path),
     version: manifest.version,
-    ...(manifest.appId !== undefined ? { appId: manifest.appId } : {}),
-    ...(manifest.board !== undefined ? { board: manifest.board } : {}),
+    appId: manifest.appId,
+    board: manifest.board,
     ...hashes,
   };
 }

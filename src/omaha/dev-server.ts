@@ -31,7 +31,7 @@ export interface DevServerOptions {
   /** Default 0 (any free port). */
   port?: number;
   /** Offer payloads only to clients on this track; default any track. */
-  track?: string;
+  track?: string | undefined;
   /** Called for each event before the answer is sent (so a client that got its answer finds the event recorded). */
   onEvent?(event: RecordedEvent): Promise<void> | void;
   /** updatecheck@PollInterval in seconds; default none. */
@@ -118,7 +118,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
             sizeBytes: p.sizeBytes,
             sha256Base64: p.sha256Base64,
             sha1Base64: p.sha1Base64,
-            ...(options.pollIntervalSeconds !== undefined ? { pollIntervalSeconds: options.pollIntervalSeconds } : {}),
+            pollIntervalSeconds: options.pollIntervalSeconds,
           }
         : { kind: 'noupdate' };
     }

@@ -29,7 +29,7 @@ export interface GotTransportOptions {
   /** Connect (and TLS handshake) timeout; default 30 s. */
   connectTimeoutMs?: number;
   /** Extra PEM CA bundle (SERVER_CA_FILE), trusted in addition to the system CAs. */
-  caFile?: string;
+  caFile?: string | undefined;
   /** System bundles to add to Node's built-in roots; default SYSTEM_CA_BUNDLES (missing ones are skipped). */
   systemCaBundles?: string[];
   /** Where HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are read; default process.env. */

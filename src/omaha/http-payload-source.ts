@@ -31,7 +31,7 @@ export interface HttpPayloadSourceOptions {
   /** Failures of one URL before moving to the next (the offer's MaxFailureCountPerUrl). */
   maxFailureCountPerUrl?: number;
   /** DOWNLOAD_USER / DOWNLOAD_PASSWORD: sent to https:// URLs only. */
-  credentials?: BasicCredentials;
+  credentials?: BasicCredentials | undefined;
   /** Which hosts may receive credentials (SERVER's, DOWNLOAD_HOSTS); default: any https host (tests). */
   credentialPolicy?: CredentialPolicy;
   /** A 200 answer to a Range request: skip the unwanted prefix (default) or fail. */
@@ -107,15 +107,13 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
   };
   let lastError: AttemptError | undefined;
   const warned = new Set<string>();
-  const policy =
-    options.credentialPolicy ??
-    new CredentialPolicy({ server: 'disabled', downloadHosts: [], ...(options.credentials ? { credentials: options.credentials } : {}) });
+  const policy = options.credentialPolicy ?? new CredentialPolicy({ server: 'disabled', downloadHosts: [], credentials: options.credentials });
   const anyHttps = options.credentialPolicy === undefined;
 
   /** The URL to request (never with an embedded password) and the credentials it may receive. */
-  function requestFor(url: string): { url: string; credentials?: BasicCredentials } {
+  function requestFor(url: string): { url: string; credentials?: BasicCredentials | undefined } {
     const r = policy.forRequest(url);
-    if (r.refused === 'host' && anyHttps) return { url: r.url, ...(options.credentials ? { credentials: options.credentials } : {}) };
+    if (r.refused === 'host' && anyHttps) return { url: r.url, credentials: options.credentials };
     if (r.refused && !warned.has(r.url)) {
       warned.add(r.url);
       const why = r.refused === 'host' ? "its host is neither SERVER's nor in DOWNLOAD_HOSTS" : 'credentials go over HTTPS only';
@@ -197,7 +195,7 @@ export function createHttpPayloadSource(options: HttpPayloadSourceOptions): Http
             signal: AbortSignal.any([signal, attempt.signal, ...(deadline ? [deadline] : [])]),
             guard,
             responseTimeoutMs: lowSpeedTimeMs,
-            ...(credentials ? { credentials } : {}),
+            credentials,
             onRangeIgnored: options.onRangeIgnored ?? 'skip',
             onReceived: (n) => (stats.bytesReceived += n),
             onDiscarded: (n) => (stats.bytesDiscarded += n),

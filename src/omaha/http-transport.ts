@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 
 export interface HttpPostOptions {
   headers?: Record<string, string>;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Stop reading the body after this many bytes (the response is then marked truncated). */
   maxResponseBytes: number;
   /** Time allowed from sending the request until the response headers arrive. */
@@ -35,7 +35,7 @@ export interface HttpGetOptions {
   /** Time allowed from sending the request until the response headers arrive. */
   responseTimeoutMs?: number;
   /** Sent only to https: URLs, and dropped on a redirect to anything else. */
-  credentials?: BasicCredentials;
+  credentials?: BasicCredentials | undefined;
 }
 
 export interface HttpStreamResponse {

@@ -28,21 +28,21 @@ export interface UpdateOffer {
   /** package@hash: base64 SHA-1 (legacy; informative only). */
   sha1Base64?: string;
   /** updatecheck@PollInterval, clamped to [45 min, 4 h]; undefined when the server did not set it. */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
   /** Failures allowed per URL before moving to the next one. */
   maxFailureCountPerUrl: number;
   disablePayloadBackoff: boolean;
   isDeltaPayload: boolean;
   /** response@server, for logs. */
-  server?: string;
+  server?: string | undefined;
 }
 
 /** The server has no update for this client. */
 export interface NoUpdate {
   kind: 'noupdate';
   appId: string;
-  pollIntervalMs?: number;
-  server?: string;
+  pollIntervalMs?: number | undefined;
+  server?: string | undefined;
 }
 
 /**
@@ -57,8 +57,8 @@ export interface RefusedCheck {
   reason: string;
   explanation: string;
   /** Never set by Nebraska on a refusal; kept for a uniform CheckResult. */
-  pollIntervalMs?: number;
-  server?: string;
+  pollIntervalMs?: number | undefined;
+  server?: string | undefined;
 }
 
 export type CheckResult = UpdateOffer | NoUpdate | RefusedCheck;

@@ -65,7 +65,7 @@ export class OmahaClient {
         maxResponseBytes: MAX_RESPONSE_BYTES,
         responseTimeoutMs: this.options.responseTimeoutMs ?? 60_000,
         totalTimeoutMs: this.options.totalTimeoutMs ?? 120_000,
-        ...(signal ? { signal } : {}),
+        signal,
       });
     } catch (e) {
       if (signal?.aborted)

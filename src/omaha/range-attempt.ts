@@ -33,7 +33,7 @@ export interface AttemptOptions {
   guard: LowSpeedGuard;
   /** Time allowed for the response headers. */
   responseTimeoutMs: number;
-  credentials?: BasicCredentials;
+  credentials?: BasicCredentials | undefined;
   /** What to do with a 200 answer to a Range request: skip the unwanted prefix, or fail. */
   onRangeIgnored: 'skip' | 'fail';
   /** Called for every body byte received, kept or not. */
@@ -107,7 +107,7 @@ export async function* fetchRange(o: AttemptOptions): AsyncGenerator<Buffer> {
         headers: { range: rangeHeader(o.from, o.end), 'accept-encoding': 'identity' },
         signal: o.signal,
         responseTimeoutMs: o.responseTimeoutMs,
-        ...(o.credentials ? { credentials: o.credentials } : {}),
+        credentials: o.credentials,
       }),
     );
     body = response.body;

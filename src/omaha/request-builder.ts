@@ -28,9 +28,9 @@ export interface OmahaClientInfo {
   /** The first version this machine ever ran. */
   alephVersion: string;
   machineAlias?: string;
-  board?: string;
-  oem?: string;
-  oemVersion?: string;
+  board?: string | undefined;
+  oem?: string | undefined;
+  oemVersion?: string | undefined;
   /** Default en-US. */
   lang?: string;
   /** Default UPDATER_VERSION. */
@@ -51,7 +51,7 @@ export interface UpdateCheckRequestParams extends OmahaClientInfo {
    * carry it: Nebraska takes 3/2 as "update complete" (any app id but Flatcar's, whatever the
    * previousversion) or resets the instance (Flatcar's, previousversion "" or 0.0.0.0).
    */
-  previousVersion?: string;
+  previousVersion?: string | undefined;
   /** The machine runs the version it had before an update: send 3/0 errorcode 44 instead of 3/2. */
   rollback?: boolean;
 }

@@ -15,7 +15,7 @@ export type UpdateCheckAnswer =
       sha256Base64: string;
       /** package@hash (SHA-1, legacy); Nebraska always sends one. */
       sha1Base64?: string;
-      pollIntervalSeconds?: number;
+      pollIntervalSeconds?: number | undefined;
       maxFailureCountPerUrl?: number;
     }
   /** updatecheck status="error-internal" with app status = reason (error-noPackageFound, ...). */

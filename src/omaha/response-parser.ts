@@ -141,14 +141,14 @@ export function parseUpdateCheckResponse(body: Buffer | string, options: ParseCh
     const answer = classifyAppStatus(reason);
     // A rollout refusal or an update the server counts as running is "no update now", not an error.
     if (answer.kind === 'policy' || answer.kind === 'in-progress') {
-      return { kind: 'refused', appId, refusal: answer.kind, reason, explanation: answer.explanation, ...(server !== undefined ? { server } : {}) };
+      return { kind: 'refused', appId, refusal: answer.kind, reason, explanation: answer.explanation, server };
     }
     throw serverError(app, reason, 'update check');
   }
   if (!updatecheck) throw invalid(`<app appid="${appId}"> has no <updatecheck>`);
   const pollIntervalMs = clampPollIntervalMs(parseInteger(attributeOf(updatecheck, 'PollInterval')));
   if (status === 'noupdate') {
-    return { kind: 'noupdate', appId, ...(pollIntervalMs !== undefined ? { pollIntervalMs } : {}), ...(server !== undefined ? { server } : {}) };
+    return { kind: 'noupdate', appId, pollIntervalMs, server };
   }
   if (status !== 'ok') throw invalid(`<updatecheck> has status "${status ?? ''}", expected "ok" or "noupdate"`);
   return parseOffer(updatecheck, appId, server, pollIntervalMs);

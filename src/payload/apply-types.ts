@@ -26,10 +26,10 @@ export interface ApplyOptions {
   expect: PayloadExpectation;
   /** Where the resume point lives; saved every `everyBlocks` synced blocks (default: every 64 MiB) and on abort. */
   checkpoint?: { store: CheckpointStore; everyBlocks?: number };
-  onProgress?(progress: ApplyProgress): void;
+  onProgress?: ((progress: ApplyProgress) => void) | undefined;
   /** Abort: stop at a block boundary, sync, save the resume point, reject with ERR_ABORTED. */
-  signal?: AbortSignal;
-  logger?: Logger;
+  signal?: AbortSignal | undefined;
+  logger?: Logger | undefined;
   /**
    * Read each block back from the target after its sync and compare it byte for byte with its verified
    * bytes, still in memory (default true). Without it, the verified bytes are hashed into the whole

@@ -36,12 +36,12 @@ export interface CreatePayloadOptions {
   signer?: PayloadSigner | readonly PayloadSigner[];
   /** Write a payload without signatures, to be signed elsewhere (payload manifest / attach-signature). */
   unsigned?: boolean;
-  blockSizeBytes?: number;
+  blockSizeBytes?: number | undefined;
   compression?: Compression;
-  appId?: string;
-  board?: string;
+  appId?: string | undefined;
+  board?: string | undefined;
   /** Build time written into the signed manifest (Unix seconds); default SOURCE_DATE_EPOCH, else now; null = none (for engines older than issue 14). */
-  buildTimeSeconds?: number | null;
+  buildTimeSeconds?: number | null | undefined;
   logger?: Logger;
 }
 

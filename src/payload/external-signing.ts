@@ -83,7 +83,7 @@ export interface AttachSignatureOptions {
   signature: Uint8Array;
   /** The signer's public key: the signature must verify with it before it is attached. */
   publicKeyPem: string | Buffer;
-  algorithm?: SignatureAlgorithm;
+  algorithm?: SignatureAlgorithm | undefined;
   /** Where to write the signed payload; default: replace `payloadPath` (atomically). */
   out?: string;
 }
@@ -97,7 +97,7 @@ export async function attachSignature(payloadPath: string, options: AttachSignat
 
 export interface AddSignatureOptions {
   privateKeyPem: string | Buffer;
-  algorithm?: SignatureAlgorithm;
+  algorithm?: SignatureAlgorithm | undefined;
   out?: string;
 }
 

@@ -110,10 +110,10 @@ export function imageBlockLength(m: Pick<PayloadManifest, 'imageSize' | 'blockSi
 /** What the machine applying a payload is, and what it accepts. */
 export interface PayloadExpectation {
   appId: string;
-  board?: string;
-  runningVersion?: string;
+  board?: string | undefined;
+  runningVersion?: string | undefined;
   /** Build time of the running version (Unix seconds), when known: an older payload is a downgrade. */
-  runningBuildTimeSeconds?: number;
+  runningBuildTimeSeconds?: number | undefined;
   allowDowngrade: boolean;
 }
 

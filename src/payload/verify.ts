@@ -39,8 +39,8 @@ export function verifyPayloadFile(path: string, options: VerifyOptions): Promise
     keyring: options.keyring,
     expect: options.expect,
     readBack: false,
-    ...(options.onProgress && { onProgress: options.onProgress }),
-    ...(options.signal && { signal: options.signal }),
-    ...(options.logger && { logger: options.logger }),
+    onProgress: options.onProgress,
+    signal: options.signal,
+    logger: options.logger,
   });
 }

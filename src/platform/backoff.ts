@@ -12,7 +12,7 @@ export interface BackoffOptions {
   maxMs: number;
   jitter: Jitter;
   /** Returns [0, 1) like Math.random (the default). */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 function spread(delayMs: number, jitter: Jitter, random: () => number): number {

@@ -15,8 +15,8 @@ export interface ExecResult {
 
 export interface ExecOptions {
   timeoutMs?: number;
-  signal?: AbortSignal;
-  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
   input?: string | Buffer;
   cwd?: string;
   /** Open file descriptors the child inherits as fd 3, 4, ... (e.g. for flock(1) on an open file). */

@@ -7,7 +7,7 @@ import { silentLogger, type Logger } from './logger.ts';
 
 export interface SystemdNotifierOptions {
   /** NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID as systemd sets them (default: process.env). */
-  env?: NodeJS.ProcessEnv;
+  env?: NodeJS.ProcessEnv | undefined;
   logger?: Logger;
   /** The sender (default: systemd-notify on PATH). */
   command?: string;

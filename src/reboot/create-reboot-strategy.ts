@@ -72,8 +72,8 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
           return new EtcdLockStore(await loadEtcdOptions(settings));
         }),
       storeDescription,
-      ...(deps.lockTimings ? { lockTimings: deps.lockTimings } : {}),
-      ...(deps.random ? { random: deps.random } : {}),
+      lockTimings: deps.lockTimings,
+      random: deps.random,
     });
   const immediate = () => new ImmediateRebootStrategy({ schedule, clock, logger });
   switch (settings.rebootStrategy) {
@@ -91,7 +91,7 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
         baseUrl: settings.fleetLockUrl,
         id: deps.machineId,
         group: settings.lockGroup,
-        ...(deps.fleetLockCaPem ? { caPem: deps.fleetLockCaPem } : {}),
+        caPem: deps.fleetLockCaPem,
       });
       return new FleetLockStrategy({
         client,
@@ -99,8 +99,9 @@ export function createRebootStrategy(settings: RebootSettings, deps: RebootStrat
         clock,
         logger,
         url: settings.fleetLockUrl,
-        ...(deps.fleetLockRetry ? { retryInitialMs: deps.fleetLockRetry.initialMs, retryCeilingMs: deps.fleetLockRetry.ceilingMs } : {}),
-        ...(deps.random ? { random: deps.random } : {}),
+        retryInitialMs: deps.fleetLockRetry?.initialMs,
+        retryCeilingMs: deps.fleetLockRetry?.ceilingMs,
+        random: deps.random,
       });
     }
   }

@@ -30,8 +30,8 @@ export interface EtcdLockStrategyOptions {
   storeDescription: string;
   /** FLEET_FAILURE_THRESHOLD: failures of a version in the group that halt it (default 1). */
   failureThreshold?: number;
-  lockTimings?: Partial<Pick<LockManagerOptions, 'pollInitialMs' | 'pollCeilingMs' | 'queueGraceMs'>>;
-  random?: () => number;
+  lockTimings?: Partial<Pick<LockManagerOptions, 'pollInitialMs' | 'pollCeilingMs' | 'queueGraceMs'>> | undefined;
+  random?: (() => number) | undefined;
 }
 
 export class EtcdLockStrategy implements RebootStrategy {
@@ -49,7 +49,7 @@ export class EtcdLockStrategy implements RebootStrategy {
     if (!this.opened) {
       const opening = this.options.openStore().then((store) => {
         const { clock, logger, machineId, group, staleAfterMs } = this.options;
-        const client = new SemaphoreClient({ store, group, clock, ...(this.options.random ? { random: this.options.random } : {}) });
+        const client = new SemaphoreClient({ store, group, clock, random: this.options.random });
         return { store, client, manager: new LockManager({ client, id: machineId, clock, logger, staleAfterMs, ...this.options.lockTimings }) };
       });
       opening.catch(() => {

@@ -19,9 +19,9 @@ export interface FleetLockStrategyOptions {
   /** FLEET_LOCK_URL, for the label. */
   url: string;
   /** First retry delay of pre-reboot; doubled up to retryCeilingMs, each with jitter. Defaults 10 s and 5 min. */
-  retryInitialMs?: number;
-  retryCeilingMs?: number;
-  random?: () => number;
+  retryInitialMs?: number | undefined;
+  retryCeilingMs?: number | undefined;
+  random?: (() => number) | undefined;
 }
 
 export class FleetLockStrategy implements RebootStrategy {
@@ -47,7 +47,7 @@ export class FleetLockStrategy implements RebootStrategy {
       initialMs: this.options.retryInitialMs ?? 10_000,
       maxMs: this.options.retryCeilingMs ?? 300_000,
       jitter: 'half',
-      ...(this.options.random ? { random: this.options.random } : {}),
+      random: this.options.random,
     });
     for (;;) {
       await waitForWindow(schedule, clock, logger, ctx.signal);

@@ -47,8 +47,8 @@ export async function runHealthGate(options: HealthGateOptions): Promise<boolean
     try {
       const result = await exec(argv, {
         timeoutMs: Math.max(1000, Math.min(attemptTimeoutMs, left)),
-        ...(signal ? { signal } : {}),
-        ...(options.env ? { env: options.env } : {}),
+        signal,
+        env: options.env,
       });
       if (result.exitCode === 0) {
         logger?.info({ command: options.command, attempt }, 'Health check passed');

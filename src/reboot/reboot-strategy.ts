@@ -20,7 +20,7 @@ export interface RebootContext {
   /** The daemon's child logger for this step; the strategy's own logger when absent. */
   logger?: Logger;
   /** beforeReboot: the version to reboot into (the etcd-lock strategy refuses a halted one: ERR_FLEET_HALTED). */
-  version?: string;
+  version?: string | undefined;
   /** afterRollback: the failure to record in the fleet circuit breaker with the lock's release. */
   failure?: { version: string; code: ErrorCode; atMs: number };
 }

@@ -64,8 +64,8 @@ export class CommandRebooter implements Rebooter {
     try {
       result = await exec(this.argv, {
         timeoutMs: this.options.timeoutMs ?? 60_000,
-        ...(signal ? { signal } : {}),
-        ...(this.options.env ? { env: this.options.env } : {}),
+        signal,
+        env: this.options.env,
       });
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
@@ -93,8 +93,8 @@ export class CommandRebooter implements Rebooter {
       const r = await exec(wallArgv, {
         input: `${message}\n`,
         timeoutMs: 10_000,
-        ...(signal ? { signal } : {}),
-        ...(this.options.env ? { env: this.options.env } : {}),
+        signal,
+        env: this.options.env,
       });
       if (r.exitCode !== 0)
         this.options.logger.warn({ wall: wallArgv[0], exitCode: r.exitCode, stderr: r.stderr.trim() }, 'Cannot tell logged-in users about the reboot');

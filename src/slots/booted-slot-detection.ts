@@ -26,12 +26,12 @@ export const SYSTEM_SLOT_DETECT_PATHS: SlotDetectPaths = {
 
 export interface DetectSlotInput {
   /** DISK, when set. */
-  disk?: string;
+  disk?: string | undefined;
   /** BOOTED_PARTITION, when set. */
-  bootedPartition?: number;
+  bootedPartition?: number | undefined;
   slotAPartition: number;
   slotBPartition: number;
-  paths?: Partial<SlotDetectPaths>;
+  paths?: Partial<SlotDetectPaths> | undefined;
 }
 
 export interface DetectedSlot {

@@ -26,7 +26,7 @@ Options:
   --backend NAME  grubenv (default) or bls
   --dir DIR       keep the disk image and serial.log (the VM's console) in DIR`;
 
-export async function runVmDemo(values: { backend?: string; dir?: string }, ctx: CommandContext): Promise<number> {
+export async function runVmDemo(values: { backend?: string | undefined; dir?: string | undefined }, ctx: CommandContext): Promise<number> {
   const backend = values.backend ?? 'grubenv';
   if (backend !== 'grubenv' && backend !== 'bls') throw usageError(`--backend must be grubenv or bls, got "${backend}"`);
   const keep = values.dir !== undefined;

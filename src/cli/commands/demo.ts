@@ -61,10 +61,7 @@ export const run: Command = async (argv, ctx) => {
       println(ctx.stdout, vm.VM_HELP);
       return 0;
     }
-    return vm.runVmDemo(
-      { ...(values.backend !== undefined ? { backend: values.backend } : {}), ...(values.dir !== undefined ? { dir: values.dir } : {}) },
-      ctx,
-    );
+    return vm.runVmDemo({ backend: values.backend, dir: values.dir }, ctx);
   }
   if (values.backend !== undefined) throw new UpdateEngineError('ERR_USAGE', '--backend goes with --vm');
   if (values.help) {

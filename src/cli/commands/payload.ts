@@ -193,10 +193,10 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
     privateKeyPem: await Promise.all(keys.map((k) => readText(k, 'private key'))),
     unsigned: values.unsigned === true,
     compression: compression as Compression,
-    ...(blockSizeBytes !== undefined && { blockSizeBytes }),
-    ...(values['app-id'] !== undefined && { appId: values['app-id'] }),
-    ...(values.board !== undefined && { board: values.board }),
-    ...(buildTimeSeconds !== undefined && { buildTimeSeconds }),
+    blockSizeBytes,
+    appId: values['app-id'],
+    board: values.board,
+    buildTimeSeconds,
   }).finally(() => prepared.cleanup());
   const m = result.manifest;
   if (values.json) {
@@ -254,8 +254,8 @@ async function verify(argv: string[], ctx: CommandContext): Promise<number> {
       expect: {
         appId: values['app-id'] ?? '',
         allowDowngrade: values['allow-downgrade'] === true,
-        ...(values.board !== undefined && { board: values.board }),
-        ...(values['running-version'] !== undefined && { runningVersion: values['running-version'] }),
+        board: values.board,
+        runningVersion: values['running-version'],
       },
     }),
   });
@@ -327,7 +327,7 @@ async function attach(argv: string[], ctx: CommandContext): Promise<number> {
   const publicKeyPem = await readText(required(values['public-key'], '--public-key'), 'public key');
   const algorithm = algorithmOption(values.algorithm);
   await readable(path, 'payload');
-  return printSigned(ctx, await attachSignature(path, { signature, publicKeyPem, ...(algorithm && { algorithm }), ...(values.out && { out: values.out }) }));
+  return printSigned(ctx, await attachSignature(path, { signature, publicKeyPem, algorithm, ...(values.out && { out: values.out }) }));
 }
 
 async function sign(argv: string[], ctx: CommandContext): Promise<number> {
@@ -341,7 +341,7 @@ async function sign(argv: string[], ctx: CommandContext): Promise<number> {
   const privateKeyPem = await readText(required(values['private-key'], '--private-key'), 'private key');
   const algorithm = algorithmOption(values.algorithm);
   await readable(path, 'payload');
-  return printSigned(ctx, await addSignature(path, { privateKeyPem, ...(algorithm && { algorithm }), ...(values.out && { out: values.out }) }));
+  return printSigned(ctx, await addSignature(path, { privateKeyPem, algorithm, ...(values.out && { out: values.out }) }));
 }
 
 const SUBCOMMANDS: Record<string, (argv: string[], ctx: CommandContext) => Promise<number>> = {

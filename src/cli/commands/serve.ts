@@ -83,7 +83,7 @@ export const run: Command = async (argv, ctx) => {
       .catch((e: unknown) => logger.error({ err: e, file: eventsFile }, 'Cannot record the event'));
     return appending;
   };
-  const server = await startDevServer({ payloads, host, port, ...(values.track !== undefined ? { track: values.track } : {}), onEvent, logger });
+  const server = await startDevServer({ payloads, host, port, track: values.track, onEvent, logger });
   println(ctx.stdout, `listening ${server.updateUrl}`);
   if (!isLoopback(host)) logger.warn({ host }, 'Listening beyond loopback: anyone who can reach this address can fetch the payloads and send events');
   for (const p of payloads)

@@ -41,8 +41,8 @@ export function finalizeAction(deps: EngineDeps): Action<AppliedImage, FlippedSl
           appliedAtMs: nowMs,
           // What a rollback of this update is remembered by (src/daemon/failure-memory.ts).
           imageSha256Hex: result.manifest.imageSha256,
-          ...(result.manifest.buildTimeSeconds !== undefined ? { buildTimeSeconds: result.manifest.buildTimeSeconds } : {}),
-          ...(result.payloadSha256Base64 !== undefined ? { payloadSha256Base64: result.payloadSha256Base64 } : {}),
+          buildTimeSeconds: result.manifest.buildTimeSeconds,
+          payloadSha256Base64: result.payloadSha256Base64,
         },
         ...(running !== undefined ? { previousVersion: running } : {}),
         failureCount: 0,

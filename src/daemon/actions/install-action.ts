@@ -31,7 +31,7 @@ export function installAction(deps: EngineDeps, hooks?: InstallStepInput['hooks'
         settings,
         signal: ctx.signal,
         logger: ctx.logger,
-        ...(hooks ? { hooks } : {}),
+        hooks,
       });
       deps.metrics?.phase('postinstall', last.durationMs / 1000);
       return applied;
