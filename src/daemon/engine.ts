@@ -7,7 +7,7 @@ import { readSlots } from '../slots/index.ts';
 import { undoPendingUpdate } from './pending-update.ts';
 import { assessBoot } from './boot-assessment.ts';
 import type { CheckResult as ControlCheckResult, ControlHandler, NeedRebootResult, ResetResult } from './control-protocol.ts';
-import { bootBackendOf, type EngineDeps } from './engine-deps.ts';
+import type { EngineDeps } from './engine-deps.ts';
 import { abandonHaltedUpdate, writePendingFailure } from './fleet-halt.ts';
 import { OmahaReporter } from './omaha-reporter.ts';
 import { releaseLock, runPostBoot, type PostBootOutcome } from './post-boot-cycle.ts';

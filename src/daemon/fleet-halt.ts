@@ -2,7 +2,7 @@
 // pending update to a halted version is undone (the booted slot stays first, back to IDLE), and a
 // rollback's failure record is retried until etcd has it.
 
-import { UpdateEngineError, isUpdateEngineError, omahaErrorCode } from '../errors.ts';
+import { type UpdateEngineError, isUpdateEngineError, omahaErrorCode } from '../errors.ts';
 import { describeHalt } from '../lock/circuit-breaker.ts';
 import { omahaEvents } from '../omaha/events.ts';
 import type { EngineDeps } from './engine-deps.ts';

@@ -2,7 +2,7 @@
 // (carrying the one-shot 3/2 or rollback report when it is still undelivered), the completion report
 // right after the new slot was marked good, and events that are queued in the state when undelivered.
 
-import { UpdateEngineError, isUpdateEngineError } from '../errors.ts';
+import { UpdateEngineError } from '../errors.ts';
 import { omahaEvents, type OmahaEvent } from '../omaha/events.ts';
 import type { CheckResult } from '../omaha/offer.ts';
 import type { InstallSource, OmahaClientInfo } from '../omaha/request-builder.ts';

@@ -20,7 +20,7 @@ import { haltedOffer } from './fleet-halt.ts';
 import type { OmahaReporter } from './omaha-reporter.ts';
 import { failureForManifest, failureForOffer, forgetFailures } from './failure-memory.ts';
 import type { PayloadManifest } from '../payload/manifest.ts';
-import type { StatusMachine, UpdateStatus } from './status.ts';
+import type { StatusMachine } from './status.ts';
 import { handleRefusedCheck } from './refused-check.ts';
 
 export type CycleOutcome =

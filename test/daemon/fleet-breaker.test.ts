@@ -67,7 +67,7 @@ describe('the fleet circuit breaker', () => {
     expect(status.code).toBe(0);
     expect(status.stdout.split('\n').slice(0, 2)).toEqual(['Available: 1', 'Max: 1']);
     expect(status.stdout).toContain('FLEET CIRCUIT BREAKER (FLEET_FAILURE_THRESHOLD=1)');
-    expect(status.stdout).toMatch(new RegExp(`^2\\.0\\.0 +1 +halted$`, 'm'));
+    expect(status.stdout).toMatch(/^2\.0\.0 +1 +halted$/m);
     expect(status.stdout).toContain('ERR_HEALTH_CHECK');
 
     // A second pass while halted: offers of 2.0.0 are not taken (3/0 code 36), nothing is downloaded.

@@ -200,7 +200,15 @@ it('with no SERVER the daemon says in one line where to set it', async () => {
   const lines: string[] = [];
   const { Writable } = await import('node:stream');
   const { createLogger } = await import('../../src/platform/logger.ts');
-  const logger = createLogger({ pretty: false, destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+  const logger = createLogger({
+    pretty: false,
+    destination: new Writable({
+      write: (c, _e, cb) => {
+        lines.push(String(c));
+        cb();
+      },
+    }),
+  });
   const code = await runDaemon(lab.settings({ server: 'disabled' }), {
     once: true,
     logger,

@@ -111,18 +111,6 @@ export async function readEspFile(disk: string, path: string): Promise<Buffer | 
   }
 }
 
-/** The names in a directory of the disk's ESP (mtools). */
-async function listEspDir(disk: string, path: string): Promise<string[]> {
-  const esp = await findEspPartition(disk);
-  if (!esp) throw new Error(`No ESP on "${disk}"`);
-  const out = execFileSync('mdir', ['-b', '-i', `${disk}@@${esp.byteOffset}`, `::/${path}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return out
-    .split('\n')
-    .map((l) => l.trim().split('/').pop() ?? '')
-    .filter((n) => n !== '')
-    .sort();
-}
-
 export function fileSize(path: string): number {
   return statSync(path).size;
 }

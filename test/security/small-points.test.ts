@@ -35,7 +35,12 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 describe('passwords in URLs are redacted in log lines and printouts', () => {
   it('every logged field and message', () => {
     let out = '';
-    const sink = new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) });
+    const sink = new Writable({
+      write: (c, _e, cb) => {
+        out += String(c);
+        cb();
+      },
+    });
     const logger = createLogger({ level: 'trace', pretty: false, destination: sink });
     logger.warn({ url: 'https://fleet:hunter2@dl.example.net/p', nested: { urls: ['http://a:b0rk@x/'] } }, 'fetching https://fleet:hunter2@dl.example.net/p');
     expect(out).not.toMatch(/hunter2|b0rk/);
