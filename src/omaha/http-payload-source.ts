@@ -79,163 +79,187 @@ function abortReason(signal: AbortSignal): unknown {
 
 /** Creates the OpenPayload for an offer. URL failures are remembered across open() calls. */
 export function createHttpPayloadSource(options: HttpPayloadSourceOptions): HttpPayloadSource {
-  if (options.urls.length === 0) throw new UpdateEngineError('ERR_OMAHA_RESPONSE_INVALID', 'The offer has no payload URL');
-  const clock = options.clock ?? systemClock;
-  const maxFailures = Math.max(1, Math.min(MAX_FAILURE_COUNT_PER_URL_CAP, options.maxFailureCountPerUrl ?? DEFAULT_MAX_FAILURE_COUNT_PER_URL));
-  const maxTotalFailures = options.maxTotalFailures ?? DEFAULT_MAX_TOTAL_FAILURES;
-  // The deadline runs from the creation of the source: one source per payload download.
-  const deadline = options.deadlineMs !== undefined && options.deadlineMs > 0 ? AbortSignal.timeout(options.deadlineMs) : undefined;
-  const deadlineError = () =>
-    new UpdateEngineError(
-      'ERR_DOWNLOAD_TRANSFER',
-      `The payload download did not finish within DOWNLOAD_TIMEOUT (${Math.round((options.deadlineMs ?? 0) / 1000)} s); ${stats.bytesDelivered} bytes arrived`,
-      {
-        details: { urls: options.urls.map(redactUrl), failures: stats.failures },
-      },
-    );
-  const retryDelayMs = options.retryDelayMs ?? 1000;
-  const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
-  const lowSpeedTimeMs = options.lowSpeedTimeMs ?? DEFAULT_LOW_SPEED_TIME_MS;
-  const stats: DownloadStats = { bytesReceived: 0, bytesDelivered: 0, bytesDiscarded: 0, requests: 0, failures: 0, urlIndex: 0 };
-  let urlFailures = 0;
-  const retryDelays = () => backoffDelays({ initialMs: retryDelayMs, maxMs: maxRetryDelayMs, jitter: 'none' });
-  let nextRetryDelayMs = retryDelays();
-  /** A URL's consecutive failures start again (it delivered, or the next URL is tried). */
-  const resetFailures = () => {
-    urlFailures = 0;
-    nextRetryDelayMs = retryDelays();
-  };
-  let lastError: AttemptError | undefined;
-  const warned = new Set<string>();
-  const policy = options.credentialPolicy ?? new CredentialPolicy({ server: 'disabled', downloadHosts: [], credentials: options.credentials });
-  const anyHttps = options.credentialPolicy === undefined;
+  const download = new HttpPayloadDownload(options);
+  return { open: (ranges, signal) => download.open(ranges, signal), stats: () => download.stats() };
+}
 
-  /** The URL to request (never with an embedded password) and the credentials it may receive. */
-  function requestFor(url: string): { url: string; credentials?: BasicCredentials | undefined } {
-    const r = policy.forRequest(url);
-    if (r.refused === 'host' && anyHttps) return { url: r.url, credentials: options.credentials };
-    if (r.refused && !warned.has(r.url)) {
-      warned.add(r.url);
-      const why = r.refused === 'host' ? "its host is neither SERVER's nor in DOWNLOAD_HOSTS" : 'credentials go over HTTPS only';
-      options.logger?.warn({ url: redactUrl(url) }, `Not sending DOWNLOAD_USER/DOWNLOAD_PASSWORD to this payload URL: ${why}`);
-    }
-    return r.credentials ? { url: r.url, credentials: r.credentials } : { url: r.url };
+type Range = { start: number; end: number };
+
+/** One payload download: its URLs, their failure counts, the retry budget, the deadline and the figures. */
+class HttpPayloadDownload {
+  private readonly clock: Clock;
+  private readonly maxFailures: number;
+  private readonly maxTotalFailures: number;
+  private readonly lowSpeedTimeMs: number;
+  /** DOWNLOAD_TIMEOUT; it runs from the creation of the source (one source per payload download). */
+  private readonly deadline: AbortSignal | undefined;
+  /** DOWNLOAD_BPS: the write side's token bucket; the wait comes before a chunk is handed on. */
+  private readonly bucket: TokenBucket | undefined;
+  private readonly policy: CredentialPolicy;
+  /** Without a policy (tests) credentials may go to any https host. */
+  private readonly anyHttps: boolean;
+  private readonly counters: DownloadStats = { bytesReceived: 0, bytesDelivered: 0, bytesDiscarded: 0, requests: 0, failures: 0, urlIndex: 0 };
+  private readonly warned = new Set<string>();
+  private urlFailures = 0;
+  private nextRetryDelayMs: () => number;
+  private lastError: AttemptError | undefined;
+
+  constructor(private readonly options: HttpPayloadSourceOptions) {
+    if (options.urls.length === 0) throw new UpdateEngineError('ERR_OMAHA_RESPONSE_INVALID', 'The offer has no payload URL');
+    this.clock = options.clock ?? systemClock;
+    this.maxFailures = Math.max(1, Math.min(MAX_FAILURE_COUNT_PER_URL_CAP, options.maxFailureCountPerUrl ?? DEFAULT_MAX_FAILURE_COUNT_PER_URL));
+    this.maxTotalFailures = options.maxTotalFailures ?? DEFAULT_MAX_TOTAL_FAILURES;
+    this.lowSpeedTimeMs = options.lowSpeedTimeMs ?? DEFAULT_LOW_SPEED_TIME_MS;
+    this.deadline = options.deadlineMs !== undefined && options.deadlineMs > 0 ? AbortSignal.timeout(options.deadlineMs) : undefined;
+    const bytesPerSecond = options.maxBytesPerSecond ?? 0;
+    this.bucket = bytesPerSecond > 0 ? new TokenBucket({ bytesPerSecond, clock: this.clock }) : undefined;
+    this.policy = options.credentialPolicy ?? new CredentialPolicy({ server: 'disabled', downloadHosts: [], credentials: options.credentials });
+    this.anyHttps = options.credentialPolicy === undefined;
+    this.nextRetryDelayMs = this.retryDelays();
   }
 
-  function exhausted(): UpdateEngineError {
-    const last = lastError ?? new AttemptError('ERR_DOWNLOAD_TRANSFER', 'no attempt was made', false);
-    const count = options.urls.length;
-    return new UpdateEngineError(
-      last.code,
-      redactUrl(`Cannot download the payload: ${count === 1 ? 'its URL' : `all ${count} URLs`} failed; last error: ${last.message}`),
-      {
-        cause: last,
-        details: { urls: options.urls.map(redactUrl), failures: stats.failures },
-      },
-    );
+  stats(): DownloadStats {
+    return { ...this.counters };
   }
 
-  /** Records a failed attempt; returns the pause before the next one. */
-  function fail(error: AttemptError, progressed: boolean): number {
-    stats.failures += 1;
-    lastError = error;
-    if (progressed) resetFailures();
-    urlFailures += 1;
-    const url = options.urls[stats.urlIndex];
-    if (stats.failures >= maxTotalFailures) {
-      stats.urlIndex = options.urls.length; // the budget of this check is spent
-      options.logger?.warn(
-        { url: url !== undefined ? redactUrl(url) : null, failures: stats.failures },
-        'Payload download gave up: the retry budget of this check is spent',
-      );
-      return 0;
-    }
-    if (!error.retryable || urlFailures >= maxFailures) {
-      stats.urlIndex += 1;
-      resetFailures();
-      options.logger?.warn(
-        { url, code: error.code, reason: error.message, next: options.urls[stats.urlIndex] ?? null },
-        'Payload URL failed; moving to the next one',
-      );
-      return 0;
-    }
-    const delayMs = nextRetryDelayMs();
-    options.logger?.warn(
-      { url, code: error.code, reason: error.message, failures: urlFailures, maxFailures, delayMs },
-      'Payload transfer failed; reconnecting',
-    );
-    return delayMs;
-  }
-
-  // DOWNLOAD_BPS: the same token bucket as the write side (src/io/token-bucket.ts); the wait comes
-  // before a chunk is handed on, so the rate is never exceeded and the socket is read more slowly.
-  const bucket = (options.maxBytesPerSecond ?? 0) > 0 ? new TokenBucket({ bytesPerSecond: options.maxBytesPerSecond as number, clock }) : undefined;
-
-  async function* fetchAll(ranges: Array<{ start: number; end: number }>, signal: AbortSignal): AsyncGenerator<Buffer> {
-    for (const range of ranges) {
-      let position = range.start;
-      while (position < range.end) {
-        if (signal.aborted) throw abortReason(signal);
-        if (deadline?.aborted) throw deadlineError();
-        const url = options.urls[stats.urlIndex];
-        if (url === undefined) throw exhausted();
-        const attempt = new AbortController();
-        const guard = new LowSpeedGuard(options.lowSpeedLimitBytesPerSecond ?? DEFAULT_LOW_SPEED_LIMIT_BYTES_PER_SECOND, lowSpeedTimeMs);
-        const before = position;
-        let delayMs = 0;
-        stats.requests += 1;
-        try {
-          const { url: requestUrl, credentials } = requestFor(url);
-          for await (const chunk of fetchRange({
-            transport: options.transport,
-            url: requestUrl,
-            from: position,
-            end: range.end,
-            sizeBytes: options.sizeBytes,
-            signal: AbortSignal.any([signal, attempt.signal, ...(deadline ? [deadline] : [])]),
-            guard,
-            responseTimeoutMs: lowSpeedTimeMs,
-            credentials,
-            onRangeIgnored: options.onRangeIgnored ?? 'skip',
-            onReceived: (n) => (stats.bytesReceived += n),
-            onDiscarded: (n) => (stats.bytesDiscarded += n),
-          })) {
-            await bucket?.take(chunk.length, signal);
-            position += chunk.length;
-            stats.bytesDelivered += chunk.length;
-            yield chunk;
-          }
-          if (position < range.end) {
-            delayMs = fail(
-              new AttemptError('ERR_DOWNLOAD_TRANSFER', `"${url}" ended the body at byte ${position}, before byte ${range.end}`, true),
-              position - before >= PROGRESS_RESET_BYTES,
-            );
-          } else {
-            resetFailures();
-          }
-        } catch (e) {
-          if (signal.aborted) throw abortReason(signal);
-          if (deadline?.aborted) throw deadlineError();
-          if (!(e instanceof AttemptError)) throw e;
-          delayMs = fail(e, position - before >= PROGRESS_RESET_BYTES);
-        } finally {
-          attempt.abort();
-        }
-        if (delayMs > 0) await clock.sleep(delayMs, deadline ? AbortSignal.any([signal, deadline]) : signal).catch(() => undefined);
-      }
-    }
-  }
-
-  const open: OpenPayload = async (ranges: ByteRange[], signal: AbortSignal) => {
-    let normalized: Array<{ start: number; end: number }>;
+  async open(ranges: ByteRange[], signal: AbortSignal): Promise<Readable> {
+    let normalized: Range[];
     try {
-      normalized = normalizeRanges(ranges, options.sizeBytes);
+      normalized = normalizeRanges(ranges, this.options.sizeBytes);
     } catch (e) {
       throw new UpdateEngineError('ERR_INTERNAL', (e as Error).message, { cause: e });
     }
     if (signal.aborted) throw abortReason(signal);
-    return Readable.from(fetchAll(normalized, signal), { objectMode: false, highWaterMark: 64 * 1024 });
-  };
+    return Readable.from(this.fetchAll(normalized, signal), { objectMode: false, highWaterMark: 64 * 1024 });
+  }
 
-  return { open, stats: () => ({ ...stats }) };
+  private retryDelays(): () => number {
+    return backoffDelays({ initialMs: this.options.retryDelayMs ?? 1000, maxMs: this.options.maxRetryDelayMs ?? 30_000, jitter: 'none' });
+  }
+
+  /** A URL's consecutive failures start again (it delivered, or the next URL is tried). */
+  private resetFailures(): void {
+    this.urlFailures = 0;
+    this.nextRetryDelayMs = this.retryDelays();
+  }
+
+  private details(): { urls: string[]; failures: number } {
+    return { urls: this.options.urls.map(redactUrl), failures: this.counters.failures };
+  }
+
+  private deadlineError(): UpdateEngineError {
+    const seconds = Math.round((this.options.deadlineMs ?? 0) / 1000);
+    const message = `The payload download did not finish within DOWNLOAD_TIMEOUT (${seconds} s); ${this.counters.bytesDelivered} bytes arrived`;
+    return new UpdateEngineError('ERR_DOWNLOAD_TRANSFER', message, { details: this.details() });
+  }
+
+  private exhausted(): UpdateEngineError {
+    const last = this.lastError ?? new AttemptError('ERR_DOWNLOAD_TRANSFER', 'no attempt was made', false);
+    const count = this.options.urls.length;
+    const message = `Cannot download the payload: ${count === 1 ? 'its URL' : `all ${count} URLs`} failed; last error: ${last.message}`;
+    return new UpdateEngineError(last.code, redactUrl(message), { cause: last, details: this.details() });
+  }
+
+  /** The URL to request (never with an embedded password) and the credentials it may receive. */
+  private requestFor(url: string): { url: string; credentials?: BasicCredentials | undefined } {
+    const r = this.policy.forRequest(url);
+    if (r.refused === 'host' && this.anyHttps) return { url: r.url, credentials: this.options.credentials };
+    if (r.refused && !this.warned.has(r.url)) {
+      this.warned.add(r.url);
+      const why = r.refused === 'host' ? "its host is neither SERVER's nor in DOWNLOAD_HOSTS" : 'credentials go over HTTPS only';
+      this.options.logger?.warn({ url: redactUrl(url) }, `Not sending DOWNLOAD_USER/DOWNLOAD_PASSWORD to this payload URL: ${why}`);
+    }
+    return r.credentials ? { url: r.url, credentials: r.credentials } : { url: r.url };
+  }
+
+  /** Records a failed attempt; returns the pause before the next one (0: next URL, or given up). */
+  private fail(error: AttemptError, progressed: boolean): number {
+    const { counters, options } = this;
+    counters.failures += 1;
+    this.lastError = error;
+    if (progressed) this.resetFailures();
+    this.urlFailures += 1;
+    const url = options.urls[counters.urlIndex];
+    if (counters.failures >= this.maxTotalFailures) {
+      counters.urlIndex = options.urls.length; // the budget of this check is spent
+      const where = { url: url !== undefined ? redactUrl(url) : null, failures: counters.failures };
+      options.logger?.warn(where, 'Payload download gave up: the retry budget of this check is spent');
+      return 0;
+    }
+    if (!error.retryable || this.urlFailures >= this.maxFailures) {
+      counters.urlIndex += 1;
+      this.resetFailures();
+      const next = options.urls[counters.urlIndex] ?? null;
+      options.logger?.warn({ url, code: error.code, reason: error.message, next }, 'Payload URL failed; moving to the next one');
+      return 0;
+    }
+    const delayMs = this.nextRetryDelayMs();
+    const where = { url, code: error.code, reason: error.message, failures: this.urlFailures, maxFailures: this.maxFailures, delayMs };
+    options.logger?.warn(where, 'Payload transfer failed; reconnecting');
+    return delayMs;
+  }
+
+  /** Stops when the caller aborted or the deadline passed. */
+  private checkStop(signal: AbortSignal): void {
+    if (signal.aborted) throw abortReason(signal);
+    if (this.deadline?.aborted) throw this.deadlineError();
+  }
+
+  private async *fetchAll(ranges: Range[], signal: AbortSignal): AsyncGenerator<Buffer> {
+    for (const range of ranges) {
+      let position = range.start;
+      while (position < range.end) {
+        this.checkStop(signal);
+        const url = this.options.urls[this.counters.urlIndex];
+        if (url === undefined) throw this.exhausted();
+        const outcome = yield* this.attempt(url, { start: position, end: range.end }, signal);
+        position = outcome.position;
+        const pauseSignal = this.deadline ? AbortSignal.any([signal, this.deadline]) : signal;
+        if (outcome.delayMs > 0) await this.clock.sleep(outcome.delayMs, pauseSignal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** One request for `range` from `url`: yields what arrives; returns where it stopped and the pause before the next. */
+  private async *attempt(url: string, range: Range, signal: AbortSignal): AsyncGenerator<Buffer, { position: number; delayMs: number }> {
+    const { options, counters } = this;
+    const attempt = new AbortController();
+    const guard = new LowSpeedGuard(options.lowSpeedLimitBytesPerSecond ?? DEFAULT_LOW_SPEED_LIMIT_BYTES_PER_SECOND, this.lowSpeedTimeMs);
+    let position = range.start;
+    counters.requests += 1;
+    try {
+      const { url: requestUrl, credentials } = this.requestFor(url);
+      for await (const chunk of fetchRange({
+        transport: options.transport,
+        url: requestUrl,
+        from: position,
+        end: range.end,
+        sizeBytes: options.sizeBytes,
+        signal: AbortSignal.any([signal, attempt.signal, ...(this.deadline ? [this.deadline] : [])]),
+        guard,
+        responseTimeoutMs: this.lowSpeedTimeMs,
+        credentials,
+        onRangeIgnored: options.onRangeIgnored ?? 'skip',
+        onReceived: (n) => (counters.bytesReceived += n),
+        onDiscarded: (n) => (counters.bytesDiscarded += n),
+      })) {
+        await this.bucket?.take(chunk.length, signal);
+        position += chunk.length;
+        counters.bytesDelivered += chunk.length;
+        yield chunk;
+      }
+      if (position >= range.end) {
+        this.resetFailures();
+        return { position, delayMs: 0 };
+      }
+      const short = new AttemptError('ERR_DOWNLOAD_TRANSFER', `"${url}" ended the body at byte ${position}, before byte ${range.end}`, true);
+      return { position, delayMs: this.fail(short, position - range.start >= PROGRESS_RESET_BYTES) };
+    } catch (e) {
+      this.checkStop(signal);
+      if (!(e instanceof AttemptError)) throw e;
+      return { position, delayMs: this.fail(e, position - range.start >= PROGRESS_RESET_BYTES) };
+    } finally {
+      attempt.abort();
+    }
+  }
 }
