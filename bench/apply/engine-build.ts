@@ -3,7 +3,7 @@
 // src/ while the benchmark runs cannot switch it back to the TypeScript sources halfway.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
@@ -15,6 +15,8 @@ export function buildEngine(): string {
   const tsc = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
   rmSync(ENGINE_BUILD_DIR, { recursive: true, force: true });
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', ENGINE_BUILD_DIR], { stdio: 'inherit' });
+  // src/version.ts reads the version from the package.json beside the build, as in dist/.
+  copyFileSync('package.json', `${ENGINE_BUILD_DIR}/package.json`);
   return resolve(ENGINE_BUILD_DIR, 'src', 'cli', 'update-engine.js');
 }
 

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/values.ts';
 import { createPayload } from '../../src/payload/create.ts';
 import { createDiskImage } from '../../src/slots/index.ts';
-import { buildEngine } from '../apply/engine-build.ts';
+import { buildEngine, launcherNodeArgs } from '../apply/engine-build.ts';
 import { PRIVATE_KEY, PUBLIC_KEY } from '../apply/fixtures.ts';
 import { median } from '../apply/runners.ts';
 import { startServe } from '../apply/serve-process.ts';
@@ -84,20 +84,33 @@ async function main(): Promise<void> {
   };
 
   let rauc: RaucPeer | undefined;
-  if (args.peers.split(',').includes('rauc')) {
-    if (process.getuid?.() !== 0) throw new Error('the rauc peer needs root (a loop device for its slot); leave it out with --peers');
-    rauc = await setupRauc(join(dir, 'rauc'), imagePath, diskPath, slot);
-    await rename(rauc.bundlePath, join(www, 'update.raucb'));
+  let serve: Awaited<ReturnType<typeof startServe>> | undefined;
+  let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+  const stopAll = async () => {
+    await nginx?.stop();
+    await serve?.close();
+    await rauc?.stop();
+  };
+  try {
+    if (args.peers.split(',').includes('rauc')) {
+      if (process.getuid?.() !== 0) throw new Error('the rauc peer needs root (a loop device for its slot); leave it out with --peers');
+      rauc = await setupRauc(join(dir, 'rauc'), imagePath, diskPath, slot);
+      await rename(rauc.bundlePath, join(www, 'update.raucb'));
+    }
+    serve = await startServe(entry, payloadPath);
+    nginx = await startNginx(join(dir, 'nginx'), www, payloads, new URL(serve.updateUrl).origin);
+  } catch (e) {
+    await stopAll();
+    throw e;
   }
-  const serve = await startServe(entry, payloadPath);
-  const nginx = await startNginx(join(dir, 'nginx'), www, payloads, new URL(serve.updateUrl).origin);
-  const url = (name: string) => `${nginx.origin}/${name}`;
+  const origin = nginx.origin;
+  const url = (name: string) => `${origin}/${name}`;
   const seek = `of='${diskPath}' bs=1M seek=${slot.byteOffset} oflag=seek_bytes conv=notrunc,fsync status=none`;
   const engineConf = async (runDir: string) => {
     await mkdir(join(runDir, 'state'), { recursive: true });
     const conf = join(runDir, 'update.conf');
     const lines = [
-      `SERVER=${nginx.origin}/v1/update/`,
+      `SERVER=${origin}/v1/update/`,
       'VERSION=1.0.0',
       `DISK=${diskPath}`,
       'BOOTED_PARTITION=3',
@@ -117,7 +130,7 @@ async function main(): Promise<void> {
       const conf = await engineConf(runDir);
       try {
         return await timed(
-          `env -i PATH="$PATH" HOME="$HOME" '${process.execPath}' '${entry}' daemon --once --sysroot '${runDir}' --config '${conf}' 2>'${runDir}/daemon.log'`,
+          `env -i PATH="$PATH" HOME="$HOME" '${process.execPath}' ${launcherNodeArgs().join(' ')} '${entry}' daemon --once --sysroot '${runDir}' --config '${conf}' 2>'${runDir}/daemon.log'`,
         );
       } finally {
         await restoreDisk();
@@ -171,9 +184,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await nginx.stop();
-    await serve.close();
-    await rauc?.stop();
+    await stopAll();
   }
   const gib = sizeBytes / (1024 * MiB);
   log(`\nmedians of ${args.runs} interleaved runs, ${args.size}; swupdate's and RAUC's times include a final sync; RAUC's CPU includes its service`);
