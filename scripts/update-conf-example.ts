@@ -1,4 +1,4 @@
-// Writes update.conf.example and docs/settings.md from the one key table in src/config/schema.ts
+// Writes update.conf.example and docs/settings.md from the one key table in src/config/settings-table.ts
 // (run: npm run settings:docs). A test checks that both committed files are current.
 
 import { writeFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ export function renderSettingsDoc(): string {
   const lines = [
     '# Settings',
     '',
-    '<!-- Generated from src/config/schema.ts by `npm run settings:docs`; a test keeps it current. -->',
+    '<!-- Generated from src/config/settings-table.ts by `npm run settings:docs`; a test keeps it current. -->',
     '',
     ...LAYERS,
     '',
