@@ -42,7 +42,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Writes `sizeBytes` of random data to `path` (16 MiB at a time). */
-async function writeRandomImage(path: string, sizeBytes: number): Promise<void> {
+export async function writeRandomImage(path: string, sizeBytes: number): Promise<void> {
   const fh = await open(path, 'w');
   try {
     const buf = Buffer.allocUnsafe(16 * MiB);

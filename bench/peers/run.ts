@@ -6,7 +6,6 @@
 // machine CPU-s/GiB and peak RSS, and writes bench/out/peers.json.
 // Needs scripts/setup-bench.sh. Usage: node bin/run-ts.js bench/peers/run.ts [--size 1G] [--runs 5] [--dir DIR] [--peers engine,swupdate,rauc,curl-dd,curl-tee-dd]
 
-import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ import { parseSize } from '../../src/config/values.ts';
 import { createPayload } from '../../src/payload/create.ts';
 import { createDiskImage } from '../../src/slots/index.ts';
 import { buildEngine, launcherNodeArgs } from '../apply/engine-build.ts';
-import { PRIVATE_KEY, PUBLIC_KEY } from '../apply/fixtures.ts';
+import { PRIVATE_KEY, PUBLIC_KEY, writeRandomImage } from '../apply/fixtures.ts';
 import { median } from '../apply/runners.ts';
 import { startServe } from '../apply/serve-process.ts';
 import { startNginx } from './nginx.ts';
@@ -35,19 +34,6 @@ const { values: args } = parseArgs({
   },
 });
 
-async function writeRandom(path: string, sizeBytes: number): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    const buf = Buffer.allocUnsafe(16 * MiB);
-    for (let done = 0; done < sizeBytes; done += buf.length) {
-      randomFillSync(buf);
-      await fh.write(buf, 0, Math.min(buf.length, sizeBytes - done));
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
 async function main(): Promise<void> {
   const sizeBytes = parseSize(args.size);
   const dir = resolve(args.dir ?? (await mkdtemp(join(tmpdir(), 'ue-bench-peers-'))));
@@ -58,7 +44,7 @@ async function main(): Promise<void> {
   log(`compiling the engine; preparing a random ${args.size} image, its payload, a .swu and a disk in ${dir}`);
   const entry = buildEngine();
   const imagePath = join(www, 'rootfs.img');
-  await writeRandom(imagePath, sizeBytes);
+  await writeRandomImage(imagePath, sizeBytes);
   const payloadPath = join(payloads, 'update.payload');
   await createPayload({ imagePath, out: payloadPath, version: '9999.0.0', privateKeyPem: await readFile(PRIVATE_KEY, 'utf8'), compression: 'none' });
   const diskPath = join(dir, 'disk.img');

@@ -1,9 +1,4 @@
-// GotTransport against real servers on 127.0.0.1: POST with a capped body, streaming GET, redirect
-// loops, refused connections, HTTPS with a CA file (openssl-made), credentials only over HTTPS,
-// and proxies from the environment (plain HTTP in absolute form, HTTPS through a CONNECT tunnel).
-
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
@@ -14,7 +9,7 @@ import type { UpdateEngineError } from '../../src/errors.ts';
 import { GotTransport } from '../../src/omaha/got-transport.ts';
 import { HttpTransportError } from '../../src/omaha/http-transport.ts';
 import { startFaultServer, type FaultServer } from '../helpers/fault-server.ts';
-import { requireTool } from '../helpers/tools.ts';
+import { makeTestCertificates } from '../helpers/tls-certs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'got-transport-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -117,58 +112,6 @@ describe('GotTransport over plain HTTP', () => {
   });
 });
 
-/** A CA and a server certificate for 127.0.0.1, made with openssl. */
-function makeCertificates(): { ca: string; key: string; cert: string; caFile: string } {
-  requireTool('openssl');
-  const f = (name: string) => join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      f('ca.key'),
-      '-out',
-      f('ca.pem'),
-      '-days',
-      '2',
-      '-subj',
-      '/CN=update-engine test CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=keyCertSign',
-    ],
-    { stdio: 'ignore' },
-  );
-  execFileSync('openssl', ['req', ...ec, '-keyout', f('srv.key'), '-out', f('srv.csr'), '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
-  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  execFileSync(
-    'openssl',
-    [
-      'x509',
-      '-req',
-      '-in',
-      f('srv.csr'),
-      '-CA',
-      f('ca.pem'),
-      '-CAkey',
-      f('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      f('srv.pem'),
-      '-days',
-      '2',
-      '-extfile',
-      f('ext.cnf'),
-    ],
-    { stdio: 'ignore' },
-  );
-  return { ca: readFileSync(f('ca.pem'), 'utf8'), key: readFileSync(f('srv.key'), 'utf8'), cert: readFileSync(f('srv.pem'), 'utf8'), caFile: f('ca.pem') };
-}
-
 interface Seen {
   authorization?: string;
   url?: string | undefined;
@@ -186,7 +129,7 @@ describe('GotTransport over HTTPS and proxies', () => {
   let proxyUrl: string;
 
   beforeAll(async () => {
-    const certs = makeCertificates();
+    const certs = makeTestCertificates(dir);
     caFile = certs.caFile;
     const handler: http.RequestListener = (req, res) => {
       seen.push({ url: req.url, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
