@@ -4,18 +4,7 @@
 
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile, cp } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same trees. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../test/helpers/kill-points.ts';
 
 async function* walk(dir: string): AsyncGenerator<string> {
   let entries;
