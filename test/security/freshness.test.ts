@@ -8,12 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UpdateLab } from '../../src/demo/lab.ts';
-import { runDaemon } from '../../src/daemon/main.ts';
-import { silentLogger } from '../../src/platform/logger.ts';
 import { settingsSchema } from '../../src/config/schema.ts';
-import { RecordingRebooter } from '../fakes/recording-rebooter.ts';
 import { cleanEnv, runCli } from '../helpers/cli.ts';
 import type { PersistedState } from '../../src/daemon/state-store.ts';
+import { labDaemonOnce } from '../helpers/lab-daemon.ts';
 
 const BUILT_V2 = 1_900_000_000;
 let dir: string;
@@ -28,17 +26,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const daemonOnce = (extra: Record<string, string> = {}) =>
-  runDaemon(lab.settings(extra), {
-    once: true,
-    logger: silentLogger(),
-    signal: new AbortController().signal,
-    identityPaths: lab.identityPaths(),
-    overrides: { rebooter: new RecordingRebooter() },
-  }).then(
-    (code) => String(code),
-    (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
-  );
+const daemonOnce = (extra: Record<string, string> = {}) => labDaemonOnce(lab, extra);
 
 /** null: a payload in the older format, without a build time. */
 async function offer(version: string, buildTimeSeconds: number | null) {

@@ -10,12 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UpdateLab } from '../../src/demo/lab.ts';
-import { runDaemon } from '../../src/daemon/main.ts';
-import { silentLogger } from '../../src/platform/logger.ts';
 import { assertSlotFree, parseMountinfo, partitionNodeOf } from '../../src/slots/slot-guard.ts';
-import { RecordingRebooter } from '../fakes/recording-rebooter.ts';
 import { attachLoopDevice, detachLoopDevice, type LoopDevice } from '../helpers/loop-device.ts';
 import { requireTool } from '../helpers/tools.ts';
+import { labDaemonOnce } from '../helpers/lab-daemon.ts';
 
 let dir: string;
 let lab: UpdateLab;
@@ -49,17 +47,7 @@ const partitionBytes = async (n: number, length: number) => {
 // The daemon may repair a stale backup GPT at start; what matters is the slots' boot bits.
 const gpt = async () => Buffer.from(JSON.stringify((await lab.slots()).map((s) => [s.partition, s.priority, s.tries, s.successful])));
 
-const daemonOnce = () =>
-  runDaemon(lab.settings({ disk: loop!.path, bootedPartition: '3' }), {
-    once: true,
-    logger: silentLogger(),
-    signal: new AbortController().signal,
-    identityPaths: lab.identityPaths(),
-    overrides: { rebooter: new RecordingRebooter() },
-  }).then(
-    (code) => String(code),
-    (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
-  );
+const daemonOnce = () => labDaemonOnce(lab, { disk: loop!.path, bootedPartition: '3' });
 
 describe('the passive slot must be free before one byte is written (point 6)', () => {
   let before: { gpt: Buffer; slot: Buffer };

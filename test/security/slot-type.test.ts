@@ -8,11 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UpdateLab } from '../../src/demo/lab.ts';
-import { runDaemon } from '../../src/daemon/main.ts';
-import { silentLogger } from '../../src/platform/logger.ts';
 import { readSlots } from '../../src/slots/index.ts';
-import { RecordingRebooter } from '../fakes/recording-rebooter.ts';
 import { requireTool } from '../helpers/tools.ts';
+import { labDaemonOnce } from '../helpers/lab-daemon.ts';
 
 const LINUX = '0fc63daf-8483-4772-8e79-3d69d8477de4';
 let dir: string;
@@ -29,17 +27,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const daemonOnce = (extra: Record<string, string> = {}) =>
-  runDaemon(lab.settings(extra), {
-    once: true,
-    logger: silentLogger(),
-    signal: new AbortController().signal,
-    identityPaths: lab.identityPaths(),
-    overrides: { rebooter: new RecordingRebooter() },
-  }).then(
-    (code) => code,
-    (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
-  );
+const daemonOnce = (extra: Record<string, string> = {}) => labDaemonOnce(lab, extra);
 
 describe('a slot is accepted by its type GUID, not its label (point 7)', () => {
   it('USR-B with the Linux data type: ERR_SLOT_NOT_USR naming the partition, nothing written', async () => {
@@ -54,7 +42,7 @@ describe('a slot is accepted by its type GUID, not its label (point 7)', () => {
   it("with SLOT_TYPE set to the slots' type, the same disk updates (the setting is honoured)", async () => {
     requireTool('sgdisk');
     execFileSync('sgdisk', ['--typecode=3:8300', '--typecode=4:8300', lab.disk], { stdio: 'ignore' });
-    expect(await daemonOnce({ slotType: LINUX })).toBe(0);
+    expect(await daemonOnce({ slotType: LINUX })).toBe('0');
     const table = await readSlots(lab.disk, { slotAPartition: 3, slotBPartition: 4, slotTypeGuid: LINUX });
     expect(table.slotB).toMatchObject({ priority: 2, tries: 1, successful: false });
   });
