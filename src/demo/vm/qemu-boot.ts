@@ -3,11 +3,21 @@
 // powers off; the boot's serial output is appended to the lab's serial log.
 
 import { spawnArgv } from '../../platform/exec.ts';
+import { accessSync, constants } from 'node:fs';
 import { appendFile, copyFile, readFile, rename, rm, stat } from 'node:fs/promises';
 import { UpdateEngineError } from '../../errors.ts';
 import { join } from 'node:path';
 import { VM_CACHE_DIR, type VmAssets } from './vm-assets.ts';
 
+/** KVM when this machine offers it (/dev/kvm readable and writable), else TCG (software emulation). */
+export function qemuAccelerator(kvmDevice = '/dev/kvm'): 'kvm' | 'tcg' {
+  try {
+    accessSync(kvmDevice, constants.R_OK | constants.W_OK);
+    return 'kvm';
+  } catch {
+    return 'tcg';
+  }
+}
 export interface VmBootResult {
   /** The slot letter from the kernel command line the bootloader passed. */
   slot: string;
@@ -58,7 +68,7 @@ export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBoot
     '-machine',
     'q35',
     '-accel',
-    'tcg',
+    qemuAccelerator(),
     '-m',
     '256',
     '-smp',
