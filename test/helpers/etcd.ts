@@ -98,8 +98,21 @@ async function waitHealthy(url: string, tls: EtcdStartOptions['tls'], child: Chi
   }
 }
 
-/** Starts etcd (one member or three) on free loopback ports and waits until every member is healthy. */
+/**
+ * Starts etcd (one member or three) on free loopback ports and waits until every member is healthy.
+ * A port found free can be taken by another test before etcd binds it: then new ports are tried.
+ */
 export async function startEtcd(options: EtcdStartOptions = {}): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test(String((e as Error).message))) throw e;
+    }
+  }
+}
+
+async function startEtcdOnce(options: EtcdStartOptions): Promise<EtcdCluster> {
   requireTool('etcd');
   const count = options.members ?? 1;
   const dir = mkdtempSync(join(tmpdir(), 'ue-etcd-'));

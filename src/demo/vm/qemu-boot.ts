@@ -9,13 +9,18 @@ import { UpdateEngineError } from '../../errors.ts';
 import { join } from 'node:path';
 import { VM_CACHE_DIR, type VmAssets } from './vm-assets.ts';
 
-/** KVM when this machine offers it (/dev/kvm readable and writable), else TCG (software emulation). */
-export function qemuAccelerator(kvmDevice = '/dev/kvm'): 'kvm' | 'tcg' {
+/**
+ * The accelerators QEMU tries in order: TCG (software emulation) by default; KVM first, then TCG, when
+ * UPDATE_ENGINE_VM_KVM=1 and /dev/kvm can be opened. Not KVM by default: on the development machine
+ * /dev/kvm exists and QEMU starts KVM on it, but the guest never boots (nested virtualisation).
+ */
+export function qemuAccelerators(env: NodeJS.ProcessEnv = process.env, kvmDevice = '/dev/kvm'): Array<'kvm' | 'tcg'> {
+  if (env.UPDATE_ENGINE_VM_KVM !== '1') return ['tcg'];
   try {
     accessSync(kvmDevice, constants.R_OK | constants.W_OK);
-    return 'kvm';
+    return ['kvm', 'tcg'];
   } catch {
-    return 'tcg';
+    return ['tcg'];
   }
 }
 export interface VmBootResult {
@@ -67,8 +72,7 @@ export async function bootVm(assets: VmAssets, o: VmBootOptions): Promise<VmBoot
   const args = [
     '-machine',
     'q35',
-    '-accel',
-    qemuAccelerator(),
+    ...qemuAccelerators().flatMap((a) => ['-accel', a]),
     '-m',
     '256',
     '-smp',
