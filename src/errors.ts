@@ -79,6 +79,12 @@ export const ERRORS = {
   ERR_OMAHA_RESPONSE_INVALID: { retry: 'backoff', omaha: 'omahaResponseInvalid', exit: 'network', means: 'a field the client needs is missing or invalid' },
   ERR_OMAHA_SERVER_ERROR: { retry: 'backoff', omaha: 'omahaErrorInHTTPResponse', exit: 'network', means: 'the server reported an error-* status' },
   ERR_DOWNLOAD_TRANSFER: { retry: 'retry', omaha: 'downloadTransferError', exit: 'network', means: 'the payload transfer failed' },
+  ERR_DOWNLOAD_RANGE_IGNORED: {
+    retry: 'retry',
+    omaha: 'downloadTransferError',
+    exit: 'network',
+    means: 'the server answered a Range request with the whole file (a delta apply then falls back to a full download)',
+  },
   ERR_DOWNLOAD_WRITE: { retry: 'backoff', omaha: 'downloadWriteError', exit: 'io', means: 'writing the payload to the slot failed' },
   ERR_DOWNLOAD_STATE: { retry: 'backoff', omaha: 'downloadStateInitializationError', exit: 'io', means: 'the resume state could not be read or written' },
   ERR_PAYLOAD_SIZE_MISMATCH: { retry: 'backoff', omaha: 'payloadSizeMismatchError', exit: 'payload', means: "the payload's size differs from the offer" },
