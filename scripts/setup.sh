@@ -43,7 +43,7 @@ command -v grub-mkimage >/dev/null 2>&1 || missing+=(grub-common)
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
 command -v mke2fs >/dev/null 2>&1 || missing+=(e2fsprogs)
 # the multi-range download tests (issue 18) run against nginx's range filter
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

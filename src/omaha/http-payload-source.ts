@@ -1,6 +1,8 @@
-// The HTTP OpenPayload for the payload apply: fetches the asked byte ranges with Range requests,
-// reconnects from the last delivered byte when a connection drops, rotates through the offer's URLs
-// after MaxFailureCountPerUrl failures, aborts a transfer below 10 B/s for 90 s, limits the rate.
+// The HTTP OpenPayload for the payload apply: fetches the asked byte ranges with Range requests (up to
+// MAX_RANGES_PER_REQUEST per request as multipart/byteranges; one per request on a server that answers
+// that badly), reconnects from the last delivered byte when a connection drops, rotates through the
+// offer's URLs after MaxFailureCountPerUrl failures, aborts a transfer below 10 B/s for 90 s, limits
+// the rate.
 
 import { Readable } from 'node:stream';
 import { TokenBucket } from '../io/token-bucket.ts';
@@ -58,7 +60,7 @@ export interface DownloadStats {
   bytesReceived: number;
   /** Bytes handed to the consumer. */
   bytesDelivered: number;
-  /** Bytes of 200 answers to Range requests dropped before the asked offset. */
+  /** Payload bytes received but not asked for: a 200's prefix, the gaps of a coalesced 206, the tail of a last chunk. */
   bytesDiscarded: number;
   /** HTTP requests made. */
   requests: number;

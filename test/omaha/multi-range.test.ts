@@ -179,6 +179,14 @@ describe('Node servers that answer several ranges their own way', () => {
     expect(server.requests.at(-1)?.headers.range).not.toContain(',');
   });
 
+  it("S3's way (200 to several ranges, 206 to one): one range per request, in 'fail' mode too, no body read in vain", async () => {
+    server.setFaults([{ kind: 'ignore-range' }]);
+    const ranges = spread(20);
+    const s = source(url());
+    expect((await readAll(await s.open(ranges, never, { rangeIgnored: 'fail' }))).equals(expected(ranges))).toBe(true);
+    expect(s.stats()).toMatchObject({ requests: 21, failures: 0, bytesDiscarded: 0, bytesReceived: expected(ranges).length });
+  });
+
   it('paces several batches to DOWNLOAD_BPS', async () => {
     server.setFaults([]);
     let nowMs = 0;
