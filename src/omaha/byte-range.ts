@@ -99,6 +99,12 @@ export function normalizeRanges(ranges: ByteRange[], sizeBytes: number): Range[]
 /** Limits of one multi-range request: Apache serves more than 200 ranges whole, and servers cap a header line at 8 KiB. */
 export const MAX_RANGES_PER_REQUEST = 200;
 export const MAX_RANGE_HEADER_BYTES = 6000;
+/**
+ * A server that takes one range per request (S3 answers several with the whole object) gets one range
+ * spanning nearby asked ranges: gaps up to this are fetched and dropped, cheaper than a round trip.
+ */
+export const SPAN_GAP_BYTES = 64 * 1024;
+export const MAX_RANGES_PER_SPAN = 4096;
 
 /**
  * The ranges still to fetch, consumed from the front as bytes are delivered. `next` cuts the next
@@ -119,8 +125,11 @@ export class RangeQueue {
     return this.index >= this.ranges.length;
   }
 
-  /** The ranges of the next request (at most `maxRanges`; 1 = one range per request). */
-  next(maxRanges: number): Range[] {
+  /**
+   * The ranges of the next request: at most `maxRanges` within the header budget; or, with
+   * `spanGapBytes`, those that one single range can cover with gaps of at most that many bytes.
+   */
+  next(maxRanges: number, spanGapBytes?: number): Range[] {
     const batch: Range[] = [];
     let headerBytes = 'bytes='.length;
     for (let i = this.index; i < this.ranges.length; i++) {
@@ -132,8 +141,12 @@ export class RangeQueue {
         continue;
       }
       if (last && (start < last.end || batch.length >= maxRanges)) break;
-      headerBytes += `${start}-${r.end - 1},`.length;
-      if (last && headerBytes > MAX_RANGE_HEADER_BYTES) break;
+      if (spanGapBytes !== undefined) {
+        if (last && start - last.end > spanGapBytes) break;
+      } else {
+        headerBytes += `${start}-${r.end - 1},`.length;
+        if (last && headerBytes > MAX_RANGE_HEADER_BYTES) break;
+      }
       batch.push({ start, end: r.end });
     }
     return batch;

@@ -1,15 +1,24 @@
 // The HTTP OpenPayload for the payload apply: fetches the asked byte ranges with Range requests (up to
-// MAX_RANGES_PER_REQUEST per request as multipart/byteranges; one per request on a server that answers
-// that badly), reconnects from the last delivered byte when a connection drops, rotates through the
-// offer's URLs after MaxFailureCountPerUrl failures, aborts a transfer below 10 B/s for 90 s, limits
-// the rate.
+// MAX_RANGES_PER_REQUEST per request as multipart/byteranges; on a server that answers that badly, one
+// range per request spanning near ranges), reconnects from the last delivered byte when a connection
+// drops, rotates through the offer's URLs after MaxFailureCountPerUrl failures, aborts a transfer
+// below 10 B/s for 90 s, limits the rate.
 
 import { Readable } from 'node:stream';
 import { TokenBucket } from '../io/token-bucket.ts';
 import type { Logger } from 'pino';
 import { UpdateEngineError } from '../errors.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
-import { MAX_RANGES_PER_REQUEST, normalizeRanges, RangeQueue, type ByteRange, type OpenPayload, type Range } from './byte-range.ts';
+import {
+  MAX_RANGES_PER_REQUEST,
+  MAX_RANGES_PER_SPAN,
+  normalizeRanges,
+  RangeQueue,
+  SPAN_GAP_BYTES,
+  type ByteRange,
+  type OpenPayload,
+  type Range,
+} from './byte-range.ts';
 import type { OpenOptions } from '../payload/source.ts';
 import type { BasicCredentials, HttpTransport } from './http-transport.ts';
 import { CredentialPolicy, redactUrl } from './credential-policy.ts';
@@ -215,25 +224,26 @@ class HttpPayloadDownload {
       this.checkStop(signal);
       const url = this.options.urls[this.counters.urlIndex];
       if (url === undefined) throw this.exhausted();
-      const batch = queue.next(this.singleRange.has(url) ? 1 : MAX_RANGES_PER_REQUEST);
-      const outcome = yield* this.attempt(url, batch, signal, rangeIgnored);
+      const span = this.singleRange.has(url);
+      const batch = span ? queue.next(MAX_RANGES_PER_SPAN, SPAN_GAP_BYTES) : queue.next(MAX_RANGES_PER_REQUEST);
+      const outcome = yield* this.attempt(url, { ranges: batch, span }, signal, rangeIgnored);
       queue.advance(outcome.delivered);
       const pauseSignal = this.deadline ? AbortSignal.any([signal, this.deadline]) : signal;
       if (outcome.delayMs > 0) await this.clock.sleep(outcome.delayMs, pauseSignal).catch(() => undefined);
     }
   }
 
-  /** The URL's server answered a multi-range request badly: one range per request from now on (logged once). */
+  /** The URL's server answered a multi-range request badly: one range (spanning near ranges) per request from now on (logged once). */
   private refuseMultiRange(url: string, error: MultiRangeRefused): void {
     this.singleRange.add(url);
-    const message = 'Payload server does not answer several ranges per request well; asking one range per request from now on';
+    const message = 'Payload server does not answer several ranges per request well; asking one range per request (spanning near ranges) from now on';
     this.options.logger?.warn({ url: redactUrl(url), reason: error.message }, message);
   }
 
   /** One request for `ranges` from `url`: yields what arrives; returns how many bytes it delivered and the pause before the next. */
   private async *attempt(
     url: string,
-    ranges: Range[],
+    { ranges, span }: { ranges: Range[]; span: boolean },
     signal: AbortSignal,
     rangeIgnored: 'skip' | 'fail',
   ): AsyncGenerator<Buffer, { delivered: number; delayMs: number }> {
@@ -249,6 +259,7 @@ class HttpPayloadDownload {
         transport: options.transport,
         url: requestUrl,
         ranges,
+        span,
         sizeBytes: options.sizeBytes,
         signal: AbortSignal.any([signal, attempt.signal, ...(this.deadline ? [this.deadline] : [])]),
         guard,

@@ -34,8 +34,10 @@ export class MultiRangeRefused extends Error {}
 export interface AttemptOptions {
   transport: HttpTransport;
   url: string;
-  /** The ranges to ask for: ascending, not overlapping, not adjacent (RangeQueue.next). */
+  /** The ranges wanted: ascending, not overlapping, not adjacent (RangeQueue.next). */
   ranges: Range[];
+  /** Ask for one range spanning them all (a server that takes one range per request), not for each. */
+  span?: boolean;
   sizeBytes: number;
   signal: AbortSignal;
   guard: LowSpeedGuard;
@@ -52,6 +54,12 @@ export interface AttemptOptions {
 
 function retryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
+}
+
+/** The ranges the Range header names. */
+function requested(o: AttemptOptions): Range[] {
+  const first = o.ranges[0] as Range;
+  return o.span ? [{ start: first.start, end: (o.ranges.at(-1) as Range).end }] : o.ranges;
 }
 
 function asked(ranges: Range[]): string {
@@ -71,7 +79,8 @@ type Answer = { kind: 'single'; part: ContentRange; whole: boolean } | { kind: '
 /** Checks the response status and headers. */
 function classify(o: AttemptOptions, status: number, headers: Record<string, string | string[] | undefined>): Answer {
   const where = `"${o.url}"`;
-  const multi = o.ranges.length > 1;
+  const ranges = requested(o);
+  const multi = ranges.length > 1;
   if (status === 206) {
     const boundary = byterangesBoundary(headers['content-type'] as string | undefined);
     if (boundary !== undefined) return { kind: 'multipart', boundary };
@@ -85,16 +94,16 @@ function classify(o: AttemptOptions, status: number, headers: Record<string, str
   if (status === 200) {
     checkTotal(o, headers['content-length'] === undefined ? undefined : Number(headers['content-length']));
     if (multi) throw new MultiRangeRefused('answered 200 (the whole file)');
-    const range = o.ranges[0] as Range;
+    const range = ranges[0] as Range;
     if (o.onRangeIgnored === 'fail' && (range.start > 0 || range.end < o.sizeBytes)) {
-      throw new UpdateEngineError('ERR_DOWNLOAD_RANGE_IGNORED', `${where} ignored the Range request for ${asked(o.ranges)} (answered 200 with the whole file)`);
+      throw new UpdateEngineError('ERR_DOWNLOAD_RANGE_IGNORED', `${where} ignored the Range request for ${asked(ranges)} (answered 200 with the whole file)`);
     }
     return { kind: 'single', part: { start: 0, endInclusive: o.sizeBytes - 1 }, whole: true };
   }
   if (status === 416) {
     checkTotal(o, parseUnsatisfiedRange(headers['content-range'] as string | undefined));
     if (multi) throw new MultiRangeRefused('answered HTTP 416');
-    throw new AttemptError('ERR_DOWNLOAD_TRANSFER', `${where} cannot serve ${asked(o.ranges)} (HTTP 416)`, false);
+    throw new AttemptError('ERR_DOWNLOAD_TRANSFER', `${where} cannot serve ${asked(ranges)} (HTTP 416)`, false);
   }
   throw new AttemptError('ERR_DOWNLOAD_TRANSFER', `${where} answered HTTP ${status}`, retryableStatus(status));
 }
@@ -104,8 +113,9 @@ function checkPart(o: AttemptOptions, part: ContentRange, wanted: WantedBytes): 
   checkTotal(o, part.totalBytes);
   if (part.start === wanted.next) return;
   const message = `answered bytes ${part.start}-${part.endInclusive} where bytes ${wanted.next}- were next`;
-  if (o.ranges.length > 1) throw new MultiRangeRefused(message);
-  const range = o.ranges[0] as Range;
+  const ranges = requested(o);
+  if (ranges.length > 1) throw new MultiRangeRefused(message);
+  const range = ranges[0] as Range;
   const single = `"${o.url}" answered bytes ${part.start}-${part.endInclusive} to a request for bytes ${range.start}-${range.end - 1}`;
   throw new AttemptError('ERR_DOWNLOAD_TRANSFER', single, false);
 }
@@ -180,7 +190,7 @@ export async function* fetchRanges(o: AttemptOptions): AsyncGenerator<Buffer> {
   try {
     const response = await o.guard.wait(
       o.transport.get(o.url, {
-        headers: { range: rangeHeader(o.ranges), 'accept-encoding': 'identity' },
+        headers: { range: rangeHeader(requested(o)), 'accept-encoding': 'identity' },
         signal: o.signal,
         responseTimeoutMs: o.responseTimeoutMs,
         credentials: o.credentials,
@@ -198,7 +208,7 @@ export async function* fetchRanges(o: AttemptOptions): AsyncGenerator<Buffer> {
       o.onReceived(next.value.length);
       for (const piece of reader.read(next.value)) yield piece;
     }
-    if (!wanted.done && o.ranges.length > 1) throw new MultiRangeRefused(`answered fewer ranges than asked (up to byte ${wanted.next})`);
+    if (!wanted.done && requested(o).length > 1) throw new MultiRangeRefused(`answered fewer ranges than asked (up to byte ${wanted.next})`);
   } catch (e) {
     if (o.signal.aborted) throw o.signal.reason;
     throw transportFailure(e, o.url, received);

@@ -132,6 +132,21 @@ describe('RangeQueue', () => {
       ]).next(200),
     ).toEqual([{ start: 50, end: 60 }]);
   });
+
+  it('spans ranges whose gaps are small enough for one single range', () => {
+    const q = new RangeQueue([
+      { start: 0, end: 10 },
+      { start: 20, end: 30 },
+      { start: 45, end: 50 },
+      { start: 100, end: 110 },
+    ]);
+    expect(q.next(4096, 15)).toEqual([
+      { start: 0, end: 10 },
+      { start: 20, end: 30 },
+      { start: 45, end: 50 },
+    ]);
+    expect(q.next(2, 15)).toHaveLength(2);
+  });
 });
 
 describe('WantedBytes', () => {

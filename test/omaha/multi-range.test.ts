@@ -187,6 +187,17 @@ describe('Node servers that answer several ranges their own way', () => {
     expect(s.stats()).toMatchObject({ requests: 21, failures: 0, bytesDiscarded: 0, bytesReceived: expected(ranges).length });
   });
 
+  it('after the fallback, one range spans near asked ranges (gaps up to SPAN_GAP_BYTES fetched and dropped)', async () => {
+    server.setFaults([{ kind: 'ignore-range' }]);
+    const ranges = spread(1000); // gaps of a few KiB
+    const before = server.requests.length;
+    const s = source(url());
+    expect((await readAll(await s.open(ranges, never, { rangeIgnored: 'fail' }))).equals(expected(ranges))).toBe(true);
+    expect(s.stats()).toMatchObject({ requests: 2, failures: 0 });
+    expect(s.stats().bytesDiscarded).toBe((ranges.at(-1)?.end as number) - (ranges[0]?.start as number) - expected(ranges).length);
+    expect(server.requests[before + 1]?.headers.range).toBe(`bytes=${ranges[0]?.start}-${(ranges.at(-1)?.end as number) - 1}`);
+  });
+
   it('paces several batches to DOWNLOAD_BPS', async () => {
     server.setFaults([]);
     let nowMs = 0;

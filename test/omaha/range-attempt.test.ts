@@ -169,6 +169,15 @@ describe('fetchRanges', () => {
     });
   }
 
+  it('asks one range spanning the wanted ones when told to, and takes them out of the 206 or the 200', async () => {
+    const t = answering(206, { 'content-range': 'bytes 1-20/26' }, [file.subarray(1, 21)]);
+    expect(await collect(options(t, 0, 0, { ranges: multi, span: true }))).toBe('bcklu');
+    expect(t.seen[0]?.range).toBe('bytes=1-20');
+    expect(await collect(options(answering(200, {}, [file]), 0, 0, { ranges: multi, span: true }))).toBe('bcklu');
+    const e = await failure(collect(options(answering(200, {}, [file]), 0, 0, { ranges: multi, span: true, onRangeIgnored: 'fail' })));
+    expect(e.message).toContain('ignored the Range request for bytes 1-20');
+  });
+
   it('returns a prefix (the caller resumes) when a multipart body ends before its closing boundary', async () => {
     expect(await collect(options(multipart(`${part(1, 2)}${part(10, 11).slice(0, -1)}`), 0, 0, { ranges: multi }))).toBe('bck');
   });
