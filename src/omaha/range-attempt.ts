@@ -52,6 +52,9 @@ export interface AttemptOptions {
   onDiscarded(bytes: number): void;
 }
 
+/** Statuses that, to a request for several ranges, say "not like this" rather than "not this file". */
+const REFUSES_MULTI_RANGE = new Set([400, 413, 431, 501]);
+
 function retryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
@@ -105,6 +108,8 @@ function classify(o: AttemptOptions, status: number, headers: Record<string, str
     if (multi) throw new MultiRangeRefused('answered HTTP 416');
     throw new AttemptError('ERR_DOWNLOAD_TRANSFER', `${where} cannot serve ${asked(ranges)} (HTTP 416)`, false);
   }
+  // A header too long for the server (nginx: 400 beyond 8 KiB), or a server without multi-range (MinIO: 400).
+  if (multi && REFUSES_MULTI_RANGE.has(status)) throw new MultiRangeRefused(`answered HTTP ${status}`);
   throw new AttemptError('ERR_DOWNLOAD_TRANSFER', `${where} answered HTTP ${status}`, retryableStatus(status));
 }
 

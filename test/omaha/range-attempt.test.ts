@@ -150,6 +150,8 @@ describe('fetchRanges', () => {
   const refused: Array<[string, HttpTransport, RegExp]> = [
     ['a 200', answering(200, { 'content-length': '26' }, [file]), /answered 200/],
     ['a 416', answering(416, {}, []), /416/],
+    ['a 400 (header too long for nginx)', answering(400, {}, []), /HTTP 400/],
+    ['a 431', answering(431, {}, []), /HTTP 431/],
     ['parts out of order', multipart(`${part(10, 11)}${part(1, 2)}${part(20, 20)}\r\n--B--\r\n`), /answered bytes 10-11 where bytes 1- were next/],
     ['a part not asked', multipart(`${part(1, 2)}${part(5, 5)}\r\n--B--\r\n`), /answered bytes 5-5 where bytes 10- were next/],
     ['fewer parts than asked', multipart(`${part(1, 2)}\r\n--B--\r\n`), /fewer ranges than asked \(up to byte 10\)/],
