@@ -3,7 +3,7 @@
 # packages etcd-server, etcd-client, gdisk (sgdisk), cgpt, dbus-daemon, dbus-bin (dbus-monitor),
 # dbus-system-bus-common (the system bus configuration the D-Bus tests start from),
 # libglib2.0-bin (gdbus), systemd (busctl, systemd-analyze, systemd-notify), python3 (a datagram
-# receiver standing in for systemd's notify socket), and the filesystem tools (e2fsprogs,
+# receiver standing in for systemd's notify socket), nginx-light (multi-range downloads), and the filesystem tools (e2fsprogs,
 # squashfs-tools, erofs-utils, btrfs-progs, fusefat, fuse3, dosfstools, mtools) when their commands are missing.
 # For the VM tests: QEMU, OVMF, GRUB, systemd-boot, busybox, cpio, and a Debian kernel package
 # fetched with apt-get download into .cache/vm (never installed, never built).
@@ -42,6 +42,8 @@ command -v grub-mkimage >/dev/null 2>&1 || missing+=(grub-common)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
 command -v mke2fs >/dev/null 2>&1 || missing+=(e2fsprogs)
+# the multi-range download tests (issue 18) run against nginx's range filter
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,18 +1,30 @@
-// The HTTP OpenPayload for the payload apply: fetches the asked byte ranges with Range requests,
-// reconnects from the last delivered byte when a connection drops, rotates through the offer's URLs
-// after MaxFailureCountPerUrl failures, aborts a transfer below 10 B/s for 90 s, limits the rate.
+// The HTTP OpenPayload for the payload apply: fetches the asked byte ranges with Range requests (up to
+// MAX_RANGES_PER_REQUEST per request as multipart/byteranges; on a server that answers that badly, one
+// range per request spanning near ranges), reconnects from the last delivered byte when a connection
+// drops, rotates through the offer's URLs after MaxFailureCountPerUrl failures, aborts a transfer
+// below 10 B/s for 90 s, limits the rate.
 
 import { Readable } from 'node:stream';
 import { TokenBucket } from '../io/token-bucket.ts';
 import type { Logger } from 'pino';
 import { UpdateEngineError } from '../errors.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
-import { normalizeRanges, type ByteRange, type OpenPayload } from './byte-range.ts';
+import {
+  MAX_RANGES_PER_REQUEST,
+  MAX_RANGES_PER_SPAN,
+  normalizeRanges,
+  RangeQueue,
+  SPAN_GAP_BYTES,
+  type ByteRange,
+  type OpenPayload,
+  type Range,
+} from './byte-range.ts';
+import type { OpenOptions } from '../payload/source.ts';
 import type { BasicCredentials, HttpTransport } from './http-transport.ts';
 import { CredentialPolicy, redactUrl } from './credential-policy.ts';
 import { DEFAULT_LOW_SPEED_LIMIT_BYTES_PER_SECOND, DEFAULT_LOW_SPEED_TIME_MS, LowSpeedGuard } from './low-speed-guard.ts';
 import { DEFAULT_MAX_FAILURE_COUNT_PER_URL } from './offer.ts';
-import { AttemptError, fetchRange } from './range-attempt.ts';
+import { AttemptError, fetchRanges, MultiRangeRefused } from './range-attempt.ts';
 import { backoffDelays } from '../platform/backoff.ts';
 
 /** An attempt that delivered at least this much before failing resets its URL's failure count. */
@@ -34,7 +46,7 @@ export interface HttpPayloadSourceOptions {
   credentials?: BasicCredentials | undefined;
   /** Which hosts may receive credentials (SERVER's, DOWNLOAD_HOSTS); default: any https host (tests). */
   credentialPolicy?: CredentialPolicy;
-  /** A 200 answer to a Range request: skip the unwanted prefix (default) or fail. */
+  /** A 200 answer to a Range request: skip the unwanted prefix (default) or fail; open()'s rangeIgnored overrides it. */
   onRangeIgnored?: 'skip' | 'fail';
   lowSpeedLimitBytesPerSecond?: number;
   lowSpeedTimeMs?: number;
@@ -57,7 +69,7 @@ export interface DownloadStats {
   bytesReceived: number;
   /** Bytes handed to the consumer. */
   bytesDelivered: number;
-  /** Bytes of 200 answers to Range requests dropped before the asked offset. */
+  /** Payload bytes received but not asked for: a 200's prefix, the gaps of a coalesced 206, the tail of a last chunk. */
   bytesDiscarded: number;
   /** HTTP requests made. */
   requests: number;
@@ -80,10 +92,8 @@ function abortReason(signal: AbortSignal): unknown {
 /** Creates the OpenPayload for an offer. URL failures are remembered across open() calls. */
 export function createHttpPayloadSource(options: HttpPayloadSourceOptions): HttpPayloadSource {
   const download = new HttpPayloadDownload(options);
-  return { open: (ranges, signal) => download.open(ranges, signal), stats: () => download.stats() };
+  return { open: (ranges, signal, openOptions) => download.open(ranges, signal, openOptions), stats: () => download.stats() };
 }
-
-type Range = { start: number; end: number };
 
 /** One payload download: its URLs, their failure counts, the retry budget, the deadline and the figures. */
 class HttpPayloadDownload {
@@ -100,6 +110,8 @@ class HttpPayloadDownload {
   private readonly anyHttps: boolean;
   private readonly counters: DownloadStats = { bytesReceived: 0, bytesDelivered: 0, bytesDiscarded: 0, requests: 0, failures: 0, urlIndex: 0 };
   private readonly warned = new Set<string>();
+  /** URLs that answered a multi-range request badly: one range per request from then on. */
+  private readonly singleRange = new Set<string>();
   private urlFailures = 0;
   private nextRetryDelayMs: () => number;
   private lastError: AttemptError | undefined;
@@ -122,7 +134,7 @@ class HttpPayloadDownload {
     return { ...this.counters };
   }
 
-  async open(ranges: ByteRange[], signal: AbortSignal): Promise<Readable> {
+  async open(ranges: ByteRange[], signal: AbortSignal, openOptions?: OpenOptions): Promise<Readable> {
     let normalized: Range[];
     try {
       normalized = normalizeRanges(ranges, this.options.sizeBytes);
@@ -130,7 +142,8 @@ class HttpPayloadDownload {
       throw new UpdateEngineError('ERR_INTERNAL', (e as Error).message, { cause: e });
     }
     if (signal.aborted) throw abortReason(signal);
-    return Readable.from(this.fetchAll(normalized, signal), { objectMode: false, highWaterMark: 64 * 1024 });
+    const rangeIgnored = openOptions?.rangeIgnored ?? this.options.onRangeIgnored ?? 'skip';
+    return Readable.from(this.fetchAll(new RangeQueue(normalized), signal, rangeIgnored), { objectMode: false, highWaterMark: 64 * 1024 });
   }
 
   private retryDelays(): () => number {
@@ -205,59 +218,77 @@ class HttpPayloadDownload {
     if (this.deadline?.aborted) throw this.deadlineError();
   }
 
-  private async *fetchAll(ranges: Range[], signal: AbortSignal): AsyncGenerator<Buffer> {
-    for (const range of ranges) {
-      let position = range.start;
-      while (position < range.end) {
-        this.checkStop(signal);
-        const url = this.options.urls[this.counters.urlIndex];
-        if (url === undefined) throw this.exhausted();
-        const outcome = yield* this.attempt(url, { start: position, end: range.end }, signal);
-        position = outcome.position;
-        const pauseSignal = this.deadline ? AbortSignal.any([signal, this.deadline]) : signal;
-        if (outcome.delayMs > 0) await this.clock.sleep(outcome.delayMs, pauseSignal).catch(() => undefined);
-      }
+  /** Fetches the queue's ranges, several per request where the URL's server takes it, resuming after failures. */
+  private async *fetchAll(queue: RangeQueue, signal: AbortSignal, rangeIgnored: 'skip' | 'fail'): AsyncGenerator<Buffer> {
+    while (!queue.done) {
+      this.checkStop(signal);
+      const url = this.options.urls[this.counters.urlIndex];
+      if (url === undefined) throw this.exhausted();
+      const span = this.singleRange.has(url);
+      const batch = span ? queue.next(MAX_RANGES_PER_SPAN, SPAN_GAP_BYTES) : queue.next(MAX_RANGES_PER_REQUEST);
+      const outcome = yield* this.attempt(url, { ranges: batch, span }, signal, rangeIgnored);
+      queue.advance(outcome.delivered);
+      const pauseSignal = this.deadline ? AbortSignal.any([signal, this.deadline]) : signal;
+      if (outcome.delayMs > 0) await this.clock.sleep(outcome.delayMs, pauseSignal).catch(() => undefined);
     }
   }
 
-  /** One request for `range` from `url`: yields what arrives; returns where it stopped and the pause before the next. */
-  private async *attempt(url: string, range: Range, signal: AbortSignal): AsyncGenerator<Buffer, { position: number; delayMs: number }> {
+  /** The URL's server answered a multi-range request badly: one range (spanning near ranges) per request from now on (logged once). */
+  private refuseMultiRange(url: string, error: MultiRangeRefused): void {
+    this.singleRange.add(url);
+    const message = 'Payload server does not answer several ranges per request well; asking one range per request (spanning near ranges) from now on';
+    this.options.logger?.warn({ url: redactUrl(url), reason: error.message }, message);
+  }
+
+  /** One request for `ranges` from `url`: yields what arrives; returns how many bytes it delivered and the pause before the next. */
+  private async *attempt(
+    url: string,
+    { ranges, span }: { ranges: Range[]; span: boolean },
+    signal: AbortSignal,
+    rangeIgnored: 'skip' | 'fail',
+  ): AsyncGenerator<Buffer, { delivered: number; delayMs: number }> {
     const { options, counters } = this;
     const attempt = new AbortController();
     const guard = new LowSpeedGuard(options.lowSpeedLimitBytesPerSecond ?? DEFAULT_LOW_SPEED_LIMIT_BYTES_PER_SECOND, this.lowSpeedTimeMs);
-    let position = range.start;
+    const wanted = ranges.reduce((sum, r) => sum + r.end - r.start, 0);
+    let delivered = 0;
     counters.requests += 1;
     try {
       const { url: requestUrl, credentials } = this.requestFor(url);
-      for await (const chunk of fetchRange({
+      for await (const chunk of fetchRanges({
         transport: options.transport,
         url: requestUrl,
-        from: position,
-        end: range.end,
+        ranges,
+        span,
         sizeBytes: options.sizeBytes,
         signal: AbortSignal.any([signal, attempt.signal, ...(this.deadline ? [this.deadline] : [])]),
         guard,
         responseTimeoutMs: this.lowSpeedTimeMs,
         credentials,
-        onRangeIgnored: options.onRangeIgnored ?? 'skip',
+        onRangeIgnored: rangeIgnored,
         onReceived: (n) => (counters.bytesReceived += n),
         onDiscarded: (n) => (counters.bytesDiscarded += n),
       })) {
         await this.bucket?.take(chunk.length, signal);
-        position += chunk.length;
+        delivered += chunk.length;
         counters.bytesDelivered += chunk.length;
         yield chunk;
       }
-      if (position >= range.end) {
+      if (delivered >= wanted) {
         this.resetFailures();
-        return { position, delayMs: 0 };
+        return { delivered, delayMs: 0 };
       }
-      const short = new AttemptError('ERR_DOWNLOAD_TRANSFER', `"${url}" ended the body at byte ${position}, before byte ${range.end}`, true);
-      return { position, delayMs: this.fail(short, position - range.start >= PROGRESS_RESET_BYTES) };
+      const at = (ranges[0] as Range).start;
+      const short = new AttemptError('ERR_DOWNLOAD_TRANSFER', `"${url}" ended the body after ${delivered} of ${wanted} bytes asked from byte ${at}`, true);
+      return { delivered, delayMs: this.fail(short, delivered >= PROGRESS_RESET_BYTES) };
     } catch (e) {
       this.checkStop(signal);
+      if (e instanceof MultiRangeRefused) {
+        this.refuseMultiRange(url, e);
+        return { delivered, delayMs: 0 };
+      }
       if (!(e instanceof AttemptError)) throw e;
-      return { position, delayMs: this.fail(e, position - range.start >= PROGRESS_RESET_BYTES) };
+      return { delivered, delayMs: this.fail(e, delivered >= PROGRESS_RESET_BYTES) };
     } finally {
       attempt.abort();
     }

@@ -1,10 +1,13 @@
 // A fault-injecting HTTP server on 127.0.0.1 for the transport, client and download tests: serves a
 // payload with Range (or an XML body to POSTs) and, per request, injects one fault from a plan:
 // resets mid-body, stalls, 5xx, redirect loops, a wrong Content-Length, 200 to a Range request,
-// corrupt bytes, huge or malformed XML. Records every request and the body bytes it sent.
+// corrupt bytes, huge or malformed XML. Several ranges are answered multipart/byteranges (the body
+// faults then hit that body), or coalesced into one 206, or with their parts reversed. Records every request and the body bytes it sent.
 
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { resolveRangeRequest, type Span } from '../../src/omaha/byte-range.ts';
+import { byterangesLayout } from '../../src/omaha/multipart-ranges.ts';
 
 export type Fault =
   | { kind: 'ok' }
@@ -24,6 +27,10 @@ export type Fault =
   | { kind: 'wrong-length'; delta: number }
   /** Answer 200 with the whole file, whatever the Range header says. */
   | { kind: 'ignore-range' }
+  /** Answer a request for several ranges with one 206 from the first range's start to the last one's end. */
+  | { kind: 'coalesce' }
+  /** Answer a request for several ranges with its parts in reverse order. */
+  | { kind: 'reverse-parts' }
   /** Answer 206 with a Content-Range that starts elsewhere than asked. */
   | { kind: 'wrong-range-start'; shift: number }
   /** Serve the bytes with the byte at this file offset flipped. */
@@ -153,7 +160,22 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
       data = Buffer.from(data);
       if (fault.offset < data.length) data[fault.offset] = (data[fault.offset] as number) ^ 0xff;
     }
-    const range = fault.kind === 'ignore-range' || isPost ? undefined : parseRange(req.headers.range, data.length);
+    const asked = isPost || fault.kind === 'ignore-range' ? undefined : resolveRangeRequest(req.headers.range, data.length);
+    const range =
+      asked?.kind === 'multi' && fault.kind === 'coalesce'
+        ? { start: (asked.ranges[0] as Span).start, end: (asked.ranges.at(-1) as Span).endInclusive }
+        : fault.kind === 'ignore-range' || isPost
+          ? undefined
+          : parseRange(req.headers.range, data.length);
+    if (asked?.kind === 'multi' && fault.kind !== 'coalesce') {
+      const parts = fault.kind === 'reverse-parts' ? [...asked.ranges].reverse() : asked.ranges;
+      const boundary = `fault${requests.length}`;
+      const layout = byterangesLayout(parts, data.length, boundary, 'application/octet-stream');
+      const pieces = parts.flatMap((r, i) => [Buffer.from(layout.heads[i] as string), data.subarray(r.start, r.endInclusive + 1)]);
+      const headers = { 'content-type': `multipart/byteranges; boundary=${boundary}` };
+      sendBody(res, socket, record, fault, 206, headers, Buffer.concat([...pieces, Buffer.from(layout.tail)]));
+      return;
+    }
     let status = 200;
     let start = 0;
     let end = data.length - 1;
@@ -171,7 +193,19 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
       const shownStart = fault.kind === 'wrong-range-start' ? start + fault.shift : start;
       headers['content-range'] = `bytes ${shownStart}-${end}/${data.length}`;
     }
-    const body = data.subarray(start, end + 1);
+    sendBody(res, socket, record, fault, status, headers, data.subarray(start, end + 1));
+  }
+
+  /** Sends a payload answer's body with the fault's damage (resets, stalls, trickles, wrong lengths). */
+  function sendBody(
+    res: http.ServerResponse,
+    socket: Socket,
+    record: RecordedRequest,
+    fault: Fault,
+    status: number,
+    headers: http.OutgoingHttpHeaders,
+    body: Buffer,
+  ): void {
     headers['content-length'] = fault.kind === 'wrong-length' ? body.length + fault.delta : body.length;
     res.writeHead(status, headers);
     if (fault.kind === 'reset-after' || fault.kind === 'stall-after') {

@@ -30,6 +30,7 @@ const INSTALL_HINT: Record<string, string> = {
   busybox: 'apt-get install busybox-static',
   cpio: 'apt-get install cpio',
   mke2fs: 'apt-get install e2fsprogs',
+  nginx: 'apt-get install nginx-light',
 };
 
 export function hasTool(name: string): boolean {

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { FileRegionTarget } from '../../src/io/file-region-target.ts';
 import { omahaEvents } from '../../src/omaha/events.ts';
 import { GotTransport } from '../../src/omaha/got-transport.ts';
+import { ByterangesParser, byterangesBoundary } from '../../src/omaha/multipart-ranges.ts';
 import { createHttpPayloadSource } from '../../src/omaha/http-payload-source.ts';
 import { checkPayloadAgainstOffer, type UpdateOffer } from '../../src/omaha/offer.ts';
 import { OmahaClient } from '../../src/omaha/omaha-client.ts';
@@ -100,7 +101,7 @@ describe('the development Omaha server', () => {
     }
   });
 
-  it('serves payloads with Range, HEAD and 416', async () => {
+  it('serves payloads with Range (one, or several as multipart/byteranges), HEAD and 416', async () => {
     const url = `${server.url}/payloads/1/update-1.2.0.payload`;
     const bytes = await readFile(newer.path);
     const part = await request(url, { headers: { range: 'bytes=100-199' } });
@@ -112,6 +113,18 @@ describe('the development Omaha server', () => {
     expect(whole.body.equals(bytes)).toBe(true);
     const head = await request(url, { method: 'HEAD' });
     expect(head.headers['content-length']).toBe(String(bytes.length));
+    const multi = await request(url, { headers: { range: 'bytes=0-9,1000-1099' } });
+    expect(multi.status).toBe(206);
+    const boundary = byterangesBoundary(multi.headers['content-type']) as string;
+    expect(boundary).toMatch(/^[0-9a-f]{24}$/);
+    expect(Number(multi.headers['content-length'])).toBe(multi.body.length);
+    const events = new ByterangesParser(boundary).push(multi.body);
+    expect(events.map((e) => (e.kind === 'part' ? e.range : e.data))).toEqual([
+      { start: 0, endInclusive: 9, totalBytes: bytes.length },
+      bytes.subarray(0, 10),
+      { start: 1000, endInclusive: 1099, totalBytes: bytes.length },
+      bytes.subarray(1000, 1100),
+    ]);
     const beyond = await request(url, { headers: { range: `bytes=${bytes.length}-` } });
     expect(beyond.status).toBe(416);
     expect(beyond.headers['content-range']).toBe(`bytes */${bytes.length}`);

@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { HttpStreamResponse, HttpTransport } from '../../src/omaha/http-transport.ts';
 import { LowSpeedGuard } from '../../src/omaha/low-speed-guard.ts';
-import { AttemptError, fetchRange, type AttemptOptions } from '../../src/omaha/range-attempt.ts';
+import { AttemptError, fetchRanges, MultiRangeRefused, type AttemptOptions } from '../../src/omaha/range-attempt.ts';
+import { failure } from '../helpers/errors.ts';
 
 const file = Buffer.from('abcdefghijklmnopqrstuvwxyz');
 
@@ -26,8 +27,7 @@ function options(transport: HttpTransport, from: number, end: number, extra: Par
   const o = {
     transport,
     url: 'http://127.0.0.1:1/p',
-    from,
-    end,
+    ranges: [{ start: from, end }],
     sizeBytes: file.length,
     signal: new AbortController().signal,
     guard: new LowSpeedGuard(10, 60_000),
@@ -43,7 +43,7 @@ function options(transport: HttpTransport, from: number, end: number, extra: Par
 
 async function collect(o: AttemptOptions): Promise<string> {
   let text = '';
-  for await (const chunk of fetchRange(o)) text += chunk.toString();
+  for await (const chunk of fetchRanges(o)) text += chunk.toString();
   return text;
 }
 
@@ -57,7 +57,7 @@ async function attemptError(o: AttemptOptions): Promise<AttemptError> {
   throw new Error('expected an AttemptError');
 }
 
-describe('fetchRange', () => {
+describe('fetchRanges', () => {
   it('asks for the range without compression and yields a 206 body', async () => {
     const t = answering(206, { 'content-range': 'bytes 3-6/26' }, [file.subarray(3, 7)]);
     expect(await collect(options(t, 3, 7))).toBe('defg');
@@ -68,10 +68,10 @@ describe('fetchRange', () => {
     expect(await collect(options(answering(206, { 'content-range': 'bytes 3-25/26' }, [file.subarray(3)]), 3, 5))).toBe('de');
   });
 
-  it('skips the prefix of a 200 answer and counts it as discarded', async () => {
+  it('skips the prefix of a 200 answer and counts what it received but did not deliver as discarded', async () => {
     const o = options(answering(200, { 'content-length': '26' }, [file.subarray(0, 5), file.subarray(5)]), 7, 10);
     expect(await collect(o)).toBe('hij');
-    expect(o.discarded).toBe(7);
+    expect(o.discarded).toBe(26 - 3);
   });
 
   it('returns early (no error) when the body ends before the range does: the caller resumes', async () => {
@@ -98,10 +98,90 @@ describe('fetchRange', () => {
     });
   }
 
-  it('fails a 200 to a Range request when told to', async () => {
-    const e = await attemptError(options(answering(200, {}, [file]), 5, 6, { onRangeIgnored: 'fail' }));
-    expect(e.message).toContain('ignored the Range request for bytes 5-');
-    expect(e.retryable).toBe(false);
+  it('fails a 200 to a Range request with ERR_DOWNLOAD_RANGE_IGNORED when told to, before reading the body', async () => {
+    let read = false;
+    const t: HttpTransport = {
+      post: () => Promise.reject(new Error('not used')),
+      get: async (url) => ({
+        statusCode: 200,
+        headers: {},
+        url,
+        body: Readable.from(
+          (async function* () {
+            read = true;
+            yield file;
+          })(),
+        ),
+      }),
+    };
+    const e = await failure(collect(options(t, 5, 6, { onRangeIgnored: 'fail' })));
+    expect(e.code).toBe('ERR_DOWNLOAD_RANGE_IGNORED');
+    expect(e.message).toContain('ignored the Range request for bytes 5-5');
+    expect(read).toBe(false);
+  });
+
+  it('takes a 200 to a request for the whole file in fail mode: that is no Range request', async () => {
+    expect(await collect(options(answering(200, {}, [file]), 0, 26, { onRangeIgnored: 'fail' }))).toBe(file.toString());
+  });
+
+  const multi = [
+    { start: 1, end: 3 },
+    { start: 10, end: 12 },
+    { start: 20, end: 21 },
+  ];
+  const part = (start: number, endInclusive: number) =>
+    `\r\n--B\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${start}-${endInclusive}/26\r\n\r\n${file.toString('latin1', start, endInclusive + 1)}`;
+  const multipart = (body: string) => answering(206, { 'content-type': 'multipart/byteranges; boundary=B' }, [Buffer.from(body, 'latin1')]);
+
+  it('asks several ranges in one header and takes the multipart answer', async () => {
+    const t = multipart(`${part(1, 2)}${part(10, 11)}${part(20, 20)}\r\n--B--\r\n`);
+    expect(await collect(options(t, 0, 0, { ranges: multi }))).toBe('bcklu');
+    expect(t.seen[0]?.range).toBe('bytes=1-2,10-11,20-20');
+  });
+
+  it('takes the asked ranges out of one coalesced 206 or a coalesced part', async () => {
+    const single = answering(206, { 'content-range': 'bytes 1-20/26' }, [file.subarray(1, 21)]);
+    const o = options(single, 0, 0, { ranges: multi });
+    expect(await collect(o)).toBe('bcklu');
+    expect(o.discarded).toBe(20 - 5);
+    expect(await collect(options(multipart(`${part(1, 11)}${part(20, 20)}\r\n--B--\r\n`), 0, 0, { ranges: multi }))).toBe('bcklu');
+  });
+
+  const refused: Array<[string, HttpTransport, RegExp]> = [
+    ['a 200', answering(200, { 'content-length': '26' }, [file]), /answered 200/],
+    ['a 416', answering(416, {}, []), /416/],
+    ['a 400 (header too long for nginx)', answering(400, {}, []), /HTTP 400/],
+    ['a 431', answering(431, {}, []), /HTTP 431/],
+    ['parts out of order', multipart(`${part(10, 11)}${part(1, 2)}${part(20, 20)}\r\n--B--\r\n`), /answered bytes 10-11 where bytes 1- were next/],
+    ['a part not asked', multipart(`${part(1, 2)}${part(5, 5)}\r\n--B--\r\n`), /answered bytes 5-5 where bytes 10- were next/],
+    ['fewer parts than asked', multipart(`${part(1, 2)}\r\n--B--\r\n`), /fewer ranges than asked \(up to byte 10\)/],
+    ['a coalesced 206 covering only the first range', answering(206, { 'content-range': 'bytes 1-2/26' }, [file.subarray(1, 3)]), /fewer ranges/],
+    ['a part without Content-Range', multipart('\r\n--B\r\nContent-Type: x\r\n\r\nbc'), /broken multipart.*without a valid Content-Range/],
+  ];
+  for (const [name, transport, message] of refused) {
+    it(`stops multi-range on ${name} (MultiRangeRefused)`, async () => {
+      let error: unknown;
+      try {
+        await collect(options(transport, 0, 0, { ranges: multi }));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(MultiRangeRefused);
+      expect((error as Error).message).toMatch(message);
+    });
+  }
+
+  it('asks one range spanning the wanted ones when told to, and takes them out of the 206 or the 200', async () => {
+    const t = answering(206, { 'content-range': 'bytes 1-20/26' }, [file.subarray(1, 21)]);
+    expect(await collect(options(t, 0, 0, { ranges: multi, span: true }))).toBe('bcklu');
+    expect(t.seen[0]?.range).toBe('bytes=1-20');
+    expect(await collect(options(answering(200, {}, [file]), 0, 0, { ranges: multi, span: true }))).toBe('bcklu');
+    const e = await failure(collect(options(answering(200, {}, [file]), 0, 0, { ranges: multi, span: true, onRangeIgnored: 'fail' })));
+    expect(e.message).toContain('ignored the Range request for bytes 1-20');
+  });
+
+  it('returns a prefix (the caller resumes) when a multipart body ends before its closing boundary', async () => {
+    expect(await collect(options(multipart(`${part(1, 2)}${part(10, 11).slice(0, -1)}`), 0, 0, { ranges: multi }))).toBe('bck');
   });
 
   it('turns a body error into a retryable transfer error naming the bytes received', async () => {
