@@ -121,8 +121,19 @@ export interface LoopDisk {
   detach(): Promise<void>;
 }
 
-/** Attaches the disk image to a loop device (root only); the daemon finds the slots in its GPT. */
+/** Attaches the disk image to a loop device with its partitions (root only): the daemon writes a slot through its partition node. */
 export async function attachLoopDisk(diskPath: string): Promise<LoopDisk> {
   const device = await run(['losetup', '--find', '--show', diskPath]);
-  return { device, detach: async () => void (await run(['losetup', '--detach', device])) };
+  // This kernel does not scan GPTs by itself: partx adds the partition nodes (deleted before detaching).
+  await run(['partx', '--add', device]).catch(async (e: unknown) => {
+    await run(['losetup', '--detach', device]);
+    throw e;
+  });
+  return {
+    device,
+    detach: async () => {
+      await run(['partx', '--delete', device]);
+      await run(['losetup', '--detach', device]);
+    },
+  };
 }
