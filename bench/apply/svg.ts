@@ -4,7 +4,7 @@
 export const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#17becf'];
 export const LIMIT = '#d62728';
 
-export const tick = (v: number) => String(Number(v.toFixed(v >= 10 ? 0 : 1)));
+export const tick = (v: number) => String(Number(v.toFixed(v >= 10 ? 0 : v >= 1 ? 1 : 2)));
 export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The next "round" number at or above v (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten). */
@@ -13,6 +13,15 @@ export function niceMax(v: number): number {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
   return 10 * p;
+}
+
+/** A top at or above v whose quarters (the grid lines) are round numbers: 4 x (1, 2, 2.5 or 5 times a power of ten). */
+export function quarterMax(v: number): number {
+  if (!(v > 0)) return 1;
+  const step = v / 4;
+  const p = 10 ** Math.floor(Math.log10(step));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= step) return 4 * m * p;
+  return 40 * p;
 }
 
 /** Where a panel's frame is: left edge, top edge, width and height in pixels. */

@@ -1,7 +1,7 @@
 // Draws img/bench-delta.svg from the delta benchmark's figures: per image pair, the bytes fetched
 // (full apply, delta apply, casync) as a share of the full payload, and the wall times. Plain SVG.
 
-import { axes, COLORS, groupedBars, legend, LIMIT, niceMax, svgDocument } from '../apply/svg.ts';
+import { axes, COLORS, esc, groupedBars, legend, LIMIT, quarterMax, svgDocument } from '../apply/svg.ts';
 import { METHODS, type DeltaBench, type PairRow } from './summary.ts';
 
 const W = 800;
@@ -16,6 +16,8 @@ const SERIES_COLORS = ['#888', COLORS[0] as string, COLORS[1] as string];
 
 export function drawDeltaPlot(bench: DeltaBench, rows: PairRow[]): string {
   const out: string[] = [];
+  const schemes = rows.map((r) => `${r.kind} ${r.chunkScheme}`).join(', ');
+  out.push(`<text x="${W / 2}" y="44" text-anchor="middle" font-size="11">${esc(`chunk index of the payloads (payload create's default): ${schemes}`)}</text>`);
   const groupLabel = (r: PairRow) => `${r.kind} ${(r.v2Bytes / 1048576).toFixed(0)} MiB`;
   const shares = rows.map((r) => METHODS.map((m) => (100 * r.methods[m].fetchedBytes) / r.methods.full.fetchedBytes));
   const a = axes(out, { x0: 70, ...PANEL }, 'Bytes fetched (% of the full payload)', '', '% of full', 1, 100, false);
@@ -36,7 +38,7 @@ export function drawDeltaPlot(bench: DeltaBench, rows: PairRow[]): string {
     '',
     'seconds',
     1,
-    niceMax(Math.max(0.1, ...seconds.flat())),
+    quarterMax(Math.max(0.1, ...seconds.flat())),
     false,
   );
   groupedBars(

@@ -3,7 +3,7 @@
 // when bench/out/peers-4g.json is there) - and prints the lines against issue 17's targets.
 
 import { readFile } from 'node:fs/promises';
-import { axes, COLORS, groupedBars, legend, LIMIT, niceMax, svgDocument } from '../apply/svg.ts';
+import { axes, COLORS, groupedBars, legend, LIMIT, quarterMax, svgDocument } from '../apply/svg.ts';
 import type { TimedRun } from './timed.ts';
 
 export interface PeerRow {
@@ -55,7 +55,7 @@ export function drawPeersPlot(bench: PeersBench, large?: PeersBench): string {
     '',
     'seconds',
     1,
-    niceMax(Math.max(...rows.map((r) => r.seconds))),
+    quarterMax(Math.max(...rows.map((r) => r.seconds))),
     false,
   );
   groupedBars(
@@ -66,7 +66,7 @@ export function drawPeersPlot(bench: PeersBench, large?: PeersBench): string {
     (v) => v.toFixed(2),
   );
   legend(out, wall, [['swupdate and RAUC include a final sync', '#fff']], 35);
-  const cpuMax = niceMax(Math.max(...rows.flatMap((r) => [r.clientCpuPerGiB, r.machineCpuPerGiB])));
+  const cpuMax = quarterMax(Math.max(...rows.flatMap((r) => [r.clientCpuPerGiB, r.machineCpuPerGiB])));
   const cpu = axes(out, { x0: x0(1), ...PANEL }, 'CPU seconds per GiB (median)', '', 'CPU-s / GiB', 1, cpuMax, false);
   groupedBars(
     out,
@@ -87,7 +87,7 @@ export function drawPeersPlot(bench: PeersBench, large?: PeersBench): string {
   const largeRss = (peer: string) => large?.summary.find((r) => r.peer === peer)?.peakRssMiB ?? Number.NaN;
   const rssValues = rows.map((r) => [r.peakRssMiB, largeRss(r.peer)]);
   // RAUC's bundle download and install take over a GiB: its bar is cut, its label keeps the value.
-  const rssMax = niceMax(Math.max(150, ...rssValues.flat().filter((v) => Number.isFinite(v) && v < 1000)));
+  const rssMax = quarterMax(Math.max(150, ...rssValues.flat().filter((v) => Number.isFinite(v) && v < 1000)));
   const rss = axes(out, { x0: x0(2), ...PANEL }, 'Peak RSS (MiB; bars cut at the top)', '', 'MiB', 1, rssMax, false);
   out.push(`<line x1="${rss.x0}" x2="${rss.x0 + rss.width}" y1="${rss.py(100)}" y2="${rss.py(100)}" stroke="${LIMIT}" stroke-dasharray="4 3"/>`);
   groupedBars(

@@ -57,10 +57,12 @@ async function main(): Promise<void> {
   const disk = await createDiskImage(diskPath, { usrSizeBytes: Math.ceil((sizeBytes + 32 * MiB) / MiB) * MiB, overwrite: true });
   const slot = disk.partitions.find((p) => p.partition === 4);
   if (!slot) throw new Error('the disk image has no partition 4');
+  const wanted = args.peers.split(',');
+  // The .swu copies the image: made only when swupdate runs (an engine-only 4 GiB run skips it).
   const swuDir = join(dir, 'swu');
   await mkdir(swuDir, { recursive: true });
-  const swu = await buildSwu(swuDir, imagePath, diskPath, slot.byteOffset);
-  await rename(swu.swuPath, join(www, 'update.swu'));
+  const swu = wanted.includes('swupdate') ? await buildSwu(swuDir, imagePath, diskPath, slot.byteOffset) : undefined;
+  if (swu) await rename(swu.swuPath, join(www, 'update.swu'));
   const gpt = await readGpt(diskPath, disk.sizeBytes);
   const restoreDisk = () => writeGpt(gpt, diskPath);
 
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
     await rauc?.stop();
   };
   try {
-    if (args.peers.split(',').includes('rauc')) {
+    if (wanted.includes('rauc')) {
       if (process.getuid?.() !== 0) throw new Error('the rauc peer needs root (a loop device for its slot); leave it out with --peers');
       rauc = await setupRauc(join(dir, 'rauc'), imagePath, diskPath, slot);
       await rename(rauc.bundlePath, join(www, 'update.raucb'));
@@ -118,7 +120,7 @@ async function main(): Promise<void> {
         await rm(runDir, { recursive: true, force: true });
       }
     },
-    swupdate: () => timed(`swupdate -k '${swu.certPath}' -H bench:1.0 -l 2 -d "-u ${url('update.swu')}" >/dev/null && sync '${diskPath}'`),
+    swupdate: () => timed(`swupdate -k '${swu?.certPath}' -H bench:1.0 -l 2 -d "-u ${url('update.swu')}" >/dev/null && sync '${diskPath}'`),
     rauc: async () => {
       if (!rauc) throw new Error('rauc was not set up');
       const cpuBefore = await processCpuSeconds(rauc.servicePid);
