@@ -79,7 +79,7 @@ export interface BarGroup {
   values: number[];
 }
 
-/** Groups of bars side by side across the panel, each bar with its value above it (`format`). */
+/** Groups of bars side by side across the panel, each bar with its value above it (`format`); bars above yMax are cut. */
 export function groupedBars(out: string[], a: Axes, groups: BarGroup[], colors: string[], format: (v: number) => string): void {
   const groupW = a.width / Math.max(1, groups.length);
   groups.forEach((g, i) => {
@@ -92,7 +92,11 @@ export function groupedBars(out: string[], a: Axes, groups: BarGroup[], colors: 
       out.push(
         `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(a.y0 - y).toFixed(1)}" fill="${colors[k] ?? '#888'}"/>`,
       );
-      out.push(`<text x="${(x + (bw - 2) / 2).toFixed(1)}" y="${(y - 3).toFixed(1)}" text-anchor="middle" font-size="9">${esc(format(v))}</text>`);
+      // A bar cut at the top carries its value inside, in white.
+      const cut = v > a.yMax;
+      out.push(
+        `<text x="${(x + (bw - 2) / 2).toFixed(1)}" y="${(cut ? y + 12 : y - 3).toFixed(1)}" text-anchor="middle" font-size="9"${cut ? ' fill="white"' : ''}>${esc(format(v))}</text>`,
+      );
     });
     out.push(`<text x="${gx + groupW / 2}" y="${a.y0 + 14}" text-anchor="middle" font-size="10">${esc(g.label)}</text>`);
   });
