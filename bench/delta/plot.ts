@@ -31,10 +31,11 @@ export function drawDeltaPlot(bench: DeltaBench, rows: PairRow[]): string {
   );
   legend(out, a, [...METHODS.map((m, i) => [LABELS[m], SERIES_COLORS[i] as string] as [string, string]), ['10% of full (target, ext4 and erofs)', LIMIT]], 35);
   const seconds = rows.map((r) => METHODS.map((m) => r.methods[m].seconds));
+  const link = bench.rateBytesPerSecond ? `${(bench.rateBytesPerSecond / 1048576).toFixed(1)} MiB/s link` : 'loopback';
   const b = axes(
     out,
     { x0: 70 + PANEL.width + 100, ...PANEL },
-    'Wall time (process start to exit)',
+    `Wall time (start to exit; ${link})`,
     '',
     'seconds',
     1,

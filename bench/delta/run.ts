@@ -8,12 +8,15 @@
 // counts the bytes it sent in its access log. Every result is compared with v2 byte for byte.
 // Prints a table, writes bench/out/delta.json and img/bench-delta.svg.
 // Needs scripts/setup-bench.sh. Usage: node bin/run-ts.js bench/delta/run.ts [--tree-mib 256] [--runs 3]
-//        [--kinds ext4,squashfs,erofs] [--seed 18] [--dir DIR (kept)]
+//        [--kinds ext4,squashfs,erofs] [--seed 18] [--rate 0] [--dir DIR (kept)]
+// --rate BYTES/s: nginx sends each response at most this fast (e.g. 12M, about 100 Mbit/s), standing for
+// a real link; without it the fetch over loopback costs almost nothing and wall time shows CPU and disk.
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseSize } from '../../src/config/values.ts';
 import { buildEngine, launcherNodeArgs } from '../apply/engine-build.ts';
 import { startServe } from '../apply/serve-process.ts';
 import { startNginx } from '../peers/nginx.ts';
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     kinds: { type: 'string', default: 'ext4,squashfs,erofs' },
     seed: { type: 'string', default: '18' },
+    rate: { type: 'string', default: '0' },
     dir: { type: 'string' },
   },
 });
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
     return k as ImageKind;
   });
   const runs = Number(args.runs);
+  const rate = parseSize(args.rate);
   const seed = Number(args.seed);
   const loadAtStart = loadavg();
   log('compiling src/ into bench/out/engine-build');
@@ -80,6 +85,7 @@ async function main(): Promise<void> {
       const nginx = await startNginx(join(work, 'nginx'), join(work, 'www'), dirname(pair.payloadPath), new URL(serve.updateUrl).origin, {
         accessLog: true,
         aliases: { '/casync/': pair.casyncDir },
+        rateBytesPerSecond: rate,
       }).catch(async (e: unknown) => {
         await serve.close();
         throw e;
@@ -106,6 +112,7 @@ async function main(): Promise<void> {
   }
   const bench: DeltaBench = {
     machine: { node: process.version, cpus: cpus().length, loadAverage: { start: loadAtStart, end: loadavg() } },
+    rateBytesPerSecond: rate,
     tree,
     change,
     seed,

@@ -20,6 +20,8 @@ export interface PairResult {
 
 export interface DeltaBench {
   machine: { node: string; cpus: number; loadAverage: { start: number[]; end: number[] } };
+  /** nginx's limit_rate per response (0: loopback at full speed). */
+  rateBytesPerSecond?: number;
   tree: { files: number; bytes: number };
   change: { changed: number; removed: number; added: number; changedBytes: number };
   seed: number;
@@ -71,7 +73,7 @@ export function deltaLines(bench: DeltaBench, rows: PairRow[]): string[] {
   const runs = bench.pairs[0]?.runs.full.length ?? 0;
   const lines = [
     `tree v1: ${bench.tree.files} files, ${mib(bench.tree.bytes)} MiB; v2: ${bench.change.changed} changed, ${bench.change.removed} removed, ${bench.change.added} added (seed ${bench.seed}); medians of ${runs} interleaved runs`,
-    'fetched = bytes nginx sent (headers included); wall = process start to exit (engine: daemon --once; casync: extract + sync); apply = the engine apply action',
+    `fetched = bytes nginx sent (headers included)${bench.rateBytesPerSecond ? `, at most ${mib(bench.rateBytesPerSecond)} MiB/s per response` : ' over loopback, unlimited'}; wall = process start to exit (engine: daemon --once; casync: extract + sync); apply = the engine apply action`,
     'image      v2 MiB  scheme              | full MiB  wall s (apply) | delta MiB  % of full  req  wall s (apply) | casync MiB  % of full   req  wall s',
   ];
   for (const r of rows) {

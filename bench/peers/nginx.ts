@@ -31,6 +31,8 @@ export interface NginxOptions {
   aliases?: Record<string, string>;
   /** Log "$request_uri $status $bytes_sent $body_bytes_sent" per request, for sentSince(). */
   accessLog?: boolean;
+  /** Send each response at most this fast (nginx's limit_rate, per request), to stand for a real link; 0 = no limit. */
+  rateBytesPerSecond?: number;
 }
 
 /** Sums the access log lines after `mark` whose path starts with `prefix`. */
@@ -77,6 +79,7 @@ http {
   access_log ${options.accessLog ? `${accessLog} sent` : 'off'};
   sendfile on;
   tcp_nopush on;
+  limit_rate ${Math.round(options.rateBytesPerSecond ?? 0)};
   client_body_temp_path ${join(work, 'body')};
   proxy_temp_path ${join(work, 'proxy')};
   fastcgi_temp_path ${join(work, 'fastcgi')};
