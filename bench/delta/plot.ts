@@ -5,8 +5,8 @@ import { axes, COLORS, esc, groupedBars, legend, LIMIT, quarterMax, svgDocument 
 import { METHODS, type DeltaBench, type PairRow } from './summary.ts';
 
 const W = 800;
-const H = 430;
-const PANEL = { top: 70, width: 300, height: 250 };
+const H = 440;
+const PANEL = { top: 80, width: 300, height: 250 };
 const LABELS: Record<(typeof METHODS)[number], string> = {
   full: 'full apply (DELTA=false)',
   delta: 'delta apply (DELTA=true, booted slot as seed)',
