@@ -28,6 +28,8 @@ export interface DaemonJob {
   nodeArgs?: string[];
   /** Extra environment variables for the daemon (its environment is otherwise PATH and HOME only). */
   env?: Record<string, string>;
+  /** More update.conf lines (KEY=VALUE), e.g. DELTA=false. */
+  settings?: Record<string, string>;
 }
 
 export interface ApplyCpu {
@@ -89,6 +91,7 @@ async function writeConf(job: DaemonJob): Promise<string> {
     'REBOOT_STRATEGY=off',
     'LOG_LEVEL=info',
     `IO_WRITE_BPS=${job.ioWriteBytesPerSecond}`,
+    ...Object.entries(job.settings ?? {}).map(([key, value]) => `${key}=${value}`),
   ];
   await writeFile(conf, `${lines.join('\n')}\n`);
   return conf;

@@ -87,21 +87,33 @@ export async function prepareImage(dir: string, sizeBytes: number, log: (line: s
   const disk = await createDiskImage(diskPath, { usrSizeBytes, overwrite: true });
   const slot = disk.partitions.find((p) => p.partition === PASSIVE_PARTITION);
   if (!slot) throw new Error(`disk image "${diskPath}" has no partition ${PASSIVE_PARTITION}`);
-  const tailOffsetBytes = disk.sizeBytes - MiB;
-  const gpt = { head: await readAt(diskPath, 0, MiB), tail: await readAt(diskPath, tailOffsetBytes, MiB), tailOffsetBytes };
+  const gpt = await readGpt(diskPath, disk.sizeBytes);
   return { sizeBytes, payloadPath, payloadSizeBytes, version, diskPath, slotOffsetBytes: slot.byteOffset, slotLengthBytes: slot.byteLength, gpt };
 }
 
-/** Puts the GPT back as created (USR-A booted and good, USR-B priority 0), on the file or the loop device. */
-export async function restoreGpt(img: BenchImage, diskPath: string): Promise<void> {
+/** The GPT areas of a disk image of `sizeBytes` (its first and last MiB), to be written back by writeGpt. */
+export type SavedGpt = BenchImage['gpt'];
+
+export async function readGpt(diskPath: string, sizeBytes: number): Promise<SavedGpt> {
+  const tailOffsetBytes = sizeBytes - MiB;
+  return { head: await readAt(diskPath, 0, MiB), tail: await readAt(diskPath, tailOffsetBytes, MiB), tailOffsetBytes };
+}
+
+/** Writes saved GPT areas back (undoes a flip), on the file or a loop device over it. */
+export async function writeGpt(gpt: SavedGpt, diskPath: string): Promise<void> {
   const fh = await open(diskPath, 'r+');
   try {
-    await fh.write(img.gpt.head, 0, img.gpt.head.length, 0);
-    await fh.write(img.gpt.tail, 0, img.gpt.tail.length, img.gpt.tailOffsetBytes);
+    await fh.write(gpt.head, 0, gpt.head.length, 0);
+    await fh.write(gpt.tail, 0, gpt.tail.length, gpt.tailOffsetBytes);
     await fh.datasync();
   } finally {
     await fh.close();
   }
+}
+
+/** Puts the GPT back as created (USR-A booted and good, USR-B priority 0), on the file or the loop device. */
+export async function restoreGpt(img: BenchImage, diskPath: string): Promise<void> {
+  await writeGpt(img.gpt, diskPath);
 }
 
 export interface LoopDisk {
@@ -109,8 +121,19 @@ export interface LoopDisk {
   detach(): Promise<void>;
 }
 
-/** Attaches the disk image to a loop device (root only); the daemon finds the slots in its GPT. */
+/** Attaches the disk image to a loop device with its partitions (root only): the daemon writes a slot through its partition node. */
 export async function attachLoopDisk(diskPath: string): Promise<LoopDisk> {
   const device = await run(['losetup', '--find', '--show', diskPath]);
-  return { device, detach: async () => void (await run(['losetup', '--detach', device])) };
+  // This kernel does not scan GPTs by itself: partx adds the partition nodes (deleted before detaching).
+  await run(['partx', '--add', device]).catch(async (e: unknown) => {
+    await run(['losetup', '--detach', device]);
+    throw e;
+  });
+  return {
+    device,
+    detach: async () => {
+      await run(['partx', '--delete', device]);
+      await run(['losetup', '--detach', device]);
+    },
+  };
 }

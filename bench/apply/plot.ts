@@ -1,6 +1,7 @@
 // Draws img/bench-apply.svg from the benchmark's figures: throughput against curl|dd, the daemon's
 // RSS over a run of each size, and the write rate over time under IO_WRITE_BPS. Plain SVG text.
 
+import { axes, COLORS, LIMIT, legend, niceMax, svgDocument, type Axes } from './svg.ts';
 import type { BenchResults, Summary } from './summary.ts';
 
 const MiB = 1024 * 1024;
@@ -9,61 +10,16 @@ const H = 470;
 const PANEL_W = 310;
 const PANEL_H = 270;
 const TOP = 70;
-const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#17becf'];
-const LIMIT = '#d62728';
 
-const tick = (v: number) => String(Number(v.toFixed(v >= 10 ? 0 : 1)));
 const sizeLabel = (bytes: number) => (bytes >= 1024 * MiB ? `${Number((bytes / 1024 / MiB).toFixed(1))} GiB` : `${Math.round(bytes / MiB)} MiB`);
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-function niceMax(v: number): number {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
-}
-
-interface Axes {
-  x0: number;
-  y0: number;
-  xMax: number;
-  yMax: number;
-  px: (x: number) => number;
-  py: (y: number) => number;
-}
 
 function panel(out: string[], index: number, title: string, xLabel: string, yLabel: string, xMax: number, yMax: number, xTicks: boolean): Axes {
-  const x0 = 70 + index * (PANEL_W + 50);
-  const y0 = TOP + PANEL_H;
-  const px = (x: number) => x0 + (x / xMax) * PANEL_W;
-  const py = (y: number) => y0 - (y / yMax) * PANEL_H;
-  out.push(`<text x="${x0 + PANEL_W / 2}" y="${TOP - 12}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
-  out.push(`<rect x="${x0}" y="${TOP}" width="${PANEL_W}" height="${PANEL_H}" fill="none" stroke="#999"/>`);
-  for (let i = 0; i <= 4; i++) {
-    const y = (yMax * i) / 4;
-    out.push(`<line x1="${x0}" x2="${x0 + PANEL_W}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/>`);
-    out.push(`<text x="${x0 - 5}" y="${py(y) + 4}" text-anchor="end" font-size="11">${tick(y)}</text>`);
-    if (xTicks) out.push(`<text x="${px((xMax * i) / 4)}" y="${y0 + 15}" text-anchor="middle" font-size="11">${tick((xMax * i) / 4)}</text>`);
-  }
-  out.push(`<text x="${x0 + PANEL_W / 2}" y="${y0 + 32}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
-  out.push(
-    `<text x="${x0 - 48}" y="${TOP + PANEL_H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${x0 - 48} ${TOP + PANEL_H / 2})">${esc(yLabel)}</text>`,
-  );
-  return { x0, y0, xMax, yMax, px, py };
+  return axes(out, { x0: 70 + index * (PANEL_W + 50), top: TOP, width: PANEL_W, height: PANEL_H }, title, xLabel, yLabel, xMax, yMax, xTicks);
 }
 
 function polyline(points: [number, number][], a: Axes, color: string, dash = ''): string {
   const d = points.map(([x, y]) => `${a.px(x).toFixed(1)},${a.py(y).toFixed(1)}`).join(' ');
   return `<polyline points="${d}" fill="none" stroke="${color}" stroke-width="1.6"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`;
-}
-
-/** A legend below the panel. */
-function legend(out: string[], a: Axes, items: [string, string][]): void {
-  items.forEach(([label, color], i) => {
-    const y = a.y0 + 50 + i * 15;
-    out.push(`<rect x="${a.x0 + 8}" y="${y - 9}" width="10" height="10" fill="${color}"/>`);
-    out.push(`<text x="${a.x0 + 22}" y="${y}" font-size="11">${esc(label)}</text>`);
-  });
 }
 
 /** Rate over time from cumulative [ms, bytes] samples, averaged over windows of `windowMs`. */
@@ -149,12 +105,5 @@ export function drawApplyPlot(summary: Summary, bench: BenchResults): string {
 
   const m = bench.machine;
   const title = `update-engine apply benchmark (${m.cpus} CPUs, Node ${m.node}, load ${m.loadAverage.start[0]?.toFixed(1)}-${m.loadAverage.end[0]?.toFixed(1)})`;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    ...out,
-    '</svg>',
-    '',
-  ].join('\n');
+  return svgDocument(W, H, title, out);
 }

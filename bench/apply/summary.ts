@@ -107,7 +107,7 @@ function summarizeRow(r: SizeTargetResult): SummaryRow {
   };
 }
 
-function summarizeThrottle(t: ThrottleResult): ThrottleRow {
+export function summarizeThrottle(t: ThrottleResult): ThrottleRow {
   const run = t.run;
   const [measuredAt, samples]: [ThrottleRow['measuredAt'], [number, number][]] = run.deviceSamples
     ? ['device', run.deviceSamples]

@@ -25,12 +25,25 @@ export interface CasyncResult {
   seconds: number;
 }
 
+/** Chunks `image` into a chunk store (casync's defaults: 16/64/256 KiB chunks, zstd) and writes its index. */
+export async function casyncMake(image: string, store: string, index: string): Promise<void> {
+  await mkdir(store, { recursive: true });
+  await exec('casync', ['make', `--store=${store}`, index, image]);
+}
+
+/** Extracts `index` (a path or URL) into `out` from the store at `storeUrl`, reusing what `seed` holds; times it. */
+export async function casyncExtract(storeUrl: string, index: string, seed: string, out: string): Promise<number> {
+  await rm(out, { force: true });
+  const started = performance.now();
+  await exec('casync', ['extract', `--store=${storeUrl}`, `--seed=${seed}`, '--seed-output=no', index, out]);
+  return (performance.now() - started) / 1000;
+}
+
 export async function casyncDelta(oldImage: string, newImage: string, work: string): Promise<CasyncResult> {
   const store = join(work, 'store');
   await rm(work, { recursive: true, force: true });
-  await mkdir(store, { recursive: true });
   const index = join(work, 'new.caibx');
-  await exec('casync', ['make', `--store=${store}`, index, newImage]);
+  await casyncMake(newImage, store, index);
   const { stdout: du } = await exec('du', ['-sb', store]);
   let fetchBytes = 0;
   let requests = 0;
@@ -52,13 +65,12 @@ export async function casyncDelta(oldImage: string, newImage: string, work: stri
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   const out = join(work, 'out.img');
-  const started = performance.now();
+  let seconds: number;
   try {
-    await exec('casync', ['extract', `--store=http://127.0.0.1:${port}/`, `--seed=${oldImage}`, index, out]);
+    seconds = await casyncExtract(`http://127.0.0.1:${port}/`, index, oldImage, out);
   } finally {
     server.close();
   }
-  const seconds = (performance.now() - started) / 1000;
   if ((await fileSha256(out)) !== (await fileSha256(newImage))) throw new Error('casync extract did not reproduce the new image');
   await stat(out);
   return { fetchBytes, requests, storeBytes: Number(du.split(/\s/)[0]), seconds };

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { casyncDelta, type CasyncResult } from './casync.ts';
 import { IMAGE_KINDS, makeImage } from './images.ts';
 import { measureSchemes, type SchemeResult } from './schemes.ts';
-import { buildBaseTree, deriveChangedTree } from './tree.ts';
+import { buildBaseTree, deriveChangedTree, USR_SOURCES } from './tree.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const v1 = join(dir, 'tree-v1');
   const v2 = join(dir, 'tree-v2');
   await rm(v1, { recursive: true, force: true });
-  const base = await buildBaseTree(['/usr/lib/python3.11', '/usr/share/perl', '/usr/lib/x86_64-linux-gnu', '/usr/share'], v1, Number(args['tree-mib']) * MiB);
+  const base = await buildBaseTree(USR_SOURCES, v1, Number(args['tree-mib']) * MiB);
   const change = await deriveChangedTree(v1, v2, 0.05, seed);
   log(
     `tree v1: ${base.files} files, ${(base.bytes / MiB).toFixed(1)} MiB; v2: ${change.changed} changed, ${change.removed} removed, ${change.added} added (${(change.changedBytes / MiB).toFixed(1)} MiB of changed or new files), seed ${seed}`,

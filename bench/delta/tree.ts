@@ -6,6 +6,9 @@ import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile, cp } from 'nod
 import { dirname, join, relative } from 'node:path';
 import { seededRandom } from '../../test/helpers/kill-points.ts';
 
+/** Where the trees come from on this machine (Debian 12): Python, Perl, the shared libraries, then /usr/share. */
+export const USR_SOURCES = ['/usr/lib/python3.11', '/usr/share/perl', '/usr/lib/x86_64-linux-gnu', '/usr/share'];
+
 async function* walk(dir: string): AsyncGenerator<string> {
   let entries;
   try {

@@ -3,24 +3,28 @@
 // final `sync` since swupdate does not fsync), RAUC (signed plain bundle downloaded, then installed by
 // its service, then a sync; root only), `curl | dd conv=fsync` and `curl | tee >(sha256sum) | dd`,
 // all fetched from one nginx on 127.0.0.1. Runs interleaved, medians; prints wall, client CPU-s/GiB,
-// machine CPU-s/GiB and peak RSS, and writes bench/out/peers.json.
-// Needs scripts/setup-bench.sh. Usage: node bin/run-ts.js bench/peers/run.ts [--size 1G] [--runs 5] [--dir DIR] [--peers engine,swupdate,rauc,curl-dd,curl-tee-dd]
+// machine CPU-s/GiB (all CPU time of the machine over the run: nginx and kernel writeback included)
+// and peak RSS, writes bench/out/peers.json and draws img/bench-peers.svg (bench/peers/draw.ts redraws it).
+// Needs scripts/setup-bench.sh. Usage: node bin/run-ts.js bench/peers/run.ts [--size 1G] [--runs 5] [--dir DIR]
+//        [--peers engine,swupdate,rauc,curl-dd,curl-tee-dd] [--out bench/out/peers.json]
+// The engine's memory at 4 GiB: --size 4G --peers engine --runs 1 --out bench/out/peers-4g.json (the plot shows it).
 
-import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/values.ts';
 import { createPayload } from '../../src/payload/create.ts';
 import { createDiskImage } from '../../src/slots/index.ts';
 import { buildEngine, launcherNodeArgs } from '../apply/engine-build.ts';
-import { PRIVATE_KEY, PUBLIC_KEY, writeRandomImage } from '../apply/fixtures.ts';
+import { PRIVATE_KEY, PUBLIC_KEY, readGpt, writeGpt, writeRandomImage } from '../apply/fixtures.ts';
 import { median } from '../apply/runners.ts';
 import { startServe } from '../apply/serve-process.ts';
 import { startNginx } from './nginx.ts';
 import { processCpuSeconds, processPeakRss, setupRauc, type RaucPeer } from './rauc.ts';
 import { buildSwu } from './swupdate.ts';
+import { drawPeersPlot, LARGE_OUT, peersTargets, readOptionalBench, type PeersBench } from './plot.ts';
 import { timed, type TimedRun } from './timed.ts';
 
 const MiB = 1024 * 1024;
@@ -31,11 +35,13 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '5' },
     dir: { type: 'string' },
     peers: { type: 'string', default: 'engine,swupdate,rauc,curl-dd,curl-tee-dd' },
+    out: { type: 'string', default: 'bench/out/peers.json' },
   },
 });
 
 async function main(): Promise<void> {
   const sizeBytes = parseSize(args.size);
+  const loadAtStart = loadavg();
   const dir = resolve(args.dir ?? (await mkdtemp(join(tmpdir(), 'ue-bench-peers-'))));
   const www = join(dir, 'www');
   const payloads = join(dir, 'payloads');
@@ -51,23 +57,14 @@ async function main(): Promise<void> {
   const disk = await createDiskImage(diskPath, { usrSizeBytes: Math.ceil((sizeBytes + 32 * MiB) / MiB) * MiB, overwrite: true });
   const slot = disk.partitions.find((p) => p.partition === 4);
   if (!slot) throw new Error('the disk image has no partition 4');
+  const wanted = args.peers.split(',');
+  // The .swu copies the image: made only when swupdate runs (an engine-only 4 GiB run skips it).
   const swuDir = join(dir, 'swu');
   await mkdir(swuDir, { recursive: true });
-  const swu = await buildSwu(swuDir, imagePath, diskPath, slot.byteOffset);
-  await rename(swu.swuPath, join(www, 'update.swu'));
-  const gptHead = Buffer.alloc(MiB);
-  const gptTail = Buffer.alloc(MiB);
-  const fh = await open(diskPath, 'r');
-  await fh.read(gptHead, 0, MiB, 0);
-  await fh.read(gptTail, 0, MiB, disk.sizeBytes - MiB);
-  await fh.close();
-  const restoreDisk = async () => {
-    const w = await open(diskPath, 'r+');
-    await w.write(gptHead, 0, MiB, 0);
-    await w.write(gptTail, 0, MiB, disk.sizeBytes - MiB);
-    await w.datasync();
-    await w.close();
-  };
+  const swu = wanted.includes('swupdate') ? await buildSwu(swuDir, imagePath, diskPath, slot.byteOffset) : undefined;
+  if (swu) await rename(swu.swuPath, join(www, 'update.swu'));
+  const gpt = await readGpt(diskPath, disk.sizeBytes);
+  const restoreDisk = () => writeGpt(gpt, diskPath);
 
   let rauc: RaucPeer | undefined;
   let serve: Awaited<ReturnType<typeof startServe>> | undefined;
@@ -78,7 +75,7 @@ async function main(): Promise<void> {
     await rauc?.stop();
   };
   try {
-    if (args.peers.split(',').includes('rauc')) {
+    if (wanted.includes('rauc')) {
       if (process.getuid?.() !== 0) throw new Error('the rauc peer needs root (a loop device for its slot); leave it out with --peers');
       rauc = await setupRauc(join(dir, 'rauc'), imagePath, diskPath, slot);
       await rename(rauc.bundlePath, join(www, 'update.raucb'));
@@ -123,7 +120,7 @@ async function main(): Promise<void> {
         await rm(runDir, { recursive: true, force: true });
       }
     },
-    swupdate: () => timed(`swupdate -k '${swu.certPath}' -H bench:1.0 -l 2 -d "-u ${url('update.swu')}" >/dev/null && sync '${diskPath}'`),
+    swupdate: () => timed(`swupdate -k '${swu?.certPath}' -H bench:1.0 -l 2 -d "-u ${url('update.swu')}" >/dev/null && sync '${diskPath}'`),
     rauc: async () => {
       if (!rauc) throw new Error('rauc was not set up');
       const cpuBefore = await processCpuSeconds(rauc.servicePid);
@@ -151,9 +148,10 @@ async function main(): Promise<void> {
       for (const name of names) {
         const run = await peers[name]!();
         results[name]!.push(run);
-        // The first round of each peer proves it wrote the image into the slot (cmp exits non-zero otherwise).
-        if (round === 0 && name !== 'engine') execFileSync('cmp', ['-s', '-n', String(sizeBytes), '-i', `0:${slot.byteOffset}`, imagePath, diskPath]);
-        if (round === 0 && name !== 'engine')
+        // The first round of each peer proves it wrote the image into the slot (cmp exits non-zero otherwise),
+        // then the slot is zeroed so that the next peer's check proves its own write.
+        if (round === 0) execFileSync('cmp', ['-s', '-n', String(sizeBytes), '-i', `0:${slot.byteOffset}`, imagePath, diskPath]);
+        if (round === 0)
           execFileSync('dd', [
             `of=${diskPath}`,
             'bs=1M',
@@ -173,6 +171,7 @@ async function main(): Promise<void> {
     await stopAll();
   }
   const gib = sizeBytes / (1024 * MiB);
+  const machine = { node: process.version, cpus: cpus().length, loadAverage: { start: loadAtStart, end: loadavg() } };
   log(`\nmedians of ${args.runs} interleaved runs, ${args.size}; swupdate's and RAUC's times include a final sync; RAUC's CPU includes its service`);
   log('peer          wall s   client CPU-s/GiB   machine CPU-s/GiB   peak RSS MiB');
   const summary = names.map((name) => {
@@ -189,8 +188,16 @@ async function main(): Promise<void> {
     );
     return row;
   });
-  await mkdir('bench/out', { recursive: true });
-  await writeFile('bench/out/peers.json', `${JSON.stringify({ size: args.size, runs: Number(args.runs), summary, results }, null, 2)}\n`);
+  const bench: PeersBench = { size: args.size, sizeBytes, runs: Number(args.runs), machine, summary, results };
+  await mkdir(dirname(args.out), { recursive: true });
+  await writeFile(args.out, `${JSON.stringify(bench, null, 2)}\n`);
+  log(`wrote ${args.out}`);
+  const large = args.out === LARGE_OUT ? undefined : await readOptionalBench(LARGE_OUT);
+  for (const line of peersTargets(bench, large)) log(line);
+  if (names.length > 1) {
+    await writeFile('img/bench-peers.svg', drawPeersPlot(bench, large));
+    log(`wrote img/bench-peers.svg${large ? ` (with the engine's ${large.size} run from ${LARGE_OUT})` : ''}`);
+  }
   if (!args.dir) await rm(dir, { recursive: true, force: true });
 }
 
