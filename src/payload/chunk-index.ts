@@ -100,41 +100,64 @@ export function indexHash(index: ChunkIndex, i: number): Buffer {
   return index.bytes.subarray(i * CHUNK_RECORD_BYTES, i * CHUNK_RECORD_BYTES + CHUNK_HASH_BYTES);
 }
 
-/** Builds an index while the image streams by, in any buffer sizes. */
-export class ChunkIndexBuilder {
+/** Cuts a stream (any buffer sizes) into a scheme's chunks and hands each chunk's bytes on, in order. */
+export class ChunkSplitter {
   private readonly cutter: SchemeCutter;
-  private readonly hashes: Buffer[] = [];
-  private readonly lengths: number[] = [];
   /** The bytes of the chunk not cut yet (at most one chunk's worth). */
   private carry: Buffer[] = [];
+  private carried = 0;
 
-  constructor(scheme: ChunkScheme) {
+  /** `onChunk` gets a view that is valid only during the call. */
+  constructor(
+    scheme: ChunkScheme,
+    private readonly onChunk: (bytes: Uint8Array) => void,
+  ) {
     this.cutter = cutterFor(scheme);
   }
 
   push(data: Uint8Array): void {
     let at = 0;
     for (const length of this.cutter.push(data)) {
-      const carried = this.carry.reduce((n, b) => n + b.byteLength, 0);
-      const take = length - carried;
-      const piece = Buffer.concat([...this.carry, data.subarray(at, at + take)]);
+      const take = length - this.carried;
+      const piece = this.carried === 0 ? data.subarray(at, at + take) : Buffer.concat([...this.carry, data.subarray(at, at + take)]);
       this.carry = [];
-      this.add(piece);
+      this.carried = 0;
+      this.onChunk(piece);
       at += take;
     }
-    if (at < data.byteLength) this.carry.push(Buffer.from(data.subarray(at)));
+    if (at < data.byteLength) {
+      this.carry.push(Buffer.from(data.subarray(at)));
+      this.carried += data.byteLength - at;
+    }
   }
 
-  private add(piece: Buffer): void {
-    this.hashes.push(chunkHash(piece));
-    this.lengths.push(piece.byteLength);
+  finish(): void {
+    if (this.cutter.finish() !== undefined) this.onChunk(Buffer.concat(this.carry));
+    this.carry = [];
+    this.carried = 0;
+  }
+}
+
+/** Builds an index while the image streams by, in any buffer sizes. */
+export class ChunkIndexBuilder {
+  private readonly hashes: Buffer[] = [];
+  private readonly lengths: number[] = [];
+  private readonly splitter: ChunkSplitter;
+
+  constructor(scheme: ChunkScheme) {
+    this.splitter = new ChunkSplitter(scheme, (piece) => {
+      this.hashes.push(chunkHash(piece));
+      this.lengths.push(piece.byteLength);
+    });
+  }
+
+  push(data: Uint8Array): void {
+    this.splitter.push(data);
   }
 
   /** The index bytes and the chunk count, once the whole image went through push. */
   finish(): { bytes: Buffer; count: number } {
-    const last = this.cutter.finish();
-    if (last !== undefined) this.add(Buffer.concat(this.carry));
-    this.carry = [];
+    this.splitter.finish();
     return { bytes: encodeChunkIndex(this.hashes, this.lengths), count: this.lengths.length };
   }
 }

@@ -12,6 +12,8 @@ export interface ReceivedBlock {
   lease: BlockLease;
   /** The payload file's hash of `stored`, still running (payload blocks of a fresh apply only). */
   payloadHashed?: Promise<void> | undefined;
+  /** `stored` holds the image bytes already (assembled by a delta apply), even when blocks are compressed. */
+  assembled?: boolean | undefined;
 }
 
 /** A block whose image bytes matched the signed block table. */

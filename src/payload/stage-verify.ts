@@ -22,7 +22,7 @@ export interface VerifyOptions {
  */
 async function imageInLease(block: ReceivedBlock, o: VerifyOptions): Promise<Uint8Array> {
   const { index, stored, lease } = block;
-  if (o.manifest.compression === 'none') return stored;
+  if (o.manifest.compression === 'none' || block.assembled) return stored;
   const decoded = await decodeBlock(o.manifest.compression, stored, imageBlockLength(o.manifest, index), index);
   await block.payloadHashed;
   lease.memory.set(decoded);
