@@ -158,8 +158,7 @@ export class ApplyRun {
         reader.jumpTo(cp.resumeOffset);
       }
       const { manifest } = header;
-      // A delta reads the seed and asks for its ranges before anything is written (a server that
-      // ignores Range then costs nothing but the fallback to a full pass).
+      // A delta indexes the seed before the target is opened.
       if (this.delta?.active) await this.delta.prepare(header, cp?.nextBlock ?? 0);
       await this.o.beforeWrite?.(manifest);
       await this.o.target.open();
@@ -220,7 +219,7 @@ export class ApplyRun {
     const onFailure = this.fail;
     const store = this.o.checkpoint?.store;
     const received = this.delta?.active
-      ? this.delta.blocks(header, pool, ctx.hashes)
+      ? this.delta.blocks(header, ctx.reader, pool, ctx.hashes)
       : receiveBlocks({
           reader: ctx.reader,
           table: header.blockTable,

@@ -45,7 +45,7 @@ export class DeltaPass {
   private dataOffset: number | undefined;
   private readonly probeEnd: number;
   private readonly seed: PacedSeed;
-  private fetched: { stream: Readable; cursor: RangeCursor } | undefined;
+  private fetched: { stream: Readable; reader: ByteReader } | undefined;
   private plan: DeltaPlan | undefined;
   private refetchedBytes = 0;
   /** Bytes the header stream received (the probe may reach past the header: those count too). */
@@ -65,7 +65,7 @@ export class DeltaPass {
 
   /** Payload bytes received by this pass: header stream, ranges, refetches. */
   get bytesFetched(): number {
-    return this.headerBytes + (this.fetched?.cursor.bytesRead ?? 0) + this.refetchedBytes;
+    return this.headerBytes + (this.fetched?.reader.bytesRead ?? 0) + this.refetchedBytes;
   }
 
   /** The header stream: the probe, then what the verified manifest says is needed next. */
@@ -106,7 +106,7 @@ export class DeltaPass {
       tableHeaderAt + entrySpan(manifest.blockCount * BLOCK_TABLE_ENTRY_BYTES) + entrySpan((manifest.chunkCount ?? 0) * CHUNK_RECORD_BYTES) + TAR_BLOCK_BYTES;
   }
 
-  /** Indexes the seed, plans blocks [firstBlock, blockCount) and asks for the missing ranges. */
+  /** Indexes the seed and plans blocks [firstBlock, blockCount). */
   async prepare(header: PayloadHeader, firstBlock: number): Promise<void> {
     const { manifest, chunkIndex } = header;
     if (!chunkIndex || !manifest.chunkScheme) throw new UpdateEngineError('ERR_INTERNAL', 'A delta pass needs a chunk index');
@@ -123,22 +123,29 @@ export class DeltaPass {
       { seed: this.o.seed.description, bytesFromSeed: plan.bytesFromSeed, bytesToFetch: plan.bytesToFetch, ranges: plan.ranges.length },
       `Delta: ${plan.bytesFromSeed} bytes of the image found in "${this.o.seed.description}", ${plan.bytesToFetch} bytes to fetch in ${plan.ranges.length} ranges`,
     );
-    const stream = plan.ranges.length > 0 ? await this.open(plan.ranges, this.signal, { rangeIgnored: 'fail' }) : Readable.from([]);
-    this.fetched = { stream, cursor: new RangeCursor(new ByteReader(stream, { signal: this.signal }), plan.ranges) };
   }
 
-  /** The blocks, assembled in order (in place of the receive stage). */
-  blocks(header: PayloadHeader, pool: BlockPool, hashes: HashPool): AsyncGenerator<ReceivedBlock> {
-    const { plan, fetched } = this;
-    if (!plan || !fetched) throw new UpdateEngineError('ERR_INTERNAL', 'The delta pass was not prepared');
+  /**
+   * The blocks, assembled in order (in place of the receive stage). The probe may have brought image
+   * data past the header: `headerReader` (at dataOffset) serves it, the missing ranges after it are asked for.
+   */
+  async *blocks(header: PayloadHeader, headerReader: ByteReader, pool: BlockPool, hashes: HashPool): AsyncGenerator<ReceivedBlock> {
+    const { plan } = this;
+    if (!plan) throw new UpdateEngineError('ERR_INTERNAL', 'The delta pass was not prepared');
     const { blockTable, dataOffset } = header;
-    return assembleBlocks({
+    const probed = dataOffset < this.probeEnd ? [{ start: dataOffset, end: this.probeEnd, reader: headerReader }] : [];
+    const ranges = plan.ranges.filter((r) => r.end > this.probeEnd).map((r) => ({ start: Math.max(r.start, this.probeEnd), end: r.end }));
+    const stream = ranges.length > 0 ? await this.open(ranges, this.signal, { rangeIgnored: 'fail' }) : Readable.from([]);
+    const reader = new ByteReader(stream, { signal: this.signal });
+    this.fetched = { stream, reader };
+    const cursor = new RangeCursor([...probed, ...ranges.map((r) => ({ ...r, reader }))]);
+    yield* assembleBlocks({
       plan,
       manifest: header.manifest,
       table: blockTable,
       dataOffset,
       seed: this.seed,
-      fetched: fetched.cursor,
+      fetched: cursor,
       pool,
       hashes,
       refetch: async (index, dest) => {

@@ -14,8 +14,13 @@ export interface SeedSource {
   read(buffer: Uint8Array, offset: number): Promise<number>;
 }
 
+/** A seed its opener closes when the apply is over. */
+export interface ClosableSeed extends SeedSource {
+  close(): Promise<void>;
+}
+
 /** A byte range of a file, opened read-only: a partition inside a disk image, a partition node, an image file. */
-export class FileSeedSource implements SeedSource {
+export class FileSeedSource implements ClosableSeed {
   readonly description: string;
   private handle: Promise<FileHandle> | undefined;
 
