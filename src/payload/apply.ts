@@ -14,7 +14,7 @@ export type { ByteRange, OpenPayload } from './source.ts';
 export { openFilePayload } from './file-source.ts';
 export { FileCheckpointStore, type ApplyCheckpoint, type CheckpointStore } from './checkpoint-store.ts';
 export type { ApplyOptions, ApplyProgress, ApplyResult, ApplyRunOptions } from './apply-types.ts';
-export { FileSeedSource, type SeedSource } from './seed-source.ts';
+export { FileSeedSource } from './seed-source.ts';
 
 async function usableCheckpoint(options: ApplyRunOptions, logger: Logger): Promise<ApplyCheckpoint | undefined> {
   const cp = await options.checkpoint?.store.load();

@@ -9,7 +9,6 @@ import { compareVersions, isVersion } from '../config/values.ts';
 export const PAYLOAD_FORMAT_VERSION = 2;
 /** The format versions this engine reads: 1 (no chunk index) and 2 (with one). */
 export const READABLE_FORMAT_VERSIONS = [1, 2] as const;
-export type FormatVersion = (typeof READABLE_FORMAT_VERSIONS)[number];
 
 /**
  * How the chunk index of a formatVersion 2 payload cuts the image: fixed 4 KiB pieces at 4 KiB offsets
