@@ -159,7 +159,7 @@ export class ApplyRun {
       }
       const { manifest } = header;
       // A delta indexes the seed before the target is opened.
-      if (this.delta?.active) await this.delta.prepare(header, cp?.nextBlock ?? 0);
+      if (this.delta?.active) await this.delta.prepare(header, cp?.nextBlock ?? 0, () => this.progress('indexing-seed', 0));
       await this.o.beforeWrite?.(manifest);
       await this.o.target.open();
       targetOpen = true;

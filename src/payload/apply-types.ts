@@ -9,8 +9,8 @@ import type { PayloadExpectation, PayloadManifest } from './manifest.ts';
 import type { SeedSource } from './seed-source.ts';
 
 export interface ApplyProgress {
-  /** Re-verifying the blocks a previous run left on the target, or writing new ones. */
-  phase: 'verifying-existing' | 'writing';
+  /** Looking for the new image's chunks in the seed (a delta apply), re-verifying the blocks a previous run left on the target, or writing new ones. */
+  phase: 'indexing-seed' | 'verifying-existing' | 'writing';
   blocksDone: number;
   blocksTotal: number;
   imageBytesDone: number;

@@ -20,6 +20,8 @@ export interface IndexSeedOptions {
   scheme: ChunkScheme;
   index: ChunkIndex;
   signal: AbortSignal;
+  /** Called after each read with the seed bytes read so far. */
+  onProgress?(bytesRead: number): void;
 }
 
 export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
@@ -42,6 +44,7 @@ export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
     if (n === 0) break;
     splitter.push(buffer.subarray(0, n));
     offset += n;
+    o.onProgress?.(offset);
   }
   if (missing > 0) splitter.finish();
   const offsets = new Float64Array(o.index.count);

@@ -107,12 +107,18 @@ export class DeltaPass {
   }
 
   /** Indexes the seed and plans blocks [firstBlock, blockCount). */
-  async prepare(header: PayloadHeader, firstBlock: number): Promise<void> {
+  async prepare(header: PayloadHeader, firstBlock: number, onProgress?: () => void): Promise<void> {
     const { manifest, chunkIndex } = header;
     if (!chunkIndex || !manifest.chunkScheme) throw new UpdateEngineError('ERR_INTERNAL', 'A delta pass needs a chunk index');
     let seedOffsets: SeedOffsets;
     try {
-      seedOffsets = await indexSeed({ seed: this.seed, scheme: manifest.chunkScheme, index: chunkIndex, signal: this.signal });
+      seedOffsets = await indexSeed({
+        seed: this.seed,
+        scheme: manifest.chunkScheme,
+        index: chunkIndex,
+        signal: this.signal,
+        ...(onProgress && { onProgress }),
+      });
     } catch (e) {
       if (this.signal.aborted) throw e;
       this.logger.warn({ err: e, seed: this.o.seed.description }, `Cannot read the seed "${this.o.seed.description}": fetching every block`);

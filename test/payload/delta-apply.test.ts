@@ -151,7 +151,10 @@ describe('delta apply', () => {
       current = image;
       const name = `${chunking}-${image === NEW ? 'a' : 'b'}`;
       const payload = await makePayload(`p-${name}`, chunking);
-      const run = await deltaApply(`d-${name}`, payload.path).finally(() => (current = NEW));
+      const phases: string[] = [];
+      const run = await deltaApply(`d-${name}`, payload.path, { onProgress: (p) => phases.push(p.phase) }).finally(() => (current = NEW));
+      expect(phases[0]).toBe('indexing-seed');
+      expect(phases.at(-1)).toBe('writing');
       expect((await slotB(run.disk)).equals(image)).toBe(true);
       expect(run.target.badWrites).toEqual([]);
       const r = run.result;

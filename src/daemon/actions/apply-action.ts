@@ -2,7 +2,7 @@
 // into the slot (resuming from a checkpoint); once the signed manifest verified, and only then, the
 // caller's beforeWrite runs and the passive slot leaves the boot order, before the first byte.
 
-import { FileCheckpointStore, applyPayload, type ApplyResult } from '../../payload/apply.ts';
+import { FileCheckpointStore, applyPayload, type ApplyProgress, type ApplyResult } from '../../payload/apply.ts';
 import { createHttpPayloadSource } from '../../omaha/http-payload-source.ts';
 import { CredentialPolicy } from '../../omaha/credential-policy.ts';
 import type { Action } from '../action.ts';
@@ -22,6 +22,12 @@ export interface ApplyHooks {
   /** After the manifest verified, before the slot is touched (may throw to stop with nothing written). */
   beforeWrite?(manifest: PayloadManifest, plan: InstallPlan): Promise<void>;
 }
+
+const PHASE_TEXT: Record<ApplyProgress['phase'], string> = {
+  'indexing-seed': 'looking for local chunks in the booted slot',
+  'verifying-existing': 'verifying blocks already written',
+  writing: 'writing',
+};
 
 /** The booted slot as the seed (DELTA on and the deps can open one); a seed that cannot be opened only costs the delta. */
 async function openSeed(deps: EngineDeps, plan: InstallPlan, logger: Logger): Promise<ClosableSeed | undefined> {
@@ -84,7 +90,7 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
         },
         onProgress(p) {
           const fraction = p.imageBytesTotal > 0 ? p.imageBytesDone / p.imageBytesTotal : 0;
-          ctx.progress(fraction, p.phase === 'verifying-existing' ? 'verifying blocks already written' : 'writing');
+          ctx.progress(fraction, PHASE_TEXT[p.phase]);
           // Blocks a resumed apply finds already on the slot are verified, not written again.
           if (p.phase === 'writing') deps.metrics?.bytesWritten(Math.max(0, p.imageBytesDone - lastWritten));
           lastWritten = p.imageBytesDone;
