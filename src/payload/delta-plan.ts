@@ -4,14 +4,19 @@
 // blocks a block that misses any chunk is fetched whole (its stored bytes).
 
 import type { BlockTable } from './block-table.ts';
-import type { ChunkIndex } from './chunk-index.ts';
+import { chunkHash, indexHash, type ChunkIndex } from './chunk-index.ts';
 import type { SeedOffsets } from './delta-index.ts';
 import { imageBlockLength, type PayloadManifest } from './manifest.ts';
 
 /** Ranges closer than this are fetched as one (the gap's bytes are read and dropped). */
 export const MERGE_GAP_BYTES = 16 * 1024;
 
-/** Bytes of a block: `length` bytes at block offset `at`, from the seed at `seedOffset`, or fetched (seedOffset -1). */
+/** A piece's seedOffset when its bytes are fetched. */
+export const FETCHED = -1;
+/** A piece's seedOffset when its chunk is all zeros (free space, sparse regions): filled in memory, neither read nor fetched. */
+export const ZEROS = -2;
+
+/** Bytes of a block: `length` bytes at block offset `at`, from the seed at `seedOffset`, fetched (FETCHED) or zeros (ZEROS). */
 export interface Piece {
   at: number;
   length: number;
@@ -24,7 +29,7 @@ export interface BlockPlan {
   pieces: Piece[];
   /** Compressed payloads: the block's stored bytes are fetched (it lacks some chunk). */
   fetchWhole: boolean;
-  /** Bytes the seed gives this block. */
+  /** Bytes the seed (or zero filling) gives this block: they are checked against the block hash before it goes on. */
   seedBytes: number;
 }
 
@@ -60,7 +65,7 @@ function chunkAt(index: ChunkIndex, offset: number): number {
 /** Appends a piece, merging it into the previous one when both are fetched, or both seed bytes that follow on. */
 function addPiece(pieces: Piece[], piece: Piece): void {
   const last = pieces.at(-1);
-  const follows = last && (last.seedOffset === -1 ? piece.seedOffset === -1 : piece.seedOffset === last.seedOffset + last.length);
+  const follows = last && (last.seedOffset < 0 ? piece.seedOffset === last.seedOffset : piece.seedOffset === last.seedOffset + last.length);
   if (last && follows) last.length += piece.length;
   else pieces.push(piece);
 }
@@ -71,8 +76,26 @@ function addRange(ranges: DeltaPlan['ranges'], start: number, end: number): void
   else ranges.push({ start, end });
 }
 
+/** Knows the chunk hash of all-zero chunks of each length met. */
+class ZeroChunks {
+  private readonly hashes = new Map<number, Buffer>();
+  is(index: ChunkIndex, c: number): boolean {
+    const length = (index.starts[c + 1] ?? 0) - (index.starts[c] ?? 0);
+    let hash = this.hashes.get(length);
+    if (!hash) this.hashes.set(length, (hash = chunkHash(Buffer.alloc(length))));
+    return hash.equals(indexHash(index, c));
+  }
+}
+
+/** Where chunk `c`'s byte `from - cStart` comes from: the seed, zeros, or the payload. */
+function sourceOf(p: PlanInput, zeros: ZeroChunks, c: number, skip: number): number {
+  const seed = p.seedOffsets[c] ?? -1;
+  if (seed >= 0) return seed + skip;
+  return zeros.is(p.index, c) ? ZEROS : FETCHED;
+}
+
 /** The pieces of block `b` (its image bytes cut where chunks begin and end). */
-function piecesOf(p: PlanInput, b: number, firstChunk: number): { pieces: Piece[]; nextChunk: number } {
+function piecesOf(p: PlanInput, zeros: ZeroChunks, b: number, firstChunk: number): { pieces: Piece[]; nextChunk: number } {
   const start = b * p.manifest.blockSize;
   const end = start + imageBlockLength(p.manifest, b);
   const pieces: Piece[] = [];
@@ -82,8 +105,7 @@ function piecesOf(p: PlanInput, b: number, firstChunk: number): { pieces: Piece[
     const cEnd = p.index.starts[c + 1] ?? 0;
     const from = Math.max(start, cStart);
     const to = Math.min(end, cEnd);
-    const seed = p.seedOffsets[c] ?? -1;
-    addPiece(pieces, { at: from - start, length: to - from, seedOffset: seed < 0 ? -1 : seed + (from - cStart) });
+    addPiece(pieces, { at: from - start, length: to - from, seedOffset: sourceOf(p, zeros, c, from - cStart) });
     if (cEnd >= end) break; // this chunk may reach into the next block too
   }
   return { pieces, nextChunk: (p.index.starts[c + 1] ?? 0) > end ? c : c + 1 };
@@ -93,11 +115,12 @@ export function planDelta(p: PlanInput): DeltaPlan {
   const blocks: BlockPlan[] = [];
   const ranges: DeltaPlan['ranges'] = [];
   let bytesFromSeed = 0;
+  const zeros = new ZeroChunks();
   let chunk = p.firstBlock < p.manifest.blockCount ? chunkAt(p.index, p.firstBlock * p.manifest.blockSize) : p.index.count;
   for (let b = p.firstBlock; b < p.manifest.blockCount; b++) {
-    const cut = piecesOf(p, b, chunk);
+    const cut = piecesOf(p, zeros, b, chunk);
     chunk = cut.nextChunk;
-    const missing = cut.pieces.some((x) => x.seedOffset < 0);
+    const missing = cut.pieces.some((x) => x.seedOffset === FETCHED);
     if (missing && p.manifest.compression !== 'none') {
       const stored = p.dataOffset + (p.table.storedOffsets[b] ?? 0);
       addRange(ranges, stored, stored + (p.table.storedLengths[b] ?? 0));
@@ -107,7 +130,7 @@ export function planDelta(p: PlanInput): DeltaPlan {
     let seedBytes = 0;
     const blockStart = p.dataOffset + b * p.manifest.blockSize;
     for (const x of cut.pieces) {
-      if (x.seedOffset < 0) addRange(ranges, blockStart + x.at, blockStart + x.at + x.length);
+      if (x.seedOffset === FETCHED) addRange(ranges, blockStart + x.at, blockStart + x.at + x.length);
       else seedBytes += x.length;
     }
     bytesFromSeed += seedBytes;

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { blockHash, type BlockTable } from './block-table.ts';
 import type { RangeCursor } from './delta-fetch.ts';
-import type { BlockPlan, DeltaPlan } from './delta-plan.ts';
+import { FETCHED, ZEROS, type BlockPlan, type DeltaPlan } from './delta-plan.ts';
 import type { BlockLease, BlockPool } from './block-pool.ts';
 import type { HashPool } from './hash-pool.ts';
 import { imageBlockLength, type PayloadManifest } from './manifest.ts';
@@ -43,7 +43,8 @@ async function fill(block: BlockPlan, memory: Buffer, o: AssembleOptions): Promi
   let seedOk = true;
   for (const piece of block.pieces) {
     const dest = memory.subarray(piece.at, piece.at + piece.length);
-    if (piece.seedOffset < 0) await o.fetched.readAt(blockStart + piece.at, dest);
+    if (piece.seedOffset === FETCHED) await o.fetched.readAt(blockStart + piece.at, dest);
+    else if (piece.seedOffset === ZEROS) dest.fill(0);
     else if (seedOk) {
       try {
         await o.seed.readExactly(dest, piece.seedOffset, o.signal);
