@@ -13,7 +13,8 @@ const BLOCK = 65536;
 /** An image of 3 blocks cut into chunks of these lengths; chunk 2 is all zeros. */
 function setUp(lengths: number[], compression: PayloadManifest['compression'] = 'none') {
   const image = seededBytes(3 * BLOCK, 3);
-  const starts = lengths.reduce<number[]>((acc, n) => [...acc, (acc.at(-1) ?? 0) + n], [0]);
+  const starts = [0];
+  for (const n of lengths) starts.push((starts.at(-1) ?? 0) + n);
   image.fill(0, starts[2], starts[3]);
   const chunks = lengths.map((_, i) => image.subarray(starts[i], starts[i + 1]));
   const index = decodeChunkIndex(
