@@ -162,17 +162,24 @@ export class ChunkIndexBuilder {
   }
 }
 
-/** The scheme `payload create --chunking auto` picks from the image's first bytes (its filesystem magic). */
+/**
+ * The scheme `payload create --chunking auto` picks from the image's first bytes: fixed-4k for a
+ * filesystem that keeps data in blocks of 4 KiB or a multiple (ext2/3/4, erofs, btrfs, read from the
+ * superblock: a small ext4 often has 1 KiB blocks, whose data 4 KiB pieces would not find), FastCDC
+ * for anything else.
+ */
 export function schemeFromMagic(head: Uint8Array): ChunkScheme {
   const buf = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
-  const ext = buf.byteLength >= 1082 && buf.readUInt16LE(1080) === 0xef53;
-  const erofs = buf.byteLength >= 1028 && buf.readUInt32LE(1024) === 0xe0f5e1e2;
-  const btrfs = buf.byteLength >= 0x10048 && buf.toString('latin1', 0x10040, 0x10048) === '_BHRfS_M';
-  return ext || erofs || btrfs ? 'fixed-4k' : 'fastcdc-4k-16k-64k';
+  const fits = (end: number) => buf.byteLength >= end;
+  let blockBytes = 0;
+  if (fits(1082) && buf.readUInt16LE(1080) === 0xef53) blockBytes = 1024 * 2 ** Math.min(buf.readUInt32LE(1048), 16);
+  else if (fits(1037) && buf.readUInt32LE(1024) === 0xe0f5e1e2) blockBytes = 2 ** Math.min(buf.readUInt8(1036), 30);
+  else if (fits(0x10094) && buf.toString('latin1', 0x10040, 0x10048) === '_BHRfS_M') blockBytes = buf.readUInt32LE(0x10090);
+  return blockBytes >= 4096 && blockBytes % 4096 === 0 ? 'fixed-4k' : 'fastcdc-4k-16k-64k';
 }
 
 /** How many bytes schemeFromMagic looks at. */
-export const MAGIC_PROBE_BYTES = 0x10048;
+export const MAGIC_PROBE_BYTES = 0x10094;
 
 /** Checks image bytes, streamed in order in any buffer sizes, against the index's chunk hashes (payload verify). */
 export class ChunkIndexChecker {

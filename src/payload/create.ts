@@ -41,8 +41,8 @@ export interface CreatePayloadOptions {
   blockSizeBytes?: number | undefined;
   compression?: Compression;
   /**
-   * The chunk index for delta updates: 'auto' (default: fixed-4k for ext2/3/4, erofs and btrfs images,
-   * FastCDC otherwise), a scheme, or 'none' (a formatVersion 1 payload, for engines from before v2).
+   * The chunk index for delta updates: 'auto' (default: fixed-4k for ext2/3/4, erofs and btrfs with 4 KiB
+   * blocks, FastCDC otherwise), a scheme, or 'none' (a formatVersion 1 payload, for engines from before v2).
    */
   chunking?: ChunkingChoice | undefined;
   appId?: string | undefined;

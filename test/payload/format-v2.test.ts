@@ -2,7 +2,8 @@
 // real filesystem images, version 1 payloads (--chunking none) still applying, version 3 refused.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileRegionTarget } from '../../src/io/file-region-target.ts';
@@ -14,6 +15,7 @@ import { readPayloadFileHeader } from '../../src/payload/inspect.ts';
 import { parseManifest } from '../../src/payload/manifest.ts';
 import { verifyPayloadFile } from '../../src/payload/verify.ts';
 import { buildFsImage, type TestFs } from '../helpers/os-image.ts';
+import { requireTool } from '../helpers/tools.ts';
 import { ED_PRIVATE, checkRegion, flipBit, makeDisk, seededBytes, tempDir, trustEd } from './helpers.ts';
 
 let dir: string;
@@ -102,9 +104,11 @@ describe('format version 2', () => {
   });
 });
 
-describe('payload create --chunking auto picks the scheme from the filesystem', () => {
-  const cases: Array<[TestFs, string]> = [
-    ['ext4', 'fixed-4k'],
+describe('payload create --chunking auto picks the scheme from the filesystem and its block size', () => {
+  const cases: Array<[TestFs | 'ext4-4k', string]> = [
+    ['ext4-4k', 'fixed-4k'],
+    // mkfs.ext4 gives a small filesystem 1 KiB blocks: its data is not 4 KiB-aligned.
+    ['ext4', 'fastcdc-4k-16k-64k'],
     ['erofs', 'fixed-4k'],
     ['squashfs', 'fastcdc-4k-16k-64k'],
   ];
@@ -114,7 +118,12 @@ describe('payload create --chunking auto picks the scheme from the filesystem', 
       mkdirSync(tree, { recursive: true });
       writeFileSync(join(tree, 'a.bin'), seededBytes(100_000, 8));
       const imagePath = join(dir, `fs-${fs}.img`);
-      buildFsImage(tree, imagePath, fs);
+      if (fs === 'ext4-4k') {
+        requireTool('mkfs.ext4');
+        writeFileSync(imagePath, Buffer.alloc(0));
+        truncateSync(imagePath, 8 * 1024 * 1024);
+        execFileSync('mkfs.ext4', ['-q', '-F', '-b', '4096', '-d', tree, imagePath], { stdio: 'pipe' });
+      } else buildFsImage(tree, imagePath, fs);
       expect(schemeFromMagic(await readFile(imagePath))).toBe(scheme);
       const out = join(dir, `fs-${fs}.payload`);
       const created = await createPayload({ imagePath, out, version: '1.0.1', privateKeyPem: ED_PRIVATE });

@@ -50,7 +50,7 @@ Options:
   --board NAME          only machines with this BOARD accept it (default: any)
   --compression C       none (default), gzip or brotli, each block on its own
   --chunking SCHEME     the chunk index that lets machines fetch only what changed (format version 2):
-                        auto (default: fixed-4k for ext2/3/4, erofs and btrfs images, fastcdc otherwise),
+                        auto (default: fixed-4k for ext2/3/4, erofs and btrfs with 4 KiB blocks, else fastcdc),
                         fixed-4k, fastcdc, or none (format version 1, for engines from before version 2)
   --build-time TIME     build time signed into the manifest: ISO 8601 or Unix seconds; default
                         SOURCE_DATE_EPOCH, else now.
