@@ -14,6 +14,11 @@ export interface ReceivedBlock {
   payloadHashed?: Promise<void> | undefined;
   /** `stored` holds the image bytes already (assembled by a delta apply), even when blocks are compressed. */
   assembled?: boolean | undefined;
+  /**
+   * Set by the delta apply once these very bytes (in the lease, not changed since) matched the block
+   * table on a hash worker: the verify stage does not hash them again, unless it feeds the image hash.
+   */
+  matchedBlockTable?: boolean | undefined;
 }
 
 /** A block whose image bytes matched the signed block table. */

@@ -33,7 +33,7 @@ async function imageInLease(block: ReceivedBlock, o: VerifyOptions): Promise<Uin
 async function verifyOne(block: ReceivedBlock, o: VerifyOptions): Promise<VerifiedBlock> {
   const { index, lease } = block;
   const image = imageInLease(block, o);
-  const checked = o.verifier.check(index, image);
+  const checked = block.matchedBlockTable && !o.verifier.hashesImage ? Promise.resolve() : o.verifier.check(index, image);
   try {
     await Promise.all([checked, block.payloadHashed]);
     return { index, image: await image, lease };
