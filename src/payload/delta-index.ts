@@ -37,15 +37,22 @@ export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
     }
     at += bytes.byteLength;
   });
-  const buffer = Buffer.allocUnsafe(SEED_READ_BYTES);
-  for (let offset = 0; offset < o.seed.seed.sizeBytes && missing > 0; ) {
-    o.signal.throwIfAborted();
-    const n = await o.seed.readUpTo(buffer.subarray(0, Math.min(SEED_READ_BYTES, o.seed.seed.sizeBytes - offset)), offset, o.signal);
+  // Two buffers: the next piece is read while the current one is cut and hashed.
+  const buffers = [Buffer.allocUnsafe(SEED_READ_BYTES), Buffer.allocUnsafe(SEED_READ_BYTES)];
+  const size = o.seed.seed.sizeBytes;
+  const readAt = (offset: number, buffer: Buffer) => o.seed.readUpTo(buffer.subarray(0, Math.min(SEED_READ_BYTES, size - offset)), offset, o.signal);
+  let offset = 0;
+  let reading = size > 0 ? readAt(0, buffers[0] as Buffer) : Promise.resolve(0);
+  for (let turn = 0; missing > 0; turn++) {
+    const n = await reading;
     if (n === 0) break;
-    splitter.push(buffer.subarray(0, n));
+    const buffer = buffers[turn % 2] as Buffer;
     offset += n;
+    reading = offset < size ? readAt(offset, buffers[(turn + 1) % 2] as Buffer) : Promise.resolve(0);
+    splitter.push(buffer.subarray(0, n));
     o.onProgress?.(offset);
   }
+  await reading.catch(() => undefined); // a read started before every chunk was found
   if (missing > 0) splitter.finish();
   const offsets = new Float64Array(o.index.count);
   for (let i = 0; i < o.index.count; i++) offsets[i] = found.get(key(indexHash(o.index, i))) ?? -1;

@@ -87,11 +87,14 @@ class ZeroChunks {
   }
 }
 
-/** Where chunk `c`'s byte `from - cStart` comes from: the seed, zeros, or the payload. */
+/**
+ * Where chunk `c`'s byte `from - cStart` comes from: zeros (even when the seed has them: the seed's
+ * first zero chunk would break up reads of the runs around it), the seed, or the payload.
+ */
 function sourceOf(p: PlanInput, zeros: ZeroChunks, c: number, skip: number): number {
+  if (zeros.is(p.index, c)) return ZEROS;
   const seed = p.seedOffsets[c] ?? -1;
-  if (seed >= 0) return seed + skip;
-  return zeros.is(p.index, c) ? ZEROS : FETCHED;
+  return seed >= 0 ? seed + skip : FETCHED;
 }
 
 /** The pieces of block `b` (its image bytes cut where chunks begin and end). */
