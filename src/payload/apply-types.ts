@@ -19,7 +19,7 @@ export interface ApplyProgress {
   payloadBytesFetched: number;
   /** The same figure under the delta design's name: payload bytes fetched so far (this call). */
   bytesFetched: number;
-  /** Image bytes copied from the seed so far (a delta apply; 0 otherwise). */
+  /** Image bytes not fetched so far: copied from the seed or all-zero chunks (a delta apply; 0 otherwise). */
   bytesReused: number;
 }
 
@@ -87,7 +87,7 @@ export interface ApplyResult {
   payloadBytesFetched: number;
   /** The same figure under the delta design's name. */
   bytesFetched: number;
-  /** Image bytes copied from the seed instead of fetched (a delta apply; 0 otherwise). */
+  /** Image bytes not fetched: copied from the seed, or all-zero chunks filled in memory (a delta apply; 0 otherwise). */
   bytesReused: number;
   /** True when this call applied a delta (blocks assembled from the seed and fetched ranges). */
   delta: boolean;
