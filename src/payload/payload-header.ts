@@ -151,7 +151,7 @@ export async function readPayloadHeader(reader: ByteReader, options: ReadHeaderO
  * Reads what follows the image data: its zero padding, then only zero blocks (at least two, the
  * end-of-archive marker) up to the end of the stream. Another entry, or anything non-zero, is refused.
  */
-export async function readPayloadTrailer(reader: ByteReader, dataSizeBytes: number, entryCount: number = ENTRY_NAMES.length): Promise<void> {
+export async function readPayloadTrailer(reader: ByteReader, dataSizeBytes: number): Promise<void> {
   const paddingAt = reader.offset;
   const padding = await reader.read(tarPadding(dataSizeBytes), 'the padding after the image data');
   if (!isZeroBlock(padding)) throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `The padding after the image data at offset ${paddingAt} is not zero`);
@@ -161,7 +161,7 @@ export async function readPayloadTrailer(reader: ByteReader, dataSizeBytes: numb
     const piece = await reader.readUpTo(TAR_BLOCK_BYTES);
     if (piece.byteLength === 0) break;
     if (!isZeroBlock(piece)) {
-      throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Unexpected data after the image data at offset ${at}: a payload has exactly ${entryCount} entries`);
+      throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Unexpected data after the image data at offset ${at}: the image data is a payload's last entry`);
     }
     if (reader.offset - start > TRAILER_MAX_BYTES) {
       throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `More than ${TRAILER_MAX_BYTES} bytes of padding after the image data`);
