@@ -5,6 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { UpdateEngineError, wrapError } from '../errors.ts';
 import { latenessAllowanceBytes, TokenBucket } from '../io/token-bucket.ts';
+import type { Clock } from '../platform/clock.ts';
 
 /** Read-only bytes to copy chunks from. The apply never writes to it and never closes it. */
 export interface SeedSource {
@@ -66,8 +67,9 @@ export class PacedSeed {
   constructor(
     readonly seed: SeedSource,
     bytesPerSecond: number,
+    clock?: Clock,
   ) {
-    this.bucket = bytesPerSecond > 0 ? new TokenBucket({ bytesPerSecond, burstBytes: latenessAllowanceBytes(bytesPerSecond) }) : undefined;
+    this.bucket = bytesPerSecond > 0 ? new TokenBucket({ bytesPerSecond, burstBytes: latenessAllowanceBytes(bytesPerSecond), clock }) : undefined;
   }
 
   /** Reads exactly `buffer.byteLength` bytes at `offset`; ERR_INSTALL_DEVICE when the seed ends first. */
