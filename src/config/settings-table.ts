@@ -270,6 +270,20 @@ export const SETTINGS = {
     default: '0',
     example: '40M',
   },
+  ioReadBytesPerSecond: {
+    key: 'IO_READ_BPS',
+    parse: size,
+    doc: 'Read limit on the booted slot while looking for local chunks (delta updates), bytes/s with K/M/G; 0 = none',
+    default: '0',
+    example: '40M',
+  },
+  delta: {
+    key: 'DELTA',
+    parse: bool,
+    doc: 'Fetch only the chunks the machine lacks (the booted slot is the seed); false = always fetch the whole payload',
+    default: 'true',
+    example: 'false',
+  },
   downloadBytesPerSecond: { key: 'DOWNLOAD_BPS', parse: size, doc: 'Download limit, bytes/s with K/M/G; 0 = none', default: '0', example: '10M' },
   stateDir: {
     key: 'STATE_DIR',

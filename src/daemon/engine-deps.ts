@@ -8,6 +8,7 @@ import type { OmahaClient } from '../omaha/omaha-client.ts';
 import type { HttpTransport } from '../omaha/http-transport.ts';
 import type { Keyring } from '../payload/keyring.ts';
 import type { WriteTarget } from '../io/write-target.ts';
+import type { ClosableSeed } from '../payload/seed-source.ts';
 import type { Slot } from '../slots/index.ts';
 import type { RebootStrategy } from '../reboot/reboot-strategy.ts';
 import type { Rebooter } from '../reboot/rebooter.ts';
@@ -45,6 +46,8 @@ export interface EngineDeps {
   detectSlots(): Promise<{ disk: string; bootedPartition: number; passivePartition: number }>;
   /** The write target for a slot (throttled per IO_WRITE_BPS). */
   openTarget(disk: string, slot: Slot): Promise<WriteTarget>;
+  /** Optional: the booted slot opened read-only, the seed of a delta apply (DELTA). */
+  openSeed?(disk: string, slot: Slot): Promise<ClosableSeed>;
   /** REBOOT_STRATEGY: windows, the lock, and when to let go of it (src/reboot). */
   reboot: RebootStrategy;
   rebooter: Rebooter;
@@ -64,6 +67,8 @@ export interface EngineMetrics {
   checkRefused?(reason: string): void;
   bytesDownloaded(bytes: number): void;
   bytesWritten(bytes: number): void;
+  /** Optional: image bytes a delta apply copied from the booted slot instead of downloading them. */
+  bytesReused?(bytes: number): void;
   error(code: string): void;
   phase(name: string, seconds: number): void;
   /** Optional: the IO_WRITE_BPS mechanism chosen for this apply and its limit (after createWriteThrottle). */

@@ -9,7 +9,7 @@ import type { Logger } from '../platform/logger.ts';
 import { GotTransport, type GotTransportOptions } from '../omaha/got-transport.ts';
 import { OmahaClient } from '../omaha/omaha-client.ts';
 import { loadKeyring } from '../payload/keyring.ts';
-import { openSlotTarget } from '../slots/slot-target.ts';
+import { openSlotSeed, openSlotTarget } from '../slots/slot-target.ts';
 import { createWriteThrottle } from '../io/write-throttle.ts';
 import type { WriteTarget } from '../io/write-target.ts';
 import { repairGpt } from '../slots/index.ts';
@@ -100,6 +100,7 @@ export async function buildEngineDeps(
       deps.metrics?.writeThrottle?.(throttle.mechanism, throttle.bytesPerSecond);
       return closingAlso(throttle.wrap(region), () => throttle.dispose());
     },
+    openSeed: (disk, slot) => openSlotSeed(disk, slot),
     boot,
     ...ports,
   };

@@ -69,6 +69,7 @@ function defineSeries(registry: Registry, hooks: { writeRate(): number | undefin
     ]),
     bytesDownloaded: counter('update_engine_bytes_downloaded_total', 'Payload bytes received from the update server'),
     bytesWritten: counter('update_engine_bytes_written_total', 'Image bytes written to the passive slot'),
+    bytesReused: counter('update_engine_bytes_reused_total', 'Image bytes a delta update copied from the booted slot instead of downloading them'),
     writeRate: new Gauge({
       name: 'update_engine_write_bytes_per_second',
       help: 'Write rate to the passive slot: of the current download while downloading, else of the last one',
@@ -154,6 +155,9 @@ export function createEngineMetrics(options: EngineMetricsOptions): EngineMetric
     },
     bytesDownloaded(bytes) {
       if (positive(bytes)) s.bytesDownloaded.inc(bytes);
+    },
+    bytesReused(bytes) {
+      if (positive(bytes)) s.bytesReused.inc(bytes);
     },
     bytesWritten(bytes) {
       if (!positive(bytes)) return;

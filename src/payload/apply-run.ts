@@ -11,6 +11,7 @@ import { maxStoredBlockBytes } from './block-table.ts';
 import { BlockVerifier } from './block-verifier.ts';
 import { ByteReader } from './byte-reader.ts';
 import type { ApplyCheckpoint } from './checkpoint-store.ts';
+import { DeltaPass } from './delta-pass.ts';
 import { findChangedBlock } from './existing-blocks.ts';
 import { HashPool, type WorkerHashStream } from './hash-pool.ts';
 import { checkExpectation, checkFits, parseManifest, type PayloadManifest } from './manifest.ts';
@@ -37,6 +38,7 @@ interface PassContext {
   firstBlock: number;
   readBack: boolean;
   payloadHash: WorkerHashStream | undefined;
+  hashes: HashPool;
 }
 
 export class ApplyRun {
@@ -47,6 +49,8 @@ export class ApplyRun {
   private manifest: PayloadManifest | undefined;
   private signedBy = '';
   private checkpointStage: CheckpointStage | undefined;
+  /** With a seed and DELTA on: the delta side of this pass (active once the payload turns out to have a chunk index). */
+  private readonly delta: DeltaPass | undefined;
 
   constructor(
     private readonly open: OpenPayload,
@@ -54,10 +58,26 @@ export class ApplyRun {
     private readonly checkpoint: ApplyCheckpoint | undefined,
     private readonly logger: Logger,
     private readonly fetchedBefore: number,
-  ) {}
+  ) {
+    const { seed } = o;
+    this.delta =
+      seed && o.delta !== false
+        ? new DeltaPass(
+            open,
+            { seed, readBytesPerSecond: o.readBytesPerSecond ?? 0, payloadSizeBytes: o.payloadSizeBytes },
+            checkpoint,
+            logger,
+            this.controller.signal,
+          )
+        : undefined;
+  }
 
   get bytesFetched(): number {
-    return this.reader?.bytesRead ?? 0;
+    return this.delta ? this.delta.bytesFetched : (this.reader?.bytesRead ?? 0);
+  }
+
+  private get bytesReused(): number {
+    return this.delta?.counters.bytesReused ?? 0;
   }
 
   /** Records the first failure of a stage and stops the transport, so that every stage winds down. */
@@ -82,6 +102,7 @@ export class ApplyRun {
     checkFits(manifest, this.o.target.sizeBytes, this.o.target.description);
     this.signedBy = verdict.keyId;
     this.manifest = manifest;
+    this.delta?.onAccepted(manifest, this.reader?.offset ?? 0);
     this.logger.info(
       { version: manifest.version, keyId: verdict.keyId, imageSize: manifest.imageSize },
       `Payload manifest verified (signed by key "${verdict.keyId}")`,
@@ -107,6 +128,8 @@ export class ApplyRun {
       imageBytesDone: Math.min(m.imageSize, blocksDone * m.blockSize),
       imageBytesTotal: m.imageSize,
       payloadBytesFetched: this.fetchedBefore + this.bytesFetched,
+      bytesFetched: this.fetchedBefore + this.bytesFetched,
+      bytesReused: this.bytesReused,
     });
   }
 
@@ -120,7 +143,9 @@ export class ApplyRun {
     let targetOpen = false;
     let stream: Awaited<ReturnType<OpenPayload>> | undefined;
     try {
-      stream = await this.open(cp ? [{ start: 0, end: cp.dataOffset }, { start: cp.resumeOffset }] : [{ start: 0 }], this.controller.signal);
+      stream = this.delta
+        ? this.delta.headerStream()
+        : await this.open(cp ? [{ start: 0, end: cp.dataOffset }, { start: cp.resumeOffset }] : [{ start: 0 }], this.controller.signal);
       // The payload file's hash: header and trailer bytes as they are read, each block in the receive stage.
       const payloadHash = cp ? undefined : hashes.stream(0);
       const reader = (this.reader = new ByteReader(stream, {
@@ -133,6 +158,8 @@ export class ApplyRun {
         reader.jumpTo(cp.resumeOffset);
       }
       const { manifest } = header;
+      // A delta indexes the seed before the target is opened.
+      if (this.delta?.active) await this.delta.prepare(header, cp?.nextBlock ?? 0, () => this.progress('indexing-seed', 0));
       await this.o.beforeWrite?.(manifest);
       await this.o.target.open();
       targetOpen = true;
@@ -146,7 +173,9 @@ export class ApplyRun {
         plan,
         firstBlock: cp?.nextBlock ?? 0,
         readBack,
-        payloadHash,
+        hashes,
+        // The payload file's hash needs every byte: a delta does not read them all.
+        payloadHash: this.delta?.active ? undefined : payloadHash,
       };
       await this.checkKeptBlocks(ctx);
       await this.runPipeline(ctx);
@@ -158,6 +187,7 @@ export class ApplyRun {
       this.controller.abort();
       await this.reader?.cancel();
       stream?.destroy();
+      this.delta?.close();
       if (targetOpen) await this.o.target.close().catch((e: unknown) => this.logger.warn({ err: e }, 'Closing the write target failed'));
       await hashes.close();
     }
@@ -188,15 +218,17 @@ export class ApplyRun {
     const blockSizeBytes = header.manifest.blockSize;
     const onFailure = this.fail;
     const store = this.o.checkpoint?.store;
-    const received = receiveBlocks({
-      reader: ctx.reader,
-      table: header.blockTable,
-      pool,
-      firstBlock: ctx.firstBlock,
-      dataSizeBytes: header.dataSizeBytes,
-      payloadHash: ctx.payloadHash,
-      signal: this.controller.signal,
-    });
+    const received = this.delta?.active
+      ? this.delta.blocks(header, ctx.reader, pool, ctx.hashes)
+      : receiveBlocks({
+          reader: ctx.reader,
+          table: header.blockTable,
+          pool,
+          firstBlock: ctx.firstBlock,
+          dataSizeBytes: header.dataSizeBytes,
+          payloadHash: ctx.payloadHash,
+          signal: this.controller.signal,
+        });
     const verified = verifyBlocks(received, { manifest: header.manifest, verifier: ctx.verifier, limit: pool.count, onFailure });
     const written = writeBlocks(verified, {
       target,
@@ -235,12 +267,15 @@ export class ApplyRun {
     return {
       manifest,
       signedBy: this.signedBy,
-      payloadSizeBytes: ctx.reader.offset,
+      payloadSizeBytes: this.delta?.active ? this.delta.payloadSizeBytes(ctx.header) : ctx.reader.offset,
       payloadSha256Base64,
       // Every block on the target matched the signed block table: the image is the manifest's.
       imageSha256Hex: manifest.imageSha256,
       resumed: this.checkpoint !== undefined,
-      payloadBytesFetched: this.fetchedBefore + ctx.reader.bytesRead,
+      payloadBytesFetched: this.fetchedBefore + this.bytesFetched,
+      bytesFetched: this.fetchedBefore + this.bytesFetched,
+      bytesReused: this.bytesReused,
+      delta: this.delta?.active === true,
       blocksWritten: manifest.blockCount - ctx.firstBlock,
     };
   }

@@ -6,16 +6,21 @@ import type { WriteTarget } from '../io/write-target.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import type { Keyring } from './keyring.ts';
 import type { PayloadExpectation, PayloadManifest } from './manifest.ts';
+import type { SeedSource } from './seed-source.ts';
 
 export interface ApplyProgress {
-  /** Re-verifying the blocks a previous run left on the target, or writing new ones. */
-  phase: 'verifying-existing' | 'writing';
+  /** Looking for the new image's chunks in the seed (a delta apply), re-verifying the blocks a previous run left on the target, or writing new ones. */
+  phase: 'indexing-seed' | 'verifying-existing' | 'writing';
   blocksDone: number;
   blocksTotal: number;
   imageBytesDone: number;
   imageBytesTotal: number;
   /** Bytes received from the transport so far (this call). */
   payloadBytesFetched: number;
+  /** The same figure under the delta design's name: payload bytes fetched so far (this call). */
+  bytesFetched: number;
+  /** Image bytes not fetched so far: copied from the seed or all-zero chunks (a delta apply; 0 otherwise). */
+  bytesReused: number;
 }
 
 export interface ApplyOptions {
@@ -45,6 +50,17 @@ export interface ApplyOptions {
    * target is opened: the caller's last word before the first byte is written (it may throw to stop).
    */
   beforeWrite?(manifest: PayloadManifest): Promise<void>;
+  /**
+   * Delta updates (issue 18): read-only bytes the machine has (the booted slot). With one, a format
+   * version 2 payload is applied by copying the chunks found in it and fetching only the rest.
+   */
+  seed?: SeedSource | undefined;
+  /** DELTA: false = always fetch the whole payload, even with a seed (default true). */
+  delta?: boolean | undefined;
+  /** IO_READ_BPS: the limit on reads of the seed, bytes/s; 0 or undefined = none. */
+  readBytesPerSecond?: number | undefined;
+  /** The payload's size when known (the offer's): a delta apply never asks for bytes past it. */
+  payloadSizeBytes?: number | undefined;
 }
 
 export interface ApplyResult {
@@ -55,7 +71,7 @@ export interface ApplyResult {
   payloadSizeBytes: number;
   /**
    * SHA-256 (base64) of the whole payload file, to compare with the Omaha offer. Undefined after a
-   * resume: the bytes before the resume point were not fetched again (docs/payload-format.md says why
+   * resume or a delta apply: the payload was not read whole (docs/payload-format.md says why
    * the signed block table and the re-verification of the kept blocks keep the guarantee).
    */
   payloadSha256Base64: string | undefined;
@@ -69,6 +85,12 @@ export interface ApplyResult {
   resumed: boolean;
   /** Bytes received from the transport, over all passes of this call. */
   payloadBytesFetched: number;
+  /** The same figure under the delta design's name. */
+  bytesFetched: number;
+  /** Image bytes not fetched: copied from the seed, or all-zero chunks filled in memory (a delta apply; 0 otherwise). */
+  bytesReused: number;
+  /** True when this call applied a delta (blocks assembled from the seed and fetched ranges). */
+  delta: boolean;
   /** Blocks written by this call (a resumed apply skips the ones already on the target). */
   blocksWritten: number;
 }

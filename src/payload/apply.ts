@@ -3,6 +3,7 @@
 // when the resume point turns out not to fit the payload or the target.
 
 import type { Logger } from 'pino';
+import { UpdateEngineError } from '../errors.ts';
 import { silentLogger } from '../platform/logger.ts';
 import { ApplyRun, ResumeInvalid } from './apply-run.ts';
 import type { ApplyOptions, ApplyResult, ApplyRunOptions } from './apply-types.ts';
@@ -13,6 +14,7 @@ export type { ByteRange, OpenPayload } from './source.ts';
 export { openFilePayload } from './file-source.ts';
 export { FileCheckpointStore, type ApplyCheckpoint, type CheckpointStore } from './checkpoint-store.ts';
 export type { ApplyOptions, ApplyProgress, ApplyResult, ApplyRunOptions } from './apply-types.ts';
+export { FileSeedSource } from './seed-source.ts';
 
 async function usableCheckpoint(options: ApplyRunOptions, logger: Logger): Promise<ApplyCheckpoint | undefined> {
   const cp = await options.checkpoint?.store.load();
@@ -28,7 +30,8 @@ async function usableCheckpoint(options: ApplyRunOptions, logger: Logger): Promi
 }
 
 /** One apply, resumed when a fitting resume point exists (used by applyPayload and verifyPayload). */
-export async function runApply(open: OpenPayload, options: ApplyRunOptions): Promise<ApplyResult> {
+export async function runApply(open: OpenPayload, runOptions: ApplyRunOptions): Promise<ApplyResult> {
+  let options = runOptions;
   const logger = options.logger ?? silentLogger();
   let checkpoint = await usableCheckpoint(options, logger);
   let fetchedBefore = 0;
@@ -37,8 +40,16 @@ export async function runApply(open: OpenPayload, options: ApplyRunOptions): Pro
     try {
       return await run.execute();
     } catch (e) {
-      if (!(e instanceof ResumeInvalid)) throw e;
       fetchedBefore += run.bytesFetched;
+      if (e instanceof UpdateEngineError && e.code === 'ERR_DOWNLOAD_RANGE_IGNORED' && options.seed && options.delta !== false) {
+        // The server answered a Range request with the whole file: one full stream instead (resumed
+        // from what the delta pass made durable, if anything).
+        logger.warn({ reason: e.message }, `The server ignores Range requests (${e.message}): fetching the whole payload instead of a delta`);
+        options = { ...options, delta: false };
+        checkpoint = await usableCheckpoint(options, logger);
+        continue;
+      }
+      if (!(e instanceof ResumeInvalid)) throw e;
       logger.warn({ reason: e.message }, `Cannot resume (${e.message}); starting from the beginning`);
       await options.checkpoint?.store.clear();
       checkpoint = undefined;

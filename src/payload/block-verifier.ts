@@ -18,6 +18,11 @@ export class BlockVerifier {
     private readonly imageHash?: WorkerHashStream,
   ) {}
 
+  /** True when every block checked also goes into the whole image's hash (no read-back). */
+  get hashesImage(): boolean {
+    return this.imageHash !== undefined;
+  }
+
   /** SHA-256 of block bytes; settles only once no worker reads `image` any more. */
   private async digest(image: Uint8Array | Promise<Uint8Array>): Promise<Buffer> {
     const bytes = Promise.resolve(image);

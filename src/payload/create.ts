@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { UpdateEngineError, wrapError } from '../errors.ts';
 import { silentLogger } from '../platform/logger.ts';
 import { encodeBlockTable } from './block-table.ts';
+import { ChunkIndexBuilder, MAGIC_PROBE_BYTES, schemeFromMagic } from './chunk-index.ts';
 import { compressBlock } from './block-codec.ts';
 import { BlockPool } from './block-pool.ts';
 import { HashPool } from './hash-pool.ts';
@@ -17,6 +18,7 @@ import {
   MAX_BLOCK_COUNT,
   PAYLOAD_FORMAT_VERSION,
   serializeManifest,
+  type ChunkScheme,
   type Compression,
   type PayloadManifest,
 } from './manifest.ts';
@@ -38,11 +40,36 @@ export interface CreatePayloadOptions {
   unsigned?: boolean;
   blockSizeBytes?: number | undefined;
   compression?: Compression;
+  /**
+   * The chunk index for delta updates: 'auto' (default: fixed-4k for ext2/3/4, erofs and btrfs with 4 KiB
+   * blocks, FastCDC otherwise), a scheme, or 'none' (a formatVersion 1 payload, for engines from before v2).
+   */
+  chunking?: ChunkingChoice | undefined;
   appId?: string | undefined;
   board?: string | undefined;
   /** Build time written into the signed manifest (Unix seconds); default SOURCE_DATE_EPOCH, else now; null = none (for engines older than issue 14). */
   buildTimeSeconds?: number | null | undefined;
   logger?: Logger;
+}
+
+export const CHUNKING_CHOICES = ['auto', 'fixed-4k', 'fastcdc', 'none'] as const;
+export type ChunkingChoice = (typeof CHUNKING_CHOICES)[number];
+
+/** The scheme a choice means for this image (undefined: no chunk index, formatVersion 1). */
+async function chunkSchemeFor(choice: ChunkingChoice, fh: FileHandle): Promise<ChunkScheme | undefined> {
+  switch (choice) {
+    case 'none':
+      return undefined;
+    case 'fixed-4k':
+      return 'fixed-4k';
+    case 'fastcdc':
+      return 'fastcdc-4k-16k-64k';
+    case 'auto': {
+      const head = Buffer.alloc(MAGIC_PROBE_BYTES);
+      const { bytesRead } = await fh.read(head, 0, head.byteLength, 0);
+      return schemeFromMagic(head.subarray(0, bytesRead));
+    }
+  }
 }
 
 /** Reproducible builds set SOURCE_DATE_EPOCH; otherwise the build time is now. */
@@ -78,10 +105,20 @@ interface Scan {
   imageSha256: string;
   hashes: Buffer[];
   storedLengths: number[];
+  /** The chunk index, when a scheme was given. */
+  chunks: { bytes: Buffer; count: number } | undefined;
 }
 
 /** Pass 1: per-block hashes, whole-image hash, stored lengths. Reads until the end of the file. */
-async function scanImage(fh: FileHandle, path: string, blockSize: number, compression: Compression, pool: HashPool): Promise<Scan> {
+async function scanImage(
+  fh: FileHandle,
+  path: string,
+  blockSize: number,
+  compression: Compression,
+  scheme: ChunkScheme | undefined,
+  pool: HashPool,
+): Promise<Scan> {
+  const chunkIndex = scheme ? new ChunkIndexBuilder(scheme) : undefined;
   const buffers = new BlockPool(IN_FLIGHT_BLOCKS, blockSize);
   const imageHash = pool.stream(0);
   const hashes: Buffer[] = [];
@@ -107,6 +144,7 @@ async function scanImage(fh: FileHandle, path: string, blockSize: number, compre
     }
     size += n;
     const view = lease.memory.subarray(0, n);
+    chunkIndex?.push(view);
     // One job owns the lease: the image hash (in order), the block hash and the compression all read it.
     const work = [
       imageHash.update(view),
@@ -124,7 +162,7 @@ async function scanImage(fh: FileHandle, path: string, blockSize: number, compre
     if (n < blockSize) break;
   }
   await Promise.all(jobs);
-  return { imageSize: size, imageSha256: (await imageHash.digest()).toString('hex'), hashes, storedLengths };
+  return { imageSize: size, imageSha256: (await imageHash.digest()).toString('hex'), hashes, storedLengths, chunks: chunkIndex?.finish() };
 }
 
 /** Pass 2: streams the stored blocks, checking each against pass 1 (the image must not change meanwhile). */
@@ -157,10 +195,12 @@ export async function createPayload(options: CreatePayloadOptions): Promise<Crea
   }
   const pool = new HashPool(2);
   try {
-    const scan = await scanImage(fh, options.imagePath, blockSize, compression, pool);
+    const scheme = await chunkSchemeFor(options.chunking ?? 'auto', fh);
+    const scan = await scanImage(fh, options.imagePath, blockSize, compression, scheme, pool);
     const tableBytes = encodeBlockTable(scan.hashes, scan.storedLengths);
+    const { chunks } = scan;
     const candidate = {
-      formatVersion: PAYLOAD_FORMAT_VERSION,
+      formatVersion: chunks ? PAYLOAD_FORMAT_VERSION : 1,
       version: options.version,
       ...(options.appId !== undefined && { appId: options.appId }),
       ...(options.board !== undefined && { board: options.board }),
@@ -171,6 +211,11 @@ export async function createPayload(options: CreatePayloadOptions): Promise<Crea
       compression,
       imageSha256: scan.imageSha256,
       blockTableSha256: createHash('sha256').update(tableBytes).digest('hex'),
+      ...(chunks && {
+        chunkScheme: scheme,
+        chunkCount: chunks.count,
+        chunkIndexSha256: createHash('sha256').update(chunks.bytes).digest('hex'),
+      }),
     };
     const checked = manifestSchema.safeParse(candidate);
     if (!checked.success) {
@@ -184,6 +229,7 @@ export async function createPayload(options: CreatePayloadOptions): Promise<Crea
       manifestBytes,
       signaturesBytes: serializeSignatures(signatures),
       tableBytes,
+      chunkIndexBytes: chunks?.bytes,
       dataSizeBytes: scan.storedLengths.reduce((a, b) => a + b, 0),
       writeData: (sink) => streamBlocks(fh, options.imagePath, manifest, scan, pool, sink),
     });

@@ -58,6 +58,7 @@ async function rewriteWith(path: string, header: PayloadHeader, signature: Paylo
     manifestBytes: header.manifestBytes,
     signaturesBytes: serializeSignatures(signatures),
     tableBytes: header.blockTable.bytes,
+    chunkIndexBytes: header.chunkIndex?.bytes,
     dataSizeBytes: header.dataSizeBytes,
     writeData: (sink) => copyData(path, header, sink),
   });

@@ -34,9 +34,22 @@ async function* readRanges(path: string, ranges: readonly ByteRange[], signal: A
   }
 }
 
-/** An OpenPayload over a file; `chunkBytes` sets the read size. */
-export function openFilePayload(path: string, chunkBytes = FILE_CHUNK_BYTES): OpenPayload {
-  return async (ranges, signal) => {
+export interface FileSourceBehaviour {
+  /**
+   * Act as a server that ignores Range and answers 200 with the whole file: an open() of anything but
+   * the whole file with rangeIgnored 'fail' rejects with ERR_DOWNLOAD_RANGE_IGNORED (with 'skip', the
+   * ranges are served: reading past the prefix gives the same bytes).
+   */
+  ignoresRanges?: boolean;
+}
+
+/** An OpenPayload over a file; `chunkBytes` sets the read size. Ranges are always honoured unless `behaviour` says otherwise. */
+export function openFilePayload(path: string, chunkBytes = FILE_CHUNK_BYTES, behaviour: FileSourceBehaviour = {}): OpenPayload {
+  return async (ranges, signal, options) => {
+    const whole = ranges.length === 1 && ranges[0]?.start === 0 && ranges[0]?.end === undefined;
+    if (behaviour.ignoresRanges && options?.rangeIgnored === 'fail' && !whole) {
+      throw new UpdateEngineError('ERR_DOWNLOAD_RANGE_IGNORED', `"${path}" answered a Range request with the whole file (HTTP 200)`);
+    }
     for (const r of ranges) {
       if (!Number.isSafeInteger(r.start) || r.start < 0 || (r.end !== undefined && (!Number.isSafeInteger(r.end) || r.end < r.start))) {
         throw new UpdateEngineError('ERR_INTERNAL', `Invalid byte range ${JSON.stringify(r)} for "${path}"`);

@@ -5,8 +5,18 @@ import { z } from 'zod';
 import { UpdateEngineError } from '../errors.ts';
 import { compareVersions, isVersion } from '../config/values.ts';
 
-/** Format version written by this code; readers refuse any other. */
-export const PAYLOAD_FORMAT_VERSION = 1;
+/** Format version written by default (delta-capable); readers accept READABLE_FORMAT_VERSIONS and refuse any other. */
+export const PAYLOAD_FORMAT_VERSION = 2;
+/** The format versions this engine reads: 1 (no chunk index) and 2 (with one). */
+export const READABLE_FORMAT_VERSIONS = [1, 2] as const;
+
+/**
+ * How the chunk index of a formatVersion 2 payload cuts the image: fixed 4 KiB pieces at 4 KiB offsets
+ * (filesystems that keep data 4 KiB-aligned: ext4, erofs, btrfs), or FastCDC content-defined chunks of
+ * 4 KiB min, 16 KiB average, 64 KiB max (src/payload/chunker.ts; anything else, e.g. squashfs).
+ */
+export const CHUNK_SCHEMES = ['fixed-4k', 'fastcdc-4k-16k-64k'] as const;
+export type ChunkScheme = (typeof CHUNK_SCHEMES)[number];
 /** The manifest entry may not be larger than this (checked from the tar header, before reading it). */
 export const MANIFEST_MAX_BYTES = 16 * 1024;
 export const MIN_BLOCK_SIZE_BYTES = 4096;
@@ -28,8 +38,8 @@ const label = z
 
 export const manifestSchema = z
   .strictObject({
-    /** Always 1 for this format. */
-    formatVersion: z.literal(PAYLOAD_FORMAT_VERSION),
+    /** 1 (no chunk index) or 2 (a chunk index for delta updates: chunkScheme, chunkCount, chunkIndexSha256). */
+    formatVersion: z.union([z.literal(1), z.literal(2)], { error: 'expected 1 or 2' }),
     /** The OS version the image holds (semver-like, as VERSION). */
     version: z.string().max(64).refine(isVersion, 'expected a semver-like version, e.g. 3374.2.0'),
     /** Omaha app id the payload is for; absent = any. */
@@ -55,14 +65,40 @@ export const manifestSchema = z
     imageSha256: sha256Hex,
     /** SHA-256 of the block table entry's bytes (hex). */
     blockTableSha256: sha256Hex,
+    /** formatVersion 2 only: how the chunk index cuts the image. */
+    chunkScheme: z.enum(CHUNK_SCHEMES).optional(),
+    /** formatVersion 2 only: the number of chunks (20-byte records) in the chunk index. */
+    chunkCount: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+    /** formatVersion 2 only: SHA-256 of the chunk index entry's bytes (hex). */
+    chunkIndexSha256: sha256Hex.optional(),
   })
   .refine((m) => m.blockCount === Math.ceil(m.imageSize / m.blockSize), {
     message: 'blockCount must be ceil(imageSize / blockSize)',
     path: ['blockCount'],
+  })
+  .refine((m) => [m.chunkScheme, m.chunkCount, m.chunkIndexSha256].every((field) => (field !== undefined) === (m.formatVersion === 2)), {
+    message: 'formatVersion 2 needs chunkScheme, chunkCount and chunkIndexSha256; formatVersion 1 may not carry them',
+    path: ['formatVersion'],
+  })
+  .refine((m) => m.chunkCount === undefined || m.chunkCount <= Math.floor(m.imageSize / 2048) + 1, {
+    message: 'chunkCount may be at most imageSize / 2048 + 1',
+    path: ['chunkCount'],
   });
 
 /** What a payload says about itself (the first tar entry, JSON). */
 export type PayloadManifest = z.infer<typeof manifestSchema>;
+
+/** A manifest of a later format than this engine reads: say so plainly (the fix is a newer engine). */
+function refuseUnknownVersion(json: unknown): void {
+  const version = typeof json === 'object' && json !== null ? (json as { formatVersion?: unknown }).formatVersion : undefined;
+  const max = Math.max(...READABLE_FORMAT_VERSIONS);
+  if (typeof version === 'number' && Number.isInteger(version) && version > max) {
+    throw new UpdateEngineError(
+      'ERR_PAYLOAD_FORMAT',
+      `Payload format version ${version} is newer than this engine reads (${READABLE_FORMAT_VERSIONS.join(' and ')}): update update-engine first`,
+    );
+  }
+}
 
 /** Parses and validates manifest bytes; ERR_PAYLOAD_FORMAT with the field and reason otherwise. */
 export function parseManifest(bytes: Uint8Array): PayloadManifest {
@@ -72,6 +108,7 @@ export function parseManifest(bytes: Uint8Array): PayloadManifest {
   } catch (e) {
     throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Payload manifest is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
+  refuseUnknownVersion(json);
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -95,6 +132,9 @@ export function serializeManifest(m: PayloadManifest): Buffer {
     imageSha256: m.imageSha256,
     blockTableSha256: m.blockTableSha256,
   });
+  if (m.chunkScheme !== undefined) ordered.chunkScheme = m.chunkScheme;
+  if (m.chunkCount !== undefined) ordered.chunkCount = m.chunkCount;
+  if (m.chunkIndexSha256 !== undefined) ordered.chunkIndexSha256 = m.chunkIndexSha256;
   const bytes = Buffer.from(`${JSON.stringify(ordered, null, 2)}\n`, 'utf8');
   if (bytes.byteLength > MANIFEST_MAX_BYTES) {
     throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Payload manifest would be ${bytes.byteLength} bytes, over the ${MANIFEST_MAX_BYTES}-byte cap`);

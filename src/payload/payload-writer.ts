@@ -1,13 +1,13 @@
 // Writes a payload archive with tar-stream in the fixed entry order: manifest, signatures, block table,
-// then the image data streamed from a producer with backpressure. Writes to a temporary file next to
-// `out` and renames it into place at the end; returns the file's size and SHA-256.
+// (formatVersion 2: chunk index,) then the image data streamed from a producer with backpressure.
+// Writes to a temporary file next to `out` and renames it into place at the end; returns its size and SHA-256.
 
 import { createHash } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import tar from 'tar-stream';
 import { UpdateEngineError, wrapError } from '../errors.ts';
-import { ENTRY_NAMES, TAR_BLOCK_BYTES, tarPadding } from './tar-header.ts';
+import { ENTRY_NAMES, ENTRY_NAMES_V2, TAR_BLOCK_BYTES, tarPadding } from './tar-header.ts';
 import { createExclusive, tempPathFor } from '../platform/temp-file.ts';
 
 /** Receives the image data bytes, in order. Resolves when the consumer is ready for more. */
@@ -17,6 +17,8 @@ export interface PayloadParts {
   manifestBytes: Uint8Array;
   signaturesBytes: Uint8Array;
   tableBytes: Uint8Array;
+  /** formatVersion 2: the chunk index entry, written between the block table and the image data. */
+  chunkIndexBytes?: Uint8Array | undefined;
   dataSizeBytes: number;
   /** Produces exactly dataSizeBytes through `sink`. Buffers handed over must not be reused. */
   writeData(sink: DataSink): Promise<void>;
@@ -29,10 +31,16 @@ export interface WrittenPayload {
   dataOffset: number;
 }
 
-/** The image data offset the layout implies (four 512-byte headers plus the padded entries before it). */
-export function dataOffsetOf(parts: Pick<PayloadParts, 'manifestBytes' | 'signaturesBytes' | 'tableBytes'>): number {
-  const entries = [parts.manifestBytes.byteLength, parts.signaturesBytes.byteLength, parts.tableBytes.byteLength];
-  return entries.reduce((at, n) => at + TAR_BLOCK_BYTES + n + tarPadding(n), TAR_BLOCK_BYTES);
+/** The entries before the image data, in order: name and bytes. */
+function headEntries(parts: Pick<PayloadParts, 'manifestBytes' | 'signaturesBytes' | 'tableBytes' | 'chunkIndexBytes'>): Array<[string, Uint8Array]> {
+  const names = parts.chunkIndexBytes ? ENTRY_NAMES_V2 : ENTRY_NAMES;
+  const bodies = [parts.manifestBytes, parts.signaturesBytes, parts.tableBytes, ...(parts.chunkIndexBytes ? [parts.chunkIndexBytes] : [])];
+  return bodies.map((body, i) => [names[i] as string, body]);
+}
+
+/** The image data offset the layout implies (a 512-byte header per entry plus the padded entries before it). */
+export function dataOffsetOf(parts: Pick<PayloadParts, 'manifestBytes' | 'signaturesBytes' | 'tableBytes' | 'chunkIndexBytes'>): number {
+  return headEntries(parts).reduce((at, [, body]) => at + TAR_BLOCK_BYTES + body.byteLength + tarPadding(body.byteLength), TAR_BLOCK_BYTES);
 }
 
 function header(name: string, size: number) {
@@ -40,10 +48,8 @@ function header(name: string, size: number) {
 }
 
 async function produce(pack: tar.Pack, parts: PayloadParts): Promise<void> {
-  const [manifestName, signaturesName, tableName, dataName] = ENTRY_NAMES;
-  pack.entry(header(manifestName, parts.manifestBytes.byteLength), Buffer.from(parts.manifestBytes));
-  pack.entry(header(signaturesName, parts.signaturesBytes.byteLength), Buffer.from(parts.signaturesBytes));
-  pack.entry(header(tableName, parts.tableBytes.byteLength), Buffer.from(parts.tableBytes));
+  for (const [name, body] of headEntries(parts)) pack.entry(header(name, body.byteLength), Buffer.from(body));
+  const dataName = ENTRY_NAMES[ENTRY_NAMES.length - 1] as string;
   const entryDone = new Promise<void>((resolve, reject) => {
     const sink = pack.entry(header(dataName, parts.dataSizeBytes), (err) => (err ? reject(err) : resolve()));
     sink.on('error', () => undefined); // reported through the entry callback

@@ -12,6 +12,13 @@ export interface ReceivedBlock {
   lease: BlockLease;
   /** The payload file's hash of `stored`, still running (payload blocks of a fresh apply only). */
   payloadHashed?: Promise<void> | undefined;
+  /** `stored` holds the image bytes already (assembled by a delta apply), even when blocks are compressed. */
+  assembled?: boolean | undefined;
+  /**
+   * Set by the delta apply once these very bytes (in the lease, not changed since) matched the block
+   * table on a hash worker: the verify stage does not hash them again, unless it feeds the image hash.
+   */
+  matchedBlockTable?: boolean | undefined;
 }
 
 /** A block whose image bytes matched the signed block table. */

@@ -7,9 +7,11 @@ export const TAR_BLOCK_BYTES = 512;
 /** tar-stream's pack ends an archive with two zero blocks; readers accept more zero padding up to this. */
 export const TRAILER_MAX_BYTES = 64 * 1024;
 
-/** The entries of a payload, in the only order accepted. */
+/** The entries of a formatVersion 1 payload, in the only order accepted. */
 export const ENTRY_NAMES = ['manifest.json', 'signatures.json', 'block-table.bin', 'image-data.bin'] as const;
-export type EntryName = (typeof ENTRY_NAMES)[number];
+/** The entries of a formatVersion 2 payload: the chunk index comes before the image data. */
+export const ENTRY_NAMES_V2 = ['manifest.json', 'signatures.json', 'block-table.bin', 'chunk-index.bin', 'image-data.bin'] as const;
+export type EntryName = (typeof ENTRY_NAMES_V2)[number];
 
 export interface TarEntryHeader {
   name: string;
@@ -105,11 +107,11 @@ export function decodeTarHeader(block: Uint8Array, at: number): TarEntryHeader {
 }
 
 /** Checks that entry number `index` (0-based) has the expected name; the message says what was found. */
-export function expectEntry(header: TarEntryHeader, index: number, at: number): EntryName {
-  const expected = ENTRY_NAMES[index];
-  if (expected === undefined) fail(`Unexpected tar entry "${header.name}" at offset ${at}: a payload has exactly ${ENTRY_NAMES.length} entries`);
+export function expectEntry(header: TarEntryHeader, index: number, at: number, names: readonly EntryName[] = ENTRY_NAMES): EntryName {
+  const expected = names[index];
+  if (expected === undefined) fail(`Unexpected tar entry "${header.name}" at offset ${at}: a payload has exactly ${names.length} entries`);
   if (header.name !== expected) {
-    const known = (ENTRY_NAMES as readonly string[]).includes(header.name);
+    const known = (ENTRY_NAMES_V2 as readonly string[]).includes(header.name);
     const what = known ? 'out of order' : 'unexpected';
     fail(`Tar entry ${index + 1} at offset ${at} is "${header.name}" (${what}), expected "${expected}"`);
   }

@@ -50,13 +50,13 @@ describe('update-engine payload', () => {
     const bytes = await readFile(out);
     const sha = createHash('sha256').update(bytes).digest('base64');
     expect(created.stdout).toBe(
-      `Wrote "${out}": ${bytes.byteLength} bytes, sha256 ${sha}\nversion 3374.2.0, image 300000 bytes in 5 blocks of 65536, compression none\nsigned by key ${ED_ID}\n`,
+      `Wrote "${out}": ${bytes.byteLength} bytes, sha256 ${sha}\nversion 3374.2.0, image 300000 bytes in 5 blocks of 65536, compression none, 15 chunks (fastcdc-4k-16k-64k)\nsigned by key ${ED_ID}\n`,
     );
 
     const inspected = await cli('inspect', out);
     expect(inspected.code).toBe(0);
     expect(JSON.parse(inspected.stdout)).toMatchObject({
-      formatVersion: 1,
+      formatVersion: 2,
       version: '3374.2.0',
       appId: '{app}',
       board: 'amd64-usr',
@@ -64,6 +64,8 @@ describe('update-engine payload', () => {
       blockSize: 65536,
       blockCount: 5,
       compression: 'none',
+      chunkScheme: 'fastcdc-4k-16k-64k',
+      chunkCount: 15,
     });
 
     const verified = await cli('verify', '--public-key', keyPath('test-only-ed25519.pub.pem'), out);

@@ -52,6 +52,8 @@ describe('defaults', () => {
       controlSocket: '/run/update-engine/control.sock',
       controlGroup: 'root',
       ioWriteBytesPerSecond: 0,
+      ioReadBytesPerSecond: 0,
+      delta: true,
       downloadBytesPerSecond: 0,
       rebootCommand: 'systemctl reboot',
       healthTimeoutMs: 600_000,
@@ -62,6 +64,15 @@ describe('defaults', () => {
     });
     expect(settings.version).toBeUndefined();
     expect(warnings.some((w) => w.startsWith('VERSION cannot be derived'))).toBe(true);
+  });
+});
+
+describe('delta settings', () => {
+  it('reads DELTA and IO_READ_BPS (same value syntax as IO_WRITE_BPS)', async () => {
+    await put(paths.etcConf, 'DELTA=false\nIO_READ_BPS=20M\n');
+    const { settings } = await loadSettings({ paths, configFiles: [], env: {} });
+    expect(settings.delta).toBe(false);
+    expect(settings.ioReadBytesPerSecond).toBe(20 * 1024 * 1024);
   });
 });
 

@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 
 describe('createPayload', () => {
-  it('writes a tar that GNU tar lists as exactly the four entries, and the right manifest', async () => {
+  it('writes a tar that GNU tar lists as exactly the five entries (format version 2), and the right manifest', async () => {
     requireTool('tar');
     const out = join(dir, 'a.payload');
     const r = await createPayload({
@@ -35,9 +35,9 @@ describe('createPayload', () => {
       board: 'amd64-usr',
       buildTimeSeconds: 1_700_000_000,
     });
-    expect(execFileSync('tar', ['tf', out], { encoding: 'utf8' })).toBe('manifest.json\nsignatures.json\nblock-table.bin\nimage-data.bin\n');
+    expect(execFileSync('tar', ['tf', out], { encoding: 'utf8' })).toBe('manifest.json\nsignatures.json\nblock-table.bin\nchunk-index.bin\nimage-data.bin\n');
     expect(r.manifest).toEqual({
-      formatVersion: 1,
+      formatVersion: 2,
       version: '3.0.0',
       appId: '{x}',
       board: 'amd64-usr',
@@ -48,7 +48,11 @@ describe('createPayload', () => {
       compression: 'none',
       imageSha256: sha256Hex(image),
       blockTableSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      chunkScheme: 'fastcdc-4k-16k-64k',
+      chunkCount: expect.any(Number),
+      chunkIndexSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
+    expect(execFileSync('tar', ['xOf', out, 'chunk-index.bin']).byteLength).toBe((r.manifest.chunkCount ?? 0) * 20);
     expect(execFileSync('tar', ['xOf', out, 'image-data.bin']).equals(image)).toBe(true);
     const header = await readPayloadFileHeader(out);
     expect(header.dataOffset).toBe(r.dataOffset);

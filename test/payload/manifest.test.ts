@@ -39,7 +39,17 @@ describe('parseManifest', () => {
   });
 
   const bad: Array<[string, Record<string, unknown>, string]> = [
-    ['format version 2', { formatVersion: 2 }, '"formatVersion": Invalid input: expected 1'],
+    ['format version 0', { formatVersion: 0 }, '"formatVersion": expected 1 or 2'],
+    [
+      'format version 2 without a chunk index',
+      { formatVersion: 2 },
+      '"formatVersion": formatVersion 2 needs chunkScheme, chunkCount and chunkIndexSha256; formatVersion 1 may not carry them',
+    ],
+    [
+      'format version 1 with a chunk scheme',
+      { chunkScheme: 'fixed-4k' },
+      '"formatVersion": formatVersion 2 needs chunkScheme, chunkCount and chunkIndexSha256; formatVersion 1 may not carry them',
+    ],
     ['a version that is not semver-like', { version: 'latest' }, '"version": expected a semver-like version, e.g. 3374.2.0'],
     ['an empty app id', { appId: '' }, '"appId": Too small: expected string to have >=1 characters'],
     ['a board with a space', { board: 'amd 64' }, '"board": expected printable ASCII without spaces'],

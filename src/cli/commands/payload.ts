@@ -5,7 +5,7 @@
 import { readFile, writeFile, access } from 'node:fs/promises';
 import { parseSize, isVersion } from '../../config/values.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { createPayload } from '../../payload/create.ts';
+import { CHUNKING_CHOICES, createPayload, type ChunkingChoice } from '../../payload/create.ts';
 import { addSignature, attachSignature, manifestToSign, type SignedPayloadFile } from '../../payload/external-signing.ts';
 import { readPayloadManifest } from '../../payload/inspect.ts';
 import { loadKeyring } from '../../payload/keyring.ts';
@@ -31,7 +31,8 @@ Run 'update-engine payload COMMAND --help' for a command's options.`;
 
 const CREATE_HELP = `Usage: update-engine payload create --image FILE|DIR --private-key PEM --version VERSION --out FILE
                                   [--fs squashfs|erofs] [--block-size BYTES] [--app-id ID] [--board NAME]
-                                  [--compression none|gzip|brotli] [--build-time TIME|none] [--unsigned] [--json]
+                                  [--compression none|gzip|brotli] [--chunking auto|fixed-4k|fastcdc|none]
+                                  [--build-time TIME|none] [--unsigned] [--json]
 
 Make a payload from an image file, streaming (memory stays a few blocks whatever the image size).
 A directory is first built into a read-only image (mksquashfs or mkfs.erofs, files owned by root);
@@ -48,6 +49,9 @@ Options:
   --app-id ID           only machines with this APP_ID accept it (default: any)
   --board NAME          only machines with this BOARD accept it (default: any)
   --compression C       none (default), gzip or brotli, each block on its own
+  --chunking SCHEME     the chunk index that lets machines fetch only what changed (format version 2):
+                        auto (default: fixed-4k for ext2/3/4, erofs and btrfs with 4 KiB blocks, else fastcdc),
+                        fixed-4k, fastcdc, or none (format version 1, for engines from before version 2)
   --build-time TIME     build time signed into the manifest: ISO 8601 or Unix seconds; default
                         SOURCE_DATE_EPOCH, else now.
                         "none" leaves it out, for machines whose engine predates it (they refuse it)
@@ -59,7 +63,8 @@ Prints the payload's size and SHA-256 (base64), as an Omaha server offers them.`
 const INSPECT_HELP = `Usage: update-engine payload inspect [--contents] FILE
 
 Print the payload's manifest as JSON: version, appId and board (when set), image size, block size and
-count, compression, image and block table hashes. Reads only the first entry; nothing is verified.
+count, compression, image and block table hashes, and for format version 2 the chunk scheme, chunk
+count and chunk index hash. Reads only the first entry; nothing is verified.
 
   --contents   also rebuild the image in a temporary file beside FILE and print, as "contents", its
                filesystem (ext4, erofs, squashfs, btrfs or none) and whether it holds a kernel at
@@ -162,6 +167,7 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
       'app-id': { type: 'string' },
       board: { type: 'string' },
       compression: { type: 'string' },
+      chunking: { type: 'string' },
       'build-time': { type: 'string' },
       json: { type: 'boolean' },
     }),
@@ -176,6 +182,9 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
   const compression = values.compression ?? 'none';
   if (!(COMPRESSIONS as readonly string[]).includes(compression))
     throw usageError(`Unknown --compression "${compression}" (expected ${COMPRESSIONS.join(', ')})`);
+  const chunking = values.chunking ?? 'auto';
+  if (!(CHUNKING_CHOICES as readonly string[]).includes(chunking))
+    throw usageError(`Unknown --chunking "${chunking}" (expected ${CHUNKING_CHOICES.join(', ')})`);
   let blockSizeBytes: number | undefined;
   if (values['block-size'] !== undefined) {
     try {
@@ -193,6 +202,7 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
     privateKeyPem: await Promise.all(keys.map((k) => readText(k, 'private key'))),
     unsigned: values.unsigned === true,
     compression: compression as Compression,
+    chunking: chunking as ChunkingChoice,
     blockSizeBytes,
     appId: values['app-id'],
     board: values.board,
@@ -209,7 +219,10 @@ async function create(argv: string[], ctx: CommandContext): Promise<number> {
   }
   if (prepared.tree) println(ctx.stdout, describeTree(prepared.tree));
   println(ctx.stdout, `Wrote "${values.out}": ${result.payloadSizeBytes} bytes, sha256 ${result.payloadSha256Base64}`);
-  println(ctx.stdout, `version ${m.version}, image ${m.imageSize} bytes in ${m.blockCount} blocks of ${m.blockSize}, compression ${m.compression}`);
+  println(
+    ctx.stdout,
+    `version ${m.version}, image ${m.imageSize} bytes in ${m.blockCount} blocks of ${m.blockSize}, compression ${m.compression}${m.chunkScheme ? `, ${m.chunkCount} chunks (${m.chunkScheme})` : ', no chunk index (format version 1)'}`,
+  );
   println(
     ctx.stdout,
     result.signatureKeyIds.length === 0 ? 'unsigned: sign it with payload manifest + attach-signature' : `signed by key ${result.signatureKeyIds.join(', ')}`,

@@ -42,7 +42,9 @@ export function finalizeAction(deps: EngineDeps): Action<AppliedImage, FlippedSl
           // What a rollback of this update is remembered by (src/daemon/failure-memory.ts).
           imageSha256Hex: result.manifest.imageSha256,
           buildTimeSeconds: result.manifest.buildTimeSeconds,
-          payloadSha256Base64: result.payloadSha256Base64,
+          // A delta or resumed apply did not read the whole payload: the offer's hash still names the
+          // release (its image verified block by block against the signed manifest) for the memory.
+          payloadSha256Base64: result.payloadSha256Base64 ?? offer.sha256Base64,
         },
         ...(running !== undefined ? { previousVersion: running } : {}),
         failureCount: 0,
