@@ -4,6 +4,7 @@
 
 import type { Logger } from 'pino';
 import { UpdateEngineError, wrapError } from '../errors.ts';
+import type { DeviceReader } from '../io/device-reader.ts';
 import { planMemory, type MemoryPlan } from './apply-memory.ts';
 import type { ApplyProgress, ApplyResult, ApplyRunOptions } from './apply-types.ts';
 import { BlockPool } from './block-pool.ts';
@@ -36,6 +37,8 @@ interface PassContext {
   plan: MemoryPlan;
   firstBlock: number;
   readBack: boolean;
+  /** The read-back's reads past the page cache (O_DIRECT), when the target has them. */
+  device: DeviceReader | undefined;
   payloadHash: WorkerHashStream | undefined;
 }
 
@@ -118,6 +121,7 @@ export class ApplyRun {
     const cp = this.checkpoint;
     const hashes = new HashPool(2);
     let targetOpen = false;
+    let device: DeviceReader | undefined;
     let stream: Awaited<ReturnType<OpenPayload>> | undefined;
     try {
       stream = await this.open(cp ? [{ start: 0, end: cp.dataOffset }, { start: cp.resumeOffset }] : [{ start: 0 }], this.controller.signal);
@@ -138,6 +142,7 @@ export class ApplyRun {
       targetOpen = true;
       const readBack = this.o.readBack ?? true;
       const plan = planMemory(manifest, maxStoredBlockBytes(manifest.compression, manifest.blockSize), this.o);
+      if (readBack) device = await this.openDeviceReader(manifest.blockSize);
       const ctx: PassContext = {
         header,
         reader,
@@ -146,6 +151,7 @@ export class ApplyRun {
         plan,
         firstBlock: cp?.nextBlock ?? 0,
         readBack,
+        device,
         payloadHash,
       };
       await this.checkKeptBlocks(ctx);
@@ -158,9 +164,24 @@ export class ApplyRun {
       this.controller.abort();
       await this.reader?.cancel();
       stream?.destroy();
+      await device?.close().catch(() => undefined);
       if (targetOpen) await this.o.target.close().catch((e: unknown) => this.logger.warn({ err: e }, 'Closing the write target failed'));
       await hashes.close();
     }
+  }
+
+  /** The read-back's direct reader; without one (tmpfs before Linux 6.6) the read-back reads the page cache, which is said once. */
+  private async openDeviceReader(maxLength: number): Promise<DeviceReader | undefined> {
+    const { target } = this.o;
+    if (!target.openDeviceReader) return undefined;
+    const device = await target.openDeviceReader(maxLength);
+    if (!device) {
+      this.logger.warn(
+        { target: this.o.target.description },
+        'The target has no direct I/O (O_DIRECT): the read-back compares what the page cache returns, not what the device holds',
+      );
+    }
+    return device;
   }
 
   /** On resume: the blocks before the resume point must still be on the target as the table says. */
@@ -207,7 +228,7 @@ export class ApplyRun {
       onWritten: (n) => this.progress('writing', n),
     });
     const synced = syncBlocks(written, { target, everyBlocks: plan.syncEveryBlocks, pool, onFailure });
-    const durable = readBackRuns(synced, { target, blockSizeBytes, onFailure });
+    const durable = readBackRuns(synced, { target, blockSizeBytes, device: ctx.device, onFailure });
     this.checkpointStage = new CheckpointStage({
       firstBlock: ctx.firstBlock,
       // Bytes fetched beyond the last resume point are the interval plus the blocks held in the pool
