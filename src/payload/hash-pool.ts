@@ -1,6 +1,8 @@
 // SHA-256 off the main thread: a few worker threads, each holding streaming hashes (the payload file's
 // hash, the whole image's) and doing one-shot block hashes. Shared memory is hashed in place, owned
 // buffers are transferred, anything else is copied once. Every update resolves when it was hashed.
+// A shared buffer (the block pool's) goes to a worker once; later messages name it by a number, since
+// posting a SharedArrayBuffer costs far more than posting a few numbers (issue 17).
 
 import { Worker } from 'node:worker_threads';
 import { UpdateEngineError } from '../errors.ts';
@@ -10,8 +12,13 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const streams = new Map();
+const shared = new Map();
 parentPort.on('message', (m) => {
   try {
+    if (m.shared !== undefined) {
+      if (m.buf) shared.set(m.shared, m.buf);
+      else m.buf = shared.get(m.shared);
+    }
     if (m.op === 'open') { streams.set(m.id, createHash('sha256')); return; }
     if (m.op === 'update') {
       streams.get(m.id).update(new Uint8Array(m.buf, m.offset, m.length));
@@ -35,10 +42,16 @@ interface Reply {
   error?: string;
 }
 
+/** Bytes of shared buffers a worker keeps by number at most (a block pool's; beyond it they are posted each time). */
+const MAX_SHARED_BYTES = 256 * 1024 * 1024;
+
 class HashWorker {
   readonly worker: Worker;
   pendingBytes = 0;
   private seq = 0;
+  /** Shared buffers this worker already holds, by the number messages name them with. */
+  private readonly shared = new Map<SharedArrayBuffer, number>();
+  private sharedBytes = 0;
   private readonly waiting = new Map<number, { bytes: number; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
 
@@ -75,8 +88,12 @@ class HashWorker {
         view = new Uint8Array(data.byteLength); // a copy (Buffer#slice would not copy)
         view.set(data);
       }
-      if (!(view.buffer instanceof SharedArrayBuffer)) transferList.push(view.buffer as ArrayBuffer);
-      Object.assign(message, { buf: view.buffer, offset: view.byteOffset, length: view.byteLength });
+      Object.assign(message, { offset: view.byteOffset, length: view.byteLength });
+      if (view.buffer instanceof SharedArrayBuffer) this.nameShared(message, view.buffer);
+      else {
+        transferList.push(view.buffer as ArrayBuffer);
+        message.buf = view.buffer;
+      }
     }
     const bytes = data?.byteLength ?? 0;
     this.pendingBytes += bytes;
@@ -84,6 +101,20 @@ class HashWorker {
       this.waiting.set(seq, { bytes, resolve, reject });
       this.worker.postMessage({ ...message, seq }, transferList);
     });
+  }
+
+  /** Names `buffer` in `message` by its number, posting the buffer itself only the first time. */
+  private nameShared(message: Record<string, unknown>, buffer: SharedArrayBuffer): void {
+    const known = this.shared.get(buffer);
+    if (known !== undefined) {
+      message.shared = known;
+      return;
+    }
+    message.buf = buffer;
+    if (this.sharedBytes + buffer.byteLength > MAX_SHARED_BYTES) return;
+    this.sharedBytes += buffer.byteLength;
+    message.shared = this.shared.size;
+    this.shared.set(buffer, this.shared.size);
   }
 
   post(message: Record<string, unknown>): void {

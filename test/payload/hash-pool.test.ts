@@ -17,6 +17,16 @@ describe('HashPool', () => {
     expect(shared.byteLength).toBe(100_000);
   });
 
+  it('hashes a shared buffer it was given before by its number, with its current bytes, on every worker', async () => {
+    const shared = Buffer.from(new SharedArrayBuffer(50_000));
+    for (let round = 0; round < 4; round++) {
+      seededBytes(50_000, 10 + round).copy(shared);
+      const digests = await Promise.all([pool.hashOnce(shared), pool.hashOnce(shared.subarray(7, 40_000)), pool.stream(round).update(shared)]);
+      expect(digests[0].toString('hex')).toBe(sha(shared));
+      expect(digests[1].toString('hex')).toBe(sha(shared.subarray(7, 40_000)));
+    }
+  });
+
   it('copies a plain buffer unless it is given away', async () => {
     const plain = Buffer.from(seededBytes(70_000, 2));
     const expected = sha(plain);
