@@ -13,7 +13,7 @@ import { BlockVerifier } from './block-verifier.ts';
 import { ByteReader } from './byte-reader.ts';
 import type { ApplyCheckpoint } from './checkpoint-store.ts';
 import { findChangedBlock } from './existing-blocks.ts';
-import { HashPool, type WorkerHashStream } from './hash-pool.ts';
+import { applyHashWorkers, HashPool, type WorkerHashStream } from './hash-pool.ts';
 import { checkExpectation, checkFits, parseManifest, type PayloadManifest } from './manifest.ts';
 import { readPayloadHeader, type PayloadHeader, type RawSignature } from './payload-header.ts';
 import type { OpenPayload } from './source.ts';
@@ -119,7 +119,7 @@ export class ApplyRun {
     const onUserAbort = () => this.controller.abort(userSignal?.reason);
     userSignal?.addEventListener('abort', onUserAbort, { once: true });
     const cp = this.checkpoint;
-    const hashes = new HashPool(2);
+    const hashes = new HashPool(applyHashWorkers());
     let targetOpen = false;
     let device: DeviceReader | undefined;
     let stream: Awaited<ReturnType<OpenPayload>> | undefined;

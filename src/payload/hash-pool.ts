@@ -4,6 +4,7 @@
 // A shared buffer (the block pool's) goes to a worker once; later messages name it by a number, since
 // posting a SharedArrayBuffer costs far more than posting a few numbers (issue 17).
 
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UpdateEngineError } from '../errors.ts';
 
@@ -150,6 +151,15 @@ export class WorkerHashStream {
     const r = await this.worker.request({ op: 'digest', id: this.id });
     return Buffer.from(r.digest ?? new Uint8Array());
   }
+}
+
+/**
+ * Hash workers for an apply: two, but one on a machine with two CPUs or fewer, where the main thread
+ * (receive, write, read-back) and one worker already take both, and a second worker only competes
+ * for them and costs its isolate's memory (about 8 MiB; issue 17).
+ */
+export function applyHashWorkers(cpus = availableParallelism()): number {
+  return cpus <= 2 ? 1 : 2;
 }
 
 export class HashPool {

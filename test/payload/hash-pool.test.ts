@@ -2,7 +2,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { HashPool } from '../../src/payload/hash-pool.ts';
+import { applyHashWorkers, HashPool } from '../../src/payload/hash-pool.ts';
 import { seededBytes } from './helpers.ts';
 
 const pool = new HashPool(2);
@@ -61,5 +61,11 @@ describe('HashPool', () => {
     const other = new HashPool(1);
     await other.close();
     await expect(other.hashOnce(Buffer.from('x'))).rejects.toMatchObject({ code: 'ERR_INTERNAL', message: 'Hash worker failed: hash worker exited' });
+  });
+});
+
+describe('applyHashWorkers', () => {
+  it('one worker on two CPUs or fewer, two above', () => {
+    expect([1, 2, 3, 8].map((n) => applyHashWorkers(n))).toEqual([1, 1, 2, 2]);
   });
 });
