@@ -5,6 +5,9 @@
 // the per-stage table from the V8 profiles of every thread (bench/profile/stages.ts).
 // Usage: node bin/run-ts.js bench/profile/run.ts [--size 1G] [--runs 3] [--dir DIR (kept, reused)]
 //        [--cpu-prof] [--no-baseline] [--node-args '--max-semi-space-size=1 ...'] [--env '{"K":"V"}']
+//        [--compare BUILD (another compiled build, e.g. of an older commit, run interleaved)]
+// A build of commit C for --compare: mkdir B && git archive C | tar -x -C B && ln -s $PWD/node_modules B/ &&
+//        (cd B && node node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir build && cp package.json build/) ; then --compare B/build
 
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'node-args': { type: 'string' },
     env: { type: 'string' },
+    compare: { type: 'string' },
   },
 });
 
@@ -55,29 +59,32 @@ async function main(): Promise<void> {
   const nodeArgs = args['node-args'] !== undefined ? args['node-args'].split(/\s+/).filter(Boolean) : launcherNodeArgs();
   const env = args.env ? (JSON.parse(args.env) as Record<string, string>) : {};
   const payloadUrl = `${nginx.origin}/payloads/0/${img.payloadPath.split('/').at(-1)}`;
-  const runs: DaemonRun[] = [];
+  const builds = [{ name: 'engine', entry }, ...(args.compare ? [{ name: 'compare', entry: resolve(args.compare, 'src/cli/update-engine.js') }] : [])];
+  const runs = new Map<string, DaemonRun[]>(builds.map((b) => [b.name, []]));
   const baselines: BaselineRun[] = [];
   try {
     for (let round = 0; round < Number(args.runs); round++) {
-      const profDir = join(dir, `prof-${round}`);
-      await rm(profDir, { recursive: true, force: true });
-      const profArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '500'] : [];
-      const run = await runDaemon({
-        entry,
-        nodeArgs: [...nodeArgs, ...profArgs],
-        serverUrl: `${nginx.origin}/v1/update/`,
-        disk: img.diskPath,
-        publicKeyPath: PUBLIC_KEY,
-        runDir: await mkdtemp(join(dir, 'run-')),
-        ioWriteBytesPerSecond: 0,
-        env,
-      });
-      await restoreGpt(img, img.diskPath);
-      runs.push(run);
-      log(`round ${round + 1} engine   ${describe(run, gib)}`);
-      if (args['cpu-prof']) {
-        const files = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profDir, f));
-        log(formatStageTable(await stageSeconds(files), gib));
+      for (const build of builds) {
+        const profDir = join(dir, `prof-${build.name}-${round}`);
+        await rm(profDir, { recursive: true, force: true });
+        const profArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '500'] : [];
+        const run = await runDaemon({
+          entry: build.entry,
+          nodeArgs: [...nodeArgs, ...profArgs],
+          serverUrl: `${nginx.origin}/v1/update/`,
+          disk: img.diskPath,
+          publicKeyPath: PUBLIC_KEY,
+          runDir: await mkdtemp(join(dir, 'run-')),
+          ioWriteBytesPerSecond: 0,
+          env,
+        });
+        await restoreGpt(img, img.diskPath);
+        runs.get(build.name)?.push(run);
+        log(`round ${round + 1} ${build.name.padEnd(8)} ${describe(run, gib)}`);
+        if (args['cpu-prof']) {
+          const files = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profDir, f));
+          log(formatStageTable(await stageSeconds(files), gib));
+        }
       }
       if (!args['no-baseline']) {
         const b = await runBaseline(payloadUrl, { path: img.diskPath, offsetBytes: img.slotOffsetBytes });
@@ -90,20 +97,20 @@ async function main(): Promise<void> {
     await nginx.stop();
     await serve.close();
   }
-  const wall = median(runs.map((r) => r.totalMs / 1000));
-  log(`\nmedians of ${runs.length} (machine shared; ${args.size}):`);
-  log(
-    `engine  wall ${wall.toFixed(2)} s, apply ${median(runs.map((r) => Number(r.apply.durationMs))).toFixed(0)} ms, start-up to apply ${median(runs.map((r) => r.applyStartMs)).toFixed(0)} ms`,
-  );
-  log(
-    `        apply CPU-s/GiB ${(median(runs.map((r) => r.applyCpu.total)) / gib).toFixed(2)} (main ${(median(runs.map((r) => r.applyCpu.main)) / gib).toFixed(2)}, hash ${(median(runs.map((r) => r.applyCpu.hashWorkers)) / gib).toFixed(2)}, other ${(median(runs.map((r) => r.applyCpu.otherThreads)) / gib).toFixed(2)}), peak RSS ${(median(runs.map((r) => r.peakRssBytes)) / MiB).toFixed(0)} MiB`,
-  );
-  if (baselines.length > 0) {
-    const bw = median(baselines.map((b) => b.seconds));
+  log(`\nmedians of ${args.runs} interleaved rounds (machine shared; ${args.size}):`);
+  const bw = median(baselines.map((b) => b.seconds));
+  for (const [name, list] of runs) {
+    const m = (f: (r: DaemonRun) => number) => median(list.map(f));
+    const wall = m((r) => r.totalMs / 1000);
     log(
-      `curl|dd wall ${bw.toFixed(2)} s, CPU-s/GiB ${(median(baselines.map((b) => b.cpuSeconds)) / gib).toFixed(2)}; engine = ${(bw / wall).toFixed(2)}x curl|dd`,
+      `${name.padEnd(8)} wall ${wall.toFixed(2)} s, apply ${m((r) => Number(r.apply.durationMs)).toFixed(0)} ms, start-up to apply ${m((r) => r.applyStartMs).toFixed(0)} ms`,
+    );
+    log(
+      `         apply CPU-s/GiB ${(m((r) => r.applyCpu.total) / gib).toFixed(2)} (main ${(m((r) => r.applyCpu.main) / gib).toFixed(2)}, hash ${(m((r) => r.applyCpu.hashWorkers) / gib).toFixed(2)}, other ${(m((r) => r.applyCpu.otherThreads) / gib).toFixed(2)}), peak RSS ${(m((r) => r.peakRssBytes) / MiB).toFixed(0)} MiB` +
+        (baselines.length > 0 ? `; ${(bw / wall).toFixed(2)}x curl|dd` : ''),
     );
   }
+  if (baselines.length > 0) log(`curl|dd  wall ${bw.toFixed(2)} s, CPU-s/GiB ${(median(baselines.map((b) => b.cpuSeconds)) / gib).toFixed(2)}`);
 }
 
 await main();

@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statfsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDeviceReader } from '../../src/io/device-reader.ts';
@@ -35,6 +35,22 @@ describe('openDeviceReader', () => {
         const got = Buffer.from(await reader!.read(offset, length));
         expect(got.equals(bytes.subarray(8192 + offset, 8192 + offset + length)), `${offset}+${length}`).toBe(true);
       }
+    } finally {
+      await reader?.close();
+    }
+  });
+
+  it('reads data after a hole (ext4 answers a hole whatever the alignment: the alignment is learnt where data is)', async () => {
+    const path = join(dir, 'sparse.img');
+    const data = seededBytes(100_000, 11);
+    const fh = await open(path, 'w');
+    await fh.truncate(1024 * 1024);
+    await fh.write(data, 0, data.length, 512 * 1024);
+    await fh.close();
+    const reader = await openDeviceReader(path, 0, 128 * 1024, 'sparse.img');
+    try {
+      expect((await reader!.read(0, 8192)).every((b) => b === 0)).toBe(true);
+      expect(Buffer.from(await reader!.read(512 * 1024 + 3, 90_000)).equals(data.subarray(3, 90_003))).toBe(true);
     } finally {
       await reader?.close();
     }
