@@ -112,7 +112,7 @@ export class GotTransport implements HttpTransport {
   private readonly userAgent: string;
   private readonly maxRedirects: number;
   /** The raw reader's read buffers: a few kept for reuse across its requests. */
-  private readonly readMemory = new RecycledMemory(RAW_READ_BYTES, 4);
+  private readonly readMemory = new RecycledMemory(RAW_READ_BYTES, 8);
 
   private constructor(
     private readonly cas: string[],

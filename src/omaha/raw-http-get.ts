@@ -1,9 +1,9 @@
 // The payload body over plain HTTP without proxy, read by a raw socket with large reads (issue 17):
 // node's HTTP client reads 64 KiB at a time into a new buffer each and parses and emits every chunk,
-// which costs the apply about 1.3 CPU-s per GiB; reading up to 1 MiB at a time into one reused buffer
-// (net's `onread`) costs about 0.4. The body chunks are views of recycled read buffers (the apply's
-// ByteReader gives each back once copied out; src/io/recycled-memory.ts). Only the simple case is read here: a GET answered with a
-// Content-Length body. A redirect or an error answer comes back with its head and an empty body (the
+// which costs the apply about 1.3 CPU-s per GiB; reading up to 512 KiB at a time into reused buffers
+// (net's `onread`) costs about 0.4. The body chunks are views of those recycled read buffers (the
+// apply's ByteReader gives each back once copied out; src/io/recycled-memory.ts), so a read allocates
+// nothing. Only the simple case is read here: a GET answered with a Content-Length body. A redirect or an error answer comes back with its head and an empty body (the
 // caller follows the redirect; nobody reads an error's body); a success without Content-Length
 // (chunked) is left to the full client, which asks again: rawGet then resolves to undefined.
 
@@ -13,8 +13,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { RecycledMemory } from '../io/recycled-memory.ts';
 import { HttpTransportError, type HttpStreamResponse } from './http-transport.ts';
 
-/** Bytes one socket read may return (the size of the RecycledMemory buffers). */
-export const RAW_READ_BYTES = 1024 * 1024;
+/** Bytes one socket read may return (the size of the RecycledMemory buffers; 8 of them kept: 4 MiB). */
+export const RAW_READ_BYTES = 512 * 1024;
 /** A response head longer than this is refused. */
 const MAX_HEAD_BYTES = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
