@@ -6,6 +6,7 @@
 // Usage: node bin/run-ts.js bench/profile/run.ts [--size 1G] [--runs 3] [--dir DIR (kept, reused)]
 //        [--cpu-prof] [--no-baseline] [--node-args '--max-semi-space-size=1 ...'] [--env '{"K":"V"}']
 //        [--compare BUILD (another compiled build, e.g. of an older commit, run interleaved)]
+//        [--no-build (use bench/out/engine-build as it is)]
 // A build of commit C for --compare: mkdir B && git archive C | tar -x -C B && ln -s $PWD/node_modules B/ &&
 //        (cd B && node node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir build && cp package.json build/) ; then --compare B/build
 
