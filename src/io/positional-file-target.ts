@@ -3,6 +3,7 @@
 
 import { open, type FileHandle } from 'node:fs/promises';
 import { UpdateEngineError, wrapError, type ErrorCode } from '../errors.ts';
+import { openDeviceReader, type DeviceReader } from './device-reader.ts';
 import { totalBytes, type WriteTarget } from './write-target.ts';
 
 /** The error code for a failed write or sync: out of space, or a write error (EIO and the rest). */
@@ -126,6 +127,10 @@ export abstract class PositionalFileTarget implements WriteTarget {
       done += bytesRead;
     }
     return done;
+  }
+
+  openDeviceReader(maxLength: number): Promise<DeviceReader | undefined> {
+    return openDeviceReader(this.path, this.baseOffsetBytes, maxLength, this.description);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@
 
 import { defaultSliceBytes, type TokenBucket } from './token-bucket.ts';
 import { BackgroundSyncer } from './background-syncer.ts';
+import type { DeviceReader } from './device-reader.ts';
 import { readIntoBuffer, totalBytes, writeChunks, type WriteTarget } from './write-target.ts';
 
 export interface ThrottledWriteTargetOptions {
@@ -100,6 +101,10 @@ export class ThrottledWriteTarget implements WriteTarget {
 
   readInto(buffer: Uint8Array, offset: number): Promise<number> {
     return readIntoBuffer(this.inner, buffer, offset);
+  }
+
+  async openDeviceReader(maxLength: number): Promise<DeviceReader | undefined> {
+    return this.inner.openDeviceReader?.(maxLength);
   }
 
   close(): Promise<void> {

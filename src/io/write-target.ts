@@ -1,6 +1,8 @@
 // The WriteTarget port: where an image is written (a block device, or a region of a file).
 // Writes are positional; the caller syncs; read() reads back what was written (for verification).
 
+import type { DeviceReader } from './device-reader.ts';
+
 export interface WriteTarget {
   /** For messages and logs, e.g. `/dev/vda4` or `disk.img [+2097152, 1073741824 bytes]`. */
   readonly description: string;
@@ -24,6 +26,11 @@ export interface WriteTarget {
    * that a read-back allocates nothing); resolves to the bytes read, fewer only at the end of the target.
    */
   readInto?(buffer: Uint8Array, offset: number): Promise<number>;
+  /**
+   * Optional: a reader past the page cache (O_DIRECT) for reads of up to `maxLength` bytes, so that a
+   * read-back sees what the device holds; undefined when the file system has no direct I/O (tmpfs before Linux 6.6).
+   */
+  openDeviceReader?(maxLength: number): Promise<DeviceReader | undefined>;
   close(): Promise<void>;
 }
 

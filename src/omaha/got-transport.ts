@@ -1,6 +1,8 @@
 // GotTransport: the HttpTransport adapter on got. Connect timeout, no automatic retries (callers
 // decide), no decompression (byte ranges stay raw), TLS with the system CAs plus SERVER_CA_FILE,
-// proxies from the environment, credentials only over HTTPS (also across redirects).
+// proxies from the environment, credentials only over HTTPS (also across redirects). A GET of a plain
+// http:// URL without proxy is read by a raw socket with large reads (raw-http-get.ts), got answering
+// whatever that does not handle.
 
 import http from 'node:http';
 import https from 'node:https';
@@ -19,8 +21,12 @@ import {
 } from './http-transport.ts';
 import { ProxyTunnelAgent, requestViaHttpProxy } from './proxy-agent.ts';
 import { proxyForUrl } from './proxy.ts';
+import { RAW_READ_BYTES, rawGet, rawGetApplies } from './raw-http-get.ts';
+import { RecycledMemory } from '../io/recycled-memory.ts';
 import { hostPort, splitUrlCredentials } from './credential-policy.ts';
 import { VERSION } from '../version.ts';
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Where Debian/Ubuntu and Fedora/RHEL keep the system trust store. */
 export const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
@@ -65,7 +71,7 @@ function failureKind(e: unknown): HttpFailureKind {
   if (e instanceof HttpTransportError) return e.kind;
   const cause = e instanceof RequestError && e.cause instanceof HttpTransportError ? e.cause : undefined;
   if (cause) return cause.kind;
-  const code = (e as { code?: string }).code ?? '';
+  const code = String((e as { code?: unknown }).code ?? ''); // a DOMException's code is a number
   if (code === 'ETIMEDOUT') return 'timeout';
   if (code === 'ERR_TOO_MANY_REDIRECTS') return 'redirects';
   if (code === 'ERR_ABORTED' || code === 'ABORT_ERR' || (e as Error).name === 'AbortError') return 'aborted';
@@ -101,25 +107,33 @@ export class GotTransport implements HttpTransport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly proxyAgents = new Map<string, { http: http.Agent; https: ProxyTunnelAgent }>();
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly connectTimeoutMs: number;
+  private readonly userAgent: string;
+  private readonly maxRedirects: number;
+  /** The raw reader's read buffers: a few kept for reuse across its requests. */
+  private readonly readMemory = new RecycledMemory(RAW_READ_BYTES, 8);
 
   private constructor(
     private readonly cas: string[],
     options: GotTransportOptions,
   ) {
-    const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    const connectTimeoutMs = (this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000);
     this.httpAgent = new http.Agent({ keepAlive: true });
     this.httpsAgent = new https.Agent({ keepAlive: true });
-    const env = options.env ?? process.env;
+    const env = (this.env = options.env ?? process.env);
+    this.userAgent = options.userAgent ?? `update-engine/${VERSION}`;
+    this.maxRedirects = options.maxRedirects ?? 10;
     this.got = got.extend({
       retry: { limit: 0 },
       decompress: false,
       throwHttpErrors: false,
       followRedirect: true,
-      maxRedirects: options.maxRedirects ?? 10,
+      maxRedirects: this.maxRedirects,
       timeout: { lookup: connectTimeoutMs, connect: connectTimeoutMs, secureConnect: connectTimeoutMs },
       https: { certificateAuthority: cas },
       agent: { http: this.httpAgent, https: this.httpsAgent },
-      headers: { 'user-agent': options.userAgent ?? `update-engine/${VERSION}` },
+      headers: { 'user-agent': this.userAgent },
       request: (url, requestOptions, callback) => {
         const proxy = proxyForUrl(url, env);
         if (!proxy) return undefined;
@@ -223,6 +237,11 @@ export class GotTransport implements HttpTransport {
   }
 
   async get(url: string, options: HttpGetOptions): Promise<HttpStreamResponse> {
+    if (!URL.canParse(url)) return this.gotGet(url, options); // got says what is wrong with it
+    return this.rawGet(url, options);
+  }
+
+  private async gotGet(url: string, options: HttpGetOptions): Promise<HttpStreamResponse> {
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     const credentials = options.credentials;
     const origin = hostPort(url);
@@ -245,6 +264,39 @@ export class GotTransport implements HttpTransport {
       url: (response as http.IncomingMessage & { url?: string }).url || url,
       body: request,
     };
+  }
+
+  /**
+   * The raw socket's answer for a plain http:// GET without proxy, following redirects among such URLs
+   * (got takes over at the first URL the raw reader does not take: https, proxy, a chunked body).
+   */
+  private async rawGet(url: string, options: HttpGetOptions): Promise<HttpStreamResponse> {
+    const headers: Record<string, string> = { 'user-agent': this.userAgent };
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+    let current = url;
+    for (let redirects = 0; ; redirects++) {
+      const at = new URL(current);
+      const response = rawGetApplies(at) && !proxyForUrl(at, this.env) ? await this.rawAttempt(at, headers, options) : undefined;
+      // Credentials never follow a redirect from plain HTTP (got would not send them either).
+      if (!response) return this.gotGet(current, current === url ? options : { ...options, credentials: undefined });
+      const location = response.headers.location;
+      if (!REDIRECT_STATUSES.has(response.statusCode) || location === undefined) return response;
+      response.body.destroy();
+      if (redirects >= this.maxRedirects) throw new HttpTransportError('redirects', url, `Redirected more than ${this.maxRedirects} times`);
+      current = new URL(location, current).href;
+    }
+  }
+
+  private rawAttempt(url: URL, headers: Record<string, string>, options: HttpGetOptions): Promise<HttpStreamResponse | undefined> {
+    return rawGet({
+      url,
+      headers,
+      signal: options.signal,
+      memory: this.readMemory,
+      connectTimeoutMs: this.connectTimeoutMs,
+      responseTimeoutMs: options.responseTimeoutMs,
+      toError: (e) => toTransportError(e, url.href),
+    });
   }
 
   /** Closes idle keep-alive connections. */

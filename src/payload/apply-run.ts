@@ -4,6 +4,7 @@
 
 import type { Logger } from 'pino';
 import { UpdateEngineError, wrapError } from '../errors.ts';
+import type { DeviceReader } from '../io/device-reader.ts';
 import { planMemory, type MemoryPlan } from './apply-memory.ts';
 import type { ApplyProgress, ApplyResult, ApplyRunOptions } from './apply-types.ts';
 import { BlockPool } from './block-pool.ts';
@@ -13,7 +14,7 @@ import { ByteReader } from './byte-reader.ts';
 import type { ApplyCheckpoint } from './checkpoint-store.ts';
 import { DeltaPass } from './delta-pass.ts';
 import { findChangedBlock } from './existing-blocks.ts';
-import { HashPool, type WorkerHashStream } from './hash-pool.ts';
+import { applyHashWorkers, HashPool, type WorkerHashStream } from './hash-pool.ts';
 import { checkExpectation, checkFits, parseManifest, type PayloadManifest } from './manifest.ts';
 import { readPayloadHeader, type PayloadHeader, type RawSignature } from './payload-header.ts';
 import type { OpenPayload } from './source.ts';
@@ -37,6 +38,8 @@ interface PassContext {
   plan: MemoryPlan;
   firstBlock: number;
   readBack: boolean;
+  /** The read-back's reads past the page cache (O_DIRECT), when the target has them. */
+  device: DeviceReader | undefined;
   payloadHash: WorkerHashStream | undefined;
   hashes: HashPool;
 }
@@ -139,8 +142,9 @@ export class ApplyRun {
     const onUserAbort = () => this.controller.abort(userSignal?.reason);
     userSignal?.addEventListener('abort', onUserAbort, { once: true });
     const cp = this.checkpoint;
-    const hashes = new HashPool(2);
+    const hashes = new HashPool(applyHashWorkers());
     let targetOpen = false;
+    let device: DeviceReader | undefined;
     let stream: Awaited<ReturnType<OpenPayload>> | undefined;
     try {
       stream = this.delta
@@ -165,6 +169,7 @@ export class ApplyRun {
       targetOpen = true;
       const readBack = this.o.readBack ?? true;
       const plan = planMemory(manifest, maxStoredBlockBytes(manifest.compression, manifest.blockSize), this.o);
+      if (readBack) device = await this.openDeviceReader(manifest.blockSize);
       const ctx: PassContext = {
         header,
         reader,
@@ -174,6 +179,7 @@ export class ApplyRun {
         firstBlock: cp?.nextBlock ?? 0,
         readBack,
         hashes,
+        device,
         // The payload file's hash needs every byte: a delta does not read them all.
         payloadHash: this.delta?.active ? undefined : payloadHash,
       };
@@ -188,9 +194,24 @@ export class ApplyRun {
       await this.reader?.cancel();
       stream?.destroy();
       this.delta?.close();
+      await device?.close().catch(() => undefined);
       if (targetOpen) await this.o.target.close().catch((e: unknown) => this.logger.warn({ err: e }, 'Closing the write target failed'));
       await hashes.close();
     }
+  }
+
+  /** The read-back's direct reader; without one (tmpfs before Linux 6.6) the read-back reads the page cache, which is said once. */
+  private async openDeviceReader(maxLength: number): Promise<DeviceReader | undefined> {
+    const { target } = this.o;
+    if (!target.openDeviceReader) return undefined;
+    const device = await target.openDeviceReader(maxLength);
+    if (!device) {
+      this.logger.warn(
+        { target: this.o.target.description },
+        'The target has no direct I/O (O_DIRECT): the read-back compares what the page cache returns, not what the device holds',
+      );
+    }
+    return device;
   }
 
   /** On resume: the blocks before the resume point must still be on the target as the table says. */
@@ -239,7 +260,7 @@ export class ApplyRun {
       onWritten: (n) => this.progress('writing', n),
     });
     const synced = syncBlocks(written, { target, everyBlocks: plan.syncEveryBlocks, pool, onFailure });
-    const durable = readBackRuns(synced, { target, blockSizeBytes, onFailure });
+    const durable = readBackRuns(synced, { target, blockSizeBytes, device: ctx.device, onFailure });
     this.checkpointStage = new CheckpointStage({
       firstBlock: ctx.firstBlock,
       // Bytes fetched beyond the last resume point are the interval plus the blocks held in the pool

@@ -1,9 +1,11 @@
 // Pulls exact byte counts out of a stream of chunks without concatenating them: large reads are copied
 // straight into the caller's memory (readInto), small ones come back as a copy, which also goes to an
-// optional hook (the payload file hash of the header and trailer). Tracks the payload offset.
+// optional hook (the payload file hash of the header and trailer). Tracks the payload offset. A chunk
+// used up is given back (src/io/recycled-memory.ts): nothing here keeps a view of it.
 
 import type { Readable } from 'node:stream';
 import { UpdateEngineError } from '../errors.ts';
+import { giveBack } from '../io/recycled-memory.ts';
 
 /**
  * Receives, in order, the bytes that read() and readUpTo() return (the same buffer: the hook must not
@@ -70,6 +72,7 @@ export class ByteReader {
   /** Loads the next chunk once the current one is used up; false at the end of the stream. */
   private async fill(): Promise<boolean> {
     while (this.at >= this.chunk.byteLength) {
+      giveBack(this.chunk); // copied out: a transport's recycled read buffer may be read into again
       this.chunk = EMPTY;
       if (this.ended) return false;
       const next = await this.untilAborted(this.chunks.next());

@@ -1,7 +1,10 @@
 // SHA-256 off the main thread: a few worker threads, each holding streaming hashes (the payload file's
 // hash, the whole image's) and doing one-shot block hashes. Shared memory is hashed in place, owned
 // buffers are transferred, anything else is copied once. Every update resolves when it was hashed.
+// A shared buffer (the block pool's) goes to a worker once; later messages name it by a number, since
+// posting a SharedArrayBuffer costs far more than posting a few numbers (issue 17).
 
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UpdateEngineError } from '../errors.ts';
 
@@ -10,8 +13,13 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const streams = new Map();
+const shared = new Map();
 parentPort.on('message', (m) => {
   try {
+    if (m.shared !== undefined) {
+      if (m.buf) shared.set(m.shared, m.buf);
+      else m.buf = shared.get(m.shared);
+    }
     if (m.op === 'open') { streams.set(m.id, createHash('sha256')); return; }
     if (m.op === 'update') {
       streams.get(m.id).update(new Uint8Array(m.buf, m.offset, m.length));
@@ -35,10 +43,16 @@ interface Reply {
   error?: string;
 }
 
+/** Bytes of shared buffers a worker keeps by number at most (a block pool's; beyond it they are posted each time). */
+const MAX_SHARED_BYTES = 256 * 1024 * 1024;
+
 class HashWorker {
   readonly worker: Worker;
   pendingBytes = 0;
   private seq = 0;
+  /** Shared buffers this worker already holds, by the number messages name them with. */
+  private readonly shared = new Map<SharedArrayBuffer, number>();
+  private sharedBytes = 0;
   private readonly waiting = new Map<number, { bytes: number; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
 
@@ -75,8 +89,12 @@ class HashWorker {
         view = new Uint8Array(data.byteLength); // a copy (Buffer#slice would not copy)
         view.set(data);
       }
-      if (!(view.buffer instanceof SharedArrayBuffer)) transferList.push(view.buffer as ArrayBuffer);
-      Object.assign(message, { buf: view.buffer, offset: view.byteOffset, length: view.byteLength });
+      Object.assign(message, { offset: view.byteOffset, length: view.byteLength });
+      if (view.buffer instanceof SharedArrayBuffer) this.nameShared(message, view.buffer);
+      else {
+        transferList.push(view.buffer as ArrayBuffer);
+        message.buf = view.buffer;
+      }
     }
     const bytes = data?.byteLength ?? 0;
     this.pendingBytes += bytes;
@@ -84,6 +102,20 @@ class HashWorker {
       this.waiting.set(seq, { bytes, resolve, reject });
       this.worker.postMessage({ ...message, seq }, transferList);
     });
+  }
+
+  /** Names `buffer` in `message` by its number, posting the buffer itself only the first time. */
+  private nameShared(message: Record<string, unknown>, buffer: SharedArrayBuffer): void {
+    const known = this.shared.get(buffer);
+    if (known !== undefined) {
+      message.shared = known;
+      return;
+    }
+    message.buf = buffer;
+    if (this.sharedBytes + buffer.byteLength > MAX_SHARED_BYTES) return;
+    this.sharedBytes += buffer.byteLength;
+    message.shared = this.shared.size;
+    this.shared.set(buffer, this.shared.size);
   }
 
   post(message: Record<string, unknown>): void {
@@ -119,6 +151,15 @@ export class WorkerHashStream {
     const r = await this.worker.request({ op: 'digest', id: this.id });
     return Buffer.from(r.digest ?? new Uint8Array());
   }
+}
+
+/**
+ * Hash workers for an apply: two, but one on a machine with two CPUs or fewer, where the main thread
+ * (receive, write, read-back) and one worker already take both, and a second worker only competes
+ * for them and costs its isolate's memory (about 8 MiB; issue 17).
+ */
+export function applyHashWorkers(cpus = availableParallelism()): number {
+  return cpus <= 2 ? 1 : 2;
 }
 
 export class HashPool {

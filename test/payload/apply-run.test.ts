@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { UpdateEngineError } from '../../src/errors.ts';
 import { FileRegionTarget } from '../../src/io/file-region-target.ts';
+import type { DeviceReader } from '../../src/io/device-reader.ts';
 import type { WriteTarget } from '../../src/io/write-target.ts';
 import { applyPayload, openFilePayload } from '../../src/payload/apply.ts';
 import { keyringFromPems } from '../../src/payload/keyring.ts';
@@ -366,11 +367,33 @@ describe('bad payloads are refused', () => {
 });
 
 describe('a slot that fails or does not hold what was written', () => {
+  /** Its reads (through the page cache: it has no direct reads) return block 7 with a flipped bit. */
   class CorruptingTarget extends FileRegionTarget {
     override async readInto(buffer: Uint8Array, offset: number): Promise<number> {
       const n = await super.readInto(buffer, offset);
       if (offset === 7 * BLOCK) buffer[10] = (buffer[10] ?? 0) ^ 1;
       return n;
+    }
+    override async openDeviceReader(): Promise<undefined> {
+      return undefined;
+    }
+  }
+
+  /** Its page-cache reads are right, but the device returns block 5 with a flipped bit (what a direct read sees). */
+  class CorruptDeviceTarget extends FileRegionTarget {
+    deviceReads = 0;
+    override async openDeviceReader(maxLength: number): Promise<DeviceReader | undefined> {
+      const inner = await super.openDeviceReader(maxLength);
+      if (!inner) throw new Error('the test directory has no O_DIRECT (tmpfs?): set TMPDIR to a disk-backed directory');
+      return {
+        read: async (offset, length) => {
+          this.deviceReads += 1;
+          const bytes = Buffer.from(await inner.read(offset, length));
+          if (offset === 5 * BLOCK) bytes[20] = (bytes[20] ?? 0) ^ 4;
+          return bytes;
+        },
+        close: () => inner.close(),
+      };
     }
   }
 
@@ -411,6 +434,18 @@ describe('a slot that fails or does not hold what was written', () => {
       code: 'ERR_IMAGE_VERIFICATION',
       message: `Block 7 read back from "${target.description}" differs from its verified bytes at offset ${7 * BLOCK + 10}`,
     });
+  });
+
+  it('the read-back reads the device (O_DIRECT), not the page cache: a block the device holds differently fails', async () => {
+    const disk = join(dir, 'corrupt-device.img');
+    await makeDisk(disk, REGION_OFFSET + REGION_SIZE + 65536);
+    const target = new CorruptDeviceTarget(disk, REGION_OFFSET, REGION_SIZE);
+    const error = await applyPayload(openFilePayload(good), { target, keyring: trustEd(), expect: MACHINE }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'ERR_IMAGE_VERIFICATION',
+      message: `Block 5 read back from "${target.description}" differs from its verified bytes at offset ${5 * BLOCK + 20}`,
+    });
+    expect(target.deviceReads).toBeGreaterThanOrEqual(6);
   });
 
   it('the same through a target without readInto (read() is used)', async () => {

@@ -2,7 +2,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { HashPool } from '../../src/payload/hash-pool.ts';
+import { applyHashWorkers, HashPool } from '../../src/payload/hash-pool.ts';
 import { seededBytes } from './helpers.ts';
 
 const pool = new HashPool(2);
@@ -15,6 +15,16 @@ describe('HashPool', () => {
     seededBytes(100_000, 1).copy(shared);
     expect((await pool.hashOnce(shared.subarray(10, 90_000))).toString('hex')).toBe(sha(shared.subarray(10, 90_000)));
     expect(shared.byteLength).toBe(100_000);
+  });
+
+  it('hashes a shared buffer it was given before by its number, with its current bytes, on every worker', async () => {
+    const shared = Buffer.from(new SharedArrayBuffer(50_000));
+    for (let round = 0; round < 4; round++) {
+      seededBytes(50_000, 10 + round).copy(shared);
+      const digests = await Promise.all([pool.hashOnce(shared), pool.hashOnce(shared.subarray(7, 40_000)), pool.stream(round).update(shared)]);
+      expect(digests[0].toString('hex')).toBe(sha(shared));
+      expect(digests[1].toString('hex')).toBe(sha(shared.subarray(7, 40_000)));
+    }
   });
 
   it('copies a plain buffer unless it is given away', async () => {
@@ -51,5 +61,11 @@ describe('HashPool', () => {
     const other = new HashPool(1);
     await other.close();
     await expect(other.hashOnce(Buffer.from('x'))).rejects.toMatchObject({ code: 'ERR_INTERNAL', message: 'Hash worker failed: hash worker exited' });
+  });
+});
+
+describe('applyHashWorkers', () => {
+  it('one worker on two CPUs or fewer, two above', () => {
+    expect([1, 2, 3, 8].map((n) => applyHashWorkers(n))).toEqual([1, 1, 2, 2]);
   });
 });
