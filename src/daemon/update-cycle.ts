@@ -177,7 +177,9 @@ export class UpdateCycle {
         onResume(applied.result.resumed);
         status.transition('UPDATE_STATUS_VERIFYING', { progress: 1 });
         deps.metrics?.phase('download', applied.downloadMs / 1000);
-        await reporter.event(omahaEvents.downloadFinished(), running(), ctx.signal);
+        const { result, downloadMs } = applied;
+        const download = { downloadedBytes: result.payloadBytesFetched, totalBytes: result.payloadSizeBytes, downloadTimeMs: downloadMs };
+        await reporter.event(omahaEvents.downloadFinished(download), running(), ctx.signal);
         status.transition('UPDATE_STATUS_FINALIZING', { progress: 1 });
       }),
       installAction(deps, deps.installHooks),

@@ -28,14 +28,20 @@ export interface OmahaEvent {
   errorCode?: number;
   /** Only on the 3/2 event of an update check. */
   previousVersion?: string;
+  /**
+   * Only on 14/1: the Omaha v3 event attributes `downloaded` (payload bytes fetched; a delta fetches
+   * fewer than `total`), `total` (the payload's size) and `download_time_ms`. Nebraska ignores them;
+   * servers that keep event attributes see how much a delta saved.
+   */
+  download?: { downloadedBytes: number; totalBytes: number; downloadTimeMs: number } | undefined;
 }
 
 /** The events of an update, by name. */
 export const omahaEvents = {
   /** 13/1: the payload download started. */
   downloadStarted: (): OmahaEvent => ({ eventType: 13, eventResult: 1 }),
-  /** 14/1: the payload was downloaded and verified. */
-  downloadFinished: (): OmahaEvent => ({ eventType: 14, eventResult: 1 }),
+  /** 14/1: the payload was downloaded and verified (with the bytes fetched of the payload's total, when known). */
+  downloadFinished: (download?: OmahaEvent['download']): OmahaEvent => ({ eventType: 14, eventResult: 1, ...(download && { download }) }),
   /**
    * 800/1: installed, waiting for the reboot. Not 3/1: Nebraska marks an instance of any app id but
    * Flatcar's "complete" on 3/1 (triggerEventConsequences), before any reboot or health check.
@@ -84,5 +90,8 @@ export function assertValidEvent(event: OmahaEvent): void {
   }
   if (event.previousVersion !== undefined && !(event.eventType === EVENT_TYPE.updateComplete && event.eventResult === EVENT_RESULT.successReboot)) {
     throw new UpdateEngineError('ERR_INTERNAL', `Invalid Omaha ${describe}: previousversion belongs only to event 3/2`);
+  }
+  if (event.download && !(event.eventType === EVENT_TYPE.updateDownloadFinished && event.eventResult === EVENT_RESULT.success)) {
+    throw new UpdateEngineError('ERR_INTERNAL', `Invalid Omaha ${describe}: downloaded/total/download_time_ms belong only to event 14/1`);
   }
 }

@@ -74,6 +74,10 @@ function eventElement(event: OmahaEvent): string {
   ];
   if (event.errorCode !== undefined) pairs.push(['errorcode', event.errorCode]);
   if (event.previousVersion !== undefined) pairs.push(['previousversion', event.previousVersion]);
+  if (event.download) {
+    const d = event.download;
+    pairs.push(['downloaded', d.downloadedBytes], ['total', d.totalBytes], ['download_time_ms', d.downloadTimeMs]);
+  }
   return `        <event ${attrs(pairs)}></event>\n`;
 }
 

@@ -116,6 +116,11 @@ describe('buildEventRequest', () => {
   const cases: Array<[string, ReturnType<typeof omahaEvents.installed>, Record<string, string>]> = [
     ['13/1 download started', omahaEvents.downloadStarted(), { eventtype: '13', eventresult: '1' }],
     ['14/1 download finished', omahaEvents.downloadFinished(), { eventtype: '14', eventresult: '1' }],
+    [
+      '14/1 download finished with the bytes a delta fetched (Omaha v3 downloaded/total/download_time_ms)',
+      omahaEvents.downloadFinished({ downloadedBytes: 3_700_000, totalBytes: 175_000_000, downloadTimeMs: 1800 }),
+      { eventtype: '14', eventresult: '1', downloaded: '3700000', total: '175000000', download_time_ms: '1800' },
+    ],
     ["800/1 installed (Nebraska's EventUpdateInstalled)", omahaEvents.installed(), { eventtype: '800', eventresult: '1' }],
     ['3/2 complete', omahaEvents.updateComplete('1.0.0'), { eventtype: '3', eventresult: '2', previousversion: '1.0.0' }],
     ['3/0 error', omahaEvents.error(10), { eventtype: '3', eventresult: '0', errorcode: '10' }],
@@ -129,6 +134,11 @@ describe('buildEventRequest', () => {
       expect(app!.attributes.get('machineid')).toBe(sample.machineId);
     });
   }
+
+  it('refuses download figures on any event but 14/1 (a bug in the caller)', () => {
+    const event = { ...omahaEvents.installed(), download: { downloadedBytes: 1, totalBytes: 2, downloadTimeMs: 3 } };
+    expect(() => buildEventRequest({ ...sample, event })).toThrow(/belong only to event 14\/1/);
+  });
 
   it('refuses an errorcode with a success result (a bug in the caller)', () => {
     const err = (() => {
