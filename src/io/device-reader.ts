@@ -27,8 +27,17 @@ function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** Opens `path` for direct reads of the window [baseOffset, ...) in reads of up to `maxLength` bytes; undefined when the file system refuses O_DIRECT. */
-export async function openDeviceReader(path: string, baseOffsetBytes: number, maxLength: number, description: string): Promise<DeviceReader | undefined> {
+/**
+ * Opens `path` for direct reads of the window [baseOffset, ...) in reads of up to `maxLength` bytes; undefined when the file system refuses O_DIRECT.
+ * `wrap` (fault-injection tests) may put a proxy around the opened handle.
+ */
+export async function openDeviceReader(
+  path: string,
+  baseOffsetBytes: number,
+  maxLength: number,
+  description: string,
+  wrap: (fh: FileHandle) => FileHandle = (fh) => fh,
+): Promise<DeviceReader | undefined> {
   if (baseOffsetBytes % 512 !== 0) return undefined;
   let fh: FileHandle;
   try {
@@ -38,7 +47,7 @@ export async function openDeviceReader(path: string, baseOffsetBytes: number, ma
     throw wrapError(e, 'ERR_INSTALL_DEVICE', `Cannot open "${description}" for reading back`);
   }
   const capacity = Math.ceil(maxLength / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT + DIRECT_IO_ALIGNMENT;
-  return new DirectReader(fh, Buffer.allocUnsafeSlow(capacity + DIRECT_IO_ALIGNMENT), capacity, baseOffsetBytes, description);
+  return new DirectReader(wrap(fh), Buffer.allocUnsafeSlow(capacity + DIRECT_IO_ALIGNMENT), capacity, baseOffsetBytes, description);
 }
 
 class DirectReader implements DeviceReader {

@@ -61,6 +61,8 @@ export class ApplyRun {
     private readonly checkpoint: ApplyCheckpoint | undefined,
     private readonly logger: Logger,
     private readonly fetchedBefore: number,
+    /** Warnings already logged by an earlier pass of the same apply (a delta that fell back, a resume started over). */
+    private readonly warned = new Set<string>(),
   ) {
     const { seed } = o;
     this.delta =
@@ -95,11 +97,13 @@ export class ApplyRun {
     const manifest = parseManifest(manifestBytes);
     if (this.o.expect) {
       const notes = checkExpectation(manifest, this.o.expect);
-      if (notes.downgradeAllowed)
+      if (notes.downgradeAllowed && !this.warned.has('downgrade')) {
+        this.warned.add('downgrade');
         this.logger.warn(
           { version: manifest.version, running: this.o.expect.runningVersion },
           `ALLOW_DOWNGRADE: applying version "${manifest.version}", which is not newer than the running "${this.o.expect.runningVersion}"`,
         );
+      }
       if (notes.versionUnchecked) this.logger.warn({ version: manifest.version }, 'The running version is unknown: the payload version was not compared');
     }
     checkFits(manifest, this.o.target.sizeBytes, this.o.target.description);

@@ -35,8 +35,9 @@ export async function runApply(open: OpenPayload, runOptions: ApplyRunOptions): 
   const logger = options.logger ?? silentLogger();
   let checkpoint = await usableCheckpoint(options, logger);
   let fetchedBefore = 0;
+  const warned = new Set<string>();
   for (;;) {
-    const run = new ApplyRun(open, options, checkpoint, logger, fetchedBefore);
+    const run = new ApplyRun(open, options, checkpoint, logger, fetchedBefore, warned);
     try {
       return await run.execute();
     } catch (e) {

@@ -2,6 +2,7 @@
 // handle fails with EIO or ENOSPC at a chosen offset (so the target's own error mapping is tested),
 // and ObservedTarget wraps any target to count the bytes written and to act after each write.
 
+import { openDeviceReader, type DeviceReader } from '../../src/io/device-reader.ts';
 import type { FileHandle } from 'node:fs/promises';
 import { FileRegionTarget } from '../../src/io/file-region-target.ts';
 import { totalBytes, writeChunks, type WriteTarget } from '../../src/io/write-target.ts';
@@ -76,9 +77,17 @@ export class FaultInjectingTarget extends FileRegionTarget {
     throw errnoError(this.fault.errno, syscall);
   }
 
-  /** The real handle, with write/writev/datasync replaced by ones that fail as `fault` says. */
+  /** The apply's direct read-back (O_DIRECT) goes through the same failing handle as every other read. */
+  override openDeviceReader(maxLength: number): Promise<DeviceReader | undefined> {
+    return openDeviceReader(this.path, this.offsetBytes, maxLength, this.description, (fh) => this.failing(fh));
+  }
+
   protected override fh(): FileHandle {
-    const real = super.fh();
+    return this.failing(super.fh());
+  }
+
+  /** The real handle, with write/writev/read/datasync replaced by ones that fail as `fault` says. */
+  private failing(real: FileHandle): FileHandle {
     const { fault } = this;
     const base = this.offsetBytes;
     const until = fault.untilOffset ?? Number.POSITIVE_INFINITY;
