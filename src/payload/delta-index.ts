@@ -9,6 +9,17 @@ import type { ChunkScheme } from './manifest.ts';
 import type { PacedSeed } from './seed-source.ts';
 
 export const SEED_READ_BYTES = 4 * 1024 * 1024;
+/**
+ * After this much of the seed, a seed in which fewer than 1 piece in UNRELATED_RATIO is one of the new
+ * image's chunks is taken as unrelated (another OS build, a blank slot) and not read further: a full
+ * image change then costs a 64 MiB look, not a read and hash of the whole booted slot.
+ */
+export const SEED_PROBE_BYTES = 64 * 1024 * 1024;
+const UNRELATED_RATIO = 100;
+/** Zeros to compare pieces with (a piece is at most 64 KiB under both schemes). */
+const ZEROS = Buffer.alloc(64 * 1024);
+/** All-zero pieces say nothing about how related the seed is (the apply fills them in memory anyway). */
+const allZero = (bytes: Uint8Array): boolean => bytes.byteLength <= ZEROS.byteLength && ZEROS.compare(bytes, 0, bytes.byteLength, 0, bytes.byteLength) === 0;
 
 /** Per chunk of the new image, the seed offset of the same bytes, or -1 when the seed lacks them. */
 export type SeedOffsets = Float64Array;
@@ -22,6 +33,8 @@ export interface IndexSeedOptions {
   signal: AbortSignal;
   /** Called after each read with the seed bytes read so far. */
   onProgress?(bytesRead: number): void;
+  /** Called when the seed is given up as unrelated after `bytesRead` bytes (see SEED_PROBE_BYTES). */
+  onUnrelated?(bytesRead: number): void;
 }
 
 export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
@@ -29,9 +42,17 @@ export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
   for (let i = 0; i < o.index.count; i++) found.set(key(indexHash(o.index, i)), -1);
   let missing = found.size;
   let at = 0;
+  let pieces = 0;
+  let related = 0;
   const splitter = new ChunkSplitter(o.scheme, (bytes) => {
     const k = key(chunkHash(bytes));
-    if (found.get(k) === -1) {
+    const seen = found.get(k);
+    if (seen === undefined) pieces++;
+    else if (!allZero(bytes)) {
+      pieces++;
+      related++;
+    }
+    if (seen === -1) {
       found.set(k, at);
       missing--;
     }
@@ -51,6 +72,10 @@ export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
     reading = offset < size ? readAt(offset, buffers[(turn + 1) % 2] as Buffer) : Promise.resolve(0);
     splitter.push(buffer.subarray(0, n));
     o.onProgress?.(offset);
+    if (offset >= SEED_PROBE_BYTES && related * UNRELATED_RATIO < pieces) {
+      o.onUnrelated?.(offset);
+      break;
+    }
   }
   await reading.catch(() => undefined); // a read started before every chunk was found
   if (missing > 0) splitter.finish();

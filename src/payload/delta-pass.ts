@@ -118,6 +118,11 @@ export class DeltaPass {
         index: chunkIndex,
         signal: this.signal,
         ...(onProgress && { onProgress }),
+        onUnrelated: (bytesRead) =>
+          this.logger.info(
+            { seed: this.o.seed.description, bytesRead },
+            `The booted slot shares almost nothing with the new image (first ${bytesRead} bytes read): fetching the rest of the image`,
+          ),
       });
     } catch (e) {
       if (this.signal.aborted) throw e;
