@@ -31,22 +31,28 @@ function indexOf(image: Buffer) {
   return decodeChunkIndex(bytes, { chunkCount: count, imageSize: image.byteLength });
 }
 
+/** Indexes `old` as the seed for `image`: the offsets found, where it was given up, what it read. */
+async function indexAgainst(image: Buffer, old: Buffer) {
+  const seed = countingSeed(old);
+  let unrelatedAt: number | undefined;
+  const offsets = await indexSeed({
+    seed: new PacedSeed(seed, 0),
+    scheme: 'fixed-4k',
+    index: indexOf(image),
+    signal: new AbortController().signal,
+    onUnrelated: (n) => (unrelatedAt = n),
+  });
+  return { offsets, unrelatedAt, bytesRead: seed.bytesRead };
+}
+
 describe('indexSeed', () => {
   const size = SEED_PROBE_BYTES + 32 * MiB;
   const image = seededBytes(size, 1);
 
   it('gives an unrelated seed up after the probe, having found nothing', async () => {
-    const seed = countingSeed(seededBytes(size, 2));
-    let unrelatedAt: number | undefined;
-    const offsets = await indexSeed({
-      seed: new PacedSeed(seed, 0),
-      scheme: 'fixed-4k',
-      index: indexOf(image),
-      signal: new AbortController().signal,
-      onUnrelated: (n) => (unrelatedAt = n),
-    });
+    const { offsets, unrelatedAt, bytesRead } = await indexAgainst(image, seededBytes(size, 2));
     expect(unrelatedAt).toBe(SEED_PROBE_BYTES);
-    expect(seed.bytesRead).toBeLessThan(size);
+    expect(bytesRead).toBeLessThan(size);
     // Nothing found but the all-zero piece (both images have zero runs; one offset serves them all).
     expect(new Set([...offsets].filter((o) => o !== -1)).size).toBeLessThanOrEqual(1);
   });
@@ -55,17 +61,9 @@ describe('indexSeed', () => {
     // The old image: the new one with its first MiB changed, so not every chunk is found early.
     const old = Buffer.from(image);
     seededBytes(MiB, 3).copy(old, 0);
-    const seed = countingSeed(old);
-    let unrelatedAt: number | undefined;
-    const offsets = await indexSeed({
-      seed: new PacedSeed(seed, 0),
-      scheme: 'fixed-4k',
-      index: indexOf(image),
-      signal: new AbortController().signal,
-      onUnrelated: (n) => (unrelatedAt = n),
-    });
+    const { offsets, unrelatedAt, bytesRead } = await indexAgainst(image, old);
     expect(unrelatedAt).toBeUndefined();
-    expect(seed.bytesRead).toBe(size);
+    expect(bytesRead).toBe(size);
     const last = offsets.length - 1;
     expect(offsets[last]).toBe(last * 4096);
     expect(offsets[0]).toBe(-1);
