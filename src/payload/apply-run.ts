@@ -135,7 +135,6 @@ export class ApplyRun {
       imageBytesDone: Math.min(m.imageSize, blocksDone * m.blockSize),
       imageBytesTotal: m.imageSize,
       payloadBytesFetched: this.fetchedBefore + this.bytesFetched,
-      bytesFetched: this.fetchedBefore + this.bytesFetched,
       bytesReused: this.bytesReused,
     });
   }
@@ -298,7 +297,6 @@ export class ApplyRun {
       imageSha256Hex: manifest.imageSha256,
       resumed: this.checkpoint !== undefined,
       payloadBytesFetched: this.fetchedBefore + this.bytesFetched,
-      bytesFetched: this.fetchedBefore + this.bytesFetched,
       bytesReused: this.bytesReused,
       delta: this.delta?.active === true,
       blocksWritten: manifest.blockCount - ctx.firstBlock,

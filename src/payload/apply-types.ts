@@ -17,8 +17,6 @@ export interface ApplyProgress {
   imageBytesTotal: number;
   /** Bytes received from the transport so far (this call). */
   payloadBytesFetched: number;
-  /** The same figure under the delta design's name: payload bytes fetched so far (this call). */
-  bytesFetched: number;
   /** Image bytes not fetched so far: copied from the seed or all-zero chunks (a delta apply; 0 otherwise). */
   bytesReused: number;
 }
@@ -85,8 +83,6 @@ export interface ApplyResult {
   resumed: boolean;
   /** Bytes received from the transport, over all passes of this call. */
   payloadBytesFetched: number;
-  /** The same figure under the delta design's name. */
-  bytesFetched: number;
   /** Image bytes not fetched: copied from the seed, or all-zero chunks filled in memory (a delta apply; 0 otherwise). */
   bytesReused: number;
   /** True when this call applied a delta (blocks assembled from the seed and fetched ranges). */

