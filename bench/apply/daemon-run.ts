@@ -170,6 +170,8 @@ export async function runDaemon(job: DaemonJob): Promise<DaemonRun> {
   clearInterval(timer);
   const totalMs = since();
   await rm(job.runDir, { recursive: true, force: true });
+  // BENCH_DAEMON_LOG=FILE keeps the last run's log (what the daemon decided, for a figure that surprises).
+  if (process.env.BENCH_DAEMON_LOG) await writeFile(process.env.BENCH_DAEMON_LOG, stderr);
   const finished = lines.find((l) => l.action === 'apply' && l.msg === 'action finished');
   if (exitCode !== 0 || !finished) {
     throw new Error(`daemon run failed (exit ${exitCode}):\n${stderr.trim().split('\n').slice(-5).join('\n')}`);

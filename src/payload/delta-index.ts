@@ -1,65 +1,145 @@
 // Indexing the seed for a delta apply: the seed (the booted slot) is read in 4 MiB pieces under
 // IO_READ_BPS, cut with the payload's chunk scheme, and each piece's 16-byte hash looked up among the
 // NEW image's chunks: where a chunk's bytes are found, its seed offset is recorded. Memory is bounded
-// by the new index (one map entry per distinct chunk), whatever the seed's size. Reading stops early
-// once every chunk was found.
+// by the new index (an open-addressing table of 8 to 16 bytes per chunk over the index's own bytes),
+// whatever the seed's size. Reading stops early once every chunk was found.
+// Before that, a large seed is sampled: 16 windows of 256 KiB spread over it. A seed in which the
+// samples find (almost) none of the new image's chunks (another OS build, a blank slot, a random
+// image) is given up after those 4 MiB, not read and hashed whole: a full image change costs a look.
 
-import { chunkHash, ChunkSplitter, indexHash, type ChunkIndex } from './chunk-index.ts';
+import { CHUNK_RECORD_BYTES, chunkHash, ChunkSplitter, type ChunkIndex } from './chunk-index.ts';
 import type { ChunkScheme } from './manifest.ts';
 import type { PacedSeed } from './seed-source.ts';
 
 export const SEED_READ_BYTES = 4 * 1024 * 1024;
 /**
- * After this much of the seed, a seed in which fewer than 1 piece in UNRELATED_RATIO is one of the new
- * image's chunks is taken as unrelated (another OS build, a blank slot) and not read further: a full
- * image change then costs a 64 MiB look, not a read and hash of the whole booted slot.
+ * Seeds larger than this are sampled first: SAMPLE_WINDOWS windows of SAMPLE_WINDOW_BYTES, evenly
+ * spread. When fewer than 1 piece in UNRELATED_RATIO of the samples is one of the new image's chunks,
+ * the seed is taken as unrelated. (A smaller seed is read whole: it costs little.)
  */
-export const SEED_PROBE_BYTES = 64 * 1024 * 1024;
+export const SAMPLED_SEED_BYTES = 64 * 1024 * 1024;
+export const SAMPLE_WINDOWS = 16;
+export const SAMPLE_WINDOW_BYTES = 256 * 1024;
 const UNRELATED_RATIO = 100;
 /** Zeros to compare pieces with (a piece is at most 64 KiB under both schemes). */
 const ZEROS = Buffer.alloc(64 * 1024);
-/** All-zero pieces say nothing about how related the seed is (the apply fills them in memory anyway). */
 const allZero = (bytes: Uint8Array): boolean => bytes.byteLength <= ZEROS.byteLength && ZEROS.compare(bytes, 0, bytes.byteLength, 0, bytes.byteLength) === 0;
 
 /** Per chunk of the new image, the seed offset of the same bytes, or -1 when the seed lacks them. */
 export type SeedOffsets = Float64Array;
 
-const key = (hash: Uint8Array): string => Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('latin1');
+/**
+ * The new image's chunks by hash: open addressing over the index bytes themselves (a chunk hash is a
+ * SHA-256 prefix, so its first 4 bytes spread evenly). Chunks with equal hashes share the first one's number.
+ */
+export class ChunkLookup {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  /** Per chunk, the number of the first chunk with the same hash. */
+  readonly firstOf: Int32Array;
+  /** Per chunk, 1 when its hash occurs more than once in the image. */
+  readonly repeated: Uint8Array;
+  /** Distinct hashes. */
+  readonly distinct: number;
+
+  constructor(private readonly index: ChunkIndex) {
+    let size = 2;
+    while (size < index.count * 2) size *= 2;
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+    this.firstOf = new Int32Array(index.count);
+    this.repeated = new Uint8Array(index.count);
+    let distinct = 0;
+    for (let i = 0; i < index.count; i++) {
+      const at = i * CHUNK_RECORD_BYTES;
+      const found = this.find(index.bytes, at);
+      if (found >= 0) {
+        this.firstOf[i] = found;
+        this.repeated[i] = 1;
+        this.repeated[found] = 1;
+        continue;
+      }
+      this.slots[-found - 1] = i + 1;
+      this.firstOf[i] = i;
+      distinct++;
+    }
+    this.distinct = distinct;
+  }
+
+  /** The first chunk whose hash is the 16 bytes of `hash` at `at`; else -(free slot + 1). */
+  find(hash: Buffer, at = 0): number {
+    const { bytes } = this.index;
+    for (let s = hash.readUInt32LE(at) & this.mask; ; s = (s + 1) & this.mask) {
+      const entry = this.slots[s] ?? 0;
+      if (entry === 0) return -(s + 1);
+      const c = entry - 1;
+      const record = c * CHUNK_RECORD_BYTES;
+      if (hash.compare(bytes, record, record + 16, at, at + 16) === 0) return c;
+    }
+  }
+}
 
 export interface IndexSeedOptions {
   seed: PacedSeed;
   scheme: ChunkScheme;
   index: ChunkIndex;
+  /** The index's lookup, when the caller has one already. */
+  lookup?: ChunkLookup;
   signal: AbortSignal;
   /** Called after each read with the seed bytes read so far. */
   onProgress?(bytesRead: number): void;
-  /** Called when the seed is given up as unrelated after `bytesRead` bytes (see SEED_PROBE_BYTES). */
+  /** Called when the seed is given up as unrelated after `bytesRead` bytes. */
   onUnrelated?(bytesRead: number): void;
 }
 
-export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
-  const found = new Map<string, number>();
-  for (let i = 0; i < o.index.count; i++) found.set(key(indexHash(o.index, i)), -1);
-  let missing = found.size;
-  let at = 0;
+/** Samples a large seed; resolves with the bytes read when it looks unrelated, else undefined. */
+async function sampledUnrelated(o: IndexSeedOptions, lookup: ChunkLookup, buffer: Buffer): Promise<number | undefined> {
+  const size = o.seed.seed.sizeBytes;
+  if (size <= SAMPLED_SEED_BYTES) return undefined;
+  const stride = Math.floor(size / SAMPLE_WINDOWS / 4096) * 4096;
   let pieces = 0;
   let related = 0;
+  let bytesRead = 0;
+  for (let w = 0; w < SAMPLE_WINDOWS; w++) {
+    const offset = w * stride;
+    const n = await o.seed.readUpTo(buffer.subarray(0, Math.min(SAMPLE_WINDOW_BYTES, size - offset)), offset, o.signal);
+    bytesRead += n;
+    // A content-defined cut is found again after the first cut: the window's first piece is not a chunk
+    // (its last piece is not cut either: finish() is not called). Fixed pieces start at multiples of 4 KiB.
+    let skip = offset > 0 && o.scheme !== 'fixed-4k';
+    new ChunkSplitter(o.scheme, (bytes) => {
+      if (skip) skip = false;
+      else {
+        pieces++;
+        // All-zero pieces say nothing about how related the seed is (the apply fills them in memory anyway).
+        if (lookup.find(chunkHash(bytes)) >= 0 && !allZero(bytes)) related++;
+      }
+    }).push(buffer.subarray(0, n));
+  }
+  return related * UNRELATED_RATIO < pieces ? bytesRead : undefined;
+}
+
+export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
+  const lookup = o.lookup ?? new ChunkLookup(o.index);
+  // Two buffers: the next piece is read while the current one is cut and hashed.
+  const buffers = [Buffer.allocUnsafe(SEED_READ_BYTES), Buffer.allocUnsafe(SEED_READ_BYTES)];
+  const sampled = await sampledUnrelated(o, lookup, buffers[0] as Buffer);
+  if (sampled !== undefined) {
+    o.onUnrelated?.(sampled);
+    return noSeed(o.index);
+  }
+  /** By the number of the first chunk with a hash: where the seed has its bytes. */
+  const seedOffsetOf = new Float64Array(o.index.count).fill(-1);
+  let missing = lookup.distinct;
+  let at = 0;
   const splitter = new ChunkSplitter(o.scheme, (bytes) => {
-    const k = key(chunkHash(bytes));
-    const seen = found.get(k);
-    if (seen === undefined) pieces++;
-    else if (!allZero(bytes)) {
-      pieces++;
-      related++;
-    }
-    if (seen === -1) {
-      found.set(k, at);
+    const c = lookup.find(chunkHash(bytes));
+    if (c >= 0 && seedOffsetOf[c] === -1) {
+      seedOffsetOf[c] = at;
       missing--;
     }
     at += bytes.byteLength;
   });
-  // Two buffers: the next piece is read while the current one is cut and hashed.
-  const buffers = [Buffer.allocUnsafe(SEED_READ_BYTES), Buffer.allocUnsafe(SEED_READ_BYTES)];
   const size = o.seed.seed.sizeBytes;
   const readAt = (offset: number, buffer: Buffer) => o.seed.readUpTo(buffer.subarray(0, Math.min(SEED_READ_BYTES, size - offset)), offset, o.signal);
   let offset = 0;
@@ -72,15 +152,11 @@ export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
     reading = offset < size ? readAt(offset, buffers[(turn + 1) % 2] as Buffer) : Promise.resolve(0);
     splitter.push(buffer.subarray(0, n));
     o.onProgress?.(offset);
-    if (offset >= SEED_PROBE_BYTES && related * UNRELATED_RATIO < pieces) {
-      o.onUnrelated?.(offset);
-      break;
-    }
   }
   await reading.catch(() => undefined); // a read started before every chunk was found
   if (missing > 0) splitter.finish();
   const offsets = new Float64Array(o.index.count);
-  for (let i = 0; i < o.index.count; i++) offsets[i] = found.get(key(indexHash(o.index, i))) ?? -1;
+  for (let i = 0; i < o.index.count; i++) offsets[i] = seedOffsetOf[lookup.firstOf[i] ?? i] ?? -1;
   return offsets;
 }
 

@@ -4,6 +4,9 @@
 // the rest of the stream for a formatVersion 1 one (a full pass that costs no extra byte). Then the
 // seed is indexed, the plan made, the missing ranges asked for in ONE open() (rangeIgnored 'fail':
 // a server that ignores Range makes the apply fall back to a full pass), and the blocks assembled.
+// A plan that would fetch (almost) the whole image anyway (the seed shares nothing with it) turns the
+// pass into a full one: the header stream goes on with the rest of the payload, read in order by the
+// receive stage, and the payload file's SHA-256 is checked as in any full pass.
 
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -14,7 +17,7 @@ import { ByteReader } from './byte-reader.ts';
 import type { ApplyCheckpoint } from './checkpoint-store.ts';
 import { CHUNK_RECORD_BYTES } from './chunk-index.ts';
 import { RangeCursor, refetchInto } from './delta-fetch.ts';
-import { indexSeed, noSeed, type SeedOffsets } from './delta-index.ts';
+import { ChunkLookup, indexSeed, noSeed, type SeedOffsets } from './delta-index.ts';
 import { planDelta, type DeltaPlan } from './delta-plan.ts';
 import type { HashPool } from './hash-pool.ts';
 import type { PayloadManifest } from './manifest.ts';
@@ -36,6 +39,20 @@ export interface DeltaOptions {
   payloadSizeBytes: number | undefined;
 }
 
+/**
+ * A plan that saves less than this share of a full pass's bytes is not worth a delta: assembling
+ * blocks from ranges costs the main thread about 1 CPU-s per GiB more than the receive stage
+ * (docs/apply-performance.md), and a full pass checks the payload file's SHA-256.
+ */
+export const DELTA_MIN_SAVING = 0.02;
+
+/** Promise.withResolvers (Node 22) for Node 20. */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /** A tar entry of `n` bytes with its header and padding. */
 const entrySpan = (n: number): number => TAR_BLOCK_BYTES + n + tarPadding(n);
 
@@ -51,6 +68,8 @@ export class DeltaPass {
   /** Bytes the header stream received (the probe may reach past the header: those count too). */
   private headerBytes = 0;
   readonly counters: AssembleCounters = { bytesReused: 0, blocksRefetched: 0 };
+  /** What the header stream goes on with once the plan is made: nothing (a delta) or the rest of the payload. */
+  private readonly continuation = deferred<ByteRange[]>();
 
   constructor(
     private readonly open: OpenPayload,
@@ -77,6 +96,9 @@ export class DeltaPass {
     yield* this.counted(await this.open([{ start: 0, end: this.probeEnd }], this.signal));
     const rest = this.rest();
     if (rest.length > 0) yield* this.counted(await this.open(rest, this.signal));
+    if (!this.active) return;
+    const more = await this.continuation.promise;
+    if (more.length > 0) yield* this.counted(await this.open(more, this.signal));
   }
 
   private async *counted(stream: Readable): AsyncGenerator<Buffer> {
@@ -110,9 +132,11 @@ export class DeltaPass {
   async prepare(header: PayloadHeader, firstBlock: number, onProgress?: () => void): Promise<void> {
     const { manifest, chunkIndex } = header;
     if (!chunkIndex || !manifest.chunkScheme) throw new UpdateEngineError('ERR_INTERNAL', 'A delta pass needs a chunk index');
+    const lookup = new ChunkLookup(chunkIndex);
     let seedOffsets: SeedOffsets;
     try {
       seedOffsets = await indexSeed({
+        lookup,
         seed: this.seed,
         scheme: manifest.chunkScheme,
         index: chunkIndex,
@@ -129,7 +153,28 @@ export class DeltaPass {
       this.logger.warn({ err: e, seed: this.o.seed.description }, `Cannot read the seed "${this.o.seed.description}": fetching every block`);
       seedOffsets = noSeed(chunkIndex);
     }
-    const plan = (this.plan = planDelta({ manifest, table: header.blockTable, index: chunkIndex, seedOffsets, dataOffset: header.dataOffset, firstBlock }));
+    const plan = planDelta({
+      manifest,
+      table: header.blockTable,
+      index: chunkIndex,
+      seedOffsets,
+      repeated: lookup.repeated,
+      dataOffset: header.dataOffset,
+      firstBlock,
+    });
+    const from = this.checkpoint?.resumeOffset ?? Math.max(this.probeEnd, header.dataOffset);
+    const fullBytes = this.payloadSizeBytes(header) - from;
+    if (plan.bytesToFetch >= fullBytes * (1 - DELTA_MIN_SAVING)) {
+      this.logger.info(
+        { seed: this.o.seed.description, bytesFromSeed: plan.bytesFromSeed, bytesToFetch: plan.bytesToFetch },
+        `Delta: only ${plan.bytesFromSeed} bytes of the image found in "${this.o.seed.description}": fetching the whole payload instead`,
+      );
+      this.active = false;
+      this.continuation.resolve(fullBytes > 0 ? [{ start: from }] : []);
+      return;
+    }
+    this.plan = plan;
+    this.continuation.resolve([]);
     this.logger.info(
       { seed: this.o.seed.description, bytesFromSeed: plan.bytesFromSeed, bytesToFetch: plan.bytesToFetch, ranges: plan.ranges.length },
       `Delta: ${plan.bytesFromSeed} bytes of the image found in "${this.o.seed.description}", ${plan.bytesToFetch} bytes to fetch in ${plan.ranges.length} ranges`,
@@ -174,6 +219,7 @@ export class DeltaPass {
   }
 
   close(): void {
+    this.continuation.resolve([]);
     this.fetched?.stream.destroy();
   }
 }

@@ -5,7 +5,7 @@
 
 import type { BlockTable } from './block-table.ts';
 import { chunkHash, indexHash, type ChunkIndex } from './chunk-index.ts';
-import type { SeedOffsets } from './delta-index.ts';
+import { ChunkLookup, type SeedOffsets } from './delta-index.ts';
 import { imageBlockLength, type PayloadManifest } from './manifest.ts';
 
 /** Ranges closer than this are fetched as one (the gap's bytes are read and dropped). */
@@ -46,6 +46,8 @@ export interface PlanInput {
   table: BlockTable;
   index: ChunkIndex;
   seedOffsets: SeedOffsets;
+  /** Per chunk, 1 when its hash occurs more than once (ChunkLookup.repeated); else worked out here. */
+  repeated?: Uint8Array;
   dataOffset: number;
   firstBlock: number;
 }
@@ -76,10 +78,17 @@ function addRange(ranges: DeltaPlan['ranges'], start: number, end: number): void
   else ranges.push({ start, end });
 }
 
-/** Knows the chunk hash of all-zero chunks of each length met. */
+/**
+ * Knows the chunk hash of all-zero chunks of each length met. Only chunks whose hash occurs more than
+ * once in the image are looked at (free space repeats): hashing zeros for every chunk length that
+ * occurs would cost a SHA-256 of the whole image under FastCDC (0.5 s per GiB); an all-zero chunk that
+ * occurs once is copied or fetched like any other (64 KiB at most).
+ */
 class ZeroChunks {
   private readonly hashes = new Map<number, Buffer>();
+  constructor(private readonly repeated: Uint8Array) {}
   is(index: ChunkIndex, c: number): boolean {
+    if (this.repeated[c] !== 1) return false;
     const length = (index.starts[c + 1] ?? 0) - (index.starts[c] ?? 0);
     let hash = this.hashes.get(length);
     if (!hash) this.hashes.set(length, (hash = chunkHash(Buffer.alloc(length))));
@@ -118,7 +127,7 @@ export function planDelta(p: PlanInput): DeltaPlan {
   const blocks: BlockPlan[] = [];
   const ranges: DeltaPlan['ranges'] = [];
   let bytesFromSeed = 0;
-  const zeros = new ZeroChunks();
+  const zeros = new ZeroChunks(p.repeated ?? new ChunkLookup(p.index).repeated);
   let chunk = p.firstBlock < p.manifest.blockCount ? chunkAt(p.index, p.firstBlock * p.manifest.blockSize) : p.index.count;
   for (let b = p.firstBlock; b < p.manifest.blockCount; b++) {
     const cut = piecesOf(p, zeros, b, chunk);

@@ -3,9 +3,10 @@
 // that refuses any write whose bytes are not the new image's proves nothing unverified is written.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { createLogger } from '../../src/platform/logger.ts';
 import { FileRegionTarget } from '../../src/io/file-region-target.ts';
 import {
@@ -266,5 +267,75 @@ describe('delta apply', () => {
     expect((await slotB(run.disk)).equals(NEW)).toBe(true);
     expect(run.requested).toEqual([[{ start: 0 }]]);
     expect(run.result).toMatchObject({ delta: false, payloadBytesFetched: payload.size, bytesReused: 0 });
+  });
+
+  describe('a booted slot that shares nothing with the new image', () => {
+    const UNRELATED = seededBytes(IMAGE_BYTES, 77);
+    const sha256 = async (path: string) =>
+      createHash('sha256')
+        .update(await readFile(path))
+        .digest('base64');
+
+    it('is not a delta: the rest of the payload is read in order, every byte once, and its SHA-256 checked', async () => {
+      current = UNRELATED;
+      const payload = await makePayload('p-unrelated', 'fastcdc');
+      const run = await deltaApply('d-unrelated', payload.path).finally(() => (current = NEW));
+      expect((await slotB(run.disk)).equals(UNRELATED)).toBe(true);
+      expect(run.target.badWrites).toEqual([]);
+      expect(run.result).toMatchObject({ delta: false, payloadBytesFetched: payload.size, bytesReused: 0, payloadSizeBytes: payload.size });
+      expect(run.result.payloadSha256Base64).toBe(await sha256(payload.path));
+      // The probe, maybe the rest of the header, then the rest of the payload from where they ended: single ranges only.
+      expect(run.requested[0]).toEqual([{ start: 0, end: 96 * 1024 }]);
+      expect(run.requested.every((ranges) => ranges.length === 1)).toBe(true);
+      expect(run.requested.at(-1)?.[0]?.end).toBeUndefined();
+      expect(run.lines.some((l) => l.includes('fetching the whole payload instead'))).toBe(true);
+    });
+
+    it('resumes an interrupted full pass from its resume point', async () => {
+      current = UNRELATED;
+      try {
+        const payload = await makePayload('p-unrelated-resume', 'fixed-4k');
+        const disk = await makeDisk('d-unrelated-resume');
+        const store = new FileCheckpointStore(join(dir, 'state-unrelated-resume'));
+        const controller = new AbortController();
+        // 64 KiB a millisecond: the abort comes while most of the payload is still on its way.
+        const file = openFilePayload(payload.path);
+        const slow: OpenPayload = async (ranges, signal, options) =>
+          Readable.from(
+            (async function* () {
+              for await (const chunk of (await file(ranges, signal, options)) as AsyncIterable<Buffer>) {
+                for (let at = 0; at < chunk.byteLength; at += 65536) {
+                  await new Promise((r) => setTimeout(r, 1));
+                  yield chunk.subarray(at, at + 65536);
+                }
+              }
+            })(),
+          );
+        const first = deltaApply(
+          'd-unrelated-resume',
+          payload.path,
+          {
+            checkpoint: { store, everyBlocks: 2 },
+            signal: controller.signal,
+            onProgress: (p) => {
+              if (p.phase === 'writing' && p.blocksDone >= 16) controller.abort();
+            },
+          },
+          slow,
+          disk,
+        );
+        await expect(first).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+        const saved = await store.load();
+        expect(saved?.nextBlock).toBeGreaterThan(0);
+        const second = await deltaApply('d-unrelated-resume', payload.path, { checkpoint: { store } }, undefined, disk);
+        expect((await slotB(disk)).equals(UNRELATED)).toBe(true);
+        expect(second.target.badWrites).toEqual([]);
+        expect(second.result).toMatchObject({ resumed: true, delta: false });
+        expect(second.requested.at(-1)).toEqual([{ start: saved?.resumeOffset }]);
+        expect(second.result.blocksWritten).toBe(Math.ceil(UNRELATED.byteLength / (256 * 1024)) - (saved?.nextBlock ?? 0));
+      } finally {
+        current = NEW;
+      }
+    });
   });
 });

@@ -1,13 +1,17 @@
-// indexSeed: a seed that shares nothing with the new image is given up after SEED_PROBE_BYTES (a whole
-// new image costs a 64 MiB look, not a read of the whole booted slot); a related seed is read on.
+// indexSeed: a large seed that shares nothing with the new image is given up after its samples (a whole
+// new image costs a 4 MiB look, not a read of the whole booted slot); a related seed is read on, also
+// one that shares only its end with the new image. ChunkLookup finds chunks by hash, duplicates
+// by their first chunk.
 
 import { describe, expect, it } from 'vitest';
-import { ChunkIndexBuilder, decodeChunkIndex } from '../../src/payload/chunk-index.ts';
-import { indexSeed, SEED_PROBE_BYTES } from '../../src/payload/delta-index.ts';
+import { ChunkIndexBuilder, chunkHash, decodeChunkIndex } from '../../src/payload/chunk-index.ts';
+import { ChunkLookup, indexSeed, SAMPLE_WINDOW_BYTES, SAMPLE_WINDOWS, SAMPLED_SEED_BYTES } from '../../src/payload/delta-index.ts';
+import type { ChunkScheme } from '../../src/payload/manifest.ts';
 import { PacedSeed, type SeedSource } from '../../src/payload/seed-source.ts';
 import { seededBytes } from './helpers.ts';
 
 const MiB = 1024 * 1024;
+const SAMPLED = SAMPLE_WINDOWS * SAMPLE_WINDOW_BYTES;
 
 /** A seed in memory that counts the bytes read from it. */
 function countingSeed(bytes: Buffer): SeedSource & { bytesRead: number } {
@@ -24,48 +28,74 @@ function countingSeed(bytes: Buffer): SeedSource & { bytesRead: number } {
   };
 }
 
-function indexOf(image: Buffer) {
-  const builder = new ChunkIndexBuilder('fixed-4k');
+function indexOf(image: Buffer, scheme: ChunkScheme) {
+  const builder = new ChunkIndexBuilder(scheme);
   builder.push(image);
   const { bytes, count } = builder.finish();
   return decodeChunkIndex(bytes, { chunkCount: count, imageSize: image.byteLength });
 }
 
 /** Indexes `old` as the seed for `image`: the offsets found, where it was given up, what it read. */
-async function indexAgainst(image: Buffer, old: Buffer) {
+async function indexAgainst(image: Buffer, old: Buffer, scheme: ChunkScheme) {
   const seed = countingSeed(old);
   let unrelatedAt: number | undefined;
   const offsets = await indexSeed({
     seed: new PacedSeed(seed, 0),
-    scheme: 'fixed-4k',
-    index: indexOf(image),
+    scheme,
+    index: indexOf(image, scheme),
     signal: new AbortController().signal,
     onUnrelated: (n) => (unrelatedAt = n),
   });
   return { offsets, unrelatedAt, bytesRead: seed.bytesRead };
 }
 
-describe('indexSeed', () => {
-  const size = SEED_PROBE_BYTES + 32 * MiB;
+const found = (offsets: Float64Array) => offsets.filter((o) => o >= 0).length;
+
+describe.each<ChunkScheme>(['fixed-4k', 'fastcdc-4k-16k-64k'])('indexSeed (%s)', (scheme) => {
+  const size = SAMPLED_SEED_BYTES + 32 * MiB;
   const image = seededBytes(size, 1);
 
-  it('gives an unrelated seed up after the probe, having found nothing', async () => {
-    const { offsets, unrelatedAt, bytesRead } = await indexAgainst(image, seededBytes(size, 2));
-    expect(unrelatedAt).toBe(SEED_PROBE_BYTES);
-    expect(bytesRead).toBeLessThan(size);
-    // Nothing found but the all-zero piece (both images have zero runs; one offset serves them all).
-    expect(new Set([...offsets].filter((o) => o !== -1)).size).toBeLessThanOrEqual(1);
+  it('gives an unrelated seed up after its samples, having found nothing', async () => {
+    const { offsets, unrelatedAt, bytesRead } = await indexAgainst(image, seededBytes(size, 2), scheme);
+    expect(unrelatedAt).toBe(SAMPLED);
+    expect(bytesRead).toBe(SAMPLED);
+    expect(found(offsets)).toBe(0);
   });
 
-  it('reads a related seed to its end: the chunks past the probe are found too', async () => {
+  it('reads a related seed to its end: the chunks past the samples are found too', async () => {
     // The old image: the new one with its first MiB changed, so not every chunk is found early.
     const old = Buffer.from(image);
     seededBytes(MiB, 3).copy(old, 0);
-    const { offsets, unrelatedAt, bytesRead } = await indexAgainst(image, old);
+    const { offsets, unrelatedAt, bytesRead } = await indexAgainst(image, old, scheme);
     expect(unrelatedAt).toBeUndefined();
-    expect(bytesRead).toBe(size);
-    const last = offsets.length - 1;
-    expect(offsets[last]).toBe(last * 4096);
+    // The samples, then the whole seed.
+    expect(bytesRead).toBe(SAMPLED + size);
     expect(offsets[0]).toBe(-1);
+    expect(found(offsets)).toBeGreaterThan(offsets.length * 0.9);
+  });
+
+  it('reads a seed that shares only its last quarter with the new image', async () => {
+    const old = seededBytes(size, 4);
+    image.copy(old, (size * 3) / 4, (size * 3) / 4);
+    const { offsets, unrelatedAt, bytesRead } = await indexAgainst(image, old, scheme);
+    expect(unrelatedAt).toBeUndefined();
+    expect(bytesRead).toBe(SAMPLED + size);
+    expect(found(offsets)).toBeGreaterThan(offsets.length * 0.2);
+    expect(offsets[0]).toBe(-1);
+  });
+});
+
+describe('ChunkLookup', () => {
+  it('finds each chunk by its hash, equal chunks by the first of them, and not a hash absent', () => {
+    // Chunks 0 and 2 are equal, as are 1 and 3; 4 is alone.
+    const a = seededBytes(4096, 5);
+    const b = seededBytes(4096, 6);
+    const image = Buffer.concat([a, b, a, b, seededBytes(4096, 7)]);
+    const lookup = new ChunkLookup(indexOf(image, 'fixed-4k'));
+    expect(lookup.distinct).toBe(3);
+    expect([...lookup.firstOf]).toEqual([0, 1, 0, 1, 4]);
+    expect(lookup.find(chunkHash(b))).toBe(1);
+    expect(lookup.find(chunkHash(image.subarray(16384)))).toBe(4);
+    expect(lookup.find(chunkHash(seededBytes(4096, 8)))).toBeLessThan(0);
   });
 });
