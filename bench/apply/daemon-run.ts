@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { launcherEnv } from './engine-build.ts';
 import { cgroupWrittenBytes, cpuSeconds, deviceWrittenBytes, procField, ThreadCpuTracker } from './proc-stats.ts';
 
 export interface DaemonJob {
@@ -26,7 +27,7 @@ export interface DaemonJob {
   sampleEveryMs?: number;
   /** Extra node options for the daemon (e.g. --cpu-prof while investigating). */
   nodeArgs?: string[];
-  /** Extra environment variables for the daemon (its environment is otherwise PATH and HOME only). */
+  /** Extra environment variables for the daemon (its environment is otherwise PATH, HOME and the launcher's, see launcherEnv). */
   env?: Record<string, string>;
   /** More update.conf lines (KEY=VALUE), e.g. DELTA=false. */
   settings?: Record<string, string>;
@@ -107,7 +108,7 @@ export async function runDaemon(job: DaemonJob): Promise<DaemonRun> {
     : [process.execPath, argv];
   const spawned = performance.now();
   const since = () => Math.round(performance.now() - spawned);
-  const child = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...job.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...launcherEnv(), ...job.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid as number;
   const threads = new ThreadCpuTracker();
   const lines: LogLine[] = [];
@@ -139,7 +140,10 @@ export async function runDaemon(job: DaemonJob): Promise<DaemonRun> {
       lines.push(line);
     }
   });
-  child.stdout.resume();
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    if (process.env.BENCH_DAEMON_LOG) stdout += d;
+  });
   const rssSamples: [number, number][] = [];
   const writeSamples: [number, number][] = [];
   const deviceSamples: [number, number][] = [];
@@ -171,7 +175,8 @@ export async function runDaemon(job: DaemonJob): Promise<DaemonRun> {
   const totalMs = since();
   await rm(job.runDir, { recursive: true, force: true });
   // BENCH_DAEMON_LOG=FILE keeps the last run's log (what the daemon decided, for a figure that surprises).
-  if (process.env.BENCH_DAEMON_LOG) await writeFile(process.env.BENCH_DAEMON_LOG, stderr);
+  if (process.env.BENCH_DAEMON_LOG) await writeFile(process.env.BENCH_DAEMON_LOG, stdout + stderr);
+  if (process.env.BENCH_RSS_LOG) await writeFile(process.env.BENCH_RSS_LOG, JSON.stringify(rssSamples));
   const finished = lines.find((l) => l.action === 'apply' && l.msg === 'action finished');
   if (exitCode !== 0 || !finished) {
     throw new Error(`daemon run failed (exit ${exitCode}):\n${stderr.trim().split('\n').slice(-5).join('\n')}`);

@@ -20,10 +20,27 @@ export function buildEngine(): string {
   return resolve(ENGINE_BUILD_DIR, 'src', 'cli', 'update-engine.js');
 }
 
-/** The node options the installed command starts with: those on bin/update-engine.js's `#!/usr/bin/env -S node ...` line. */
-export function launcherNodeArgs(launcher = 'bin/update-engine.js'): string[] {
+/** bin/update-engine.js's `#!/usr/bin/env -S [NAME=VALUE ...] node [options]` line, taken apart. */
+function launcherLine(launcher: string): { env: Record<string, string>; nodeArgs: string[] } {
   const shebang = readFileSync(launcher, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\/usr\/bin\/env\s+(?:-S\s+)?node\b(.*)$/.exec(shebang);
-  if (!m) throw new Error(`${launcher} does not start with "#!/usr/bin/env [-S] node": ${shebang}`);
-  return (m[1] ?? '').trim().split(/\s+/).filter(Boolean);
+  const m = /^#!\/usr\/bin\/env\s+(?:-S\s+)?((?:\w+=\S*\s+)*)node\b(.*)$/.exec(shebang);
+  if (!m) throw new Error(`${launcher} does not start with "#!/usr/bin/env [-S] [NAME=VALUE ...] node": ${shebang}`);
+  const env = Object.fromEntries(
+    (m[1] ?? '')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]),
+  );
+  return { env, nodeArgs: (m[2] ?? '').trim().split(/\s+/).filter(Boolean) };
+}
+
+/** The node options the installed command starts with: those on bin/update-engine.js's first line. */
+export function launcherNodeArgs(launcher = 'bin/update-engine.js'): string[] {
+  return launcherLine(launcher).nodeArgs;
+}
+
+/** The environment the installed command starts node with (MALLOC_MMAP_THRESHOLD_): the NAME=VALUE words on its first line. */
+export function launcherEnv(launcher = 'bin/update-engine.js'): Record<string, string> {
+  return launcherLine(launcher).env;
 }

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/values.ts';
 import { createPayload } from '../../src/payload/create.ts';
 import { createDiskImage } from '../../src/slots/index.ts';
-import { buildEngine, launcherNodeArgs } from '../apply/engine-build.ts';
+import { buildEngine, launcherEnv, launcherNodeArgs } from '../apply/engine-build.ts';
 import { PRIVATE_KEY, PUBLIC_KEY, readGpt, writeGpt, writeRandomImage } from '../apply/fixtures.ts';
 import { median } from '../apply/runners.ts';
 import { startServe } from '../apply/serve-process.ts';
@@ -107,13 +107,16 @@ async function main(): Promise<void> {
     await writeFile(conf, `${lines.join('\n')}\n`);
     return conf;
   };
+  const launcherEnvWords = Object.entries(launcherEnv())
+    .map(([k, v]) => `${k}='${v}'`)
+    .join(' ');
   const peers: Record<string, () => Promise<TimedRun>> = {
     engine: async () => {
       const runDir = await mkdtemp(join(dir, 'engine-'));
       const conf = await engineConf(runDir);
       try {
         return await timed(
-          `env -i PATH="$PATH" HOME="$HOME" '${process.execPath}' ${launcherNodeArgs().join(' ')} '${entry}' daemon --once --sysroot '${runDir}' --config '${conf}' 2>'${runDir}/daemon.log'`,
+          `env -i PATH="$PATH" HOME="$HOME" ${launcherEnvWords} '${process.execPath}' ${launcherNodeArgs().join(' ')} '${entry}' daemon --once --sysroot '${runDir}' --config '${conf}' 2>'${runDir}/daemon.log'`,
         );
       } finally {
         await restoreDisk();

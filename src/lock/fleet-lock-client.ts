@@ -3,7 +3,6 @@
 // with the header `fleet-lock-protocol: true` and {"client_params":{"id","node_uuid","group"}}; any 2xx
 // is success (as zincati's client), errors come as {"kind","value"}; the group must match ^[a-zA-Z0-9.-]+$.
 
-import { got } from 'got';
 import { redactUrl } from '../omaha/credential-policy.ts';
 import { UpdateEngineError } from '../errors.ts';
 
@@ -75,6 +74,8 @@ export class FleetLockClient {
     const url = new URL(path, base);
     let res: { statusCode: number; body: string };
     try {
+      // got is loaded when first needed: a daemon that never takes a FleetLock slot does not hold it (about 15 MiB).
+      const { got } = await import('got');
       // Streamed with a cap: a hostile server cannot make us buffer an endless answer (issue 14).
       const stream = got.stream.post(url, {
         headers: { 'fleet-lock-protocol': 'true' },

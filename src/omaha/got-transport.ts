@@ -1,14 +1,15 @@
 // GotTransport: the HttpTransport adapter on got. Connect timeout, no automatic retries (callers
 // decide), no decompression (byte ranges stay raw), TLS with the system CAs plus SERVER_CA_FILE,
 // proxies from the environment, credentials only over HTTPS (also across redirects). A GET of a plain
-// http:// URL without proxy is read by a raw socket with large reads (raw-http-get.ts), got answering
-// whatever that does not handle.
+// http:// URL without proxy is read by a raw socket with large reads (raw-http-get.ts), a POST to one
+// goes by Node's own client (plain-http-post.ts); got, loaded only then, answers whatever those do not
+// handle (https, proxies, redirects of a POST, chunked bodies of a GET).
 
 import http from 'node:http';
 import https from 'node:https';
 import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
-import got, { type BeforeRedirectHook, type Got, type OptionsInit, type Request as GotRequest, RequestError } from 'got';
+import type { BeforeRedirectHook, Got, OptionsInit, Request as GotRequest } from 'got';
 import { UpdateEngineError } from '../errors.ts';
 import {
   HttpTransportError,
@@ -21,12 +22,11 @@ import {
 } from './http-transport.ts';
 import { ProxyTunnelAgent, requestViaHttpProxy } from './proxy-agent.ts';
 import { proxyForUrl } from './proxy.ts';
+import { plainPost, REDIRECT_STATUSES } from './plain-http-post.ts';
 import { RAW_READ_BYTES, rawGet, rawGetApplies } from './raw-http-get.ts';
 import { RecycledMemory } from '../io/recycled-memory.ts';
 import { hostPort, splitUrlCredentials } from './credential-policy.ts';
 import { VERSION } from '../version.ts';
-
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Where Debian/Ubuntu and Fedora/RHEL keep the system trust store. */
 export const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
@@ -67,9 +67,15 @@ export async function loadCaBundle(caFile: string | undefined, systemBundles: st
   return cas;
 }
 
+/** The HttpTransportError a got error wraps (one our proxy agent threw), if any. */
+function wrappedTransportError(e: unknown): HttpTransportError | undefined {
+  const cause = (e as { cause?: unknown } | undefined)?.cause;
+  return cause instanceof HttpTransportError ? cause : undefined;
+}
+
 function failureKind(e: unknown): HttpFailureKind {
   if (e instanceof HttpTransportError) return e.kind;
-  const cause = e instanceof RequestError && e.cause instanceof HttpTransportError ? e.cause : undefined;
+  const cause = wrappedTransportError(e);
   if (cause) return cause.kind;
   const code = String((e as { code?: unknown }).code ?? ''); // a DOMException's code is a number
   if (code === 'ETIMEDOUT') return 'timeout';
@@ -85,7 +91,7 @@ function failureKind(e: unknown): HttpFailureKind {
 export function toTransportError(e: unknown, url: string): HttpTransportError {
   if (e instanceof HttpTransportError) return e;
   const kind = failureKind(e);
-  const inner = e instanceof RequestError && e.cause instanceof HttpTransportError ? e.cause.message : (e as Error).message;
+  const inner = wrappedTransportError(e)?.message ?? (e as Error).message;
   const code = (e as { code?: string }).code;
   return new HttpTransportError(kind, url, `${inner}${code && !inner.includes(code) ? ` (${code})` : ''}`, { cause: e });
 }
@@ -103,7 +109,8 @@ function dropCredentialsLeaving(origin: string | undefined): BeforeRedirectHook 
 }
 
 export class GotTransport implements HttpTransport {
-  private readonly got: Got;
+  /** got, loaded at the first request that needs it (https, a proxy, a redirect, a chunked body): about 15 MiB. */
+  private got: Promise<Got> | undefined;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly proxyAgents = new Map<string, { http: http.Agent; https: ProxyTunnelAgent }>();
@@ -118,30 +125,37 @@ export class GotTransport implements HttpTransport {
     private readonly cas: string[],
     options: GotTransportOptions,
   ) {
-    const connectTimeoutMs = (this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     this.httpAgent = new http.Agent({ keepAlive: true });
     this.httpsAgent = new https.Agent({ keepAlive: true });
-    const env = (this.env = options.env ?? process.env);
+    this.env = options.env ?? process.env;
     this.userAgent = options.userAgent ?? `update-engine/${VERSION}`;
     this.maxRedirects = options.maxRedirects ?? 10;
-    this.got = got.extend({
-      retry: { limit: 0 },
-      decompress: false,
-      throwHttpErrors: false,
-      followRedirect: true,
-      maxRedirects: this.maxRedirects,
-      timeout: { lookup: connectTimeoutMs, connect: connectTimeoutMs, secureConnect: connectTimeoutMs },
-      https: { certificateAuthority: cas },
-      agent: { http: this.httpAgent, https: this.httpsAgent },
-      headers: { 'user-agent': this.userAgent },
-      request: (url, requestOptions, callback) => {
-        const proxy = proxyForUrl(url, env);
-        if (!proxy) return undefined;
-        const agents = this.agentsFor(proxy, connectTimeoutMs);
-        if (url.protocol === 'https:') return https.request(url, { ...requestOptions, agent: agents.https }, callback as (res: http.IncomingMessage) => void);
-        return requestViaHttpProxy(proxy, agents.http, url, requestOptions, callback as (res: http.IncomingMessage) => void);
-      },
-    });
+  }
+
+  private client(): Promise<Got> {
+    const { connectTimeoutMs, env } = this;
+    this.got ??= import('got').then(({ default: got }) =>
+      got.extend({
+        retry: { limit: 0 },
+        decompress: false,
+        throwHttpErrors: false,
+        followRedirect: true,
+        maxRedirects: this.maxRedirects,
+        timeout: { lookup: connectTimeoutMs, connect: connectTimeoutMs, secureConnect: connectTimeoutMs },
+        https: { certificateAuthority: this.cas },
+        agent: { http: this.httpAgent, https: this.httpsAgent },
+        headers: { 'user-agent': this.userAgent },
+        request: (url, requestOptions, callback) => {
+          const proxy = proxyForUrl(url, env);
+          if (!proxy) return undefined;
+          const agents = this.agentsFor(proxy, connectTimeoutMs);
+          if (url.protocol === 'https:') return https.request(url, { ...requestOptions, agent: agents.https }, callback as (res: http.IncomingMessage) => void);
+          return requestViaHttpProxy(proxy, agents.http, url, requestOptions, callback as (res: http.IncomingMessage) => void);
+        },
+      }),
+    );
+    return this.got;
   }
 
   /** Builds a transport: loads the CA bundle (ERR_CONFIG_FILE / ERR_CONFIG_VALUE for a bad SERVER_CA_FILE). */
@@ -160,7 +174,8 @@ export class GotTransport implements HttpTransport {
   }
 
   /** Starts a request and resolves once the response headers are in. */
-  private start(url: string, options: OptionsInit, method: 'GET' | 'POST'): Promise<{ request: GotRequest; response: http.IncomingMessage }> {
+  private async start(url: string, options: OptionsInit, method: 'GET' | 'POST'): Promise<{ request: GotRequest; response: http.IncomingMessage }> {
+    const client = await this.client();
     return new Promise((resolve, reject) => {
       // got keeps its abort listener on the signal after the request ended, and an abort then destroys
       // the finished request with nobody listening (an uncaught error), and long-lived signals gather
@@ -172,7 +187,7 @@ export class GotTransport implements HttpTransport {
       else outer?.addEventListener('abort', forward, { once: true });
       let request: GotRequest;
       try {
-        request = this.got.stream(url, { ...options, ...(outer ? { signal: inner.signal } : {}), method, isStream: true });
+        request = client.stream(url, { ...options, ...(outer ? { signal: inner.signal } : {}), method, isStream: true });
       } catch (e) {
         outer?.removeEventListener('abort', forward);
         reject(toTransportError(e, url));
@@ -196,6 +211,22 @@ export class GotTransport implements HttpTransport {
   async post(target: string, body: string, options: HttpPostOptions): Promise<HttpPostResponse> {
     // A password in an http:// SERVER URL would travel in clear text: it is not sent (issue 14).
     const url = target.startsWith('http:') ? splitUrlCredentials(target).url : target;
+    const plain = URL.canParse(url) ? new URL(url) : undefined;
+    if (plain && rawGetApplies(plain) && !proxyForUrl(plain, this.env)) {
+      const answer = await plainPost({
+        url: plain,
+        body,
+        headers: { 'user-agent': this.userAgent, ...options.headers },
+        agent: this.httpAgent,
+        signal: options.signal,
+        maxResponseBytes: options.maxResponseBytes,
+        connectTimeoutMs: this.connectTimeoutMs,
+        responseTimeoutMs: options.responseTimeoutMs,
+        totalTimeoutMs: options.totalTimeoutMs,
+        toError: (e) => toTransportError(e, url),
+      });
+      if (answer) return answer;
+    }
     const { request, response } = await this.start(
       url,
       {

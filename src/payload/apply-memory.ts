@@ -6,8 +6,12 @@ import type { PayloadManifest } from './manifest.ts';
 
 const MIB = 1024 * 1024;
 
-/** Block memory (slots) of an apply by default: received, hashed, written, awaiting read-back. */
-export const DEFAULT_MAX_IN_FLIGHT_BYTES = 12 * MIB;
+/**
+ * Block memory (slots) of an apply by default: received, hashed, written, awaiting read-back. 8 MiB
+ * applied 1 GiB as fast as 12 MiB did (apply 2.28 s against 2.30 s, 4 interleaved rounds; a sync every
+ * 2 MiB instead of 4) with 8 MiB less peak RSS (issue 17).
+ */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 8 * MIB;
 /** A sync every this many bytes by default; each sync overlaps with the next writes. */
 export const DEFAULT_SYNC_EVERY_BYTES = 4 * MIB;
 /** A resume point every this many synced bytes by default. */

@@ -41,7 +41,7 @@ export interface ApplyOptions {
   readBack?: boolean;
   /** Sync the target after this many bytes (default 4 MiB, at most a third of maxInFlightBytes); syncs overlap with the next writes. */
   syncEveryBytes?: number;
-  /** Block memory of the apply (received, hashed, written, awaiting read-back), in bytes (default 12 MiB, at least 4 blocks). */
+  /** Block memory of the apply (received, hashed, written, awaiting read-back), in bytes (default 8 MiB, at least 4 blocks). */
   maxInFlightBytes?: number;
   /**
    * Runs after the manifest's signature, app id, board, version and size verified and before the

@@ -64,6 +64,42 @@ describe('GotTransport over plain HTTP', () => {
     expect(r.body.length).toBe(1024 * 1024 + 1);
   });
 
+  it('follows a redirected POST to where it points (got asks again and follows)', async () => {
+    const moved = { kind: 'redirect', location: '/v1/moved/', status: 307 } as const;
+    server.setFaults([moved, moved]);
+    const r = await transport.post(`${server.url}/v1/update/`, '<request/>', { maxResponseBytes: 1000 });
+    expect(r.statusCode).toBe(200);
+    expect(r.body.toString()).toBe('<response protocol="3.0"/>');
+    // Node's client met the redirect, got asked the same URL again and followed it with the same body.
+    expect(server.requests.slice(-3).map((q) => [q.method, q.url, q.body])).toEqual([
+      ['POST', '/v1/update/', '<request/>'],
+      ['POST', '/v1/update/', '<request/>'],
+      ['POST', '/v1/moved/', '<request/>'],
+    ]);
+  });
+
+  it('fails a POST whose answer ends early with kind "network"', async () => {
+    server.setFaults([{ kind: 'reset-after', bytes: 5 }]);
+    const e = await transportError(transport.post(`${server.url}/`, 'x', { maxResponseBytes: 1000 }));
+    expect(e.kind).toBe('network');
+    expect(e.url).toBe(`${server.url}/`);
+  });
+
+  it('times out a POST left without an answer with kind "timeout", and an aborted one with kind "aborted"', async () => {
+    server.setFaults([{ kind: 'no-headers' }]);
+    const e = await transportError(transport.post(`${server.url}/`, 'x', { maxResponseBytes: 1000, responseTimeoutMs: 200 }));
+    expect(e.kind).toBe('timeout');
+    expect(e.message).toContain("'response' for 200ms");
+    server.setFaults([{ kind: 'no-headers' }]);
+    const total = await transportError(transport.post(`${server.url}/`, 'x', { maxResponseBytes: 1000, totalTimeoutMs: 200 }));
+    expect(total.message).toContain("'request' for 200ms");
+    server.setFaults([{ kind: 'no-headers' }]);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const aborted = await transportError(transport.post(`${server.url}/`, 'x', { maxResponseBytes: 1000, signal: controller.signal }));
+    expect(aborted.kind).toBe('aborted');
+  });
+
   it('streams a GET with a Range header and no decompression', async () => {
     const r = await transport.get(`${server.url}/p`, { headers: { range: 'bytes=10-19' } });
     expect(r.statusCode).toBe(206);
