@@ -11,7 +11,7 @@ import { execArgv } from '../../src/platform/exec.ts';
 import { createDiskImage } from '../../src/slots/index.ts';
 import { runDaemon } from '../apply/daemon-run.ts';
 import { PRIVATE_KEY, PUBLIC_KEY, readGpt, writeGpt, type SavedGpt } from '../apply/fixtures.ts';
-import type { Nginx } from '../peers/nginx.ts';
+import type { Nginx } from '../../test/helpers/nginx.ts';
 import { casyncExtract, casyncMake } from './casync.ts';
 import { makeImage, type ImageKind } from './images.ts';
 

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/values.ts';
 import { buildEngine, launcherNodeArgs } from '../apply/engine-build.ts';
 import { startServe } from '../apply/serve-process.ts';
-import { startNginx } from '../peers/nginx.ts';
+import { startNginx } from '../../test/helpers/nginx.ts';
 import { IMAGE_KINDS, type ImageKind } from './images.ts';
 import { preparePair, runCasync, runEngine, type MethodRun } from './pair.ts';
 import { drawDeltaPlot } from './plot.ts';

@@ -21,7 +21,7 @@ import { buildEngine, launcherEnv, launcherNodeArgs } from '../apply/engine-buil
 import { PRIVATE_KEY, PUBLIC_KEY, readGpt, writeGpt, writeRandomImage } from '../apply/fixtures.ts';
 import { median } from '../apply/runners.ts';
 import { startServe } from '../apply/serve-process.ts';
-import { startNginx } from './nginx.ts';
+import { startNginx } from '../../test/helpers/nginx.ts';
 import { processCpuSeconds, processPeakRss, setupRauc, type RaucPeer } from './rauc.ts';
 import { buildSwu } from './swupdate.ts';
 import { drawPeersPlot, LARGE_OUT, peersTargets, readOptionalBench, type PeersBench } from './plot.ts';

@@ -20,7 +20,7 @@ import { buildEngine, launcherNodeArgs } from '../apply/engine-build.ts';
 import { prepareImage, PUBLIC_KEY, restoreGpt } from '../apply/fixtures.ts';
 import { median, runBaseline, type BaselineRun } from '../apply/runners.ts';
 import { startServe } from '../apply/serve-process.ts';
-import { startNginx } from '../peers/nginx.ts';
+import { startNginx } from '../../test/helpers/nginx.ts';
 import { formatStageTable, stageSeconds } from './stages.ts';
 
 const MiB = 1024 * 1024;

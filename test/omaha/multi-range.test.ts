@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNginx, type Nginx } from '../../bench/peers/nginx.ts';
+import { startNginx, type Nginx } from '../helpers/nginx.ts';
 import type { Range } from '../../src/omaha/byte-range.ts';
 import { startDevServer, type DevServer } from '../../src/omaha/dev-server.ts';
 import { GotTransport } from '../../src/omaha/got-transport.ts';

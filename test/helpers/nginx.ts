@@ -1,4 +1,4 @@
-// A static server that costs little CPU for the peer benchmark: nginx on 127.0.0.1 (free port) serving
+// nginx on 127.0.0.1 for the tests (test/omaha/multi-range.test.ts) and the peer benchmarks: a static server that costs little CPU (free port) serving
 // one directory, and passing Omaha requests (/v1/update/) to `update-engine serve` so that the engine's
 // payload URL points at nginx too (the dev server builds the codebase from the Host header). With
 // `accessLog`, it logs each request's bytes sent, so that a benchmark counts what a client fetched.
