@@ -65,6 +65,22 @@ export function maxWindowRate(samples: readonly [number, number][], windowMs: nu
 }
 
 /** Bytes over the span from the last sample before any bytes to the first sample at the total. */
+/**
+ * The rate between two exact sample points: the first at which `from` of the total bytes were counted
+ * and the first at which `to` were. Unlike spanRate, neither end carries up to a sampling interval of
+ * time in which nothing was written (50 ms of 4 s is 1.25%), nor the ramp at the start and the final
+ * sync at the end: the throttled rate itself, over (to - from) of the bytes.
+ */
+export function steadyRate(samples: readonly [number, number][], from = 0.1, to = 0.9): number | undefined {
+  const base = samples[0]?.[1] ?? 0;
+  const total = (samples.at(-1)?.[1] ?? 0) - base;
+  if (total <= 0) return undefined;
+  const a = samples.find(([, b]) => b - base >= from * total);
+  const z = samples.find(([, b]) => b - base >= to * total);
+  if (!a || !z || z[0] <= a[0]) return undefined;
+  return ((z[1] - a[1]) * 1000) / (z[0] - a[0]);
+}
+
 export function spanRate(samples: readonly [number, number][]): number | undefined {
   const base = samples[0]?.[1] ?? 0;
   const firstIndex = samples.findIndex(([, b]) => b > base);

@@ -3,7 +3,7 @@
 // their worst 1 s window, and the lines printed against the targets.
 
 import type { DaemonRun } from './daemon-run.ts';
-import { maxWindowRate, median, spanRate, type BaselineRun } from './runners.ts';
+import { maxWindowRate, median, spanRate, steadyRate, type BaselineRun } from './runners.ts';
 
 const MiB = 1024 * 1024;
 const MB = 1e6;
@@ -68,6 +68,8 @@ export interface ThrottleRow {
   /** The rate where it is measured best: the loop device, else our cgroup, else the bytes the daemon dirtied. */
   measuredAt: 'device' | 'cgroup' | 'page cache';
   spanMiBps: number | undefined;
+  /** Between the samples at 10% and at 90% of the bytes (runners.ts steadyRate). */
+  steadyMiBps: number | undefined;
   maxOneSecondMiBps: number;
   loadAverage1m: number;
 }
@@ -116,6 +118,7 @@ export function summarizeThrottle(t: ThrottleResult): ThrottleRow {
       : ['page cache', run.writeSamples];
   const applyRate = Number(run.apply.imageBytes) / (Number(run.apply.durationMs) / 1000);
   const span = spanRate(samples);
+  const steady = steadyRate(samples);
   return {
     target: t.target,
     mechanism: run.mechanism,
@@ -124,6 +127,7 @@ export function summarizeThrottle(t: ThrottleResult): ThrottleRow {
     deviation: (applyRate - t.limitBytesPerSecond) / t.limitBytesPerSecond,
     measuredAt,
     spanMiBps: span === undefined ? undefined : span / MiB,
+    steadyMiBps: steady === undefined ? undefined : steady / MiB,
     maxOneSecondMiBps: maxWindowRate(samples, 1000) / MiB,
     loadAverage1m: t.loadAverage1m,
   };
