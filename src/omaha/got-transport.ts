@@ -118,8 +118,8 @@ export class GotTransport implements HttpTransport {
   private readonly connectTimeoutMs: number;
   private readonly userAgent: string;
   private readonly maxRedirects: number;
-  /** The raw reader's read buffers: a few kept for reuse across its requests. */
-  private readonly readMemory = new RecycledMemory(RAW_READ_BYTES, 8);
+  /** The raw reader's read buffers: a few kept for reuse across its requests (an apply has up to 10 in use at once). */
+  private readonly readMemory = new RecycledMemory(RAW_READ_BYTES, 12);
 
   private constructor(
     private readonly cas: string[],

@@ -143,7 +143,10 @@ class HttpPayloadDownload {
     }
     if (signal.aborted) throw abortReason(signal);
     const rangeIgnored = openOptions?.rangeIgnored ?? this.options.onRangeIgnored ?? 'skip';
-    return Readable.from(this.fetchAll(new RangeQueue(normalized), signal, rangeIgnored), { objectMode: false, highWaterMark: 64 * 1024 });
+    // Object mode: each chunk goes on as the transport read it (a view of one of its recycled read
+    // buffers, which the apply gives back). In byte mode a consumer's read() joins the chunks waiting
+    // into a new buffer: a copy of every byte, and read buffers that never come back (issue 17).
+    return Readable.from(this.fetchAll(new RangeQueue(normalized), signal, rangeIgnored), { objectMode: true, highWaterMark: 2 });
   }
 
   private retryDelays(): () => number {

@@ -10,10 +10,10 @@
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RecycledMemory } from '../io/recycled-memory.ts';
+import { giveBack, type RecycledMemory } from '../io/recycled-memory.ts';
 import { HttpTransportError, type HttpStreamResponse } from './http-transport.ts';
 
-/** Bytes one socket read may return (the size of the RecycledMemory buffers; 8 of them kept: 4 MiB). */
+/** Bytes one socket read may return (the size of the RecycledMemory buffers; up to 12 of them kept: 6 MiB; an apply has up to 10 in use at once). */
 export const RAW_READ_BYTES = 512 * 1024;
 /** A response head longer than this is refused. */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -90,6 +90,7 @@ export function rawGet(o: RawGetOptions): Promise<HttpStreamResponse | undefined
     const deliver = (bytes: Buffer): boolean => {
       const take = bytes.subarray(0, Math.min(bytes.byteLength, remaining));
       remaining -= take.byteLength;
+      if (take.byteLength === 0) giveBack(bytes); // nothing of it is handed on
       const more = take.byteLength === 0 || (body as Readable).push(take);
       if (remaining === 0) {
         o.signal?.removeEventListener('abort', onAbort);
@@ -100,13 +101,16 @@ export function rawGet(o: RawGetOptions): Promise<HttpStreamResponse | undefined
       return more;
     };
     const onHead = (bytes: Buffer): boolean => {
-      head.push(Buffer.from(bytes));
-      headBytes += bytes.byteLength;
-      const all = head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head);
+      // The read buffer itself when the head is in one read (then the body's first bytes are a view of
+      // it, handed on and given back as any other); else the head so far, copied, and this read.
+      const all = head.length === 0 ? bytes : Buffer.concat([...head, bytes]);
+      if (all !== bytes) giveBack(bytes);
+      headBytes = all.byteLength;
       const end = all.indexOf(HEAD_END);
       if (end < 0) {
         if (headBytes > MAX_HEAD_BYTES) fail(new HttpTransportError('network', url, `The response head exceeds ${MAX_HEAD_BYTES} bytes`));
-        head = [all];
+        head = [Buffer.from(all)];
+        giveBack(bytes);
         return true;
       }
       clearTimers();
@@ -114,14 +118,18 @@ export function rawGet(o: RawGetOptions): Promise<HttpStreamResponse | undefined
       const length = bodyLength(parsed);
       settled = true;
       if (length === undefined) {
+        giveBack(bytes);
         o.signal?.removeEventListener('abort', onAbort);
         socket.destroy();
         resolve(undefined);
         return false;
       }
       remaining = length;
+      // Object mode: each read's view is handed on as it is. In byte mode a consumer's read() joins
+      // all the chunks waiting into one new buffer (a copy, and the read buffers never come back).
       body = new Readable({
-        highWaterMark: RAW_READ_BYTES,
+        objectMode: true,
+        highWaterMark: 2,
         read: () => socket.resume(),
         destroy: (error, callback) => {
           o.signal?.removeEventListener('abort', onAbort);
@@ -131,7 +139,10 @@ export function rawGet(o: RawGetOptions): Promise<HttpStreamResponse | undefined
       });
       resolve({ statusCode: parsed.statusCode, headers: parsed.headers, url, body });
       head = [];
-      if (length === 0) return deliver(Buffer.alloc(0));
+      if (length === 0) {
+        giveBack(bytes);
+        return deliver(Buffer.alloc(0));
+      }
       return deliver(all.subarray(end + HEAD_END.byteLength));
     };
     const socket = net.connect({

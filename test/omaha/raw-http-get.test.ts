@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { GotTransport, toTransportError } from '../../src/omaha/got-transport.ts';
 import { HttpTransportError } from '../../src/omaha/http-transport.ts';
 import { RAW_READ_BYTES, rawGet } from '../../src/omaha/raw-http-get.ts';
-import { RecycledMemory } from '../../src/io/recycled-memory.ts';
+import { giveBack, RecycledMemory } from '../../src/io/recycled-memory.ts';
+import { createHttpPayloadSource } from '../../src/omaha/http-payload-source.ts';
 import { seededBytes } from '../payload/helpers.ts';
 
 const content = seededBytes(3 * 1024 * 1024 + 17, 5);
@@ -95,6 +96,46 @@ describe('rawGet', () => {
     const r = await get('/slow', AbortSignal.timeout(100));
     const e = await readAll(r!.body).catch((x: unknown) => x);
     expect((e as HttpTransportError).kind).toBe('aborted');
+  });
+});
+
+describe('read buffers', () => {
+  /** Reads a body slowly (the socket runs ahead), giving each chunk back once used, as the apply does. */
+  async function drain(body: AsyncIterable<unknown>): Promise<{ bytes: Buffer; sizes: Set<number>; memories: Set<ArrayBufferLike> }> {
+    const parts: Buffer[] = [];
+    const sizes = new Set<number>();
+    const memories = new Set<ArrayBufferLike>();
+    for await (const chunk of body) {
+      const view = chunk as Buffer;
+      sizes.add(view.buffer.byteLength);
+      memories.add(view.buffer);
+      parts.push(Buffer.from(view));
+      await new Promise((r) => setTimeout(r, 5));
+      giveBack(view);
+    }
+    return { bytes: Buffer.concat(parts), sizes, memories };
+  }
+
+  it('hands each read on as a view of its read buffer (also the first, with the head), and reads into the buffers given back', async () => {
+    const r = await get('/file');
+    const { bytes, sizes, memories } = await drain(r!.body);
+    expect(bytes.equals(content)).toBe(true);
+    // Never a join of several reads into a new buffer, nor a copy of the head's read.
+    expect([...sizes]).toEqual([RAW_READ_BYTES]);
+    // 3 MiB in 512 KiB reads: at least 7 reads, from a handful of buffers used again and again.
+    expect(memories.size).toBeLessThanOrEqual(5);
+  });
+
+  it('keeps them so through the payload source (chunks are not joined on their way to the apply)', async () => {
+    const transport = await GotTransport.create({ env: {} });
+    try {
+      const source = createHttpPayloadSource({ transport, urls: [`${base}/file`], sizeBytes: content.length });
+      const { bytes, sizes } = await drain(await source.open([{ start: 0 }], new AbortController().signal));
+      expect(bytes.equals(content)).toBe(true);
+      expect([...sizes]).toEqual([RAW_READ_BYTES]);
+    } finally {
+      transport.close();
+    }
   });
 });
 
