@@ -123,10 +123,16 @@ class HashWorker {
   }
 }
 
+/** Copies larger than this go to the worker a slice at a time through one shared buffer of this size. */
+const SCRATCH_BYTES = 1024 * 1024;
+
 /** A running SHA-256 in one worker; updates are hashed in the order they are given. */
 export class WorkerHashStream {
   private static nextId = 0;
   private readonly id = ++WorkerHashStream.nextId;
+  /** Set while a large copy is handed over through the scratch buffer: later updates follow it. */
+  private queue: Promise<void> | undefined;
+  private scratch: Uint8Array | undefined;
 
   constructor(private readonly worker: HashWorker) {
     worker.post({ op: 'open', id: this.id });
@@ -144,10 +150,35 @@ export class WorkerHashStream {
    */
   async update(data: Uint8Array, transfer = false): Promise<void> {
     if (data.byteLength === 0) return;
-    await this.worker.request({ op: 'update', id: this.id }, data, transfer);
+    const copied = !(data.buffer instanceof SharedArrayBuffer) && !(transfer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength);
+    // A large copy (a payload's chunk index: 5 MiB for 4 GiB of squashfs, 20 MiB of ext4) goes through one
+    // shared scratch buffer a slice at a time, instead of a whole copy moved to the worker and left there
+    // as garbage; updates given meanwhile wait their turn, so that the order holds.
+    const large = copied && data.byteLength > SCRATCH_BYTES;
+    const post = async (): Promise<void> => {
+      if (!large) {
+        await this.worker.request({ op: 'update', id: this.id }, data, transfer);
+        return;
+      }
+      this.scratch ??= new Uint8Array(new SharedArrayBuffer(SCRATCH_BYTES));
+      for (let at = 0; at < data.byteLength; at += SCRATCH_BYTES) {
+        const slice = data.subarray(at, at + SCRATCH_BYTES);
+        this.scratch.set(slice);
+        await this.worker.request({ op: 'update', id: this.id }, this.scratch.subarray(0, slice.byteLength));
+      }
+    };
+    if (!this.queue && !large) return post();
+    const turn = (this.queue ?? Promise.resolve()).then(post);
+    this.queue = turn;
+    const settled = () => {
+      if (this.queue === turn) this.queue = undefined;
+    };
+    turn.then(settled, settled);
+    await turn;
   }
 
   async digest(): Promise<Buffer> {
+    await this.queue; // every update given before it (a failed one fails the digest too)
     const r = await this.worker.request({ op: 'digest', id: this.id });
     return Buffer.from(r.digest ?? new Uint8Array());
   }

@@ -57,6 +57,21 @@ describe('HashPool', () => {
     expect((await stream.digest()).toString('hex')).toBe(expected);
   });
 
+  it('hands a large copy over in slices, and updates given meanwhile (shared, small) keep their place', async () => {
+    // A 5 MiB plain buffer (a chunk index), not awaited, then a shared block changed right after its
+    // update was hashed, then a small copy, then the digest: all in the order given.
+    const index = seededBytes(5 * 1024 * 1024 + 7, 7);
+    const shared = Buffer.from(new SharedArrayBuffer(100_000));
+    seededBytes(100_000, 8).copy(shared);
+    const tail = seededBytes(10, 9);
+    const expected = sha(index, shared, tail);
+    const stream = pool.stream(0);
+    const updates = [stream.update(index), stream.update(shared).then(() => shared.fill(0)), stream.update(tail)];
+    expect((await stream.digest()).toString('hex')).toBe(expected);
+    await Promise.all(updates);
+    expect(index.byteLength).toBe(5 * 1024 * 1024 + 7); // the caller keeps it
+  });
+
   it('rejects requests after the pool is closed', async () => {
     const other = new HashPool(1);
     await other.close();
