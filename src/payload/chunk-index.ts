@@ -83,16 +83,35 @@ export function decodeChunkIndex(bytes: Buffer, m: Pick<PayloadManifest, 'chunkC
   if (bytes.byteLength !== count * CHUNK_RECORD_BYTES) {
     throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Chunk index is ${bytes.byteLength} bytes, expected ${count * CHUNK_RECORD_BYTES} (${count} chunks)`);
   }
-  const starts = new Float64Array(count + 1);
+  let total = 0;
   for (let i = 0; i < count; i++) {
     const length = bytes.readUInt32BE(i * CHUNK_RECORD_BYTES + CHUNK_HASH_BYTES);
     if (length === 0) throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Chunk index entry ${i} has a length of 0`);
-    starts[i + 1] = (starts[i] ?? 0) + length;
+    total += length;
   }
-  if (starts[count] !== m.imageSize) {
-    throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Chunk index covers ${starts[count]} bytes, the image has ${m.imageSize}`);
+  if (total !== m.imageSize) {
+    throw new UpdateEngineError('ERR_PAYLOAD_FORMAT', `Chunk index covers ${total} bytes, the image has ${m.imageSize}`);
   }
-  return { count, bytes, starts };
+  return new DecodedChunkIndex(count, bytes);
+}
+
+/** A checked chunk index; the chunk starts are worked out when first asked for (a full pass never does: 8 bytes a chunk). */
+class DecodedChunkIndex implements ChunkIndex {
+  private startsOf: Float64Array | undefined;
+
+  constructor(
+    readonly count: number,
+    readonly bytes: Buffer,
+  ) {}
+
+  get starts(): Float64Array {
+    if (!this.startsOf) {
+      const starts = new Float64Array(this.count + 1);
+      for (let i = 0; i < this.count; i++) starts[i + 1] = (starts[i] ?? 0) + this.bytes.readUInt32BE(i * CHUNK_RECORD_BYTES + CHUNK_HASH_BYTES);
+      this.startsOf = starts;
+    }
+    return this.startsOf;
+  }
 }
 
 /** The stored 16-byte hash of chunk `i` (a view). */

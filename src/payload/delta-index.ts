@@ -7,7 +7,7 @@
 // samples find (almost) none of the new image's chunks (another OS build, a blank slot, a random
 // image) is given up after those 4 MiB, not read and hashed whole: a full image change costs a look.
 
-import { CHUNK_RECORD_BYTES, chunkHash, ChunkSplitter, type ChunkIndex } from './chunk-index.ts';
+import { CHUNK_HASH_BYTES, CHUNK_RECORD_BYTES, chunkHash, ChunkSplitter, indexHash, type ChunkIndex } from './chunk-index.ts';
 import type { ChunkScheme } from './manifest.ts';
 import type { PacedSeed } from './seed-source.ts';
 
@@ -85,6 +85,8 @@ export interface IndexSeedOptions {
   index: ChunkIndex;
   /** The index's lookup, when the caller has one already. */
   lookup?: ChunkLookup;
+  /** The caller sampled the seed already (sampleSeed) and found it related: read it whole. */
+  sampled?: boolean;
   signal: AbortSignal;
   /** Called after each read with the seed bytes read so far. */
   onProgress?(bytesRead: number): void;
@@ -92,7 +94,11 @@ export interface IndexSeedOptions {
   onUnrelated?(bytesRead: number): void;
 }
 
-/** Samples a large seed; resolves with the bytes read when it looks unrelated, else undefined. */
+/** Samples a large seed; resolves with the bytes read when it looks unrelated, else undefined (also for a small seed). */
+export async function sampleSeed(o: IndexSeedOptions & { lookup: ChunkLookup }): Promise<number | undefined> {
+  return sampledUnrelated(o, o.lookup, Buffer.allocUnsafe(SAMPLE_WINDOW_BYTES));
+}
+
 async function sampledUnrelated(o: IndexSeedOptions, lookup: ChunkLookup, buffer: Buffer): Promise<number | undefined> {
   const size = o.seed.seed.sizeBytes;
   if (size <= SAMPLED_SEED_BYTES) return undefined;
@@ -123,7 +129,7 @@ export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
   const lookup = o.lookup ?? new ChunkLookup(o.index);
   // Two buffers: the next piece is read while the current one is cut and hashed.
   const buffers = [Buffer.allocUnsafe(SEED_READ_BYTES), Buffer.allocUnsafe(SEED_READ_BYTES)];
-  const sampled = await sampledUnrelated(o, lookup, buffers[0] as Buffer);
+  const sampled = o.sampled ? undefined : await sampledUnrelated(o, lookup, buffers[0] as Buffer);
   if (sampled !== undefined) {
     o.onUnrelated?.(sampled);
     return noSeed(o.index);
@@ -158,6 +164,27 @@ export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
   const offsets = new Float64Array(o.index.count);
   for (let i = 0; i < o.index.count; i++) offsets[i] = seedOffsetOf[lookup.firstOf[i] ?? i] ?? -1;
   return offsets;
+}
+
+/**
+ * Image bytes in all-zero chunks whose hash occurs more than once (free space): what a delta fills in
+ * memory instead of fetching, when the seed has nothing else to give (see delta-plan.ts ZeroChunks).
+ */
+export function repeatedZeroBytes(index: ChunkIndex, lookup: ChunkLookup): number {
+  const zero = new Map<number, boolean>();
+  let bytes = 0;
+  for (let c = 0; c < index.count; c++) {
+    if (lookup.repeated[c] !== 1) continue;
+    const first = lookup.firstOf[c] ?? c;
+    const length = index.bytes.readUInt32BE(c * CHUNK_RECORD_BYTES + CHUNK_HASH_BYTES);
+    let isZero = zero.get(first);
+    if (isZero === undefined) {
+      isZero = chunkHash(Buffer.alloc(length)).equals(indexHash(index, first));
+      zero.set(first, isZero);
+    }
+    if (isZero) bytes += length;
+  }
+  return bytes;
 }
 
 /** A seed that cannot be used is no reason to fail: the apply fetches what it would have copied. */

@@ -17,7 +17,7 @@ import { ByteReader } from './byte-reader.ts';
 import type { ApplyCheckpoint } from './checkpoint-store.ts';
 import { CHUNK_RECORD_BYTES } from './chunk-index.ts';
 import { RangeCursor, refetchInto } from './delta-fetch.ts';
-import { ChunkLookup, indexSeed, noSeed, type SeedOffsets } from './delta-index.ts';
+import { ChunkLookup, indexSeed, noSeed, repeatedZeroBytes, sampleSeed, type SeedOffsets } from './delta-index.ts';
 import { planDelta, type DeltaPlan } from './delta-plan.ts';
 import type { HashPool } from './hash-pool.ts';
 import type { PayloadManifest } from './manifest.ts';
@@ -132,22 +132,23 @@ export class DeltaPass {
   async prepare(header: PayloadHeader, firstBlock: number, onProgress?: () => void): Promise<void> {
     const { manifest, chunkIndex } = header;
     if (!chunkIndex || !manifest.chunkScheme) throw new UpdateEngineError('ERR_INTERNAL', 'A delta pass needs a chunk index');
+    const from = this.checkpoint?.resumeOffset ?? Math.max(this.probeEnd, header.dataOffset);
+    const fullBytes = this.payloadSizeBytes(header) - from;
     const lookup = new ChunkLookup(chunkIndex);
+    const seeding = { lookup, seed: this.seed, scheme: manifest.chunkScheme, index: chunkIndex, signal: this.signal };
     let seedOffsets: SeedOffsets;
     try {
-      seedOffsets = await indexSeed({
-        lookup,
-        seed: this.seed,
-        scheme: manifest.chunkScheme,
-        index: chunkIndex,
-        signal: this.signal,
-        ...(onProgress && { onProgress }),
-        onUnrelated: (bytesRead) =>
-          this.logger.info(
-            { seed: this.o.seed.description, bytesRead },
-            `The booted slot shares almost nothing with the new image (first ${bytesRead} bytes read): fetching the rest of the image`,
-          ),
-      });
+      const unrelatedAfter = await sampleSeed(seeding);
+      if (unrelatedAfter !== undefined) {
+        this.logger.info(
+          { seed: this.o.seed.description, bytesRead: unrelatedAfter },
+          `The booted slot shares almost nothing with the new image (${unrelatedAfter} bytes of it sampled)`,
+        );
+        // Nothing to copy; worth a delta only for the zero chunks it would fill in memory.
+        const zeroBytes = repeatedZeroBytes(chunkIndex, lookup);
+        if (zeroBytes < fullBytes * DELTA_MIN_SAVING) return this.fullInstead(from, fullBytes, zeroBytes);
+        seedOffsets = noSeed(chunkIndex);
+      } else seedOffsets = await indexSeed({ ...seeding, sampled: true, ...(onProgress && { onProgress }) });
     } catch (e) {
       if (this.signal.aborted) throw e;
       this.logger.warn({ err: e, seed: this.o.seed.description }, `Cannot read the seed "${this.o.seed.description}": fetching every block`);
@@ -162,23 +163,23 @@ export class DeltaPass {
       dataOffset: header.dataOffset,
       firstBlock,
     });
-    const from = this.checkpoint?.resumeOffset ?? Math.max(this.probeEnd, header.dataOffset);
-    const fullBytes = this.payloadSizeBytes(header) - from;
-    if (plan.bytesToFetch >= fullBytes * (1 - DELTA_MIN_SAVING)) {
-      this.logger.info(
-        { seed: this.o.seed.description, bytesFromSeed: plan.bytesFromSeed, bytesToFetch: plan.bytesToFetch },
-        `Delta: only ${plan.bytesFromSeed} bytes of the image found in "${this.o.seed.description}": fetching the whole payload instead`,
-      );
-      this.active = false;
-      this.continuation.resolve(fullBytes > 0 ? [{ start: from }] : []);
-      return;
-    }
+    if (plan.bytesToFetch >= fullBytes * (1 - DELTA_MIN_SAVING)) return this.fullInstead(from, fullBytes, plan.bytesFromSeed);
     this.plan = plan;
     this.continuation.resolve([]);
     this.logger.info(
       { seed: this.o.seed.description, bytesFromSeed: plan.bytesFromSeed, bytesToFetch: plan.bytesToFetch, ranges: plan.ranges.length },
       `Delta: ${plan.bytesFromSeed} bytes of the image found in "${this.o.seed.description}", ${plan.bytesToFetch} bytes to fetch in ${plan.ranges.length} ranges`,
     );
+  }
+
+  /** The pass goes on as a full one: the header stream continues with the payload from `from`. */
+  private fullInstead(from: number, fullBytes: number, bytesFromSeed: number): void {
+    this.logger.info(
+      { seed: this.o.seed.description, bytesFromSeed },
+      `Delta: only ${bytesFromSeed} bytes of the image from "${this.o.seed.description}" or zeros: fetching the whole payload instead`,
+    );
+    this.active = false;
+    this.continuation.resolve(fullBytes > 0 ? [{ start: from }] : []);
   }
 
   /**

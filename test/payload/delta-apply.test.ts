@@ -21,6 +21,8 @@ import {
 } from '../../src/payload/apply.ts';
 import { createPayload, type ChunkingChoice } from '../../src/payload/create.ts';
 import type { Compression } from '../../src/payload/manifest.ts';
+import { SAMPLE_WINDOW_BYTES, SAMPLE_WINDOWS } from '../../src/payload/delta-index.ts';
+import type { SeedSource } from '../../src/payload/seed-source.ts';
 import { ED_PRIVATE, seededBytes, tempDir, trustEd } from './helpers.ts';
 
 let dir: string;
@@ -289,6 +291,55 @@ describe('delta apply', () => {
       expect(run.requested.every((ranges) => ranges.length === 1)).toBe(true);
       expect(run.requested.at(-1)?.[0]?.end).toBeUndefined();
       expect(run.lines.some((l) => l.includes('fetching the whole payload instead'))).toBe(true);
+    });
+
+    /** A booted slot of 96 MiB (sampled before it is read) that shares nothing with the images here; counts what is read. */
+    function bigUnrelatedSeed(): SeedSource & { bytesRead: number } {
+      const pattern = seededBytes(1 << 20, 78);
+      return {
+        description: 'a big unrelated slot',
+        sizeBytes: 96 * MiB,
+        bytesRead: 0,
+        async read(buffer, offset) {
+          const n = Math.max(0, Math.min(buffer.byteLength, this.sizeBytes - offset));
+          for (let at = 0; at < n; ) {
+            const from = (offset + at) % pattern.byteLength;
+            const take = Math.min(n - at, pattern.byteLength - from);
+            buffer.set(pattern.subarray(from, from + take), at);
+            at += take;
+          }
+          this.bytesRead += n;
+          return n;
+        },
+      };
+    }
+
+    it('gives a large unrelated slot up after its samples, and fetches the whole payload', async () => {
+      current = UNRELATED;
+      const payload = await makePayload('p-unrelated-big', 'fastcdc');
+      const seed = bigUnrelatedSeed();
+      const run = await deltaApply('d-unrelated-big', payload.path, { seed }).finally(() => (current = NEW));
+      expect((await slotB(run.disk)).equals(UNRELATED)).toBe(true);
+      expect(run.result).toMatchObject({ delta: false, payloadBytesFetched: payload.size, bytesReused: 0 });
+      expect(run.result.payloadSha256Base64).toBe(await sha256(payload.path));
+      expect(seed.bytesRead).toBe(SAMPLE_WINDOWS * SAMPLE_WINDOW_BYTES);
+    });
+
+    it('still makes a delta of an image mostly zeros: the zero chunks are filled, not fetched', async () => {
+      const mostlyZeros = Buffer.concat([seededBytes(2 * MiB, 79), Buffer.alloc(IMAGE_BYTES - 2 * MiB)]);
+      current = mostlyZeros;
+      try {
+        const payload = await makePayload('p-zeros-big', 'fixed-4k');
+        const seed = bigUnrelatedSeed();
+        const run = await deltaApply('d-zeros-big', payload.path, { seed });
+        expect((await slotB(run.disk)).equals(mostlyZeros)).toBe(true);
+        expect(run.target.badWrites).toEqual([]);
+        expect(run.result.delta).toBe(true);
+        expect(run.result.payloadBytesFetched).toBeLessThan(0.3 * payload.size);
+        expect(seed.bytesRead).toBe(SAMPLE_WINDOWS * SAMPLE_WINDOW_BYTES);
+      } finally {
+        current = NEW;
+      }
     });
 
     it('resumes an interrupted full pass from its resume point', async () => {
