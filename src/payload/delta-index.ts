@@ -7,7 +7,7 @@
 // samples find (almost) none of the new image's chunks (another OS build, a blank slot, a random
 // image) is given up after those 4 MiB, not read and hashed whole: a full image change costs a look.
 
-import { CHUNK_HASH_BYTES, CHUNK_RECORD_BYTES, chunkHash, ChunkSplitter, indexHash, type ChunkIndex } from './chunk-index.ts';
+import { CHUNK_HASH_BYTES, CHUNK_RECORD_BYTES, chunkHash, ChunkSplitter, cutterFor, type ChunkIndex } from './chunk-index.ts';
 import type { ChunkScheme } from './manifest.ts';
 import type { PacedSeed } from './seed-source.ts';
 
@@ -94,42 +94,85 @@ export interface IndexSeedOptions {
   onUnrelated?(bytesRead: number): void;
 }
 
-/** Samples a large seed; resolves with the bytes read when it looks unrelated, else undefined (also for a small seed). */
-export async function sampleSeed(o: IndexSeedOptions & { lookup: ChunkLookup }): Promise<number | undefined> {
-  return sampledUnrelated(o, o.lookup, Buffer.allocUnsafe(SAMPLE_WINDOW_BYTES));
+/** The samples of a large seed: how many pieces, the hashes of those not all zeros, the bytes read. */
+interface Samples {
+  pieces: number;
+  hashes: Buffer[];
+  bytesRead: number;
 }
 
-async function sampledUnrelated(o: IndexSeedOptions, lookup: ChunkLookup, buffer: Buffer): Promise<number | undefined> {
+async function takeSamples(o: SampleOptions, buffer: Buffer): Promise<Samples | undefined> {
   const size = o.seed.seed.sizeBytes;
   if (size <= SAMPLED_SEED_BYTES) return undefined;
   const stride = Math.floor(size / SAMPLE_WINDOWS / 4096) * 4096;
-  let pieces = 0;
-  let related = 0;
-  let bytesRead = 0;
+  const samples: Samples = { pieces: 0, hashes: [], bytesRead: 0 };
   for (let w = 0; w < SAMPLE_WINDOWS; w++) {
     const offset = w * stride;
     const n = await o.seed.readUpTo(buffer.subarray(0, Math.min(SAMPLE_WINDOW_BYTES, size - offset)), offset, o.signal);
-    bytesRead += n;
+    samples.bytesRead += n;
     // A content-defined cut is found again after the first cut: the window's first piece is not a chunk
     // (its last piece is not cut either: finish() is not called). Fixed pieces start at multiples of 4 KiB.
     let skip = offset > 0 && o.scheme !== 'fixed-4k';
     new ChunkSplitter(o.scheme, (bytes) => {
       if (skip) skip = false;
       else {
-        pieces++;
+        samples.pieces++;
         // All-zero pieces say nothing about how related the seed is (the apply fills them in memory anyway).
-        if (lookup.find(chunkHash(bytes)) >= 0 && !allZero(bytes)) related++;
+        if (!allZero(bytes)) samples.hashes.push(chunkHash(bytes));
       }
     }).push(buffer.subarray(0, n));
   }
-  return related * UNRELATED_RATIO < pieces ? bytesRead : undefined;
+  return samples;
+}
+
+/** The samples' verdict: the bytes read when (almost) none of their pieces is a chunk of the new image, else undefined. */
+const unrelatedAfter = (samples: Samples, related: number): number | undefined => (related * UNRELATED_RATIO < samples.pieces ? samples.bytesRead : undefined);
+
+export interface SampleOptions {
+  seed: PacedSeed;
+  scheme: ChunkScheme;
+  index: ChunkIndex;
+  signal: AbortSignal;
+}
+
+/**
+ * Samples a large seed (over SAMPLED_SEED_BYTES); resolves with the bytes read when it looks unrelated,
+ * else undefined (also for a small seed). The samples are looked for in one pass over the index bytes:
+ * no lookup of the whole index is built (13 to 21 bytes a chunk) for a seed that may be given up.
+ */
+export async function sampleSeed(o: SampleOptions): Promise<number | undefined> {
+  const samples = await takeSamples(o, Buffer.allocUnsafe(SAMPLE_WINDOW_BYTES));
+  return samples && unrelatedAfter(samples, countInIndex(o.index, samples.hashes));
+}
+
+/** Prefix of a 16-byte hash at `at` as a small integer (a SHA-256 prefix: evenly spread). */
+const prefixOf = (bytes: Buffer, at: number): number => bytes.readUInt32LE(at) & 0x3fffffff;
+
+/** How many of `hashes` are chunks of `index`: one pass over its bytes. */
+export function countInIndex(index: ChunkIndex, hashes: readonly Buffer[]): number {
+  const byPrefix = new Map<number, number[]>();
+  hashes.forEach((h, i) => {
+    const k = prefixOf(h, 0);
+    const list = byPrefix.get(k);
+    if (list) list.push(i);
+    else byPrefix.set(k, [i]);
+  });
+  const found = new Uint8Array(hashes.length);
+  for (let c = 0; c < index.count; c++) {
+    const at = c * CHUNK_RECORD_BYTES;
+    const candidates = byPrefix.get(prefixOf(index.bytes, at));
+    if (!candidates) continue;
+    for (const i of candidates) if ((hashes[i] as Buffer).compare(index.bytes, at, at + CHUNK_HASH_BYTES, 0, CHUNK_HASH_BYTES) === 0) found[i] = 1;
+  }
+  return found.reduce((n, f) => n + f, 0);
 }
 
 export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
   const lookup = o.lookup ?? new ChunkLookup(o.index);
   // Two buffers: the next piece is read while the current one is cut and hashed.
   const buffers = [Buffer.allocUnsafe(SEED_READ_BYTES), Buffer.allocUnsafe(SEED_READ_BYTES)];
-  const sampled = o.sampled ? undefined : await sampledUnrelated(o, lookup, buffers[0] as Buffer);
+  const samples = o.sampled ? undefined : await takeSamples(o, buffers[0] as Buffer);
+  const sampled = samples && unrelatedAfter(samples, samples.hashes.filter((h) => lookup.find(h) >= 0).length);
   if (sampled !== undefined) {
     o.onUnrelated?.(sampled);
     return noSeed(o.index);
@@ -167,22 +210,21 @@ export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
 }
 
 /**
- * Image bytes in all-zero chunks whose hash occurs more than once (free space): what a delta fills in
- * memory instead of fetching, when the seed has nothing else to give (see delta-plan.ts ZeroChunks).
+ * Image bytes in all-zero chunks of the lengths a run of zeros is cut into (what a delta fills in memory
+ * instead of fetching, when the seed has nothing else to give): one pass over the index bytes.
  */
-export function repeatedZeroBytes(index: ChunkIndex, lookup: ChunkLookup): number {
-  const zero = new Map<number, boolean>();
+export function zeroChunkBytes(index: ChunkIndex, scheme: ChunkScheme): number {
+  const zeros = new Map<number, { length: number; hash: Buffer }>();
+  for (const length of new Set(cutterFor(scheme).push(new Uint8Array(1 << 20)))) {
+    const hash = chunkHash(Buffer.alloc(length));
+    zeros.set(prefixOf(hash, 0), { length, hash });
+  }
   let bytes = 0;
   for (let c = 0; c < index.count; c++) {
-    if (lookup.repeated[c] !== 1) continue;
-    const first = lookup.firstOf[c] ?? c;
-    const length = index.bytes.readUInt32BE(c * CHUNK_RECORD_BYTES + CHUNK_HASH_BYTES);
-    let isZero = zero.get(first);
-    if (isZero === undefined) {
-      isZero = chunkHash(Buffer.alloc(length)).equals(indexHash(index, first));
-      zero.set(first, isZero);
-    }
-    if (isZero) bytes += length;
+    const at = c * CHUNK_RECORD_BYTES;
+    const zero = zeros.get(prefixOf(index.bytes, at));
+    if (!zero || index.bytes.readUInt32BE(at + CHUNK_HASH_BYTES) !== zero.length) continue;
+    if (zero.hash.compare(index.bytes, at, at + CHUNK_HASH_BYTES, 0, CHUNK_HASH_BYTES) === 0) bytes += zero.length;
   }
   return bytes;
 }

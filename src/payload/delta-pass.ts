@@ -17,7 +17,7 @@ import { ByteReader } from './byte-reader.ts';
 import type { ApplyCheckpoint } from './checkpoint-store.ts';
 import { CHUNK_RECORD_BYTES } from './chunk-index.ts';
 import { RangeCursor, refetchInto } from './delta-fetch.ts';
-import { ChunkLookup, indexSeed, noSeed, repeatedZeroBytes, sampleSeed, type SeedOffsets } from './delta-index.ts';
+import { ChunkLookup, indexSeed, noSeed, sampleSeed, zeroChunkBytes, type SeedOffsets } from './delta-index.ts';
 import { planDelta, type DeltaPlan } from './delta-plan.ts';
 import type { HashPool } from './hash-pool.ts';
 import type { PayloadManifest } from './manifest.ts';
@@ -134,8 +134,8 @@ export class DeltaPass {
     if (!chunkIndex || !manifest.chunkScheme) throw new UpdateEngineError('ERR_INTERNAL', 'A delta pass needs a chunk index');
     const from = this.checkpoint?.resumeOffset ?? Math.max(this.probeEnd, header.dataOffset);
     const fullBytes = this.payloadSizeBytes(header) - from;
-    const lookup = new ChunkLookup(chunkIndex);
-    const seeding = { lookup, seed: this.seed, scheme: manifest.chunkScheme, index: chunkIndex, signal: this.signal };
+    const seeding = { seed: this.seed, scheme: manifest.chunkScheme, index: chunkIndex, signal: this.signal };
+    let lookup: ChunkLookup | undefined;
     let seedOffsets: SeedOffsets;
     try {
       const unrelatedAfter = await sampleSeed(seeding);
@@ -144,11 +144,15 @@ export class DeltaPass {
           { seed: this.o.seed.description, bytesRead: unrelatedAfter },
           `The booted slot shares almost nothing with the new image (${unrelatedAfter} bytes of it sampled)`,
         );
-        // Nothing to copy; worth a delta only for the zero chunks it would fill in memory.
-        const zeroBytes = repeatedZeroBytes(chunkIndex, lookup);
+        // Nothing to copy; worth a delta only for the zero chunks it would fill in memory. Decided
+        // before the index's lookup is built: a full pass never holds it.
+        const zeroBytes = zeroChunkBytes(chunkIndex, manifest.chunkScheme);
         if (zeroBytes < fullBytes * DELTA_MIN_SAVING) return this.fullInstead(from, fullBytes, zeroBytes);
         seedOffsets = noSeed(chunkIndex);
-      } else seedOffsets = await indexSeed({ ...seeding, sampled: true, ...(onProgress && { onProgress }) });
+      } else {
+        lookup = new ChunkLookup(chunkIndex);
+        seedOffsets = await indexSeed({ ...seeding, lookup, sampled: true, ...(onProgress && { onProgress }) });
+      }
     } catch (e) {
       if (this.signal.aborted) throw e;
       this.logger.warn({ err: e, seed: this.o.seed.description }, `Cannot read the seed "${this.o.seed.description}": fetching every block`);
@@ -159,7 +163,7 @@ export class DeltaPass {
       table: header.blockTable,
       index: chunkIndex,
       seedOffsets,
-      repeated: lookup.repeated,
+      ...(lookup && { repeated: lookup.repeated }),
       dataOffset: header.dataOffset,
       firstBlock,
     });

@@ -177,6 +177,11 @@ export class WorkerHashStream {
     await turn;
   }
 
+  /** Resolves once every update given so far was handed over (a large copy's slices included); never rejects. */
+  async drained(): Promise<void> {
+    await this.queue?.catch(() => undefined);
+  }
+
   async digest(): Promise<Buffer> {
     await this.queue; // every update given before it (a failed one fails the digest too)
     const r = await this.worker.request({ op: 'digest', id: this.id });

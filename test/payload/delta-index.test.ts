@@ -3,9 +3,18 @@
 // one that shares only its end with the new image. ChunkLookup finds chunks by hash, duplicates
 // by their first chunk.
 
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ChunkIndexBuilder, chunkHash, decodeChunkIndex } from '../../src/payload/chunk-index.ts';
-import { ChunkLookup, indexSeed, SAMPLE_WINDOW_BYTES, SAMPLE_WINDOWS, SAMPLED_SEED_BYTES } from '../../src/payload/delta-index.ts';
+import {
+  ChunkLookup,
+  countInIndex,
+  indexSeed,
+  SAMPLE_WINDOW_BYTES,
+  SAMPLE_WINDOWS,
+  SAMPLED_SEED_BYTES,
+  zeroChunkBytes,
+} from '../../src/payload/delta-index.ts';
 import type { ChunkScheme } from '../../src/payload/manifest.ts';
 import { PacedSeed, type SeedSource } from '../../src/payload/seed-source.ts';
 import { seededBytes } from './helpers.ts';
@@ -97,5 +106,26 @@ describe('ChunkLookup', () => {
     expect(lookup.find(chunkHash(b))).toBe(1);
     expect(lookup.find(chunkHash(image.subarray(16384)))).toBe(4);
     expect(lookup.find(chunkHash(seededBytes(4096, 8)))).toBeLessThan(0);
+  });
+});
+
+describe('countInIndex and zeroChunkBytes (one pass over the index bytes)', () => {
+  it('counts the hashes that are chunks of the index, a hash given twice twice', () => {
+    const image = seededBytes(64 * 4096, 10);
+    const index = indexOf(image, 'fixed-4k');
+    const inside = [chunkHash(image.subarray(0, 4096)), chunkHash(image.subarray(63 * 4096)), chunkHash(image.subarray(0, 4096))];
+    const outside = [chunkHash(seededBytes(4096, 11)), chunkHash(image.subarray(1, 4097))];
+    expect(countInIndex(index, [...inside, ...outside])).toBe(3);
+    expect(countInIndex(index, [])).toBe(0);
+  });
+
+  it.each<ChunkScheme>(['fixed-4k', 'fastcdc-4k-16k-64k'])('finds the bytes of all-zero chunks a run of zeros is cut into (%s)', (scheme) => {
+    const data = randomBytes(2 * MiB); // seededBytes has runs of zeros of its own
+    const image = Buffer.concat([data.subarray(0, MiB), Buffer.alloc(3 * MiB), data.subarray(MiB)]);
+    const zeros = zeroChunkBytes(indexOf(image, scheme), scheme);
+    // The zero run's chunks, but for the pieces where it meets the data on either side.
+    expect(zeros).toBeGreaterThan(3 * MiB - 2 * 65536);
+    expect(zeros).toBeLessThanOrEqual(3 * MiB);
+    expect(zeroChunkBytes(indexOf(data, scheme), scheme)).toBe(0);
   });
 });

@@ -67,6 +67,7 @@ describe('HashPool', () => {
     const expected = sha(index, shared, tail);
     const stream = pool.stream(0);
     const updates = [stream.update(index), stream.update(shared).then(() => shared.fill(0)), stream.update(tail)];
+    await stream.drained(); // every slice handed over
     expect((await stream.digest()).toString('hex')).toBe(expected);
     await Promise.all(updates);
     expect(index.byteLength).toBe(5 * 1024 * 1024 + 7); // the caller keeps it
