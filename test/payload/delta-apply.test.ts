@@ -15,6 +15,7 @@ import {
   FileSeedSource,
   openFilePayload,
   type ApplyOptions,
+  type ApplyCheckpoint,
   type ApplyResult,
   type ByteRange,
   type OpenPayload,
@@ -138,6 +139,39 @@ async function slotB(disk: string): Promise<Buffer> {
   return (await readFile(disk)).subarray(B_AT, B_AT + current.byteLength);
 }
 
+/**
+ * An apply of `payload` stopped once 16 blocks are written (resume point every 2 blocks; the first run
+ * reads through `firstSource` when given), then run again: the resume point saved and the second run.
+ */
+async function interruptThenResume(
+  name: string,
+  payload: string,
+  firstSource?: OpenPayload,
+): Promise<{ saved: ApplyCheckpoint | undefined; second: Run; disk: string }> {
+  const disk = await makeDisk(name);
+  const store = new FileCheckpointStore(join(dir, `state-${name}`));
+  const controller = new AbortController();
+  const first = deltaApply(
+    name,
+    payload,
+    {
+      checkpoint: { store, everyBlocks: 2 },
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === 'writing' && p.blocksDone >= 16) controller.abort();
+      },
+    },
+    firstSource,
+    disk,
+  );
+  await expect(first).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  const saved = await store.load();
+  expect(saved?.nextBlock).toBeGreaterThan(0);
+  const second = await deltaApply(name, payload, { checkpoint: { store } }, undefined, disk);
+  expect(await store.load()).toBeUndefined();
+  return { saved, second, disk };
+}
+
 const figures: string[] = [];
 afterAll(() => {
   if (figures.length > 0) console.log(`delta figures (image ${NEW.byteLength} bytes, 5% changed):\n${figures.join('\n')}`);
@@ -228,31 +262,11 @@ describe('delta apply', () => {
 
   it('resumes an interrupted delta and ends exact', async () => {
     const payload = await makePayload('p-resume', 'fastcdc');
-    const disk = await makeDisk('d-resume');
-    const store = new FileCheckpointStore(join(dir, 'state-resume'));
-    const controller = new AbortController();
-    const first = deltaApply(
-      'd-resume',
-      payload.path,
-      {
-        checkpoint: { store, everyBlocks: 2 },
-        signal: controller.signal,
-        onProgress: (p) => {
-          if (p.phase === 'writing' && p.blocksDone >= 16) controller.abort();
-        },
-      },
-      undefined,
-      disk,
-    );
-    await expect(first).rejects.toMatchObject({ code: 'ERR_ABORTED' });
-    const saved = await store.load();
-    expect(saved?.nextBlock).toBeGreaterThan(0);
-    const second = await deltaApply('d-resume', payload.path, { checkpoint: { store } }, undefined, disk);
+    const { second, disk } = await interruptThenResume('d-resume', payload.path);
     expect((await slotB(disk)).equals(NEW)).toBe(true);
     expect(second.target.badWrites).toEqual([]);
     expect(second.result).toMatchObject({ resumed: true, delta: true });
     expect(second.result.blocksWritten).toBeLessThan(Math.ceil(NEW.byteLength / (256 * 1024)));
-    expect(await store.load()).toBeUndefined();
   });
 
   it('applies a version 1 payload (no chunk index) in full, without an extra byte', async () => {
@@ -346,9 +360,6 @@ describe('delta apply', () => {
       current = UNRELATED;
       try {
         const payload = await makePayload('p-unrelated-resume', 'fixed-4k');
-        const disk = await makeDisk('d-unrelated-resume');
-        const store = new FileCheckpointStore(join(dir, 'state-unrelated-resume'));
-        const controller = new AbortController();
         // 64 KiB a millisecond: the abort comes while most of the payload is still on its way.
         const file = openFilePayload(payload.path);
         const slow: OpenPayload = async (ranges, signal, options) =>
@@ -362,23 +373,7 @@ describe('delta apply', () => {
               }
             })(),
           );
-        const first = deltaApply(
-          'd-unrelated-resume',
-          payload.path,
-          {
-            checkpoint: { store, everyBlocks: 2 },
-            signal: controller.signal,
-            onProgress: (p) => {
-              if (p.phase === 'writing' && p.blocksDone >= 16) controller.abort();
-            },
-          },
-          slow,
-          disk,
-        );
-        await expect(first).rejects.toMatchObject({ code: 'ERR_ABORTED' });
-        const saved = await store.load();
-        expect(saved?.nextBlock).toBeGreaterThan(0);
-        const second = await deltaApply('d-unrelated-resume', payload.path, { checkpoint: { store } }, undefined, disk);
+        const { saved, second, disk } = await interruptThenResume('d-unrelated-resume', payload.path, slow);
         expect((await slotB(disk)).equals(UNRELATED)).toBe(true);
         expect(second.target.badWrites).toEqual([]);
         expect(second.result).toMatchObject({ resumed: true, delta: false });
