@@ -3,9 +3,10 @@
 // NEW image's chunks: where a chunk's bytes are found, its seed offset is recorded. Memory is bounded
 // by the new index (an open-addressing table of 8 to 16 bytes per chunk over the index's own bytes),
 // whatever the seed's size. Reading stops early once every chunk was found.
-// Before that, a large seed is sampled: 16 windows of 256 KiB spread over it. A seed in which the
-// samples find (almost) none of the new image's chunks (another OS build, a blank slot, a random
-// image) is given up after those 4 MiB, not read and hashed whole: a full image change costs a look.
+// Before that, the caller samples a large seed (sampleSeed): 16 windows of 256 KiB spread over it. A
+// seed in which the samples find (almost) none of the new image's chunks (another OS build, a blank
+// slot, a random image) is given up after those 4 MiB, not read and hashed whole: a full image change
+// costs a look.
 
 import { CHUNK_HASH_BYTES, CHUNK_RECORD_BYTES, chunkHash, ChunkSplitter, cutterFor, type ChunkIndex } from './chunk-index.ts';
 import type { ChunkScheme } from './manifest.ts';
@@ -79,19 +80,11 @@ export class ChunkLookup {
   }
 }
 
-export interface IndexSeedOptions {
-  seed: PacedSeed;
-  scheme: ChunkScheme;
-  index: ChunkIndex;
+export interface IndexSeedOptions extends SampleOptions {
   /** The index's lookup, when the caller has one already. */
   lookup?: ChunkLookup;
-  /** The caller sampled the seed already (sampleSeed) and found it related: read it whole. */
-  sampled?: boolean;
-  signal: AbortSignal;
   /** Called after each read with the seed bytes read so far. */
   onProgress?(bytesRead: number): void;
-  /** Called when the seed is given up as unrelated after `bytesRead` bytes. */
-  onUnrelated?(bytesRead: number): void;
 }
 
 /** The samples of a large seed: how many pieces, the hashes of those not all zeros, the bytes read. */
@@ -171,12 +164,6 @@ export async function indexSeed(o: IndexSeedOptions): Promise<SeedOffsets> {
   const lookup = o.lookup ?? new ChunkLookup(o.index);
   // Two buffers: the next piece is read while the current one is cut and hashed.
   const buffers = [Buffer.allocUnsafe(SEED_READ_BYTES), Buffer.allocUnsafe(SEED_READ_BYTES)];
-  const samples = o.sampled ? undefined : await takeSamples(o, buffers[0] as Buffer);
-  const sampled = samples && unrelatedAfter(samples, samples.hashes.filter((h) => lookup.find(h) >= 0).length);
-  if (sampled !== undefined) {
-    o.onUnrelated?.(sampled);
-    return noSeed(o.index);
-  }
   /** By the number of the first chunk with a hash: where the seed has its bytes. */
   const seedOffsetOf = new Float64Array(o.index.count).fill(-1);
   let missing = lookup.distinct;

@@ -151,7 +151,7 @@ export class DeltaPass {
         seedOffsets = noSeed(chunkIndex);
       } else {
         lookup = new ChunkLookup(chunkIndex);
-        seedOffsets = await indexSeed({ ...seeding, lookup, sampled: true, ...(onProgress && { onProgress }) });
+        seedOffsets = await indexSeed({ ...seeding, lookup, ...(onProgress && { onProgress }) });
       }
     } catch (e) {
       if (this.signal.aborted) throw e;

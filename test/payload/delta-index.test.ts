@@ -10,9 +10,11 @@ import {
   ChunkLookup,
   countInIndex,
   indexSeed,
+  noSeed,
   SAMPLE_WINDOW_BYTES,
   SAMPLE_WINDOWS,
   SAMPLED_SEED_BYTES,
+  sampleSeed,
   zeroChunkBytes,
 } from '../../src/payload/delta-index.ts';
 import type { ChunkScheme } from '../../src/payload/manifest.ts';
@@ -44,17 +46,12 @@ function indexOf(image: Buffer, scheme: ChunkScheme) {
   return decodeChunkIndex(bytes, { chunkCount: count, imageSize: image.byteLength });
 }
 
-/** Indexes `old` as the seed for `image`: the offsets found, where it was given up, what it read. */
+/** Samples `old` as the seed for `image`, then indexes it unless given up (as a delta pass does): the offsets found, where it was given up, what it read. */
 async function indexAgainst(image: Buffer, old: Buffer, scheme: ChunkScheme) {
   const seed = countingSeed(old);
-  let unrelatedAt: number | undefined;
-  const offsets = await indexSeed({
-    seed: new PacedSeed(seed, 0),
-    scheme,
-    index: indexOf(image, scheme),
-    signal: new AbortController().signal,
-    onUnrelated: (n) => (unrelatedAt = n),
-  });
+  const o = { seed: new PacedSeed(seed, 0), scheme, index: indexOf(image, scheme), signal: new AbortController().signal };
+  const unrelatedAt = await sampleSeed(o);
+  const offsets = unrelatedAt === undefined ? await indexSeed(o) : noSeed(o.index);
   return { offsets, unrelatedAt, bytesRead: seed.bytesRead };
 }
 
