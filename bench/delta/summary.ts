@@ -34,6 +34,8 @@ export interface MethodFigures {
   seconds: number;
   /** The engine's apply action alone (no process start, no Omaha check). */
   applySeconds?: number;
+  /** The engine daemon's peak RSS (VmHWM) over the run. */
+  peakRssBytes?: number;
 }
 
 export interface PairRow {
@@ -52,6 +54,8 @@ function figures(runs: MethodRun[]): MethodFigures {
   };
   const apply = runs.map((r) => r.applySeconds).filter((s): s is number => s !== undefined);
   if (apply.length > 0) out.applySeconds = median(apply);
+  const rss = runs.map((r) => r.peakRssBytes).filter((b): b is number => b !== undefined);
+  if (rss.length > 0) out.peakRssBytes = median(rss);
   return out;
 }
 
@@ -83,6 +87,12 @@ export function deltaLines(bench: DeltaBench, rows: PairRow[]): string[] {
         `${mib(delta.fetchedBytes).padStart(9)}  ${pct(delta.fetchedBytes, full.fetchedBytes).padStart(9)}  ${String(delta.requests).padStart(3)}  ${delta.seconds.toFixed(2).padStart(6)} (${delta.applySeconds?.toFixed(2) ?? '-'}) | ` +
         `${mib(casync.fetchedBytes).padStart(10)}  ${pct(casync.fetchedBytes, full.fetchedBytes).padStart(9)}  ${String(casync.requests).padStart(4)}  ${casync.seconds.toFixed(2).padStart(6)}`,
     );
+  }
+  for (const r of rows) {
+    const { full, delta } = r.methods;
+    if (full.peakRssBytes !== undefined && delta.peakRssBytes !== undefined) {
+      lines.push(`${r.kind}: engine peak RSS ${mib(full.peakRssBytes)} MiB full, ${mib(delta.peakRssBytes)} MiB delta`);
+    }
   }
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
   const blockAligned = rows.filter((r) => /^(ext4|erofs)$/.test(r.kind));

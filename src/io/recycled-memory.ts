@@ -27,6 +27,15 @@ export class RecycledMemory {
   }
 }
 
+/**
+ * The memory `view` is over goes on in several views (the parts of a multipart answer that came in
+ * one read): it is not recycled, since a consumer gives memory back when it used up one view, while
+ * the others may still wait to be read. It becomes garbage as usual.
+ */
+export function keepOut(view: Uint8Array): void {
+  givingBack.delete(view.buffer);
+}
+
 /** The consumer is done with the memory `view` is over (and with every other view of it); memory not from a RecycledMemory is left alone. */
 export function giveBack(view: Uint8Array): void {
   const back = givingBack.get(view.buffer);

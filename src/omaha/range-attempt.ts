@@ -4,6 +4,7 @@
 // asked bytes under the low-speed guard. Failures say whether to retry the URL or to stop multi-range.
 
 import { UpdateEngineError, type ErrorCode } from '../errors.ts';
+import { keepOut } from '../io/recycled-memory.ts';
 import { parseContentRange, parseUnsatisfiedRange, rangeHeader, WantedBytes, type ContentRange, type Range } from './byte-range.ts';
 import { ByterangesParser, byterangesBoundary, MultipartError, type MultipartEvent } from './multipart-ranges.ts';
 import { HttpTransportError, type BasicCredentials, type HttpTransport } from './http-transport.ts';
@@ -211,7 +212,10 @@ export async function* fetchRanges(o: AttemptOptions): AsyncGenerator<Buffer> {
       received += next.value.length;
       o.guard.add(next.value.length);
       o.onReceived(next.value.length);
-      for (const piece of reader.read(next.value)) yield piece;
+      const pieces = reader.read(next.value);
+      // Several views of one read buffer: the consumer would give it back after the first (recycled-memory.ts).
+      if (pieces.length > 1) keepOut(next.value);
+      for (const piece of pieces) yield piece;
     }
     if (!wanted.done && requested(o).length > 1) throw new MultiRangeRefused(`answered fewer ranges than asked (up to byte ${wanted.next})`);
   } catch (e) {

@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNginx, type Nginx } from '../helpers/nginx.ts';
@@ -14,6 +15,7 @@ import { startDevServer, type DevServer } from '../../src/omaha/dev-server.ts';
 import { GotTransport } from '../../src/omaha/got-transport.ts';
 import { createHttpPayloadSource, type HttpPayloadSourceOptions } from '../../src/omaha/http-payload-source.ts';
 import type { Clock } from '../../src/platform/clock.ts';
+import { ByteReader } from '../../src/payload/byte-reader.ts';
 import { failure } from '../helpers/errors.ts';
 import { startFaultServer, type FaultServer } from '../helpers/fault-server.ts';
 import { seededRandom } from '../helpers/kill-points.ts';
@@ -37,6 +39,24 @@ function spread(count: number): Range[] {
 
 function expected(ranges: Range[]): Buffer {
   return Buffer.concat(ranges.map((r) => content.subarray(r.start, r.end)));
+}
+
+/**
+ * Reads as the apply does: through a ByteReader, which gives each read buffer back to the transport
+ * once it used up a chunk (src/io/recycled-memory.ts), in small slow reads, so that the socket reads
+ * on into recycled buffers meanwhile. A chunk the range parser cut into several pieces (the parts of
+ * a multipart answer that arrived in one read) must not be given back after its first piece.
+ */
+async function readSlowly(stream: Readable, bytes: number): Promise<Buffer> {
+  const reader = new ByteReader(stream);
+  const out = Buffer.alloc(bytes);
+  for (let at = 0; at < bytes; at += 4096) {
+    const n = Math.min(4096, bytes - at);
+    await reader.readInto(out.subarray(at), n, 'ranges');
+    await new Promise((r) => setImmediate(r));
+  }
+  expect(await reader.atEnd()).toBe(true);
+  return out;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -80,6 +100,13 @@ describe('nginx (multipart/byteranges from its range filter)', () => {
     const s = source(`${nginx.origin}/payloads/0/update.payload`);
     expect((await readAll(await s.open(ranges, never, { rangeIgnored: 'fail' }))).equals(expected(ranges))).toBe(true);
     expect(s.stats()).toMatchObject({ requests: 5, failures: 0, bytesDiscarded: 0, bytesDelivered: expected(ranges).length });
+  });
+
+  it('delivers ranges byte for byte to a slow reader that gives read buffers back', async () => {
+    const ranges = spread(400);
+    const s = source(`${nginx.origin}/payloads/0/update.payload`);
+    const want = expected(ranges);
+    expect((await readSlowly(await s.open(ranges, never, { rangeIgnored: 'fail' }), want.length)).equals(want)).toBe(true);
   });
 
   it('delivers the header and the rest of the file, and the whole file', async () => {
