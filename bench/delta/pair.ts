@@ -46,6 +46,8 @@ export interface MethodRun {
   applySeconds?: number;
   engineBytesFetched?: number;
   engineBytesReused?: number;
+  /** Blocks built from the seed that did not match and were fetched again: the seed never changes here, so any is a fault. */
+  engineBlocksRefetched?: number;
   peakRssBytes?: number;
 }
 
@@ -146,6 +148,8 @@ export async function runEngine(pair: Pair, nginx: Nginx, entry: string, nodeArg
   const reused = figure('bytesReused');
   if (fetched !== undefined) out.engineBytesFetched = fetched;
   if (reused !== undefined) out.engineBytesReused = reused;
+  const refetched = figure('blocksRefetched');
+  if (refetched !== undefined) out.engineBlocksRefetched = refetched;
   return out;
 }
 

@@ -41,7 +41,8 @@ const { values: args } = parseArgs({
 
 const describe = (r: MethodRun) =>
   `${(r.fetchedBytes / MiB).toFixed(1)} MiB in ${r.requests} requests, ${r.seconds.toFixed(2)} s` +
-  (r.engineBytesReused !== undefined ? ` (engine: ${(r.engineBytesReused / MiB).toFixed(1)} MiB reused)` : '');
+  (r.engineBytesReused !== undefined ? ` (engine: ${(r.engineBytesReused / MiB).toFixed(1)} MiB reused)` : '') +
+  (r.engineBlocksRefetched ? ` - ${r.engineBlocksRefetched} BLOCKS REFETCHED: the seed did not change, a fault` : '');
 
 async function main(): Promise<void> {
   const kinds = args.kinds.split(',').map((k) => {

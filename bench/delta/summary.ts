@@ -100,6 +100,7 @@ export function deltaLines(bench: DeltaBench, rows: PairRow[]): string[] {
     `target delta <= 10% of full for ext4 and erofs: ${verdict(blockAligned.length > 0 && blockAligned.every((r) => r.methods.delta.fetchedBytes <= 0.1 * r.methods.full.fetchedBytes))}`,
     `target delta <= casync on every pair: ${verdict(rows.every((r) => r.methods.delta.fetchedBytes <= r.methods.casync.fetchedBytes))}`,
     `target delta wall < full wall on every pair: ${verdict(rows.every((r) => r.methods.delta.seconds < r.methods.full.seconds))}`,
+    `no block fetched again (the seed never changes here): ${verdict(bench.pairs.every((p) => p.runs.delta.every((r) => !r.engineBlocksRefetched)))}`,
   );
   return lines;
 }

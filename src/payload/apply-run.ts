@@ -313,6 +313,7 @@ export class ApplyRun {
       payloadBytesFetched: this.fetchedBefore + this.bytesFetched,
       bytesReused: this.bytesReused,
       delta: this.delta?.active === true,
+      blocksRefetched: this.delta?.counters.blocksRefetched ?? 0,
       blocksWritten: manifest.blockCount - ctx.firstBlock,
     };
   }

@@ -87,6 +87,8 @@ export interface ApplyResult {
   bytesReused: number;
   /** True when this call applied a delta (blocks assembled from the seed and fetched ranges). */
   delta: boolean;
+  /** Blocks a delta built from the seed that did not match the block table and were fetched whole (0 otherwise). */
+  blocksRefetched: number;
   /** Blocks written by this call (a resumed apply skips the ones already on the target). */
   blocksWritten: number;
 }

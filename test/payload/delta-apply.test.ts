@@ -197,6 +197,7 @@ describe('delta apply', () => {
       const r = run.result;
       expect(r).toMatchObject({
         delta: true,
+        blocksRefetched: 0,
         resumed: false,
         imageSha256Hex: expect.any(String),
         payloadSha256Base64: undefined,
@@ -245,7 +246,10 @@ describe('delta apply', () => {
     );
     expect((await slotB(disk)).equals(NEW)).toBe(true);
     expect(run.target.badWrites).toEqual([]);
-    expect(run.lines.filter((l) => l.includes('does not match the block table')).length).toBeGreaterThan(0);
+    const refetched = run.lines.filter((l) => l.includes('does not match the block table')).length;
+    expect(refetched).toBeGreaterThan(0);
+    expect(run.result.blocksRefetched).toBe(refetched);
+    expect(clean.result.blocksRefetched).toBe(0);
     expect(run.result.payloadBytesFetched).toBeGreaterThan(clean.result.payloadBytesFetched);
     expect(run.result.bytesReused).toBeLessThan(clean.result.bytesReused);
   });

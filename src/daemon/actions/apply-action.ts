@@ -100,7 +100,13 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
       deps.metrics?.bytesReused?.(result.bytesReused);
       if (result.delta || seed) {
         ctx.logger.info(
-          { delta: result.delta, bytesReused: result.bytesReused, bytesFetched: result.payloadBytesFetched, payloadSizeBytes: result.payloadSizeBytes },
+          {
+            delta: result.delta,
+            bytesReused: result.bytesReused,
+            blocksRefetched: result.blocksRefetched,
+            bytesFetched: result.payloadBytesFetched,
+            payloadSizeBytes: result.payloadSizeBytes,
+          },
           result.delta
             ? `Delta update: ${result.bytesReused} image bytes reused from the booted slot, ${result.payloadBytesFetched} of ${result.payloadSizeBytes} payload bytes fetched`
             : `Full update: ${result.payloadBytesFetched} payload bytes fetched`,
@@ -113,6 +119,7 @@ export function applyAction(deps: EngineDeps, hooks: ApplyHooks = {}): Action<In
       payloadBytesFetched: result.payloadBytesFetched,
       bytesReused: result.bytesReused,
       delta: result.delta,
+      blocksRefetched: result.blocksRefetched,
       blocksWritten: result.blocksWritten,
       resumed: result.resumed,
       signedBy: result.signedBy,
