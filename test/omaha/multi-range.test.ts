@@ -109,6 +109,30 @@ describe('nginx (multipart/byteranges from its range filter)', () => {
     expect((await readSlowly(await s.open(ranges, never, { rangeIgnored: 'fail' }), want.length)).equals(want)).toBe(true);
   });
 
+  it('delivers a 32 MiB file whole to a reader that gives read buffers back, in mixed slow reads', async () => {
+    // The full apply's pattern: small copies (the header) and large reads into a few reused buffers.
+    const big = Buffer.alloc(32 * 1024 * 1024 + 13);
+    for (let i = 0; i + 4 <= big.length; i += 4) big.writeUInt32LE(i, i);
+    writeFileSync(join(dir, 'payloads', 'big.payload'), big);
+    const s = createHttpPayloadSource({ transport, urls: [`${nginx.origin}/payloads/0/big.payload`], sizeBytes: big.length });
+    const reader = new ByteReader(await s.open([{ start: 0 }], never));
+    const pool = Array.from({ length: 8 }, () => Buffer.alloc(1024 * 1024));
+    for (let at = 0, k = 0; at < big.length; k++) {
+      const small = random() < 0.3;
+      const n = Math.min(big.length - at, small ? 1 + Math.floor(random() * 70_000) : 1024 * 1024);
+      let got: Buffer;
+      if (small) got = await reader.read(n, 'bytes');
+      else {
+        got = (pool[k % pool.length] as Buffer).subarray(0, n);
+        await reader.readInto(got, n, 'bytes');
+      }
+      if (!got.equals(big.subarray(at, at + n))) expect.fail(`bytes [${at}, ${at + n}) differ`);
+      at += n;
+      await new Promise((r) => (random() < 0.2 ? setTimeout(r, 2) : setImmediate(r)));
+    }
+    expect(await reader.atEnd()).toBe(true);
+  });
+
   it('delivers the header and the rest of the file, and the whole file', async () => {
     const ranges = [{ start: 0, end: 96 * 1024 }, ...spread(10).filter((r) => r.start > 96 * 1024), { start: content.length - 5 }];
     const s = source(`${nginx.origin}/payloads/0/update.payload`);
