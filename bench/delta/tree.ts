@@ -62,15 +62,21 @@ export async function deriveChangedTree(v1: string, v2: string, fraction: number
   while (picks.size < wanted) picks.add(Math.floor(random() * files.length));
   const result: TreeChange = { changed: 0, removed: 0, added: 0, changedBytes: 0 };
   let n = 0;
+  const removed = new Set<string>();
   for (const index of [...picks].sort((a, b) => a - b)) {
     const path = files[index]!;
     const kind = n++ % 5;
     if (kind === 3) {
       await rm(path);
+      removed.add(path);
       result.removed++;
     } else if (kind === 4) {
       // A new file beside it: another file's bytes with a new header, as a new build of a library would be.
-      const donor = await readFile(files[Math.floor(random() * files.length)]!);
+      // Not a file removed above (a draw that hits one draws again; the others draw as before).
+      let donorPath: string;
+      do donorPath = files[Math.floor(random() * files.length)]!;
+      while (removed.has(donorPath));
+      const donor = await readFile(donorPath);
       const body = Buffer.concat([Buffer.from(`added ${seed} ${index}\n`), donor.subarray(0, Math.min(donor.length, 256 * 1024))]);
       await writeFile(`${path}.new`, body);
       result.added++;
