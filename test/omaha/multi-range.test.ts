@@ -133,6 +133,17 @@ describe('nginx (multipart/byteranges from its range filter)', () => {
     expect(await reader.atEnd()).toBe(true);
   });
 
+  it("delivers a resumed apply's two ranges (the header, then from the resume point) to a reader that gives read buffers back", async () => {
+    const ranges = [
+      { start: 0, end: 96 * 1024 },
+      { start: 1024 * 1024 + 4321, end: content.length },
+    ];
+    const s = source(`${nginx.origin}/payloads/0/update.payload`);
+    const want = expected(ranges);
+    expect((await readSlowly(await s.open(ranges, never), want.length)).equals(want)).toBe(true);
+    expect(s.stats().requests).toBe(1);
+  });
+
   it('delivers the header and the rest of the file, and the whole file', async () => {
     const ranges = [{ start: 0, end: 96 * 1024 }, ...spread(10).filter((r) => r.start > 96 * 1024), { start: content.length - 5 }];
     const s = source(`${nginx.origin}/payloads/0/update.payload`);
