@@ -78,7 +78,8 @@ describe('a delta update through the daemon and the dev server', () => {
     expect(Number(closing?.bytesFetched)).toBeLessThan(0.15 * payloadBytes);
     expect(Number(closing?.bytesReused)).toBeGreaterThan(0.85 * IMAGE_BYTES);
     const finished = lines.find((l) => l.action === 'apply' && l.msg === 'action finished');
-    expect(finished).toMatchObject({ delta: true, bytesReused: closing?.bytesReused });
+    expect(finished).toMatchObject({ delta: true, bytesReused: closing?.bytesReused, blocksRefetched: 0 });
+    expect(closing).toMatchObject({ blocksRefetched: 0 });
   });
 
   it('fetches the whole payload with DELTA=false, and slot B is exact', async () => {
@@ -88,6 +89,6 @@ describe('a delta update through the daemon and the dev server', () => {
     expect(code).toBe(0);
     expect((await slotB()).equals(NEW)).toBe(true);
     const finished = lines.find((l) => l.action === 'apply' && l.msg === 'action finished');
-    expect(finished).toMatchObject({ delta: false, bytesReused: 0, payloadBytesFetched: (await readFile(v2.path)).byteLength });
+    expect(finished).toMatchObject({ delta: false, bytesReused: 0, blocksRefetched: 0, payloadBytesFetched: (await readFile(v2.path)).byteLength });
   });
 });
