@@ -44,7 +44,12 @@ async function main(): Promise<void> {
   const modes = args.mode === 'both' ? [false, true] : args.mode === 'delta' ? [true] : args.mode === 'full' ? [false] : undefined;
   if (!modes) throw new Error(`--mode must be delta, full or both (not "${args.mode}")`);
   const work = join(args.dir, args.kind);
-  const size = async (p: string) => (await stat(p)).size;
+  const size = async (p: string) =>
+    (
+      await stat(p).catch(() => {
+        throw new Error(`${p} is missing: --dir must be a directory bench/delta/run.ts --dir kept, with a ${args.kind} pair (--kind)`);
+      })
+    ).size;
   const diskPath = join(work, 'disk.img');
   const pair: Pair = {
     kind: args.kind as ImageKind,
@@ -93,4 +98,7 @@ async function main(): Promise<void> {
   if (failed > 0 || refetched > 0) process.exitCode = 1;
 }
 
-await main();
+await main().catch((e: unknown) => {
+  console.error(`soak: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 2;
+});
